@@ -1,0 +1,187 @@
+"""Import state: the ONNX-name → SSA value map, constant tracking and folding.
+
+Every value whose content is known at compile time (initializers, Constant nodes, and
+anything computed only from them or only from static shapes) is *known*: its array sits
+in `ImportContext.known`. `emit` folds an op whose inputs are all known (or whose result
+depends only on types, like `graph.shape`) by running its reference implementation, so
+shape-computing subgraphs disappear and every later shape is static.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from onnx import AttributeProto, NodeProto, numpy_helper
+from xdsl.dialects import func
+from xdsl.ir import Block, Operation, SSAValue
+
+from dialects.errors import OptcError
+from dialects.graph import ConstantOp, WeightOp
+from dialects.graph.base import ShapeOnly
+from dialects.graph.core import INLINE_LIMIT
+from dialects.dtypes import tensor_type_of
+from dialects.weights import WeightStore
+from runtime.reference.registry import REFERENCE, as_result
+
+
+class ImportContext:
+    def __init__(self, block: Block, store: WeightStore):
+        self.block = block
+        self.store = store
+        self.values: dict[str, SSAValue] = {}
+        self.known: dict[SSAValue, np.ndarray] = {}
+
+    # --- values ------------------------------------------------------------
+
+    def bind(self, name: str, value: SSAValue) -> None:
+        self.values[name] = value
+
+    def lookup(self, name: str, user: str) -> SSAValue:
+        if name not in self.values:
+            raise OptcError(f"{user}: input '{name}' is not produced by any node, initializer or graph input")
+        return self.values[name]
+
+    def constant(self, array: np.ndarray, name_hint: str, weight_name: str | None = None) -> SSAValue:
+        """A known value: inline when small, otherwise a weight in the store."""
+        array = np.asarray(array)
+        if array.size <= INLINE_LIMIT:
+            op = ConstantOp.from_array(array)
+        else:
+            name = weight_name if weight_name is not None else self.store.add(array, name_hint)
+            if weight_name is not None:
+                self.store.arrays[name] = array
+            op = WeightOp.of(name, tensor_type_of(array))
+        self.block.add_op(op)
+        self.known[op.result] = array
+        return op.result
+
+    # --- ops -----------------------------------------------------------------
+
+    def emit(self, op: Operation, name_hint: str) -> list[SSAValue]:
+        """Insert `op`, or fold it to constants when its value is known at compile time."""
+        foldable = op.has_trait(ShapeOnly) or (
+            all(o in self.known for o in op.operands) and type(op) in REFERENCE
+        )
+        if not foldable:
+            self.block.add_op(op)
+            return list(op.results)
+        results = self._evaluate(op)
+        op.erase(safe_erase=False)
+        return [self.constant(r, name_hint) for r in results]
+
+    def _evaluate(self, op: Operation) -> list[np.ndarray]:
+        args = [self.known.get(o) for o in op.operands]
+        if op.has_trait(ShapeOnly):
+            args = [np.empty(o.type.get_shape(), dtype=np.float32) if a is None else a for o, a in zip(op.operands, args)]
+        out = REFERENCE[type(op)](op, *args)
+        if len(op.results) == 1:
+            return [as_result(op, out)]
+        return [as_result(op, r, i) for i, r in enumerate(out)]
+
+    def finish(self, outputs: Sequence[SSAValue]) -> None:
+        """Return the outputs and drop constants that folding left unused."""
+        self.block.add_op(func.ReturnOp(*outputs))
+        for op in list(self.block.ops):
+            if isinstance(op, ConstantOp | WeightOp) and not op.result.uses:
+                self.block.erase_op(op)
+        used = {op.sym.data for op in self.block.ops if isinstance(op, WeightOp)}
+        for name in [n for n in self.store.unsaved if n not in used]:
+            del self.store.arrays[name]
+            self.store.unsaved.discard(name)
+
+
+class Node:
+    """One ONNX node as importers see it: attributes with defaults, inputs as SSA values
+    or known arrays, and errors that name the node."""
+
+    def __init__(self, proto: NodeProto, ctx: ImportContext, opset: int):
+        self.proto, self.ctx, self.opset = proto, ctx, opset
+        self.op_type = proto.op_type
+        self.name = proto.name or (proto.output[0] if proto.output else "?")
+        self._attrs = {a.name: a for a in proto.attribute}
+
+    def where(self) -> str:
+        return f"{self.op_type} node '{self.name}'"
+
+    def fail(self, message: str):
+        raise OptcError(f"{self.where()}: {message}")
+
+    # --- attributes ----------------------------------------------------------
+
+    def has_attr(self, name: str) -> bool:
+        return name in self._attrs
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        """The attribute's Python value (int, float, str, list, numpy array), or default."""
+        if name not in self._attrs:
+            return default
+        a = self._attrs[name]
+        match a.type:
+            case AttributeProto.INT:
+                return int(a.i)
+            case AttributeProto.FLOAT:
+                return float(a.f)
+            case AttributeProto.STRING:
+                return a.s.decode()
+            case AttributeProto.INTS:
+                return [int(v) for v in a.ints]
+            case AttributeProto.FLOATS:
+                return [float(v) for v in a.floats]
+            case AttributeProto.STRINGS:
+                return [s.decode() for s in a.strings]
+            case AttributeProto.TENSOR:
+                return numpy_helper.to_array(a.t)
+        self.fail(f"attribute '{name}' has a type optc does not read ({AttributeProto.AttributeType.Name(a.type)})")
+
+    # --- inputs --------------------------------------------------------------
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self.proto.input)
+
+    def has_input(self, i: int) -> bool:
+        return i < len(self.proto.input) and self.proto.input[i] != ""
+
+    def input(self, i: int) -> SSAValue:
+        if not self.has_input(i):
+            self.fail(f"expects input {i}")
+        return self.ctx.lookup(self.proto.input[i], self.where())
+
+    def optional_input(self, i: int) -> SSAValue | None:
+        return self.input(i) if self.has_input(i) else None
+
+    def inputs(self) -> list[SSAValue]:
+        return [self.input(i) for i in range(self.num_inputs) if self.has_input(i)]
+
+    def known(self, i: int) -> np.ndarray | None:
+        """The input's value when known at compile time, else None (also when absent)."""
+        if not self.has_input(i):
+            return None
+        return self.ctx.known.get(self.input(i))
+
+    def const_input(self, i: int, what: str) -> np.ndarray:
+        """An input that must be known at compile time (a shape, axes, pads, ...)."""
+        value = self.known(i)
+        if value is None:
+            self.fail(
+                f"input {i} ('{what}') must be a compile-time constant; it is computed at run time "
+                "(fix the model's input shapes with --shape so shape computations fold)"
+            )
+        return value
+
+    def ints_from(self, attr: str, input_index: int, default: Sequence[int] | None = None) -> list[int] | None:
+        """Values given as an attribute in older opsets and as an input in newer ones."""
+        if self.has_attr(attr):
+            return list(self.attr(attr))
+        if self.has_input(input_index):
+            return [int(v) for v in self.const_input(input_index, attr).reshape(-1)]
+        return None if default is None else list(default)
+
+    # --- output --------------------------------------------------------------
+
+    def emit(self, op: Operation) -> SSAValue | list[SSAValue]:
+        """Insert (or fold) an op built for this node; returns its single result or all results."""
+        results = self.ctx.emit(op, self.proto.output[0] if self.proto.output else self.name)
+        return results[0] if len(results) == 1 else results

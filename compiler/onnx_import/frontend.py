@@ -1,0 +1,187 @@
+"""ONNX model → `graph` dialect module.
+
+Loads the model (external data included), fixes symbolic input dimensions from the
+user's `--shape`s, then walks the nodes in order, calling each op type's importer.
+Initializers become weights in a `WeightStore` backed by the ONNX file; everything
+computable at compile time folds away (see `context.ImportContext`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import ModelProto, numpy_helper
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
+from xdsl.ir import Block, Region
+from xdsl.utils.exceptions import VerifyException
+
+from compiler.onnx_import import core, elementwise, nn, tensor  # noqa: F401  (fill the table)
+from compiler.onnx_import.context import ImportContext, Node
+from compiler.onnx_import.registry import IMPORTERS, SUPPORTED_OPS_DOC
+from dialects.dtypes import onnx_elem_to_mlir, tensor_type
+from dialects.errors import OptcError
+from dialects.weights import WeightStore, attach
+
+MIN_OPSET = 11
+MAX_OPSET = onnx.defs.onnx_opset_version()
+DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def load_model(path: str) -> ModelProto:
+    """Read an ONNX file (and its external data), or fail with a sentence."""
+    if not os.path.exists(path):
+        raise OptcError(f"model file '{path}' does not exist")
+    try:
+        return onnx.load(path)
+    except DecodeError as e:
+        raise OptcError(f"'{path}' is not a valid ONNX model (truncated or corrupt file?): {e}") from None
+    except (FileNotFoundError, OSError) as e:
+        raise OptcError(f"cannot read '{path}' or its external data: {e}") from None
+    except Exception as e:  # onnx raises assorted errors for malformed protos
+        raise OptcError(f"'{path}' is not a valid ONNX model: {type(e).__name__}: {e}") from None
+
+
+def parse_shape(spec: str) -> tuple[str, tuple[int, ...]]:
+    """`name=1x3x224x224` (or `name=` for a scalar) → (name, dims)."""
+    name, sep, dims = spec.rpartition("=")
+    if not sep or not name:
+        raise OptcError(f"--shape '{spec}' is not of the form NAME=DxDx...D (e.g. input=1x3x224x224)")
+    try:
+        return name, tuple(int(d) for d in dims.split("x")) if dims else ()
+    except ValueError:
+        raise OptcError(f"--shape '{spec}': dimensions must be integers separated by 'x'") from None
+
+
+def import_onnx(
+    model: ModelProto | str,
+    shapes: Mapping[str, Sequence[int]] | None = None,
+) -> ModuleOp:
+    """Import an ONNX model (a `ModelProto` or a path) as a `graph` dialect module."""
+    path = model if isinstance(model, str) else None
+    proto = load_model(model) if isinstance(model, str) else model
+    opset = _default_opset(proto)
+    if proto.functions:
+        proto = onnx.inliner.inline_local_functions(proto)
+    graph = proto.graph
+    store = WeightStore(os.path.abspath(path) if path else None)
+
+    block = Block()
+    ctx = ImportContext(block, store)
+    for init in graph.initializer:
+        ctx.bind(init.name, ctx.constant(_to_array(init), init.name, weight_name=init.name))
+    inputs = [i for i in graph.input if i.name not in ctx.values]
+    input_types = [_input_type(i, shapes or {}) for i in inputs]
+    _check_unused_shapes(shapes or {}, inputs)
+    for value_info, t in zip(inputs, input_types):
+        ctx.bind(value_info.name, block.insert_arg(t, len(block.args)))
+
+    for node_proto in graph.node:
+        _import_node(Node(node_proto, ctx, opset))
+
+    outputs = [ctx.lookup(o.name, "graph output") for o in graph.output]
+    ctx.finish(outputs)
+    fn = func.FuncOp(
+        "main",
+        ([a.type for a in block.args], [o.type for o in outputs]),
+        Region(block),
+        arg_attrs=_name_attrs(i.name for i in inputs),
+        res_attrs=_name_attrs(o.name for o in graph.output),
+    )
+    module = ModuleOp([fn])
+    attach(module, store)
+    try:
+        module.verify()
+    except VerifyException as e:
+        raise OptcError(f"the imported IR does not verify (an importer bug): {e}") from None
+    return module
+
+
+def _import_node(node: Node) -> None:
+    domain = node.proto.domain
+    if domain not in DEFAULT_DOMAINS or node.op_type not in IMPORTERS:
+        qualified = f"{domain}.{node.op_type}" if domain not in DEFAULT_DOMAINS else node.op_type
+        raise OptcError(
+            f"unsupported ONNX op '{qualified}' (node '{node.name}'); supported ops are listed in {SUPPORTED_OPS_DOC}"
+        )
+    try:
+        results = IMPORTERS[node.op_type](node)
+    except VerifyException as e:
+        node.fail(str(e))
+    results = [results] if not isinstance(results, list | tuple) else list(results)
+    outputs = list(node.proto.output)
+    if len(results) < len([o for o in outputs if o]):
+        node.fail(f"optc produces {len(results)} of its {len(outputs)} outputs")
+    for name, value in zip(outputs, results):
+        if name:
+            node.ctx.bind(name, value)
+
+
+def _default_opset(proto: ModelProto) -> int:
+    versions = [o.version for o in proto.opset_import if o.domain in DEFAULT_DOMAINS]
+    if not versions:
+        raise OptcError("the model imports no version of the default ONNX domain")
+    opset = versions[0]
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise OptcError(
+            f"the model uses ONNX opset {opset}; optc supports opsets {MIN_OPSET} to {MAX_OPSET} "
+            "(onnx.version_converter can convert older models)"
+        )
+    return opset
+
+
+def _to_array(init: onnx.TensorProto) -> np.ndarray:
+    onnx_elem_to_mlir(init.data_type, f"initializer '{init.name}': ")
+    array = numpy_helper.to_array(init)
+    if init.data_type == onnx.TensorProto.BFLOAT16:
+        array = array.astype(np.float32)
+    return array
+
+
+def _input_type(value_info: onnx.ValueInfoProto, shapes: Mapping[str, Sequence[int]]):
+    name = value_info.name
+    tensor = value_info.type.tensor_type
+    if not value_info.type.HasField("tensor_type"):
+        raise OptcError(f"input '{name}' is not a tensor (sequences, maps and optionals are not supported)")
+    elem = onnx_elem_to_mlir(tensor.elem_type, f"input '{name}': ")
+    if name in shapes:
+        dims = tuple(shapes[name])
+        if tensor.HasField("shape"):
+            _check_fixed_shape(name, tensor.shape.dim, dims)
+        return tensor_type(dims, elem)
+    if not tensor.HasField("shape"):
+        raise OptcError(f"input '{name}' has no shape; give one with --shape {name}=DxDx...")
+    dims = []
+    for d in tensor.shape.dim:
+        if d.HasField("dim_value") and d.dim_value > 0:
+            dims.append(d.dim_value)
+        else:
+            symbolic = [x.dim_param or "?" if not x.HasField("dim_value") else str(x.dim_value) for x in tensor.shape.dim]
+            raise OptcError(
+                f"input '{name}' has symbolic dimensions [{', '.join(symbolic)}]; "
+                f"fix them with --shape {name}=" + "x".join(s if s.isdigit() else "N" for s in symbolic)
+            )
+    return tensor_type(dims, elem)
+
+
+def _check_fixed_shape(name: str, model_dims, given: tuple[int, ...]) -> None:
+    if len(model_dims) != len(given):
+        raise OptcError(f"--shape {name}: the model's input has rank {len(model_dims)}, got {len(given)} dims")
+    for i, (d, g) in enumerate(zip(model_dims, given)):
+        if d.HasField("dim_value") and d.dim_value > 0 and d.dim_value != g:
+            raise OptcError(f"--shape {name}: dimension {i} is fixed to {d.dim_value} by the model, got {g}")
+
+
+def _check_unused_shapes(shapes: Mapping[str, Sequence[int]], inputs) -> None:
+    names = {i.name for i in inputs}
+    unknown = [n for n in shapes if n not in names]
+    if unknown:
+        raise OptcError(f"--shape names unknown input(s) {', '.join(unknown)}; the model's inputs are {', '.join(sorted(names))}")
+
+
+def _name_attrs(names) -> ArrayAttr[DictionaryAttr]:
+    return ArrayAttr([DictionaryAttr({"onnx.name": StringAttr(n)}) for n in names])

@@ -1,0 +1,33 @@
+"""The `graph` dialect: one op per ONNX-level operator, on statically shaped tensors.
+
+Ops live in family modules (`core`, `elementwise`, `nn`, `tensor`); this module gathers
+them into the `Graph` dialect. A new op needs only its class in the right family.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from xdsl.ir import Dialect
+from xdsl.irdl import IRDLOperation
+
+from dialects.graph import core, elementwise, nn, tensor
+from dialects.graph.core import *  # noqa: F403
+from dialects.graph.elementwise import *  # noqa: F403
+from dialects.graph.nn import *  # noqa: F403
+from dialects.graph.tensor import *  # noqa: F403
+
+FAMILIES = (core, elementwise, nn, tensor)
+
+
+def _ops_of(module) -> list[type[IRDLOperation]]:
+    return [
+        cls
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, IRDLOperation) and cls.__module__ == module.__name__ and cls.name.startswith("graph.")
+    ]
+
+
+OPS: list[type[IRDLOperation]] = sorted((op for family in FAMILIES for op in _ops_of(family)), key=lambda op: op.name)
+
+Graph = Dialect("graph", OPS, [])

@@ -1,0 +1,80 @@
+"""Values that come from outside the computation: inline constants and weights."""
+
+from __future__ import annotations
+
+import numpy as np
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, StringAttr, TensorType
+from xdsl.irdl import irdl_op_definition, prop_def, result_def, traits_def
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.traits import ConstantLike, Pure
+
+from dialects.dtypes import is_bool, numpy_dtype, tensor_type_of
+from dialects.graph.base import GraphOp, UnaryOp, fail
+
+INLINE_LIMIT = 16
+"""Constants with at most this many elements are printed inline; larger ones become weights."""
+
+
+@irdl_op_definition
+class ConstantOp(GraphOp):
+    """A small constant printed inline: `%c = graph.constant dense<[1, 2]> : tensor<2xi64>`."""
+
+    name = "graph.constant"
+    value = prop_def(DenseIntOrFPElementsAttr)
+    result = result_def(TensorType)
+    traits = traits_def(ConstantLike(), Pure())
+
+    @staticmethod
+    def from_array(array: np.ndarray) -> ConstantOp:
+        t = tensor_type_of(array)
+        flat = array.reshape(-1)
+        if is_bool(t.element_type):
+            flat = flat.astype(np.int64)
+        attr = DenseIntOrFPElementsAttr.from_list(t, flat.tolist())
+        return ConstantOp.create(properties={"value": attr}, result_types=[t])
+
+    def to_array(self) -> np.ndarray:
+        t = self.result.type
+        values = self.value.get_values()
+        return np.asarray(values, dtype=numpy_dtype(t.element_type)).reshape(t.get_shape())
+
+    def verify_(self) -> None:
+        if self.value.type != self.result.type:
+            fail(self, f"expects result type {self.value.type}, got {self.result.type}")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_attribute(self.value)
+        printer.print_op_attributes(self.attributes)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ConstantOp:
+        value = parser.parse_attribute()
+        if not isinstance(value, DenseIntOrFPElementsAttr):
+            parser.raise_error("graph.constant expects a dense<...> : tensor<...> value")
+        attrs = parser.parse_optional_attr_dict()
+        op = cls.create(properties={"value": value}, result_types=[value.type])
+        op.attributes.update(attrs)
+        return op
+
+
+@irdl_op_definition
+class WeightOp(GraphOp):
+    """A tensor held in the module's weight store, by name:
+    `%w = graph.weight "conv1.weight" : tensor<64x3x7x7xf32>`."""
+
+    name = "graph.weight"
+    sym = prop_def(StringAttr)
+    result = result_def(TensorType)
+    traits = traits_def(ConstantLike(), Pure())
+    assembly_format = "$sym attr-dict `:` type($result)"
+
+    @staticmethod
+    def of(name: str, type: TensorType) -> WeightOp:
+        return WeightOp.create(properties={"sym": StringAttr(name)}, result_types=[type])
+
+
+@irdl_op_definition
+class IdentityOp(UnaryOp):
+    name = "graph.identity"

@@ -1,0 +1,42 @@
+"""The table from op class to its numpy implementation.
+
+An implementation is `fn(op, *arrays) -> array | tuple[array, ...]`: it reads the op's
+properties and result types, and computes on numpy arrays. Register one with
+`@reference(OpClass, ...)` beside the other ops of its family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from xdsl.ir import Operation
+
+from dialects.dtypes import numpy_dtype
+
+Impl = Callable[..., Any]
+REFERENCE: dict[type[Operation], Impl] = {}
+
+
+def reference(*op_types: type[Operation]) -> Callable[[Impl], Impl]:
+    def register(fn: Impl) -> Impl:
+        for op_type in op_types:
+            if op_type in REFERENCE:
+                raise ValueError(f"{op_type.name} already has a reference implementation")
+            REFERENCE[op_type] = fn
+        return fn
+
+    return register
+
+
+def result_dtype(op: Operation, index: int = 0) -> np.dtype:
+    """The numpy dtype of the op's `index`-th result."""
+    return numpy_dtype(op.results[index].type.element_type)
+
+
+def as_result(op: Operation, value: Any, index: int = 0) -> np.ndarray:
+    """Coerce a numpy result to the exact dtype and shape the IR promises."""
+    t = op.results[index].type
+    array = np.asarray(value, dtype=numpy_dtype(t.element_type))
+    return array.reshape(t.get_shape())
