@@ -24,4 +24,4 @@ def constant(node: Node):
 
 @importer("Identity")
 def identity(node: Node):
-    return node.emit(IdentityOp.build([node.input(0)]))
+    return node.emit(IdentityOp.make([node.input(0)]))

@@ -10,12 +10,12 @@ from dialects.graph import AddOp, CastOp, ReluOp
 
 @importer("Relu")
 def relu(node: Node):
-    return node.emit(ReluOp.build([node.input(0)]))
+    return node.emit(ReluOp.make([node.input(0)]))
 
 
 @importer("Add")
 def add(node: Node):
-    return node.emit(AddOp.build([node.input(0), node.input(1)]))
+    return node.emit(AddOp.make([node.input(0), node.input(1)]))
 
 
 @importer("Cast")

@@ -41,4 +41,4 @@ def conv(node: Node):
         "dilations": i64_array(dilations),
         "group": int_attr(node.attr("group", 1)),
     }
-    return node.emit(ConvOp.build([x, w, node.optional_input(2)], props))
+    return node.emit(ConvOp.make([x, w, node.optional_input(2)], props))

@@ -33,4 +33,4 @@ def reshape(node: Node):
 def transpose(node: Node):
     x = node.input(0)
     perm = node.attr("perm", list(reversed(range(x.type.get_num_dims()))))
-    return node.emit(TransposeOp.build([x], {"perm": i64_array(perm)}))
+    return node.emit(TransposeOp.make([x], {"perm": i64_array(perm)}))

@@ -2,7 +2,7 @@
 property helpers, and the op families' base classes.
 
 An op that can compute its result types from its operand types and properties
-overrides `infer`. Builders use it to create ops (`Op.build(...)`), and `verify_`
+overrides `infer`. Builders use it to create ops (`Op.make(...)`), and `verify_`
 uses it to check parsed IR, so the two can never disagree.
 """
 
@@ -55,7 +55,7 @@ class GraphOp(IRDLOperation):
         return None
 
     @classmethod
-    def build(
+    def make(
         cls,
         operands: Sequence[SSAValue | Operation | None],
         props: Props | None = None,

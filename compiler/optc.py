@@ -1,0 +1,227 @@
+"""`optc`: the opt tool of optc, built on xDSL's `xDSLOptMain`.
+
+Reads `.mlir` or `.onnx` (with `--shape` for symbolic inputs), runs a pass pipeline with
+verification after every pass, and prints IR. Weights never go into the text: with
+`-o out.mlir` they are written beside it as `out.weights.npz`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from io import StringIO
+from typing import IO
+
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.parser import Parser
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.printer import Printer
+from xdsl.universe import Universe
+from xdsl.utils.arg_spec import parse_pipeline
+from xdsl.utils.exceptions import DiagnosticException, ParseError
+from xdsl.xdsl_opt_main import xDSLOptMain
+
+from compiler.pipelines import LEVELS, PIPELINES, PLANNED_LEVELS
+from dialects.errors import OptcError
+from dialects.registry import DIALECTS
+from dialects.weights import WEIGHTS_ATTR, WeightStore, attach, store_of
+from passes.registry import PASSES
+
+
+class OptcMain(xDSLOptMain):
+    version_format = "optc 0.1.0 (xdsl {xdsl_version})"
+
+    def __init__(self, args: Sequence[str] | None = None):
+        super().__init__(description="optc: compile ONNX models and run passes over optc IR", args=args)
+
+    # --- registration ----------------------------------------------------------
+
+    def register_all_dialects(self):
+        for name, factory in DIALECTS.items():
+            self.ctx.register_dialect(name, factory)
+
+    def register_all_passes(self):
+        for name, factory in PASSES.items():
+            self.register_pass(name, factory)
+
+    def register_all_targets(self):
+        self.available_targets["mlir"] = Universe.get_multiverse().all_targets["mlir"]
+
+    def register_all_frontends(self):
+        super().register_all_frontends()
+        parse_mlir = self.available_frontends["mlir"]
+
+        def mlir_with_weights(io: IO[bytes]) -> ModuleOp:
+            module = parse_mlir(io)
+            _resolve_weights_path(module, os.path.dirname(self.get_input_name()))
+            return module
+
+        self.available_frontends["mlir"] = mlir_with_weights
+        self.available_frontends["onnx"] = self._import_onnx
+
+    def _import_onnx(self, io: IO[bytes]) -> ModuleOp:
+        from compiler.onnx_import import import_onnx, parse_shape
+
+        shapes = dict(parse_shape(s) for s in self.args.shape)
+        if self.args.input_file is not None:
+            return import_onnx(self.args.input_file, shapes)
+        import onnx
+
+        return import_onnx(onnx.load_model_from_string(io.read()), shapes)
+
+    def register_all_arguments(self, arg_parser: argparse.ArgumentParser):
+        super().register_all_arguments(arg_parser)
+        arg_parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        arg_parser.epilog = _epilog()
+        arg_parser.add_argument(
+            "--shape",
+            action="append",
+            default=[],
+            metavar="NAME=DIMS",
+            help="fix an ONNX input's shape, e.g. --shape input=1x3x224x224 (repeatable)",
+        )
+        arg_parser.add_argument(
+            "--compile-to",
+            metavar="LEVEL",
+            help=f"stop after a level ({', '.join(LEVELS)}; later: {', '.join(PLANNED_LEVELS)})",
+        )
+        arg_parser.add_argument(
+            "--print-ir-after-all",
+            action="store_true",
+            help="print the IR after every pass (to stderr)",
+        )
+        arg_parser.add_argument(
+            "--list-onnx-ops",
+            action="store_true",
+            help="list the ONNX op types optc imports, then exit",
+        )
+
+    # --- pipeline --------------------------------------------------------------
+
+    def setup_pipeline(self):
+        spec = self.args.passes
+        if self.args.compile_to is not None:
+            if spec:
+                raise OptcError("give either -p or --compile-to, not both")
+            spec = _level_pipeline(self.args.compile_to)
+        passes = tuple(self._make_pass(p) for p in _expand(spec))
+        self.pipeline = PassPipeline(passes, self._after_pass)
+
+    def _make_pass(self, spec) -> ModulePass:
+        if spec.name not in self.available_passes:
+            known = ", ".join(sorted([*self.available_passes, *PIPELINES]))
+            raise OptcError(f"unknown pass or pipeline '{spec.name}' (known: {known})")
+        return self.available_passes[spec.name]().from_spec(spec)
+
+    def _after_pass(self, previous: ModulePass | None, module: ModuleOp, following: ModulePass | None):
+        # xDSL calls this before the first pass, between passes and after the last one.
+        import time
+
+        now = time.perf_counter()
+        if previous is not None and self.args.time_passes:
+            print(f"pass {previous.name}: {(now - self._pass_started) * 1000:.2f} ms", file=sys.stderr)
+        if previous is not None and not self.args.disable_verify:
+            try:
+                module.verify()
+            except DiagnosticException as e:
+                e.add_note(f"the IR does not verify after pass '{previous.name}'")
+                raise
+        if previous is not None and self.args.print_ir_after_all:
+            print(f"// -----// IR Dump After {previous.name} //----- //", file=sys.stderr)
+            Printer(stream=sys.stderr).print_op(module)
+            print(file=sys.stderr)
+        self._pass_started = time.perf_counter()
+
+    # --- output ----------------------------------------------------------------
+
+    def output_resulting_program(self, prog: ModuleOp) -> str:
+        if self.args.output_file is not None:
+            _save_weights_beside(prog, self.args.output_file)
+        elif store_of(prog).unsaved:
+            print(
+                f"optc: note: {len(store_of(prog).unsaved)} weight(s) made by passes are not saved; "
+                "use -o FILE to write them beside the IR",
+                file=sys.stderr,
+            )
+        return super().output_resulting_program(prog)
+
+    def run(self):
+        if self.args.list_onnx_ops:
+            from compiler.onnx_import.registry import IMPORTERS
+
+            print("\n".join(sorted(IMPORTERS)))
+            return
+        super().run()
+
+
+def _expand(spec: str):
+    """Parse a pipeline string, replacing named pipelines by their passes."""
+    for item in parse_pipeline(spec) if spec else ():
+        if item.name in PIPELINES and not item.parameters:
+            yield from _expand(PIPELINES[item.name])
+        else:
+            yield item
+
+
+def _level_pipeline(level: str) -> str:
+    if level in LEVELS:
+        return LEVELS[level]
+    if level in PLANNED_LEVELS:
+        raise OptcError(f"level '{level}' does not exist yet; optc compiles to: {', '.join(LEVELS)}")
+    raise OptcError(f"unknown level '{level}' (levels: {', '.join([*LEVELS, *PLANNED_LEVELS])})")
+
+
+def _epilog() -> str:
+    lines = ["passes:"]
+    for name, factory in sorted(PASSES.items()):
+        doc = (factory().__doc__ or "").strip().splitlines()
+        lines.append(f"  {name:<28} {doc[0] if doc else ''}")
+    lines.append("pipelines:")
+    for name, spec in sorted(PIPELINES.items()):
+        lines.append(f"  {name:<28} {spec}")
+    return "\n".join(lines)
+
+
+def _resolve_weights_path(module: ModuleOp, base_dir: str) -> None:
+    """Make a relative `optc.weights` path absolute, relative to the IR file it came from."""
+    attr = module.attributes.get(WEIGHTS_ATTR)
+    if isinstance(attr, StringAttr) and not os.path.isabs(attr.data):
+        module.attributes[WEIGHTS_ATTR] = StringAttr(os.path.normpath(os.path.join(base_dir, attr.data)))
+
+
+def _save_weights_beside(module: ModuleOp, output_file: str) -> None:
+    """Write the weights the IR names to `<output>.weights.npz` and point the module at it."""
+    from dialects.graph import WeightOp
+
+    store = store_of(module)
+    names = {op.sym.data for op in module.walk() if isinstance(op, WeightOp)}
+    if not names:
+        return
+    stem = output_file[: -len(".mlir")] if output_file.endswith(".mlir") else output_file
+    path = stem + ".weights.npz"
+    saved = WeightStore(store.source, dict(store.arrays))
+    saved.save(path, names)
+    attach(module, saved)
+    module.attributes[WEIGHTS_ATTR] = StringAttr(os.path.basename(path))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        OptcMain(args=argv).run()
+    except OptcError as e:
+        print(f"optc: error: {e}", file=sys.stderr)
+        return 1
+    except (DiagnosticException, ParseError) as e:
+        print(f"optc: error: {e}", file=sys.stderr)
+        for note in getattr(e, "__notes__", []):
+            print(f"optc: note: {note}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

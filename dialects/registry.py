@@ -1,0 +1,30 @@
+"""Every dialect optc parses, by name (loaded lazily, as xDSL's own registry does)."""
+
+from collections.abc import Callable
+
+from xdsl.ir import Dialect
+
+
+def _builtin() -> Dialect:
+    from xdsl.dialects.builtin import Builtin
+
+    return Builtin
+
+
+def _func() -> Dialect:
+    from xdsl.dialects.func import Func
+
+    return Func
+
+
+def _graph() -> Dialect:
+    from dialects.graph import Graph
+
+    return Graph
+
+
+DIALECTS: dict[str, Callable[[], Dialect]] = {
+    "builtin": _builtin,
+    "func": _func,
+    "graph": _graph,
+}

@@ -1,0 +1,19 @@
+"""Every pass optc runs, by name: one line per pass, imported only when used.
+
+To add a pass, write `passes/<level>/<pass_name>.py` with a `ModulePass` subclass and add
+one line here (see docs/adding-a-pass.md).
+"""
+
+from collections.abc import Callable
+from importlib import import_module
+
+from xdsl.passes import ModulePass
+
+
+def _lazy(module: str, cls: str) -> Callable[[], type[ModulePass]]:
+    return lambda: getattr(import_module(module), cls)
+
+
+PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "graph-dce": _lazy("passes.graph.dce", "GraphDeadCodeElimination"),
+}

@@ -1,0 +1,142 @@
+"""Helpers the tests share: ONNX model builders, random inputs, differential checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.parser import Parser
+from xdsl.utils.arg_spec import parse_pipeline
+
+from compiler.onnx_import import import_onnx
+from dialects.dtypes import numpy_dtype
+from dialects.registry import DIALECTS
+from dialects.weights import WeightStore, store_of
+from passes.registry import PASSES
+from runtime.reference import run
+from runtime.reference.interpreter import entry, io_names
+
+
+def context() -> Context:
+    ctx = Context()
+    for name, factory in DIALECTS.items():
+        ctx.register_dialect(name, factory)
+    return ctx
+
+
+def parse(text: str) -> ModuleOp:
+    module = Parser(context(), text).parse_module()
+    module.verify()
+    return module
+
+
+def make_model(
+    nodes: Sequence[onnx.NodeProto],
+    inputs: Mapping[str, tuple[Sequence[int | str], int]],
+    outputs: Sequence[str],
+    initializers: Mapping[str, np.ndarray] | None = None,
+    opset: int = 17,
+) -> onnx.ModelProto:
+    """A one-graph model: `inputs` maps name → (shape, TensorProto elem type)."""
+    graph = helper.make_graph(
+        list(nodes),
+        "test",
+        [helper.make_tensor_value_info(n, t, list(shape)) for n, (shape, t) in inputs.items()],
+        [helper.make_tensor_value_info(n, TensorProto.UNDEFINED, None) for n in outputs],
+        [numpy_helper.from_array(np.asarray(v), n) for n, v in (initializers or {}).items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def random_array(shape: Sequence[int], dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return rng.random(shape) < 0.5
+    if np.issubdtype(dtype, np.integer):
+        return rng.integers(-5 if np.issubdtype(dtype, np.signedinteger) else 0, 6, shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def random_inputs(module: ModuleOp, seed: int = 0) -> dict[str, np.ndarray]:
+    fn = entry(module)
+    rng = np.random.default_rng(seed)
+    return {
+        name: random_array(t.get_shape(), numpy_dtype(t.element_type), rng)
+        for name, t in zip(io_names(fn), fn.function_type.inputs.data)
+    }
+
+
+def apply_pipeline(module: ModuleOp, pipeline: str) -> ModuleOp:
+    ctx = context()
+    for spec in parse_pipeline(pipeline):
+        PASSES[spec.name]().from_spec(spec).apply(ctx, module)
+        module.verify()
+    return module
+
+
+def assert_pass_preserves(
+    module: ModuleOp | str,
+    pipeline: str,
+    seeds: Sequence[int] = (0, 1, 2),
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+) -> ModuleOp:
+    """The differential test: run the IR before and after `pipeline` on the same random
+    inputs through the reference interpreter; outputs must agree. Returns the new IR."""
+    before = parse(module) if isinstance(module, str) else module
+    store = store_of(before)
+    after = apply_pipeline(before.clone(), pipeline)
+    for seed in seeds:
+        inputs = random_inputs(before, seed)
+        expected = run(before, inputs, store)
+        actual = run(after, inputs, store)
+        assert expected.keys() == actual.keys()
+        for name in expected:
+            np.testing.assert_allclose(actual[name], expected[name], rtol=rtol, atol=atol, err_msg=f"output {name}")
+    return after
+
+
+def run_onnxruntime(model: onnx.ModelProto, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, dict(inputs))))
+
+
+def assert_matches_onnxruntime(
+    model: onnx.ModelProto,
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    seed: int = 0,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+    inputs: Mapping[str, np.ndarray] | None = None,
+) -> ModuleOp:
+    """Import `model`, run it through the reference interpreter and onnxruntime, compare."""
+    module = import_onnx(model, shapes)
+    inputs = dict(inputs) if inputs is not None else random_inputs(module, seed)
+    ours = run(module, inputs)
+    theirs = run_onnxruntime(model, inputs)
+    for name, expected in theirs.items():
+        np.testing.assert_allclose(ours[name], expected, rtol=rtol, atol=atol, err_msg=f"output {name}")
+        assert ours[name].dtype == expected.dtype, f"output {name}: dtype {ours[name].dtype} != {expected.dtype}"
+    return module
+
+
+__all__ = [
+    "WeightStore",
+    "apply_pipeline",
+    "assert_matches_onnxruntime",
+    "assert_pass_preserves",
+    "context",
+    "make_model",
+    "parse",
+    "random_inputs",
+    "run_onnxruntime",
+]
