@@ -61,6 +61,13 @@ class OptcMain(xDSLOptMain):
         self.available_frontends["mlir"] = mlir_with_weights
         self.available_frontends["onnx"] = self._import_onnx
 
+    def parse_chunk(self, chunk: IO[bytes], file_extension: str, start_offset: int = 0) -> ModuleOp | None:
+        # mlir-opt verifies what it parsed before the first pass; so do we.
+        module = super().parse_chunk(chunk, file_extension, start_offset)
+        if module is not None and not self.args.disable_verify:
+            module.verify()
+        return module
+
     def _import_onnx(self, io: IO[bytes]) -> ModuleOp:
         from compiler.onnx_import import import_onnx, parse_shape
 
