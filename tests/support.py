@@ -13,12 +13,11 @@ from xdsl.parser import Parser
 from xdsl.utils.arg_spec import parse_pipeline
 
 from compiler.onnx_import import import_onnx
-from dialects.dtypes import numpy_dtype
 from dialects.registry import DIALECTS
 from dialects.weights import WeightStore, store_of
 from passes.registry import PASSES
 from runtime.reference import run
-from runtime.reference.interpreter import entry, io_names
+from runtime.reference.inputs import random_array, random_inputs  # noqa: F401  (re-exported)
 
 
 def context() -> Context:
@@ -50,24 +49,6 @@ def make_model(
         [numpy_helper.from_array(np.asarray(v), n) for n, v in (initializers or {}).items()],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-
-
-def random_array(shape: Sequence[int], dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:
-    dtype = np.dtype(dtype)
-    if dtype == np.bool_:
-        return rng.random(shape) < 0.5
-    if np.issubdtype(dtype, np.integer):
-        return rng.integers(-5 if np.issubdtype(dtype, np.signedinteger) else 0, 6, shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def random_inputs(module: ModuleOp, seed: int = 0) -> dict[str, np.ndarray]:
-    fn = entry(module)
-    rng = np.random.default_rng(seed)
-    return {
-        name: random_array(t.get_shape(), numpy_dtype(t.element_type), rng)
-        for name, t in zip(io_names(fn), fn.function_type.inputs.data)
-    }
 
 
 def apply_pipeline(module: ModuleOp, pipeline: str) -> ModuleOp:
