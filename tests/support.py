@@ -45,7 +45,7 @@ def make_model(
         list(nodes),
         "test",
         [helper.make_tensor_value_info(n, t, list(shape)) for n, (shape, t) in inputs.items()],
-        [helper.make_tensor_value_info(n, TensorProto.UNDEFINED, None) for n in outputs],
+        [onnx.ValueInfoProto(name=n) for n in outputs],
         [numpy_helper.from_array(np.asarray(v), n) for n, v in (initializers or {}).items()],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])

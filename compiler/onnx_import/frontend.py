@@ -75,8 +75,8 @@ def import_onnx(
     for init in graph.initializer:
         ctx.bind(init.name, ctx.constant(_to_array(init), init.name, weight_name=init.name))
     inputs = [i for i in graph.input if i.name not in ctx.values]
-    input_types = [_input_type(i, shapes or {}) for i in inputs]
     _check_unused_shapes(shapes or {}, inputs)
+    input_types = [_input_type(i, shapes or {}) for i in inputs]
     for value_info, t in zip(inputs, input_types):
         ctx.bind(value_info.name, block.insert_arg(t, len(block.args)))
 
@@ -136,7 +136,10 @@ def _default_opset(proto: ModelProto) -> int:
 
 def _to_array(init: onnx.TensorProto) -> np.ndarray:
     onnx_elem_to_mlir(init.data_type, f"initializer '{init.name}': ")
-    array = numpy_helper.to_array(init)
+    try:
+        array = numpy_helper.to_array(init)
+    except Exception as e:  # external data missing, wrong size, ...
+        raise OptcError(f"initializer '{init.name}' cannot be read: {e}") from None
     if init.data_type == onnx.TensorProto.BFLOAT16:
         array = array.astype(np.float32)
     return array
