@@ -24,7 +24,7 @@ def _ops_of(module) -> list[type[IRDLOperation]]:
     return [
         cls
         for _, cls in inspect.getmembers(module, inspect.isclass)
-        if issubclass(cls, IRDLOperation) and cls.__module__ == module.__name__ and cls.name.startswith("graph.")
+        if issubclass(cls, IRDLOperation) and cls.__module__ == module.__name__ and getattr(cls, "name", "").startswith("graph.")
     ]
 
 
