@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from xdsl.dialects.builtin import BFloat16Type
 from xdsl.ir import Operation
 
-from dialects.dtypes import numpy_dtype
+from dialects.dtypes import numpy_dtype, round_to_bf16
 
 Impl = Callable[..., Any]
 REFERENCE: dict[type[Operation], Impl] = {}
@@ -36,7 +37,10 @@ def result_dtype(op: Operation, index: int = 0) -> np.dtype:
 
 
 def as_result(op: Operation, value: Any, index: int = 0) -> np.ndarray:
-    """Coerce a numpy result to the exact dtype and shape the IR promises."""
+    """Coerce a numpy result to the exact dtype and shape the IR promises (bf16 results,
+    held as float32, are rounded to bf16 here, so no implementation has to)."""
     t = op.results[index].type
     array = np.asarray(value, dtype=numpy_dtype(t.element_type))
+    if isinstance(t.element_type, BFloat16Type):
+        array = round_to_bf16(array)
     return array.reshape(t.get_shape())
