@@ -19,11 +19,10 @@ from xdsl.parser import Parser
 from xdsl.passes import ModulePass, PassPipeline
 from xdsl.printer import Printer
 from xdsl.universe import Universe
-from xdsl.utils.arg_spec import parse_pipeline
 from xdsl.utils.exceptions import DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-from compiler.pipelines import LEVELS, PIPELINES, PLANNED_LEVELS
+from compiler.pipelines import LEVELS, PIPELINES, PLANNED_LEVELS, build
 from dialects.errors import OptcError
 from dialects.registry import DIALECTS
 from dialects.weights import WEIGHTS_ATTR, WeightStore, attach, store_of
@@ -113,14 +112,7 @@ class OptcMain(xDSLOptMain):
             if spec:
                 raise OptcError("give either -p or --compile-to, not both")
             spec = _level_pipeline(self.args.compile_to)
-        passes = tuple(self._make_pass(p) for p in _expand(spec))
-        self.pipeline = PassPipeline(passes, self._after_pass)
-
-    def _make_pass(self, spec) -> ModulePass:
-        if spec.name not in self.available_passes:
-            known = ", ".join(sorted([*self.available_passes, *PIPELINES]))
-            raise OptcError(f"unknown pass or pipeline '{spec.name}' (known: {known})")
-        return self.available_passes[spec.name]().from_spec(spec)
+        self.pipeline = PassPipeline(build(spec or ""), self._after_pass)
 
     def _after_pass(self, previous: ModulePass | None, module: ModuleOp, following: ModulePass | None):
         # xDSL calls this before the first pass, between passes and after the last one.
@@ -161,15 +153,6 @@ class OptcMain(xDSLOptMain):
             print("\n".join(sorted(IMPORTERS)))
             return
         super().run()
-
-
-def _expand(spec: str):
-    """Parse a pipeline string, replacing named pipelines by their passes."""
-    for item in parse_pipeline(spec) if spec else ():
-        if item.name in PIPELINES and not item.parameters:
-            yield from _expand(PIPELINES[item.name])
-        else:
-            yield item
 
 
 def _level_pipeline(level: str) -> str:

@@ -5,6 +5,16 @@ with their dialects (fused, quant, kernel); until then `--compile-to` names only
 that exist.
 """
 
+import re
+from collections.abc import Iterator
+
+from xdsl.passes import ModulePass
+from xdsl.utils.arg_spec import ArgSpec, parse_pipeline
+from xdsl.utils.exceptions import ArgSpecParseError
+
+from dialects.errors import OptcError
+from passes.registry import PASSES
+
 PIPELINES: dict[str, str] = {
     # the whole compilation as far as optc goes today
     "default": "graph-dce",
@@ -15,3 +25,32 @@ LEVELS: dict[str, str] = {
     "graph": "graph-dce",
 }
 PLANNED_LEVELS = ("fused", "quant", "kernel")
+
+
+def expand(spec: str) -> Iterator[ArgSpec]:
+    """Parse a pipeline string into pass specs, replacing named pipelines by their passes."""
+    try:
+        items = list(parse_pipeline(spec)) if spec else []
+    except ArgSpecParseError as e:  # a BaseException in xDSL, with a caret diagram we shorten
+        where = re.search(r"pass-pipeline:\d+:(\d+)", str(e))
+        column = f" at column {where.group(1)}" if where else ""
+        raise OptcError(f"cannot parse pipeline '{spec}'{column}: {str(e).strip().splitlines()[-1].strip()}") from None
+    for item in items:
+        if item.name in PIPELINES and not item.parameters:
+            yield from expand(PIPELINES[item.name])
+        else:
+            yield item
+
+
+def build(spec: str) -> tuple[ModulePass, ...]:
+    """The passes of a pipeline string, with their options; errors name the pass at fault."""
+    passes = []
+    for item in expand(spec):
+        if item.name not in PASSES:
+            known = ", ".join(sorted([*PASSES, *PIPELINES]))
+            raise OptcError(f"unknown pass or pipeline '{item.name}' (known: {known})")
+        try:
+            passes.append(PASSES[item.name]().from_spec(item))
+        except (ValueError, TypeError) as e:  # unknown option, or a value of the wrong type
+            raise OptcError(f"pass '{item.name}': {e}") from None
+    return tuple(passes)

@@ -1,0 +1,334 @@
+"""`optc-run`: build a model and run it, in the spirit of `trtexec`.
+
+    optc-run MODEL [--device cpu] [--inputs in.npz] [--output out.npz] [--shape NAME=DIMS ...]
+             [--seed N] [-p PIPELINE] [--repeat N] [--compare onnxruntime [--onnx MODEL.onnx]]
+
+MODEL is an ONNX file (imported, with `--shape` fixing symbolic dimensions) or IR saved
+by `optc -o FILE.mlir` (its weights file beside it). The pipeline (`default` unless `-p`
+says otherwise) compiles it as far as optc goes, then the reference interpreter runs it
+on the inputs of `in.npz` (one array per model input, keyed by the input's name) or on
+seeded random inputs. `out.npz` receives one array per output, keyed by the output's name.
+`--compare onnxruntime` runs the ONNX model in onnxruntime on the same inputs and checks
+every output with numpy's `allclose` rule, |ours - theirs| <= atol + rtol * |theirs|.
+
+Every failure is one line, `optc-run: error: ...`, and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.parser import Parser
+from xdsl.utils.exceptions import DiagnosticException, ParseError
+
+from compiler.pipelines import build
+from dialects.errors import OptcError
+from dialects.registry import DIALECTS
+from dialects.weights import store_of
+
+DEVICES = ("cpu", "cuda")
+COMPARE_WITH = ("onnxruntime",)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is an `OptcError` like every other failure (exit 1)."""
+
+    def error(self, message: str):
+        raise OptcError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="optc-run",
+        description="Compile a model with optc and run it with the reference interpreter.",
+        epilog="example: optc-run examples/cnn.onnx --compare onnxruntime --output out.npz",
+    )
+    add = p.add_argument
+    add("model", metavar="MODEL", help="an .onnx model, or .mlir saved by `optc -o` (its weights file beside it)")
+    add("--device", choices=DEVICES, default="cpu", help="where to run (default: cpu, the reference interpreter)")
+    add("--inputs", metavar="IN.npz", help="one array per model input, keyed by input name (default: random)")
+    add("--output", metavar="OUT.npz", help="write one array per model output, keyed by output name")
+    add("--shape", action="append", default=[], metavar="NAME=DIMS",
+        help="fix an ONNX input's shape, e.g. --shape input=1x3x224x224 (repeatable)")
+    add("--seed", type=int, default=0, help="seed of the random inputs (default: 0)")
+    add("-p", "--pipeline", default="default", metavar="PIPELINE",
+        help="passes to run first, as for optc -p (default: default; '' runs the IR as given)")
+    add("--repeat", type=int, default=1, metavar="N", help="run N times; report the fastest and the median")
+    add("--compare", choices=COMPARE_WITH, help="also run the ONNX model in onnxruntime and compare the outputs")
+    add("--onnx", metavar="MODEL.onnx", help="the ONNX model --compare runs when MODEL is .mlir")
+    add("--rtol", type=float, default=1e-3, help="relative tolerance of --compare (default: 1e-3)")
+    add("--atol", type=float, default=1e-4, help="absolute tolerance of --compare (default: 1e-4)")
+    return p
+
+
+# --- loading -------------------------------------------------------------------
+
+
+def _context() -> Context:
+    ctx = Context()
+    for name, factory in DIALECTS.items():
+        ctx.register_dialect(name, factory)
+    return ctx
+
+
+def _load_onnx(path: str, shapes: dict[str, tuple[int, ...]], given: Mapping[str, np.ndarray] | None, inputs_path: str):
+    from compiler.onnx_import import import_onnx, load_model
+
+    proto = load_model(path)
+    if given is not None:
+        initializers = {i.name for i in proto.graph.initializer}
+        _check_input_names(inputs_path, [i.name for i in proto.graph.input if i.name not in initializers], given)
+    shapes = {**_symbolic_shapes_from(proto, given or {}), **shapes}
+    return import_onnx(proto, shapes)
+
+
+def _symbolic_shapes_from(proto, given: Mapping[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
+    """Shapes for the model's symbolic inputs, taken from the arrays the user gave."""
+    shapes = {}
+    for value_info in proto.graph.input:
+        dims = value_info.type.tensor_type.shape.dim
+        static = value_info.type.tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in dims)
+        if not static and value_info.name in given:
+            shapes[value_info.name] = tuple(np.shape(given[value_info.name]))
+    return shapes
+
+
+def _load_mlir(path: str, shapes: Mapping[str, tuple[int, ...]]) -> ModuleOp:
+    if shapes:
+        raise OptcError("--shape applies to .onnx models; the shapes of saved IR are already fixed")
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise OptcError(f"cannot read '{path}': {e.strerror}") from None
+    module = Parser(_context(), text, path).parse_module()
+    module.verify()
+    store_of(module, os.path.dirname(path))  # resolve the weights file beside the IR now
+    return module
+
+
+def _load_inputs(path: str) -> dict[str, np.ndarray]:
+    """The arrays of an `.npz` archive (`numpy.savez`), by name; never unpickles."""
+    if not os.path.exists(path):
+        raise OptcError(f"inputs file '{path}' does not exist")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":
+        raise OptcError(f"inputs file '{path}' holds a single array; save one array per input with numpy.savez")
+    if not magic.startswith(b"PK"):
+        raise OptcError(f"inputs file '{path}' is not an .npz archive (write one with numpy.savez)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # damaged archive, pickled member
+        raise OptcError(f"inputs file '{path}' cannot be read: {e}") from None
+
+
+def _check_input_names(path: str, model_inputs: Sequence[str], given: Mapping[str, np.ndarray]) -> None:
+    """Before importing: the archive must name exactly the model's inputs."""
+    missing = [n for n in model_inputs if n not in given]
+    unknown = [n for n in given if n not in model_inputs]
+    if missing or unknown:
+        problems = [f"lacks {', '.join(missing)}"] if missing else []
+        problems += [f"has unknown {', '.join(unknown)}"] if unknown else []
+        raise OptcError(
+            f"inputs file '{path}' {' and '.join(problems)}; the model's inputs are {', '.join(model_inputs)}"
+        )
+
+
+# --- compiling and running -----------------------------------------------------
+
+
+def _compile(module: ModuleOp, spec: str) -> None:
+    """Run the pipeline, verifying after every pass as optc does."""
+    ctx = _context()
+    for compiler_pass in build(spec):
+        compiler_pass.apply(ctx, module)
+        module.verify()
+
+
+def _run(module: ModuleOp, inputs: Mapping[str, np.ndarray], repeat: int) -> tuple[dict[str, np.ndarray], list[float]]:
+    from runtime.reference import run
+
+    times, outputs = [], {}
+    for _ in range(repeat):
+        start = time.perf_counter()
+        outputs = run(module, inputs)
+        times.append(time.perf_counter() - start)
+    return outputs, times
+
+
+def _run_onnxruntime(path: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise OptcError("--compare onnxruntime needs onnxruntime (pip install onnxruntime)") from None
+    try:
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        return dict(zip(names, session.run(names, dict(inputs))))
+    except Exception as e:  # onnxruntime raises its own exception types for bad models and inputs
+        raise OptcError(f"onnxruntime could not run '{path}': {e}") from None
+
+
+@dataclass
+class Diff:
+    """How one output compares with onnxruntime's."""
+
+    name: str
+    max_abs: float
+    max_rel: float
+    mismatched: int
+    size: int
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem and self.mismatched == 0
+
+
+def compare(ours: np.ndarray, theirs: np.ndarray, name: str, rtol: float, atol: float) -> Diff:
+    """numpy's `isclose` rule (NaN equals NaN); relative error over nonzero references."""
+    if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
+        problem = f"optc gives {ours.dtype}{list(ours.shape)}, onnxruntime {theirs.dtype}{list(theirs.shape)}"
+        return Diff(name, float("nan"), float("nan"), theirs.size, theirs.size, problem)
+    a, b = ours.astype(np.float64), theirs.astype(np.float64)
+    close = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+    with np.errstate(invalid="ignore"):  # inf - inf, inf / inf
+        err = np.where(close & ~np.isfinite(b), 0.0, np.abs(a - b))
+        rel = err[b != 0] / np.abs(b[b != 0])
+    err, rel = (np.where(np.isnan(e), np.inf, e) for e in (err, rel))  # NaN against a number
+    max_rel = float(np.max(rel, initial=0.0))
+    return Diff(name, float(err.max(initial=0.0)), max_rel, int((~close).sum()), b.size)
+
+
+# --- reporting -----------------------------------------------------------------
+
+
+def _describe(array: np.ndarray) -> str:
+    return f"{array.dtype}[{', '.join(map(str, array.shape))}]"
+
+
+def _section(title: str, arrays: Mapping[str, np.ndarray], note: str = "") -> list[str]:
+    width = max((len(n) for n in arrays), default=0)
+    return [f"{title}:"] + [f"  {n:<{width}}  {_describe(a)}{note}" for n, a in arrays.items()]
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+# --- main ----------------------------------------------------------------------
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.device == "cuda":
+        raise OptcError("--device cuda: the CUDA runtime is not built yet (issue 4); use --device cpu")
+    if args.repeat < 1:
+        raise OptcError(f"--repeat must be at least 1, got {args.repeat}")
+    if args.compare and not (args.onnx or args.model.endswith(".onnx")):
+        raise OptcError(f"--compare {args.compare} needs the ONNX model: give --onnx MODEL.onnx for '{args.model}'")
+    if not args.model.endswith((".onnx", ".mlir")):
+        raise OptcError(f"'{args.model}' is neither an .onnx model nor .mlir IR")
+    if not os.path.exists(args.model):
+        raise OptcError(f"model file '{args.model}' does not exist")
+
+
+def run_main(args: argparse.Namespace) -> tuple[list[str], str | None]:
+    """Do what the arguments say; returns the report's lines and, when the outputs do not
+    match onnxruntime, the error to end with (other failures raise OptcError)."""
+    from compiler.onnx_import import parse_shape
+    from runtime.reference.inputs import random_inputs
+
+    _check_args(args)
+    shapes = dict(parse_shape(s) for s in args.shape)
+    given = _load_inputs(args.inputs) if args.inputs else None
+
+    start = time.perf_counter()
+    if args.model.endswith(".onnx"):
+        module = _load_onnx(args.model, shapes, given, args.inputs)
+    else:
+        module = _load_mlir(args.model, shapes)
+    loaded = time.perf_counter()
+    _compile(module, args.pipeline)
+    compiled = time.perf_counter()
+
+    inputs = given if given is not None else random_inputs(module, args.seed)
+    outputs, times = _run(module, inputs, args.repeat)
+
+    source = f"from {args.inputs}" if given is not None else f"random, seed {args.seed}"
+    report = [f"model: {args.model}"]
+    report += _section("inputs", inputs, f"  ({source})")
+    report += _section("outputs", outputs)
+    report.append(f"load: {_ms(loaded - start)}, compile (-p '{args.pipeline}'): {_ms(compiled - loaded)}")
+    timing = f"run: {_ms(min(times))} on cpu (reference interpreter)"
+    if len(times) > 1:
+        timing += f"; fastest of {len(times)}, median {_ms(float(np.median(times)))}"
+    report.append(timing)
+
+    if args.output:
+        _save(args.output, outputs)
+        report.append(f"wrote {len(outputs)} output(s) to {args.output}")
+    if not args.compare:
+        return report, None
+    lines, failure = _compare_report(args, inputs, outputs)
+    return report + lines, failure
+
+
+def _save(path: str, outputs: Mapping[str, np.ndarray]) -> None:
+    try:
+        with open(path, "wb") as f:
+            np.savez(f, **outputs)
+    except OSError as e:
+        raise OptcError(f"cannot write '{path}': {e.strerror}") from None
+
+
+def _compare_report(args: argparse.Namespace, inputs, outputs) -> tuple[list[str], str | None]:
+    reference = args.onnx or args.model
+    theirs = _run_onnxruntime(reference, inputs)
+    if set(theirs) != set(outputs):
+        raise OptcError(
+            f"outputs differ by name: optc gives {', '.join(outputs)}, "
+            f"onnxruntime on '{reference}' gives {', '.join(theirs)}"
+        )
+    diffs = [compare(outputs[n], theirs[n], n, args.rtol, args.atol) for n in theirs]
+    width = max(len(d.name) for d in diffs)
+    lines = [f"compare with onnxruntime (rtol {args.rtol:g}, atol {args.atol:g}):"]
+    for d in diffs:
+        verdict = "ok" if d.ok else d.problem or f"FAIL: {d.mismatched} of {d.size} elements out of tolerance"
+        lines.append(f"  {d.name:<{width}}  max abs err {d.max_abs:.3g}  max rel err {d.max_rel:.3g}  {verdict}")
+    failed = ", ".join(d.name for d in diffs if not d.ok)
+    if failed:
+        return lines, f"output(s) {failed} differ from onnxruntime beyond rtol {args.rtol:g}, atol {args.atol:g}"
+    lines.append("PASS: every output matches onnxruntime")
+    return lines, None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        report, failure = run_main(_parser().parse_args(argv))
+        print("\n".join(report))
+        if failure:
+            raise OptcError(failure)
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    except OptcError as e:
+        print(f"optc-run: error: {e}", file=sys.stderr)
+        return 1
+    except (DiagnosticException, ParseError) as e:  # IR that does not parse or verify
+        print(f"optc-run: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
