@@ -7,9 +7,7 @@ every implementation works on int64 shape tensors as well as on activations.
 from __future__ import annotations
 
 import numpy as np
-from xdsl.dialects.builtin import BFloat16Type
 
-from dialects.dtypes import round_to_bf16
 from dialects.graph import (
     ArgMaxOp,
     ArgMinOp,
@@ -38,11 +36,6 @@ from dialects.graph import (
 )
 from dialects.graph.base import float_of, int_of, ints, str_of
 from runtime.reference.registry import reference, result_dtype
-
-
-def _rounded(op, y: np.ndarray) -> np.ndarray:
-    """bf16 results are held as float32 and must carry bf16 values."""
-    return round_to_bf16(y) if isinstance(op.result.type.element_type, BFloat16Type) else y
 
 
 @reference(ReshapeOp)
@@ -159,7 +152,7 @@ def resize(op, x):
             y = np.take(y, np.clip(nearest(coords), 0, n_in - 1).astype(np.int64), axis=axis)
         else:
             y = _linear_1d(y, np.clip(coords, 0, n_in - 1), axis)
-    return _rounded(op, y)
+    return y
 
 
 def _linear_1d(x: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
@@ -181,7 +174,7 @@ def _reduction(compute):
         axes, keepdims = ints(op.axes), bool(int_of(op.keepdims))
         if x.dtype == np.float16:
             x = x.astype(np.float32)
-        return _rounded(op, compute(x, axes, keepdims))
+        return compute(x, axes, keepdims)
 
     return run
 
