@@ -1,0 +1,1 @@
+"""Bundled example models (`python examples/models.py` writes them) and the quick start."""
