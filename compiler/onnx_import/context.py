@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 from onnx import AttributeProto, NodeProto, numpy_helper
 from xdsl.dialects import func
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 from dialects.errors import OptcError
 from dialects.graph import ConstantOp, WeightOp
 from dialects.graph.base import ShapeOnly
 from dialects.graph.core import INLINE_LIMIT
-from dialects.dtypes import tensor_type_of
+from dialects.dtypes import tensor_type, tensor_type_of
 from dialects.weights import WeightStore
 from runtime.reference.registry import REFERENCE, as_result
 
@@ -43,16 +43,19 @@ class ImportContext:
             raise OptcError(f"{user}: input '{name}' is not produced by any node, initializer or graph input")
         return self.values[name]
 
-    def constant(self, array: np.ndarray, name_hint: str, weight_name: str | None = None) -> SSAValue:
-        """A known value: inline when small, otherwise a weight in the store."""
+    def constant(
+        self, array: np.ndarray, name_hint: str, weight_name: str | None = None, element_type: Attribute | None = None
+    ) -> SSAValue:
+        """A known value: inline when small, otherwise a weight in the store. `element_type`
+        names types numpy lacks (bf16 arrays are float32); default: the array's."""
         array = np.asarray(array)
         if array.size <= INLINE_LIMIT:
-            op = ConstantOp.from_array(array)
+            op = ConstantOp.from_array(array, element_type)
         else:
             name = weight_name if weight_name is not None else self.store.add(array, name_hint)
             if weight_name is not None:
                 self.store.arrays[name] = array
-            op = WeightOp.of(name, tensor_type_of(array))
+            op = WeightOp.of(name, tensor_type_of(array) if element_type is None else tensor_type(array.shape, element_type))
         self.block.add_op(op)
         self.known[op.result] = array
         return op.result
@@ -69,7 +72,7 @@ class ImportContext:
             return list(op.results)
         results = self._evaluate(op)
         op.erase(safe_erase=False)
-        return [self.constant(r, name_hint) for r in results]
+        return [self.constant(r, name_hint, element_type=res.type.element_type) for r, res in zip(results, op.results)]
 
     def _evaluate(self, op: Operation) -> list[np.ndarray]:
         args = [self.known.get(o) for o in op.operands]

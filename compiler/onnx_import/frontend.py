@@ -73,7 +73,8 @@ def import_onnx(
     block = Block()
     ctx = ImportContext(block, store)
     for init in graph.initializer:
-        ctx.bind(init.name, ctx.constant(_to_array(init), init.name, weight_name=init.name))
+        element_type = onnx_elem_to_mlir(init.data_type, f"initializer '{init.name}': ")
+        ctx.bind(init.name, ctx.constant(_to_array(init), init.name, weight_name=init.name, element_type=element_type))
     inputs = [i for i in graph.input if i.name not in ctx.values]
     _check_unused_shapes(shapes or {}, inputs)
     input_types = [_input_type(i, shapes or {}) for i in inputs]

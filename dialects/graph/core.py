@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, StringAttr, TensorType
+from xdsl.ir import Attribute
 from xdsl.irdl import irdl_op_definition, prop_def, result_def, traits_def
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 from xdsl.traits import ConstantLike, Pure
 
-from dialects.dtypes import is_bool, numpy_dtype, tensor_type_of
+from dialects.dtypes import is_bool, numpy_dtype, tensor_type, tensor_type_of
 from dialects.graph.base import GraphOp, UnaryOp, fail
 
 INLINE_LIMIT = 16
@@ -26,8 +27,9 @@ class ConstantOp(GraphOp):
     traits = traits_def(ConstantLike(), Pure())
 
     @staticmethod
-    def from_array(array: np.ndarray) -> ConstantOp:
-        t = tensor_type_of(array)
+    def from_array(array: np.ndarray, element_type: Attribute | None = None) -> ConstantOp:
+        """`element_type` names types numpy lacks (bf16 arrays are float32); default: the array's."""
+        t = tensor_type_of(array) if element_type is None else tensor_type(array.shape, element_type)
         flat = array.reshape(-1)
         if is_bool(t.element_type):
             flat = flat.astype(np.int64)
