@@ -1,8 +1,15 @@
-"""Neural-network ops: convolution, pooling, normalisation, matrix products, softmax."""
+"""Neural-network ops: convolution, pooling, normalisation, matrix products, softmax.
+
+Every spatial op is NCHW (N, C, *spatial) with ONNX semantics. `pads` holds all begins
+then all ends; `auto_pad`, ConvTranspose's `output_shape` and the opset-dependent defaults
+are resolved by the importer, so the IR always states explicit values.
+"""
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import I64, DenseArrayBase, IntegerAttr, TensorType
+from typing import ClassVar
+
+from xdsl.dialects.builtin import I64, DenseArrayBase, FloatAttr, IntegerAttr, TensorType
 from xdsl.irdl import (
     AttrSizedOperandSegments,
     ParsePropInAttrDict,
@@ -15,13 +22,17 @@ from xdsl.irdl import (
 )
 from xdsl.traits import Pure
 
+from dialects.dtypes import is_float, is_integer
 from dialects.graph.base import (
     GraphOp,
+    UnaryOp,
+    broadcast_shapes,
     expect_rank,
     expect_same_element_type,
     fail,
     int_of,
     ints,
+    normalize_axis,
 )
 
 
@@ -29,12 +40,61 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_begin: int, pad_en
     return (size + pad_begin + pad_end - dilation * (kernel - 1) - 1) // stride + 1
 
 
-@irdl_op_definition
-class ConvOp(GraphOp):
-    """N-d convolution, NCHW, ONNX semantics. `pads` holds all begins then all ends;
-    auto_pad is resolved to explicit pads by the importer."""
+def conv_transpose_output_size(
+    size: int, kernel: int, stride: int, pad_begin: int, pad_end: int, dilation: int, output_padding: int
+) -> int:
+    return stride * (size - 1) + output_padding + dilation * (kernel - 1) + 1 - pad_begin - pad_end
 
-    name = "graph.conv"
+
+def pool_output_size(
+    size: int, kernel: int, stride: int, pad_begin: int, pad_end: int, dilation: int, ceil_mode: bool
+) -> int:
+    """ONNX pooling output size. With ceil_mode a last, partial window is kept, but only
+    if it starts inside the input or its begin padding (as onnxruntime and PyTorch do)."""
+    span = size + pad_begin + pad_end - dilation * (kernel - 1) - 1
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + pad_begin:
+        out -= 1
+    return out
+
+
+def _expect_spatial_props(op, x: TensorType, props, names: tuple[str, ...], pads: str = "pads") -> int:
+    """Check that each per-axis property has one entry per spatial axis (pads two)."""
+    spatial = x.get_num_dims() - 2
+    for name in names:
+        if len(ints(props[name])) != spatial:
+            fail(op, f"expects {spatial} {name} for input {x}, got {len(ints(props[name]))}")
+    if len(ints(props[pads])) != 2 * spatial:
+        fail(op, f"expects {2 * spatial} pads for input {x}, got {len(ints(props[pads]))}")
+    for name in (*names, pads):
+        lowest = 0 if name in (pads, "output_padding") else 1
+        if any(v < lowest for v in ints(props[name])):
+            fail(op, f"expects {name} to be at least {lowest}, got {list(ints(props[name]))}")
+    return spatial
+
+
+def _expect_float(op, t: TensorType) -> None:
+    if not is_float(t.element_type):
+        fail(op, f"expects a floating-point input, got {t}")
+
+
+def _expect_channel_vector(op, what: str, t: TensorType, channels: int) -> None:
+    if t.get_shape() != (channels,):
+        fail(op, f"expects {what} of shape {channels}, got {t}")
+
+
+def _nonempty(op, x: TensorType, shape: list[int]) -> list[int]:
+    if min(shape) < 1:
+        fail(op, f"produces an empty output for input {x}")
+    return shape
+
+
+# --- convolution -----------------------------------------------------------
+
+
+class _ConvBase(GraphOp):
     input = operand_def(TensorType)
     weight = operand_def(TensorType)
     bias = opt_operand_def(TensorType)
@@ -50,23 +110,36 @@ class ConvOp(GraphOp):
         "`(` type($input) `,` type($weight) (`,` type($bias)^)? `)` `->` type($result)"
     )
 
+    PER_AXIS: ClassVar[tuple[str, ...]] = ("strides", "dilations")
+
     @classmethod
-    def infer(cls, types, props):
+    def _check_operands(cls, types, props) -> int:
         x, w = types[0], types[1]
         expect_rank(cls, "input", x, 3, 4, 5)
         expect_rank(cls, "weight", w, x.get_num_dims())
         expect_same_element_type(cls, types)
-        spatial = x.get_num_dims() - 2
-        strides, dilations = ints(props["strides"]), ints(props["dilations"])
-        pads, group = ints(props["pads"]), int_of(props["group"])
-        if len(strides) != spatial or len(dilations) != spatial or len(pads) != 2 * spatial:
-            fail(cls, f"expects {spatial} strides and dilations and {2 * spatial} pads for input {x}")
+        if int_of(props["group"]) < 1:
+            fail(cls, f"expects group to be at least 1, got {int_of(props['group'])}")
+        return _expect_spatial_props(cls, x, props, cls.PER_AXIS)
+
+
+@irdl_op_definition
+class ConvOp(_ConvBase):
+    """N-d convolution. The weight is (M, C/group, *kernel)."""
+
+    name = "graph.conv"
+
+    @classmethod
+    def infer(cls, types, props):
+        spatial = cls._check_operands(types, props)
+        x, w = types[0], types[1]
+        strides, dilations, pads, group = ints(props["strides"]), ints(props["dilations"]), ints(props["pads"]), int_of(props["group"])
         n, c = x.get_shape()[:2]
         m, c_per_group = w.get_shape()[:2]
-        if group < 1 or c % group or m % group or c // group != c_per_group:
+        if c % group or m % group or c // group != c_per_group:
             fail(cls, f"expects weight {w} to have {c}/{group} input channels per group, got {c_per_group}")
-        if len(types) == 3 and types[2].get_shape() != (m,):
-            fail(cls, f"expects bias of shape {m}, got {types[2]}")
+        if len(types) == 3:
+            _expect_channel_vector(cls, "bias", types[2], m)
         out = [
             conv_output_size(x.get_shape()[2 + i], w.get_shape()[2 + i], strides[i], pads[i], pads[spatial + i], dilations[i])
             for i in range(spatial)
@@ -74,3 +147,285 @@ class ConvOp(GraphOp):
         if min(out) < 1:
             fail(cls, f"produces an empty output for input {x} and weight {w}")
         return [TensorType(x.element_type, [n, m, *out])]
+
+
+@irdl_op_definition
+class ConvTransposeOp(_ConvBase):
+    """N-d transposed convolution (the gradient of `graph.conv`). The weight is
+    (C, M/group, *kernel). `output_padding` appends to the end of each spatial axis;
+    the importer folds ONNX's `output_shape` into `pads` and `output_padding`."""
+
+    name = "graph.conv_transpose"
+    output_padding = prop_def(DenseArrayBase[I64])
+
+    PER_AXIS: ClassVar[tuple[str, ...]] = ("strides", "dilations", "output_padding")
+
+    @classmethod
+    def infer(cls, types, props):
+        spatial = cls._check_operands(types, props)
+        x, w = types[0], types[1]
+        strides, dilations, pads = ints(props["strides"]), ints(props["dilations"]), ints(props["pads"])
+        output_padding, group = ints(props["output_padding"]), int_of(props["group"])
+        n, c = x.get_shape()[:2]
+        if w.get_shape()[0] != c or c % group:
+            fail(cls, f"expects weight {w} to have {c} input channels in {group} group(s), got {w.get_shape()[0]}")
+        m = w.get_shape()[1] * group
+        if len(types) == 3:
+            _expect_channel_vector(cls, "bias", types[2], m)
+        out = [
+            conv_transpose_output_size(
+                x.get_shape()[2 + i], w.get_shape()[2 + i], strides[i], pads[i], pads[spatial + i], dilations[i], output_padding[i]
+            )
+            for i in range(spatial)
+        ]
+        if min(out) < 1:
+            fail(cls, f"produces an empty output for input {x} and weight {w}")
+        return [TensorType(x.element_type, [n, m, *out])]
+
+
+# --- pooling ---------------------------------------------------------------
+
+
+class _PoolBase(GraphOp):
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    kernel_shape = prop_def(DenseArrayBase[I64])
+    strides = prop_def(DenseArrayBase[I64])
+    pads = prop_def(DenseArrayBase[I64])
+    dilations = prop_def(DenseArrayBase[I64])
+    ceil_mode = prop_def(IntegerAttr[I64])
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    INTEGERS: ClassVar[bool] = False
+    """Whether integer inputs are accepted too (ONNX MaxPool takes int8 and uint8)."""
+
+    @classmethod
+    def infer(cls, types, props):
+        x = types[0]
+        expect_rank(cls, "input", x, 3, 4, 5)
+        if not (cls.INTEGERS and is_integer(x.element_type)):
+            _expect_float(cls, x)
+        spatial = _expect_spatial_props(cls, x, props, ("kernel_shape", "strides", "dilations"))
+        kernel, strides, dilations = ints(props["kernel_shape"]), ints(props["strides"]), ints(props["dilations"])
+        pads, ceil_mode = ints(props["pads"]), bool(int_of(props["ceil_mode"]))
+        out = [
+            pool_output_size(x.get_shape()[2 + i], kernel[i], strides[i], pads[i], pads[spatial + i], dilations[i], ceil_mode)
+            for i in range(spatial)
+        ]
+        return [TensorType(x.element_type, _nonempty(cls, x, [*x.get_shape()[:2], *out]))]
+
+
+@irdl_op_definition
+class MaxPoolOp(_PoolBase):
+    """Max over each window; padding never wins. (ONNX's `storage_order` only shapes the
+    Indices output, which optc does not produce, so it has no property here.)"""
+
+    name = "graph.max_pool"
+    INTEGERS: ClassVar[bool] = True
+
+
+@irdl_op_definition
+class AveragePoolOp(_PoolBase):
+    """Mean over each window. With `count_include_pad` the explicit pads count in the
+    divisor; the overhang that `ceil_mode` adds never does."""
+
+    name = "graph.average_pool"
+    count_include_pad = prop_def(IntegerAttr[I64])
+
+
+class _GlobalPoolBase(GraphOp):
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    @classmethod
+    def infer(cls, types, props):
+        x = types[0]
+        if x.get_num_dims() < 3:
+            fail(cls, f"expects input of rank at least 3 (N, C, spatial...), got {x}")
+        _expect_float(cls, x)
+        return [TensorType(x.element_type, [*x.get_shape()[:2], *[1] * (x.get_num_dims() - 2)])]
+
+
+@irdl_op_definition
+class GlobalAveragePoolOp(_GlobalPoolBase):
+    name = "graph.global_average_pool"
+
+
+@irdl_op_definition
+class GlobalMaxPoolOp(_GlobalPoolBase):
+    name = "graph.global_max_pool"
+
+
+# --- normalisation ---------------------------------------------------------
+
+
+@irdl_op_definition
+class BatchNormOp(GraphOp):
+    """Inference-mode batch normalisation with running statistics:
+    `(x - mean) / sqrt(var + epsilon) * scale + bias`, per channel (axis 1)."""
+
+    name = "graph.batch_norm"
+    input = operand_def(TensorType)
+    scale = operand_def(TensorType)
+    bias = operand_def(TensorType)
+    mean = operand_def(TensorType)
+    var = operand_def(TensorType)
+    result = result_def(TensorType)
+    epsilon = prop_def(FloatAttr)
+    traits = traits_def(Pure())
+    assembly_format = "$input `,` $scale `,` $bias `,` $mean `,` $var attr-dict `:` functional-type(operands, results)"
+
+    @classmethod
+    def infer(cls, types, props):
+        x = types[0]
+        if x.get_num_dims() < 2:
+            fail(cls, f"expects input of rank at least 2 (N, C, ...), got {x}")
+        _expect_float(cls, x)
+        expect_same_element_type(cls, types)
+        for what, t in zip(("scale", "bias", "mean", "var"), types[1:]):
+            _expect_channel_vector(cls, what, t, x.get_shape()[1])
+        return [x]
+
+
+@irdl_op_definition
+class InstanceNormOp(GraphOp):
+    """Normalise each (n, c) plane over its spatial axes, then scale and shift per channel."""
+
+    name = "graph.instance_norm"
+    input = operand_def(TensorType)
+    scale = operand_def(TensorType)
+    bias = operand_def(TensorType)
+    result = result_def(TensorType)
+    epsilon = prop_def(FloatAttr)
+    traits = traits_def(Pure())
+    assembly_format = "$input `,` $scale `,` $bias attr-dict `:` functional-type(operands, results)"
+
+    @classmethod
+    def infer(cls, types, props):
+        x = types[0]
+        if x.get_num_dims() < 3:
+            fail(cls, f"expects input of rank at least 3 (N, C, spatial...), got {x}")
+        _expect_float(cls, x)
+        expect_same_element_type(cls, types)
+        for what, t in zip(("scale", "bias"), types[1:]):
+            _expect_channel_vector(cls, what, t, x.get_shape()[1])
+        return [x]
+
+
+@irdl_op_definition
+class LayerNormOp(GraphOp):
+    """Normalise over the axes from `axis` to the last, then scale (and shift); scale and
+    bias broadcast to those axes."""
+
+    name = "graph.layer_norm"
+    input = operand_def(TensorType)
+    scale = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+    axis = prop_def(IntegerAttr[I64])
+    epsilon = prop_def(FloatAttr)
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
+    assembly_format = "$input `,` $scale (`,` $bias^)? attr-dict `:` functional-type(operands, results)"
+
+    @classmethod
+    def infer(cls, types, props):
+        x = types[0]
+        _expect_float(cls, x)
+        expect_same_element_type(cls, types)
+        axis = normalize_axis(cls, int_of(props["axis"]), x.get_num_dims())
+        normalized = x.get_shape()[axis:]
+        for what, t in zip(("scale", "bias"), types[1:]):
+            if broadcast_shapes(cls, normalized, t.get_shape()) != normalized:
+                fail(cls, f"expects {what} to broadcast to the normalized shape {'x'.join(map(str, normalized))}, got {t}")
+        return [x]
+
+
+class _SoftmaxBase(UnaryOp):
+    """Normalise along one axis (ONNX opset 13 semantics; the importer rewrites the
+    older flatten-to-2-D form with reshapes)."""
+
+    axis = prop_def(IntegerAttr[I64])
+
+    @classmethod
+    def infer(cls, types, props):
+        _expect_float(cls, types[0])
+        normalize_axis(cls, int_of(props["axis"]), types[0].get_num_dims())
+        return [types[0]]
+
+
+@irdl_op_definition
+class SoftmaxOp(_SoftmaxBase):
+    name = "graph.softmax"
+
+
+@irdl_op_definition
+class LogSoftmaxOp(_SoftmaxBase):
+    name = "graph.log_softmax"
+
+
+# --- matrix products -------------------------------------------------------
+
+
+@irdl_op_definition
+class GemmOp(GraphOp):
+    """`alpha * op(a) @ op(b) + beta * c`, op = transpose when trans_a / trans_b is 1;
+    c broadcasts to the (M, N) result."""
+
+    name = "graph.gemm"
+    a = operand_def(TensorType)
+    b = operand_def(TensorType)
+    c = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+    alpha = prop_def(FloatAttr)
+    beta = prop_def(FloatAttr)
+    trans_a = prop_def(IntegerAttr[I64])
+    trans_b = prop_def(IntegerAttr[I64])
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
+    assembly_format = "$a `,` $b (`,` $c^)? attr-dict `:` functional-type(operands, results)"
+
+    @classmethod
+    def infer(cls, types, props):
+        a, b = types[0], types[1]
+        expect_rank(cls, "a", a, 2)
+        expect_rank(cls, "b", b, 2)
+        expect_same_element_type(cls, types)
+        m, k = a.get_shape()[:: -1 if int_of(props["trans_a"]) else 1]
+        k2, n = b.get_shape()[:: -1 if int_of(props["trans_b"]) else 1]
+        if k != k2:
+            fail(cls, f"expects matching inner dimensions, got {k} and {k2} for {a} and {b}")
+        if len(types) == 3 and broadcast_shapes(cls, types[2].get_shape(), (m, n)) != (m, n):
+            fail(cls, f"expects c to broadcast to {m}x{n}, got {types[2]}")
+        return [TensorType(a.element_type, [m, n])]
+
+
+@irdl_op_definition
+class MatMulOp(GraphOp):
+    """numpy `matmul`: batch dimensions broadcast; a 1-D operand is a vector whose
+    dimension disappears from the result."""
+
+    name = "graph.matmul"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
+
+    @classmethod
+    def infer(cls, types, props):
+        a, b = types
+        elem = expect_same_element_type(cls, types)
+        if a.get_num_dims() == 0 or b.get_num_dims() == 0:
+            fail(cls, f"expects operands of rank at least 1, got {a} and {b}")
+        a_shape = (1, *a.get_shape()) if a.get_num_dims() == 1 else a.get_shape()
+        b_shape = (*b.get_shape(), 1) if b.get_num_dims() == 1 else b.get_shape()
+        if a_shape[-1] != b_shape[-2]:
+            fail(cls, f"expects matching inner dimensions, got {a_shape[-1]} and {b_shape[-2]} for {a} and {b}")
+        batch = broadcast_shapes(cls, a_shape[:-2], b_shape[:-2])
+        rows = [a_shape[-2]] if a.get_num_dims() > 1 else []
+        cols = [b_shape[-1]] if b.get_num_dims() > 1 else []
+        return [TensorType(elem, [*batch, *rows, *cols])]
