@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 from xdsl.dialects.builtin import DenseArrayBase, FloatAttr, IntegerAttr, TensorType, f32, f64
+from xdsl.ir import SSAValue
 
 from compiler.onnx_import.context import Node
 from compiler.onnx_import.registry import importer
@@ -65,7 +66,7 @@ def _shape(value) -> list[int]:
     return list(value.type.get_shape())
 
 
-def _reshape(node: Node, x, shape) -> object:
+def _reshape(node: Node, x: SSAValue, shape) -> SSAValue:
     return node.emit(ReshapeOp(operands=[x], result_types=[TensorType(x.type.element_type, list(shape))]))
 
 
@@ -154,7 +155,7 @@ def tile(node: Node):
 def concat(node: Node):
     values = node.inputs()
     axis = _axis(node, node.attr("axis"), values[0].type.get_num_dims())
-    return node.emit(ConcatOp.of(values, axis))
+    return node.emit(ConcatOp.make(values, {"axis": int_attr(axis)}))
 
 
 @importer("Split")
@@ -176,7 +177,7 @@ def split(node: Node):
         sizes = [dim // count] * count
     if len(sizes) != len(node.proto.output) or min(sizes) < 0:
         node.fail(f"split sizes {sizes} do not give its {len(node.proto.output)} outputs")
-    results = node.emit(SplitOp.of(x, {"axis": int_attr(axis), "split": i64_array(sizes)}))
+    results = node.emit(SplitOp.make([x], {"axis": int_attr(axis), "split": i64_array(sizes)}))
     return results if isinstance(results, list) else [results]
 
 
@@ -276,8 +277,8 @@ def resize(node: Node):
     for unsupported in (mode, coordinates):
         if unsupported in _RESIZE_UNSUPPORTED:
             node.fail(_RESIZE_UNSUPPORTED[unsupported])
-    if node.attr("antialias", 0) and mode != "nearest":
-        node.fail(f"antialias is not supported (mode '{mode}' with antialias=1 filters when downscaling)")
+    if node.attr("antialias", 0):
+        node.fail("antialias=1 is not supported (an antialiasing filter when downscaling)")
     scales, sizes = _resize_scales(node, _shape(x))
     props = {
         "scales": DenseArrayBase.from_list(f32, scales),
@@ -298,17 +299,18 @@ def _resize_scales(node: Node, shape: list[int]) -> tuple[list[float], list[int]
     has_scales = given_scales is not None and given_scales.size > 0
     if has_scales == node.has_input(3):
         node.fail("expects exactly one of scales and sizes")
+    given = (given_scales if has_scales else node.const_input(3, "sizes")).reshape(-1)
+    if len(given) != len(axes):
+        node.fail(f"expects {len(axes)} scales or sizes, got {len(given)}")
     ins = np.asarray([shape[a] for a in axes], dtype=np.float32)
     if has_scales:
-        part = given_scales.astype(np.float32).reshape(-1)
+        part = given.astype(np.float32)
         out = np.floor(ins * part).astype(np.int64)
     else:
-        out = node.const_input(3, "sizes").astype(np.int64).reshape(-1)
+        out = given.astype(np.int64)
         part = _aspect_scales(node, out.astype(np.float32) / ins)
         if node.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
             out = np.floor(ins * part + 0.5).astype(np.int64)
-    if len(part) != len(axes):
-        node.fail(f"expects {len(axes)} scales or sizes, got {len(part)}")
     scales, sizes = [1.0] * rank, list(shape)
     for i, axis in enumerate(axes):
         scales[axis], sizes[axis] = float(part[i]), int(out[i])

@@ -13,7 +13,6 @@ ONNX's Flatten, Squeeze and Unsqueeze only relabel dimensions: they import as
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import ClassVar
 
 from xdsl.dialects.builtin import (
@@ -46,7 +45,6 @@ from dialects.graph.base import (
     expect_rank,
     expect_same_element_type,
     fail,
-    int_attr,
     int_of,
     ints,
     str_of,
@@ -159,9 +157,10 @@ class ConcatOp(GraphOp):
     assembly_format = "$inputs attr-dict `:` `(` type($inputs) `)` `->` type($result)"
 
     @classmethod
-    def of(cls, values: Sequence, axis: int) -> ConcatOp:
-        props = {"axis": int_attr(axis)}
-        return cls(operands=[list(values)], result_types=cls.infer([v.type for v in values], props), properties=props)
+    def make(cls, operands, props=None) -> ConcatOp:
+        """The inputs form one variadic operand group."""
+        result_types = cls.infer([v.type for v in operands], props)
+        return cls(operands=[list(operands)], result_types=result_types, properties=dict(props))
 
     @classmethod
     def infer(cls, types, props):
@@ -192,8 +191,9 @@ class SplitOp(GraphOp):
     assembly_format = "$input attr-dict `:` type($input) `->` type($outputs)"
 
     @classmethod
-    def of(cls, value, props) -> SplitOp:
-        return cls(operands=[value], result_types=[cls.infer([value.type], props)], properties=props)
+    def make(cls, operands, props=None) -> SplitOp:
+        """The results form one variadic result group."""
+        return cls(operands=list(operands), result_types=[cls.infer([operands[0].type], props)], properties=dict(props))
 
     @classmethod
     def infer(cls, types, props):

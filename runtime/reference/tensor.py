@@ -228,8 +228,12 @@ def size(op, x):
 
 @reference(RangeOp)
 def range_(op, start, limit, delta):
+    """onnxruntime adds `delta` step by step (not `start + i * delta`), so float ranges
+    carry its rounding; a sequential cumsum in the result dtype reproduces it."""
     count = op.result.type.get_shape()[0]
-    return start + np.arange(count, dtype=result_dtype(op)) * delta
+    steps = np.full(count, delta, dtype=result_dtype(op))
+    steps[:1] = start
+    return np.cumsum(steps, dtype=result_dtype(op))
 
 
 @reference(ConstantOfShapeOp)

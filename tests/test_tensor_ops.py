@@ -1,0 +1,281 @@
+"""Data-movement and shape ops: every ONNX op, its attribute variants and opset forms,
+imported and run by the reference interpreter against onnxruntime; then the importer's
+errors, and the folding of an exporter's shape subgraph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+from compiler.onnx_import import import_onnx
+from dialects.errors import OptcError
+from dialects.graph import ConcatOp, ConstantOp, GatherOp, ReshapeOp, ShapeOp
+from tests.support import assert_matches_onnxruntime, make_model
+
+F32, F16, I32, I64 = TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.INT32, TensorProto.INT64
+BIG = 2**63 - 1
+
+
+def i64(*values) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64)
+
+
+def f32(*values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float32)
+
+
+def model(op, shape, dtype=F32, consts=None, opset=17, outputs=1, extra_inputs=None, **attrs):
+    """One node: input `x` of `shape`, then the named initializers `consts` (None values
+    stand for omitted optional inputs), outputs y0, y1, ..."""
+    consts = consts or {}
+    names = ["x", *(n if v is not None else "" for n, v in consts.items())]
+    inputs = {"x": (shape, dtype), **(extra_inputs or {})}
+    names += [n for n in (extra_inputs or {})]
+    outs = [f"y{i}" for i in range(outputs)]
+    inits = {n: v for n, v in consts.items() if v is not None}
+    return make_model([helper.make_node(op, names, outs, **attrs)], inputs, outs, inits, opset)
+
+
+# id -> model
+CASES = {
+    # Reshape, Flatten, Squeeze, Unsqueeze (all graph.reshape)
+    "reshape-minus1-zero": model("Reshape", [2, 3, 4], consts={"s": i64(0, -1)}),
+    "reshape-allowzero": model("Reshape", [2, 3, 4], consts={"s": i64(4, 6)}, opset=14, allowzero=1),
+    "reshape-int64": model("Reshape", [6], I64, consts={"s": i64(3, 2)}, opset=11),
+    "flatten-default": model("Flatten", [2, 3, 4], opset=11),
+    "flatten-axis0": model("Flatten", [2, 3, 4], axis=0),
+    "flatten-axis-neg": model("Flatten", [2, 3, 4], axis=-1),
+    "flatten-axis-rank": model("Flatten", [2, 3, 4], axis=3),
+    "squeeze-attr-11": model("Squeeze", [1, 3, 1], opset=11, axes=[-1]),
+    "squeeze-input-13": model("Squeeze", [1, 3, 1, 2], consts={"a": i64(0, -2)}, opset=13),
+    "squeeze-all": model("Squeeze", [1, 3, 1], opset=13),
+    "unsqueeze-attr-11": model("Unsqueeze", [3, 4], opset=11, axes=[0, 3]),
+    "unsqueeze-input-13": model("Unsqueeze", [3, 4], consts={"a": i64(-1, 1)}, opset=13),
+    # Transpose, Expand, Tile
+    "transpose-default": model("Transpose", [2, 3, 4]),
+    "transpose-perm": model("Transpose", [2, 3, 4], perm=[1, 2, 0]),
+    "expand-bidirectional": model("Expand", [3, 1], consts={"s": i64(2, 1, 4)}),
+    "expand-smaller-shape": model("Expand", [2, 3, 4], consts={"s": i64(3, 1)}),
+    "tile": model("Tile", [2, 3], consts={"r": i64(2, 3)}),
+    "tile-int64": model("Tile", [2], I64, consts={"r": i64(3)}),
+    # Concat, Split
+    "concat-neg-axis": make_model(
+        [helper.make_node("Concat", ["a", "b", "c"], ["y"], axis=-1)],
+        {"a": ([2, 1], F32), "b": ([2, 3], F32), "c": ([2, 2], F32)},
+        ["y"],
+    ),
+    "concat-int64-const": model("Concat", [2], I64, consts={"c": i64(7, 8, 9)}, axis=0),
+    "split-attr-11": model("Split", [6, 2], opset=11, outputs=2, split=[2, 4]),
+    "split-even-11": model("Split", [2, 6], opset=11, outputs=3, axis=1),
+    "split-input-13": model("Split", [2, 7], consts={"s": i64(3, 4)}, opset=13, outputs=2, axis=-1),
+    "split-even-13": model("Split", [4, 2], opset=13, outputs=2),
+    "split-num-outputs-18": model("Split", [7, 2], opset=18, outputs=3, num_outputs=3),
+    # Slice (inputs form, opset 10+)
+    "slice-basic": model("Slice", [5, 7], consts={"s": i64(1, 2), "e": i64(4, 6)}, opset=11),
+    "slice-axes-steps": model("Slice", [5, 7], consts={"s": i64(1), "e": i64(BIG), "a": i64(-1), "st": i64(2)}),
+    "slice-negative-steps": model("Slice", [5, 7], consts={"s": i64(-1, 5), "e": i64(-BIG - 1, 1), "a": i64(0, 1), "st": i64(-2, -1)}),
+    "slice-clamped-start": model("Slice", [5, 7], consts={"s": i64(-100, 100), "e": i64(100, -100), "a": i64(0, 1), "st": i64(1, -3)}),
+    "slice-empty": model("Slice", [5, 7], consts={"s": i64(3), "e": i64(1), "a": i64(0)}),
+    "slice-no-axes-with-steps": model("Slice", [5, 7], consts={"s": i64(0), "e": i64(4), "a": None, "st": i64(3)}),
+    # Gather, GatherElements
+    "gather-scalar-index": model("Gather", [5, 7], consts={"i": np.asarray(-2, dtype=np.int64)}),
+    "gather-axis1-2d": model("Gather", [3, 5, 2], consts={"i": i64(-1, 0, 4, 2).reshape(2, 2)}, axis=1),
+    "gather-int32-axis-neg": model("Gather", [3, 5], consts={"i": np.asarray([4, -5, 1], np.int32)}, axis=-1),
+    "gather-elements-axis0": model("GatherElements", [3, 4], consts={"i": i64(0, -1, 2, 1, 2, 0, -3, 1).reshape(2, 4)}),
+    "gather-elements-axis-neg": model("GatherElements", [3, 4], consts={"i": i64(3, -4, 0, 1, 1, 2).reshape(3, 2)}, axis=-1),
+    # Pad
+    "pad-constant-value-11": model("Pad", [3, 4], consts={"p": i64(1, 0, 2, 3), "v": f32(1.5).reshape(())}, opset=11),
+    "pad-constant-default": model("Pad", [3, 4], consts={"p": i64(0, 1, 1, 0)}, opset=13),
+    "pad-negative": model("Pad", [3, 4], consts={"p": i64(1, -1, -1, 2)}, opset=13),
+    "pad-reflect": model("Pad", [3, 4], consts={"p": i64(2, 1, 1, 3)}, opset=13, mode="reflect"),
+    "pad-edge": model("Pad", [3, 4], consts={"p": i64(2, 0, 1, 3)}, opset=13, mode="edge"),
+    "pad-wrap-19": model("Pad", [3, 4], consts={"p": i64(1, 2, 2, 1)}, opset=19, mode="wrap"),
+    "pad-axes-18": model("Pad", [2, 3, 4], consts={"p": i64(1, 2, 0, 1), "v": None, "a": i64(-1, 0)}, opset=18),
+    "pad-int64": model("Pad", [3], I64, consts={"p": i64(1, 2), "v": i64(7).reshape(())}, opset=13),
+    # ReduceSum: axes input from 13
+    "reduce-sum-attr-11": model("ReduceSum", [2, 3, 4], opset=11, axes=[0, -1]),
+    "reduce-sum-input-13": model("ReduceSum", [2, 3, 4], consts={"a": i64(1)}, opset=13, keepdims=0),
+    "reduce-sum-all-13": model("ReduceSum", [2, 3, 4], opset=13),
+    "reduce-sum-noop-13": model("ReduceSum", [2, 3], opset=13, noop_with_empty_axes=1),
+    "reduce-sum-int32": model("ReduceSum", [2, 3, 4], I32, opset=11, axes=[1]),
+    "reduce-sum-f16": model("ReduceSum", [4, 8], F16, opset=11, axes=[1]),
+    # the others: axes input from 18
+    "reduce-max-int64": model("ReduceMax", [3, 4], I64, opset=13, axes=[1], keepdims=0),
+    "reduce-mean-int32": model("ReduceMean", [3, 4], I32, opset=13, axes=[1]),
+    "reduce-prod-int64": model("ReduceProd", [3, 4], I64, opset=13, axes=[0]),
+    "reduce-l2-int32": model("ReduceL2", [3, 4], I32, opset=13, axes=[1]),
+    **{
+        f"{op.lower()}-{form}": model(op, [2, 3, 4], **kwargs)
+        for op in ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ReduceSumSquare")
+        for form, kwargs in {
+            "attr-13": {"opset": 13, "axes": [-1, 1], "keepdims": 0},
+            "input-18": {"opset": 18, "consts": {"a": i64(0, 2)}},
+            "all-18": {"opset": 18, "keepdims": 0},
+            "noop-18": {"opset": 18, "consts": {"a": i64()}, "noop_with_empty_axes": 1},
+        }.items()
+    },
+    # ArgMax, ArgMin (int inputs so that ties occur)
+    "argmax-default": model("ArgMax", [3, 4], I32, opset=11),
+    "argmax-last-index": model("ArgMax", [3, 8], I32, opset=12, axis=-1, keepdims=0, select_last_index=1),
+    "argmin-first-index": model("ArgMin", [8, 3], I64, opset=13, axis=0, keepdims=0),
+    "argmin-last-index": model("ArgMin", [4, 8], I32, opset=13, axis=1, select_last_index=1),
+    "argmax-float": model("ArgMax", [2, 3, 4], opset=13, axis=1),
+    # Shape, Size, Range, ConstantOfShape (all fold at import)
+    "shape": model("Shape", [2, 3, 4], opset=13),
+    "shape-start-end-15": model("Shape", [2, 3, 4, 5], opset=15, start=-3, end=-1),
+    "shape-clamped-15": model("Shape", [2, 3, 4], opset=15, start=-10, end=10),
+    "size": model("Size", [2, 3, 4]),
+    "range-int": make_model(
+        [helper.make_node("Range", ["a", "b", "c"], ["y"])], {}, ["y"], {"a": i64(10)[0], "b": i64(-3)[0], "c": i64(-4)[0]}, 11
+    ),
+    "range-float-long": make_model(
+        [helper.make_node("Range", ["a", "b", "c"], ["y"])], {}, ["y"], {"a": f32(0.3)[0], "b": f32(900.0)[0], "c": f32(0.1)[0]}, 11
+    ),
+    "range-float": make_model(
+        [helper.make_node("Range", ["a", "b", "c"], ["y"])], {}, ["y"], {"a": f32(0.5)[0], "b": f32(2.0)[0], "c": f32(0.25)[0]}, 11
+    ),
+    "constant-of-shape-default": make_model([helper.make_node("ConstantOfShape", ["s"], ["y"])], {}, ["y"], {"s": i64(2, 3)}, 11),
+    "constant-of-shape-int32": make_model(
+        [helper.make_node("ConstantOfShape", ["s"], ["y"], value=helper.make_tensor("v", I32, [1], [7]))],
+        {},
+        ["y"],
+        {"s": i64(4)},
+        13,
+    ),
+}
+
+
+# Tolerances other than 1e-4: float16 sums round differently; Range must match exactly
+# (onnxruntime accumulates delta step by step, and so does the reference).
+TOLERANCE = {"reduce-sum-f16": 1e-2, "range-float-long": 0.0}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_matches_onnxruntime(name):
+    tolerance = TOLERANCE.get(name, 1e-4)
+    assert_matches_onnxruntime(CASES[name], rtol=tolerance, atol=tolerance)
+
+
+# --- Resize ----------------------------------------------------------------------------
+
+COORDINATE_MODES = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn"]
+NEAREST_MODES = ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]
+SCALES = {"up": f32(1, 1, 2, 1.5), "down": f32(1, 1, 0.5, 0.6), "mixed": f32(1, 1, 1.7, 0.4)}
+
+
+def resize(shape, opset=13, scales=None, sizes=None, dtype=F32, **attrs):
+    """Opset 11-12 need roi and scales inputs (scales empty when sizes are given);
+    13+ leave them out by name."""
+    consts = {"roi": f32() if opset < 13 else None}
+    consts["scales"] = scales if scales is not None else (f32() if opset < 13 else None)
+    if sizes is not None:
+        consts["sizes"] = sizes
+    return model("Resize", shape, dtype, consts=consts, opset=opset, **attrs)
+
+
+@pytest.mark.parametrize("coordinates", COORDINATE_MODES)
+@pytest.mark.parametrize("nearest", NEAREST_MODES)
+@pytest.mark.parametrize("scales", list(SCALES))
+def test_resize_nearest(coordinates, nearest, scales):
+    m = resize([1, 2, 5, 7], scales=SCALES[scales], coordinate_transformation_mode=coordinates, nearest_mode=nearest)
+    assert_matches_onnxruntime(m)
+
+
+@pytest.mark.parametrize("coordinates", [*COORDINATE_MODES[:-1], "half_pixel_symmetric"])
+@pytest.mark.parametrize("scales", list(SCALES))
+def test_resize_linear(coordinates, scales):
+    m = resize([1, 2, 5, 7], opset=19, scales=SCALES[scales], mode="linear", coordinate_transformation_mode=coordinates)
+    assert_matches_onnxruntime(m)
+
+
+RESIZE_FORMS = {
+    "sizes-11": resize([1, 1, 4, 6], opset=11, sizes=i64(1, 1, 7, 3), mode="linear"),
+    "scales-11": resize([1, 1, 4, 6], opset=11, scales=f32(1, 1, 1.5, 0.5)),
+    "sizes-13": resize([1, 1, 4, 6], sizes=i64(1, 1, 9, 4), coordinate_transformation_mode="asymmetric"),
+    "trilinear-5d": resize([1, 1, 3, 4, 5], scales=f32(1, 1, 2, 0.5, 1.5), mode="linear"),
+    "axes-18": resize([1, 2, 4, 6], opset=18, sizes=i64(5, 3), axes=[3, 2], mode="linear"),
+    "not-larger-18": resize([1, 1, 4, 6], opset=18, sizes=i64(7, 7), axes=[2, 3], keep_aspect_ratio_policy="not_larger"),
+    "not-smaller-18": resize([1, 1, 4, 6], opset=18, sizes=i64(7, 7), axes=[2, 3], keep_aspect_ratio_policy="not_smaller"),
+    "int8-nearest": resize([1, 1, 3, 3], scales=f32(1, 1, 2, 2), dtype=TensorProto.INT8),
+    "uint8-linear": resize([1, 1, 3, 5], scales=f32(1, 1, 1.7, 0.6), dtype=TensorProto.UINT8, mode="linear"),
+    "f16-linear": resize([1, 1, 3, 5], scales=f32(1, 1, 2, 0.6), dtype=F16, mode="linear"),
+    "bilinear-2d": resize([5, 7], scales=f32(1.5, 0.5), mode="linear"),
+    "linear-3d": resize([2, 5, 7], scales=f32(1, 1.5, 0.5), mode="linear"),
+}
+
+
+@pytest.mark.parametrize("name", list(RESIZE_FORMS))
+def test_resize_forms(name):
+    tolerance = 1e-3 if "f16" in name else 1e-5
+    assert_matches_onnxruntime(RESIZE_FORMS[name], rtol=tolerance, atol=tolerance)
+
+
+# --- importer errors -----------------------------------------------------------------
+
+ERRORS = {
+    "Resize node 'y0': mode 'cubic' is not supported": resize([1, 1, 4, 4], scales=f32(1, 1, 2, 2), mode="cubic"),
+    "coordinate_transformation_mode 'tf_crop_and_resize' is not supported": resize(
+        [1, 1, 4, 4], scales=f32(1, 1, 2, 2), coordinate_transformation_mode="tf_crop_and_resize"
+    ),
+    "antialias=1 is not supported": resize([1, 1, 4, 4], opset=18, scales=f32(1, 1, 0.5, 0.5), mode="linear", antialias=1),
+    "expects exactly one of scales and sizes": resize([1, 1, 4, 4], opset=13),
+    "keep_aspect_ratio_policy 'fit' is not one of": resize([1, 1, 4, 4], opset=18, sizes=i64(1, 1, 2, 2), keep_aspect_ratio_policy="fit"),
+    "expects 4 scales or sizes, got 2": resize([1, 1, 4, 4], scales=f32(2, 2)),
+    "cannot squeeze axes \\[1\\]": model("Squeeze", [1, 3], opset=11, axes=[1]),
+    "Unsqueeze node 'y0': has no axes": model("Unsqueeze", [3], opset=13),
+    "cannot split dimension 0 of tensor<5xf32> evenly into 2 outputs": model("Split", [5], opset=13, outputs=2),
+    "split sizes \\[2, 3\\] do not give its 3 outputs": model("Split", [5], opset=11, outputs=3, split=[2, 3]),
+    "mode 'wrap' is not supported at opset 18": model("Pad", [3], consts={"p": i64(1, 1)}, opset=18, mode="wrap"),
+    "mode 'mirror' is not supported": model("Pad", [3], consts={"p": i64(1, 1)}, opset=13, mode="mirror"),
+    "expects 2 pads, got \\[1\\]": model("Pad", [3], consts={"p": i64(1)}, opset=13),
+    "steps must not be 0": model("Slice", [5], consts={"s": i64(0), "e": i64(3), "a": i64(0), "st": i64(0)}),
+    "starts, ends, axes and steps differ in length": model("Slice", [5, 2], consts={"s": i64(0, 0), "e": i64(3)}),
+    "axis 2 is out of range for rank 2": model("Concat", [2, 3], axis=2),
+    "axes \\[1, -1\\] repeat an axis": model("ReduceSum", [2, 3], opset=11, axes=[1, -1]),
+    "Flatten node 'y0': axis 4 is out of range for rank 3": model("Flatten", [2, 3, 4], axis=4),
+    "shape \\[-1, -1\\] has more than one -1": model("Reshape", [2, 3], consts={"s": i64(-1, -1)}),
+    "'graph.expand' op cannot broadcast shapes 2x3 and 4": model("Expand", [2, 3], consts={"s": i64(4)}),
+    "Range node 'y0': delta must not be 0": make_model(
+        [helper.make_node("Range", ["a", "b", "c"], ["y0"])], {}, ["y0"], {"a": i64(0)[0], "b": i64(3)[0], "c": i64(0)[0]}, 11
+    ),
+    "Range node 'y0': input 0 \\('start'\\) must be a compile-time constant": model(
+        "Range", [], I64, consts={"b": i64(3)[0], "c": i64(1)[0]}, opset=11
+    ),
+    "ConstantOfShape node 'y0': input 0 \\('shape'\\) must be a compile-time constant": model("ConstantOfShape", [2], I64),
+    "ConstantOfShape node 'y0': value: numpy dtype": make_model(
+        [helper.make_node("ConstantOfShape", ["s"], ["y0"], value=helper.make_tensor("v", TensorProto.STRING, [1], [b"a"]))],
+        {},
+        ["y0"],
+        {"s": i64(2)},
+        11,
+    ),
+}
+
+
+@pytest.mark.parametrize("message", list(ERRORS))
+def test_importer_errors(message):
+    with pytest.raises(OptcError, match=message):
+        import_onnx(ERRORS[message])
+
+
+# --- shape subgraphs fold away --------------------------------------------------------
+
+
+def test_exporter_shape_subgraph_folds_to_one_reshape():
+    """PyTorch's `x.view(x.size(0), -1)`: Shape -> Gather -> Unsqueeze -> Concat -> Reshape
+    on a symbolic batch. With the batch fixed (--shape), only the reshape is left."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"], axis=0),
+        helper.make_node("Unsqueeze", ["batch", "axes"], ["batch1"]),
+        helper.make_node("Concat", ["batch1", "minus_one"], ["target"], axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["y"]),
+    ]
+    consts = {"zero": np.asarray(0, np.int64), "axes": i64(0), "minus_one": i64(-1)}
+    onnx_model = make_model(nodes, {"x": (["N", 3, 4], F32)}, ["y"], consts, opset=13)
+    module = assert_matches_onnxruntime(onnx_model, shapes={"x": (2, 3, 4)})
+    ops = [type(op) for op in module.walk()]
+    assert ops.count(ReshapeOp) == 1
+    assert not {ShapeOp, GatherOp, ConcatOp, ConstantOp} & set(ops)
+    assert str(module).count("tensor<2x12xf32>") >= 2
