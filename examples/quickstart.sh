@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Quick start: build the environment, then compile a bundled example model with optc, run
+# it with the reference interpreter and compare it with onnxruntime.
+#
+#   bash examples/quickstart.sh                # both examples: cnn and transformer
+#   bash examples/quickstart.sh transformer    # one of them
+#
+# What it runs, for each model (results under build/quickstart/):
+#   optc examples/M.onnx -p default -o build/quickstart/M.mlir     # import + compile; weights beside
+#   optc-run build/quickstart/M.mlir --onnx examples/M.onnx --compare onnxruntime --output ...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .ci/env.sh || exit 1
+
+models=("$@")
+[ ${#models[@]} -gt 0 ] || models=(cnn transformer)
+out=build/quickstart
+mkdir -p "$out"
+for model in "${models[@]}"; do
+    if [ ! -f "examples/$model.onnx" ]; then
+        echo "quickstart: no example 'examples/$model.onnx' (try cnn or transformer)" >&2
+        exit 1
+    fi
+    echo "== $model: import and compile (optc examples/$model.onnx -p default -o $out/$model.mlir)"
+    optc "examples/$model.onnx" -p default -o "$out/$model.mlir"
+    echo "$out/$model.mlir: $(grep -c ' = graph\.' "$out/$model.mlir") graph ops, weights in $out/$model.weights.npz"
+    echo "== $model: run and compare with onnxruntime"
+    optc-run "$out/$model.mlir" --onnx "examples/$model.onnx" --compare onnxruntime --output "$out/$model.out.npz"
+    echo
+done
+echo "quickstart: done; IR, weights and outputs are in $out/"
