@@ -163,7 +163,9 @@ for _name, _op in VARIADIC.items():
 def mean(node: Node):
     """Sum, then one division by the input count (onnxruntime's order)."""
     total = _chain(node, AddOp)
-    count = node.ctx.constant(np.asarray(len(node.inputs()), dtype=numpy_dtype(total.type.element_type)), node.name)
+    element_type = total.type.element_type
+    count = np.asarray(len(node.inputs()), dtype=numpy_dtype(element_type))
+    count = node.ctx.constant(count, node.name, element_type=element_type)
     return node.emit(DivOp.make([total, count]))
 
 
