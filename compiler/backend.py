@@ -1,0 +1,240 @@
+"""An `onnx.backend.base.Backend` that runs ONNX models through optc's reference interpreter.
+
+This is the ONNX backend API (the one `onnx.backend.test.BackendTest` drives, and that
+onnxruntime and other frameworks implement) on top of optc's frontend and numpy
+reference semantics:
+
+    from compiler.backend import OptcReferenceBackend
+
+    rep = OptcReferenceBackend.prepare(model)      # import once, with the model's static shapes
+    y, = rep.run([x])                               # inputs in graph-input order
+    y = rep.run({"x": x})["y"]                      # or by name; outputs by position or name
+
+`prepare` imports the model into the `graph` dialect as `optc model.onnx` does, so every
+input needs a static shape in the model. The reference interpreter runs on the host, so
+the only device is "CPU" (the CUDA engine adds "CUDA").
+
+Three things happen at the boundary:
+- A model older than the oldest opset optc imports (11) is converted with
+  `onnx.version_converter` first, as optc's own error message advises.
+- Values optc needs at compile time (a Reshape's shape, a Pad's pads, a Resize's sizes,
+  ...) may be graph inputs in an ONNX model. Such a model cannot be imported before its
+  inputs are known, so its rep imports it at run time with those inputs bound as
+  constants, as TensorRT fixes shape-tensor inputs in its optimisation profile; one
+  module is kept per distinct value. Only inputs the importer demands as constants are
+  bound, the others stay run-time arguments.
+- The reference interpreter holds bfloat16 tensors as float32 rounded to bf16 (see
+  `dialects.dtypes`); callers exchange `ml_dtypes.bfloat16` arrays, as the rest of the
+  ONNX ecosystem does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+import onnx
+from onnx import ModelProto, NodeProto, helper, numpy_helper
+from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupledict
+from xdsl.dialects.builtin import BFloat16Type, ModuleOp
+
+from compiler.onnx_import import import_onnx
+from compiler.onnx_import.frontend import DEFAULT_DOMAINS, MIN_OPSET
+from dialects.errors import OptcError
+from runtime.reference import run
+from runtime.reference.interpreter import entry, io_names
+
+SUPPORTED_DEVICES = (DeviceType.CPU,)
+
+# How `Node.const_input` says that a value must be known at compile time.
+_NEEDS_CONSTANT = "must be a compile-time constant"
+
+
+class OptcReferenceRep(BackendRep):
+    """A model prepared for any number of runs on the reference interpreter."""
+
+    def __init__(self, model: ModelProto, module: ModuleOp | None, import_error: OptcError | None = None):
+        """`module` is the imported model, or None when importing needs input values
+        (`import_error` says why); then each run imports it with those values bound."""
+        initializers = {t.name for t in model.graph.initializer}
+        self.model = model
+        self.module = module
+        self.input_names = [i.name for i in model.graph.input if i.name not in initializers]
+        self.output_names = [o.name for o in model.graph.output]
+        self._import_error = import_error
+        # the graph inputs bound as constants at each run; found on the first run
+        self.constant_inputs: list[str] | None = None if module is None else []
+        self._specialised: dict[tuple, ModuleOp] = {}
+
+    def run(self, inputs: Any, **kwargs: Any) -> tuple[np.ndarray, ...]:
+        """Run on `inputs`: a sequence in graph-input order (as `BackendTest` passes them),
+        a mapping from input name, or one array for a one-input model. Returns the outputs
+        in graph-output order, as a tuple that can also be indexed by output name."""
+        if kwargs:
+            raise OptcError(f"the reference backend takes no run options, got {', '.join(sorted(kwargs))}")
+        named = self._by_name(inputs)
+        module = self.module if self.module is not None else self._module_for(named)
+        arguments = {n: v for n, v in named.items() if n not in self.constant_inputs}
+        outputs = _run_module(module, arguments)
+        return namedtupledict("Outputs", self.output_names)(*(outputs[n] for n in self.output_names))
+
+    def _by_name(self, inputs: Any) -> dict[str, np.ndarray]:
+        if isinstance(inputs, Mapping):
+            return {name: np.asarray(value) for name, value in inputs.items()}
+        values = _positional(inputs)
+        if len(values) != len(self.input_names):
+            raise OptcError(
+                f"the model takes {len(self.input_names)} input(s) ({', '.join(self.input_names)}), got {len(values)}"
+            )
+        return {name: np.asarray(value) for name, value in zip(self.input_names, values)}
+
+    def _module_for(self, named: dict[str, np.ndarray]) -> ModuleOp:
+        """The model imported with this run's values of its compile-time inputs."""
+        if self.constant_inputs is None:
+            self.constant_inputs = self._find_constant_inputs(named)
+        constants = {n: named[n] for n in self.constant_inputs}
+        key = tuple((n, a.dtype.str, a.shape, a.tobytes()) for n, a in constants.items())
+        if key not in self._specialised:
+            self._specialised[key] = _import_with_constants(self.model, constants)
+        return self._specialised[key]
+
+    def _find_constant_inputs(self, named: dict[str, np.ndarray]) -> list[str]:
+        """The inputs the importer needs as constants: start from all of them, and give
+        back each one whose absence does not make the import ask for it."""
+        try:
+            _import_with_constants(self.model, named)
+        except OptcError:
+            raise self._import_error from None
+        needed = list(named)
+        for name in list(needed):
+            fewer = [n for n in needed if n != name]
+            try:
+                _import_with_constants(self.model, {n: named[n] for n in fewer})
+            except OptcError as e:
+                if _NEEDS_CONSTANT not in str(e):
+                    raise
+                continue
+            needed = fewer
+        return needed
+
+
+class OptcReferenceBackend(Backend):
+    """optc's frontend + numpy reference interpreter behind the ONNX backend API."""
+
+    @classmethod
+    def supports_device(cls, device: str) -> bool:
+        try:
+            return Device(device).type in SUPPORTED_DEVICES
+        except (AttributeError, ValueError):  # an unknown device name or a malformed id
+            return False
+
+    @classmethod
+    def prepare(cls, model: ModelProto, device: str = "CPU", **kwargs: Any) -> OptcReferenceRep:
+        """Import `model` (with its own static input shapes) for repeated runs."""
+        if not cls.supports_device(device):
+            raise OptcError(f"the reference backend runs on CPU only, not on '{device}'")
+        if kwargs:
+            raise OptcError(f"the reference backend takes no prepare options, got {', '.join(sorted(kwargs))}")
+        model = _upgraded(model)
+        try:
+            return OptcReferenceRep(model, import_onnx(model))
+        except OptcError as e:
+            if _NEEDS_CONSTANT not in str(e):
+                raise
+            return OptcReferenceRep(model, None, import_error=e)
+
+    @classmethod
+    def run_model(cls, model: ModelProto, inputs: Any, device: str = "CPU", **kwargs: Any) -> tuple[np.ndarray, ...]:
+        return cls.prepare(model, device, **kwargs).run(inputs)
+
+    @classmethod
+    def run_node(
+        cls,
+        node: NodeProto,
+        inputs: Any,
+        device: str = "CPU",
+        outputs_info: Sequence[tuple[np.dtype, tuple[int, ...]]] | None = None,
+        **kwargs: Any,
+    ) -> tuple[np.ndarray, ...]:
+        """Run one node on `inputs` (positional, matching `node.input`); `opset_version`
+        picks the default-domain opset (the newest one onnx knows otherwise)."""
+        opset = kwargs.pop("opset_version", onnx.defs.onnx_opset_version())
+        arrays = [np.asarray(x) for x in _positional(inputs)]
+        model = _single_node_model(node, arrays, outputs_info, opset)
+        return cls.run_model(model, arrays, device, **kwargs)
+
+
+def _positional(inputs: Any) -> list[Any]:
+    return [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
+
+
+def _upgraded(model: ModelProto) -> ModelProto:
+    """`model`, converted to opset `MIN_OPSET` when it is older."""
+    versions = [o.version for o in model.opset_import if o.domain in DEFAULT_DOMAINS]
+    if not versions or versions[0] >= MIN_OPSET:
+        return model
+    try:
+        return onnx.version_converter.convert_version(model, MIN_OPSET)
+    except Exception as e:  # the converter raises assorted errors for ops it has no adapter for
+        raise OptcError(
+            f"the model uses ONNX opset {versions[0]} and onnx.version_converter cannot take it to opset "
+            f"{MIN_OPSET}: {type(e).__name__}: {e}"
+        ) from None
+
+
+def _import_with_constants(model: ModelProto, constants: Mapping[str, np.ndarray]) -> ModuleOp:
+    """Import `model` with the given graph inputs bound to values, as initializers."""
+    if not constants:
+        return import_onnx(model)
+    bound = ModelProto()
+    bound.CopyFrom(model)
+    bound.graph.initializer.extend(numpy_helper.from_array(value, name) for name, value in constants.items())
+    return import_onnx(bound)
+
+
+def _run_module(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run `@main`, converting bf16 values between ml_dtypes and the interpreter's float32."""
+    fn = entry(module)
+    bf16_args = {n for n, t in zip(io_names(fn), fn.function_type.inputs.data) if _is_bf16(t)}
+    bf16_results = {n for n, t in zip(io_names(fn, results=True), fn.function_type.outputs.data) if _is_bf16(t)}
+    args = {n: v.astype(np.float32) if n in bf16_args else v for n, v in inputs.items()}
+    outputs = run(module, args)
+    return {n: v.astype(ml_dtypes.bfloat16) if n in bf16_results else v for n, v in outputs.items()}
+
+
+def _single_node_model(
+    node: NodeProto,
+    arrays: Sequence[np.ndarray],
+    outputs_info: Sequence[tuple[np.dtype, tuple[int, ...]]] | None,
+    opset: int,
+) -> ModelProto:
+    """A model holding just `node`, whose graph inputs take the given arrays' shapes and types."""
+    names = [n for n in node.input if n]
+    if len(names) != len(arrays):
+        raise OptcError(f"node '{node.name or node.op_type}' has {len(names)} input(s), got {len(arrays)} array(s)")
+    graph_inputs = [
+        helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape) for n, a in zip(names, arrays)
+    ]
+    outputs = [n for n in node.output if n]
+    infos = list(outputs_info) if outputs_info is not None else [None] * len(outputs)
+    graph_outputs = [
+        helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(np.dtype(info[0])), info[1])
+        if info is not None
+        else helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None)
+        for n, info in zip(outputs, infos)
+    ]
+    graph = helper.make_graph([node], f"{node.op_type}_node", graph_inputs, graph_outputs)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _is_bf16(t) -> bool:
+    return isinstance(t.element_type, BFloat16Type)
+
+
+# module-level entry points, as other ONNX backends (onnxruntime.backend, ...) offer them
+prepare = OptcReferenceBackend.prepare
+run_model = OptcReferenceBackend.run_model
+run_node = OptcReferenceBackend.run_node
+supports_device = OptcReferenceBackend.supports_device

@@ -1,0 +1,232 @@
+"""The ONNX backend node tests, run through optc's reference backend.
+
+`onnx.backend.test.BackendTest` turns each of onnx's node tests (one small model per op
+variant, with inputs and expected outputs) into a unittest method named
+`test_<case>_<device>`; pytest collects them from `OnnxBackendNodeModelTest` below. Only
+the node category is used: the real, simple and pytorch categories download models or
+test whole networks, which the model-zoo tests cover.
+
+Each node test falls in one of three groups, decided at collection time from its model:
+- unsupported: some op in the model (subgraphs and functions included) has no optc
+  importer; skipped, and not counted;
+- excluded: listed in `tests/onnx_backend_exclusions.py` with a reason; run, expected to
+  fail (a listed test that passes fails, so the table stays honest);
+- everything else must pass.
+`test_pass_rate` then checks that at least 98% of the supported node tests pass, counting
+exclusions as not passing.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import unittest
+import warnings
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import onnx
+import onnx.backend.test
+import pytest
+from onnx import GraphProto, ModelProto, TensorProto, helper
+from onnx.backend.test.loader import load_model_tests
+
+from compiler.backend import OptcReferenceBackend
+from dialects.errors import OptcError
+from compiler.onnx_import.frontend import DEFAULT_DOMAINS
+from compiler.onnx_import.registry import IMPORTERS
+from tests.onnx_backend_exclusions import EXCLUDED
+
+MIN_PASS_RATE = 0.98
+CATEGORY = "OnnxBackendNodeModelTest"
+
+
+def _graph_ops(graph: GraphProto) -> Iterator[tuple[str, str]]:
+    """(domain, op type) of every node in `graph` and in the subgraphs of its attributes."""
+    for node in graph.node:
+        yield node.domain, node.op_type
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                yield from _graph_ops(sub)
+
+
+def _model_ops(model: ModelProto) -> set[tuple[str, str]]:
+    ops = set(_graph_ops(model.graph))
+    for function in model.functions:
+        for node in function.node:
+            ops.add((node.domain, node.op_type))
+    local = {(f.domain, f.name) for f in model.functions}
+    return ops - local
+
+
+def _missing_ops(model: ModelProto) -> list[str]:
+    """The model's op types optc cannot import (qualified by domain outside ai.onnx)."""
+    return sorted(
+        op if domain in DEFAULT_DOMAINS else f"{domain}.{op}"
+        for domain, op in _model_ops(model)
+        if domain not in DEFAULT_DOMAINS or op not in IMPORTERS
+    )
+
+
+with warnings.catch_warnings():  # generating the node tests' data overflows casts on purpose
+    warnings.simplefilter("ignore")
+    NODE_TESTS = {case.name: case for case in load_model_tests(kind="node")}
+UNSUPPORTED: dict[str, list[str]] = {
+    name: missing for name, case in NODE_TESTS.items() if (missing := _missing_ops(case.model))
+}
+
+# outcome of each supported test method that ran: "passed", "failed" or "excluded"
+OUTCOMES: dict[str, str] = {}
+
+
+def _split(method: str) -> tuple[str, str]:
+    """`test_abs_cpu` → (`test_abs`, `CPU`)."""
+    name, device = method.rsplit("_", 1)
+    return name, device.upper()
+
+
+def _tracked(method: str, run: Callable[[unittest.TestCase], None]) -> Callable[[unittest.TestCase], None]:
+    """Wrap one BackendTest method: skip unsupported ops, expect excluded tests to fail,
+    and record the outcome for `test_pass_rate`."""
+    name, _ = _split(method)
+
+    @functools.wraps(run)
+    def test(self: unittest.TestCase) -> None:
+        if name in UNSUPPORTED:
+            raise unittest.SkipTest(f"no optc importer for {', '.join(UNSUPPORTED[name])}")
+        try:
+            run(self)
+        except unittest.SkipTest:
+            raise
+        except Exception:
+            if name not in EXCLUDED:
+                OUTCOMES[method] = "failed"
+                raise
+            OUTCOMES[method] = "excluded"
+            raise unittest.SkipTest(f"excluded: {EXCLUDED[name]}") from None
+        OUTCOMES[method] = "passed"
+        if name in EXCLUDED:
+            self.fail(f"{name} passes now: remove it from EXCLUDED in tests/onnx_backend_exclusions.py")
+
+    return test
+
+
+def _node_test_case() -> type[unittest.TestCase]:
+    backend_test = onnx.backend.test.BackendTest(OptcReferenceBackend, __name__)
+    backend_test.include(r"^test_")
+    case = backend_test.test_cases[CATEGORY]
+    for method in [m for m in vars(case) if m.startswith("test_")]:
+        setattr(case, method, _tracked(method, getattr(case, method)))
+    return case
+
+
+OnnxBackendNodeModelTest = _node_test_case()
+
+
+def _counted_methods() -> list[str]:
+    """The methods the pass rate is over: supported node tests on the devices the backend runs."""
+    return [
+        m
+        for m in vars(OnnxBackendNodeModelTest)
+        if m.startswith("test_")
+        and _split(m)[0] not in UNSUPPORTED
+        and OptcReferenceBackend.supports_device(_split(m)[1])
+    ]
+
+
+# --- the backend API itself ---------------------------------------------------------
+
+
+def _reshape_model(opset: int = 17) -> ModelProto:
+    """y = Reshape(x, shape) + 1, with the shape a graph input (known only at run time)."""
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["r"]), helper.make_node("Add", ["r", "one"], ["y"])]
+    graph = helper.make_graph(
+        nodes,
+        "reshape",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
+            helper.make_tensor_value_info("shape", TensorProto.INT64, [2]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [onnx.numpy_helper.from_array(np.ones((), np.float32), "one")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def test_backend_runs_inputs_by_position_or_name():
+    rep = OptcReferenceBackend.prepare(_reshape_model())
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    (y,) = rep.run([x, np.array([3, 2])])
+    np.testing.assert_array_equal(y, x.reshape(3, 2) + 1)
+    named = rep.run({"x": x, "shape": np.array([1, 6])})
+    np.testing.assert_array_equal(named["y"], x.reshape(1, 6) + 1)
+    assert rep.constant_inputs == ["shape"], "only the input the importer needs is bound"
+
+
+def test_backend_run_node():
+    node = helper.make_node("Add", ["a", "b"], ["c"])
+    a, b = np.ones((2, 3), np.float32), np.arange(3, dtype=np.float32)
+    (c,) = OptcReferenceBackend.run_node(node, [a, b])
+    np.testing.assert_array_equal(c, a + b)
+
+
+def test_backend_converts_old_opsets():
+    """Opsets before 11 go through onnx.version_converter, as optc's error message advises."""
+    node = helper.make_node("Relu", ["x"], ["y"])
+    x = np.array([-1.0, 2.0], np.float32)
+    (y,) = OptcReferenceBackend.run_node(node, [x], opset_version=6)
+    np.testing.assert_array_equal(y, [0.0, 2.0])
+
+
+def test_backend_devices():
+    assert OptcReferenceBackend.supports_device("CPU")
+    assert not OptcReferenceBackend.supports_device("CUDA")
+    assert not OptcReferenceBackend.supports_device("TPU")
+    with pytest.raises(OptcError, match="runs on CPU only"):
+        OptcReferenceBackend.prepare(_reshape_model(), "CUDA")
+
+
+def test_backend_reports_wrong_input_count():
+    rep = OptcReferenceBackend.prepare(_reshape_model())
+    with pytest.raises(OptcError, match=r"takes 2 input\(s\) \(x, shape\), got 1"):
+        rep.run([np.zeros((2, 3), np.float32)])
+
+
+# --- the node tests -------------------------------------------------------------------
+
+
+def test_exclusions_name_supported_node_tests():
+    unknown = sorted(n for n in EXCLUDED if n not in NODE_TESTS)
+    assert not unknown, f"EXCLUDED names tests onnx does not have: {', '.join(unknown)}"
+    unsupported = sorted(n for n in EXCLUDED if n in UNSUPPORTED)
+    assert not unsupported, f"EXCLUDED names tests of ops optc does not import (they are skipped): {', '.join(unsupported)}"
+    vague = sorted(n for n, reason in EXCLUDED.items() if len(reason.split()) < 3)
+    assert not vague, f"EXCLUDED reasons must say what is unsupported: {', '.join(vague)}"
+
+
+def test_pass_rate():
+    """At least 98% of the supported node tests pass. Runs here whatever did not run
+    before it (so it also works alone, `pytest tests/test_onnx_backend.py::test_pass_rate`)."""
+    methods = _counted_methods()
+    for method in methods:
+        if method not in OUTCOMES:
+            _run_quietly(method)
+    counts = collections.Counter(OUTCOMES[m] for m in methods)
+    passed, excluded, failed = counts["passed"], counts["excluded"], counts["failed"]
+    total = passed + excluded + failed
+    rate = passed / total if total else 1.0
+    failures = sorted(m for m in methods if OUTCOMES[m] == "failed")
+    summary = (
+        f"ONNX backend node tests: {passed} passed, {excluded} excluded, {failed} failed "
+        f"of {total} supported ({rate:.1%}); {len(UNSUPPORTED)} of {len(NODE_TESTS)} node tests skipped as unsupported"
+    )
+    print(summary)
+    assert rate >= MIN_PASS_RATE, f"{summary}; below {MIN_PASS_RATE:.0%}. Failing: {', '.join(failures)}"
+
+
+def _run_quietly(method: str) -> None:
+    """Run one tracked test method for its recorded outcome."""
+    try:
+        getattr(OnnxBackendNodeModelTest(method), method)()
+    except Exception:  # unittest.SkipTest included: the outcome is what matters here
+        pass
