@@ -329,7 +329,10 @@ class LayerNormOp(GraphOp):
     epsilon = prop_def(FloatAttr)
     traits = traits_def(Pure())
     irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
-    assembly_format = "$input `,` $scale (`,` $bias^)? attr-dict `:` functional-type(operands, results)"
+    assembly_format = (
+        "$input `,` $scale (`,` $bias^)? attr-dict `:` "
+        "`(` type($input) `,` type($scale) (`,` type($bias)^)? `)` `->` type($result)"
+    )
 
     @classmethod
     def infer(cls, types, props):
@@ -386,7 +389,7 @@ class GemmOp(GraphOp):
     trans_b = prop_def(IntegerAttr[I64])
     traits = traits_def(Pure())
     irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
-    assembly_format = "$a `,` $b (`,` $c^)? attr-dict `:` functional-type(operands, results)"
+    assembly_format = "$a `,` $b (`,` $c^)? attr-dict `:` `(` type($a) `,` type($b) (`,` type($c)^)? `)` `->` type($result)"
 
     @classmethod
     def infer(cls, types, props):
