@@ -32,7 +32,16 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 
 from dialects.dtypes import i1, is_bool, is_float, is_integer
-from dialects.graph.base import BinaryOp, GraphOp, UnaryOp, broadcast_shapes, expect_same_element_type, fail, int_of, str_of
+from dialects.graph.base import (
+    BinaryOp,
+    GraphOp,
+    UnaryOp,
+    broadcast_shapes,
+    expect_same_element_type,
+    fail,
+    int_of,
+    str_of,
+)
 
 
 def _is_signed(t: Attribute) -> bool:
