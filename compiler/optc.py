@@ -210,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except OSError as e:  # xDSL opens the input and output files itself
+        print(f"optc: error: cannot open '{e.filename}': {e.strerror}", file=sys.stderr)
+        return 1
     return 0
 
 

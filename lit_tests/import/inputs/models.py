@@ -1,0 +1,94 @@
+"""Small ONNX models for the import lit tests: `python models.py NAME OUT.onnx`.
+
+Each builder shows one thing the importer does (or refuses); the lit test that uses it
+says what to look for in the IR.
+"""
+
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+F32 = TensorProto.FLOAT
+
+
+def _model(nodes, inputs, outputs, initializers=(), opset=17):
+    graph = helper.make_graph(
+        nodes,
+        "lit",
+        [helper.make_tensor_value_info(n, t, s) for n, t, s in inputs],
+        [helper.make_tensor_value_info(n, t, s) for n, t, s in outputs],
+        [numpy_helper.from_array(np.asarray(a), n) for n, a in initializers],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def weights():
+    """A big initializer (a weight), a small one (inline) and a Constant node (inline)."""
+    rng = np.random.default_rng(0)
+    return _model(
+        [
+            helper.make_node("Conv", ["x", "conv.weight"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+            helper.make_node("Add", ["c", "conv.bias"], ["b"], name="bias"),
+            helper.make_node("Constant", [], ["k"], name="k", value=numpy_helper.from_array(np.float32(0.5))),
+            helper.make_node("Mul", ["b", "k"], ["y"], name="scale"),
+        ],
+        [("x", F32, [1, 3, 8, 8])],
+        [("y", F32, [1, 4, 8, 8])],
+        [
+            ("conv.weight", rng.standard_normal((4, 3, 3, 3)).astype(np.float32)),
+            ("conv.bias", np.arange(4, dtype=np.float32).reshape(4, 1, 1)),
+        ],
+    )
+
+
+def shape_subgraph():
+    """Flatten the way exporters write it: Shape → Gather → Unsqueeze → Concat → Reshape,
+    with a symbolic batch dimension that --shape fixes."""
+    i64 = lambda name, *v: (name, np.array(v, np.int64))  # noqa: E731
+    return _model(
+        [
+            helper.make_node("Shape", ["x"], ["shape"], name="shape"),
+            helper.make_node("Gather", ["shape", "zero"], ["batch"], name="batch", axis=0),
+            helper.make_node("Unsqueeze", ["batch", "axes"], ["batch1"], name="batch1"),
+            helper.make_node("Concat", ["batch1", "minus_one"], ["target"], name="target", axis=0),
+            helper.make_node("Reshape", ["x", "target"], ["flat"], name="flatten"),
+            helper.make_node("Relu", ["flat"], ["y"], name="relu"),
+        ],
+        [("x", F32, ["N", 3, 4])],
+        [("y", F32, ["N", 12])],
+        [("zero", np.array(0, np.int64)), i64("axes", 0), i64("minus_one", -1)],
+    )
+
+
+def symbolic():
+    """A symbolic batch dimension and nothing else."""
+    return _model([helper.make_node("Relu", ["x"], ["y"], name="relu")], [("x", F32, ["N", 3, 4])], [("y", F32, None)])
+
+
+def unsupported():
+    """A standard op optc does not import."""
+    return _model(
+        [helper.make_node("Relu", ["x"], ["r"], name="relu"), helper.make_node("Det", ["r"], ["y"], name="det")],
+        [("x", F32, [3, 3])],
+        [("y", F32, [])],
+    )
+
+
+def custom_domain():
+    """An op from a vendor domain."""
+    model = _model(
+        [helper.make_node("FusedGelu", ["x"], ["y"], name="fused", domain="com.example")],
+        [("x", F32, [4])],
+        [("y", F32, [4])],
+    )
+    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    return model
+
+
+BUILDERS = {f.__name__: f for f in (weights, shape_subgraph, symbolic, unsupported, custom_domain)}
+
+if __name__ == "__main__":
+    name, out = sys.argv[1:]
+    onnx.save(BUILDERS[name](), out)
