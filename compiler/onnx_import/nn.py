@@ -44,25 +44,29 @@ def _auto_pad(node: Node) -> str:
 
 
 def _split(total: int, auto_pad: str) -> tuple[int, int]:
-    """(begin, end) of an odd total: SAME_UPPER puts the extra at the end, else at the begin."""
+    """(begin, end) of a total padding: SAME_UPPER puts an odd extra at the end, the
+    others (SAME_LOWER; ConvTranspose's NOTSET with output_shape) at the begin."""
     small, big = total // 2, total - total // 2
     return (small, big) if auto_pad == "SAME_UPPER" else (big, small)
 
 
+def _given_pads(node: Node, spatial: int, auto_pad: str) -> list[int]:
+    """NOTSET reads the `pads` attribute (default none), VALID pads nothing."""
+    zeros = [0] * 2 * spatial
+    return node.attr("pads", zeros) if auto_pad == "NOTSET" else zeros
+
+
 def resolve_pads(node: Node, in_sizes, kernel, strides, dilations) -> list[int]:
     """ONNX `pads`/`auto_pad` → explicit pads (all begins, then all ends). SAME keeps
-    ceil(size / stride) outputs."""
-    spatial = len(kernel)
+    ceil(size / stride) outputs; the dilated kernel's extent decides the total."""
     auto_pad = _auto_pad(node)
     if auto_pad in ("NOTSET", "VALID"):
-        return node.attr("pads", [0] * 2 * spatial) if auto_pad == "NOTSET" else [0] * 2 * spatial
-    begins, ends = [], []
+        return _given_pads(node, len(kernel), auto_pad)
+    pads = []
     for size, k, s, d in zip(in_sizes, kernel, strides, dilations):
         out = -(-size // s)
-        begin, end = _split(max(0, (out - 1) * s + d * (k - 1) + 1 - size), auto_pad)
-        begins.append(begin)
-        ends.append(end)
-    return begins + ends
+        pads.append(_split(max(0, (out - 1) * s + d * (k - 1) + 1 - size), auto_pad))
+    return [b for b, _ in pads] + [e for _, e in pads]
 
 
 def _kernel_of_weight(node: Node, w) -> list[int]:
@@ -116,8 +120,7 @@ def _transpose_pads(node: Node, sizes, kernel, strides, dilations, output_paddin
     elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         wanted = [min(size * s, f) for size, s, f in zip(sizes, strides, full)]
     else:
-        pads = node.attr("pads", [0] * 2 * spatial) if auto_pad == "NOTSET" else [0] * 2 * spatial
-        return pads, list(output_padding)
+        return _given_pads(node, spatial, auto_pad), list(output_padding)
     pads = [_split(max(0, f - w), auto_pad) for f, w in zip(full, wanted)]
     padding = [p + max(0, w - f) for p, f, w in zip(output_padding, full, wanted)]
     return [b for b, _ in pads] + [e for _, e in pads], padding

@@ -60,18 +60,22 @@ def pool_output_size(
     return out
 
 
-def _expect_spatial_props(op, x: TensorType, props, names: tuple[str, ...], pads: str = "pads") -> int:
-    """Check that each per-axis property has one entry per spatial axis (pads two)."""
+_LOWEST = {"pads": 0, "output_padding": 0}
+"""Smallest allowed entry of each per-axis property; the others (strides, ...) start at 1."""
+
+
+def _expect_spatial_props(op, x: TensorType, props, names: tuple[str, ...]) -> int:
+    """Check that each per-axis property has one entry per spatial axis (`pads` two: all
+    begins, then all ends) and that no entry is below its minimum."""
     spatial = x.get_num_dims() - 2
-    for name in names:
-        if len(ints(props[name])) != spatial:
-            fail(op, f"expects {spatial} {name} for input {x}, got {len(ints(props[name]))}")
-    if len(ints(props[pads])) != 2 * spatial:
-        fail(op, f"expects {2 * spatial} pads for input {x}, got {len(ints(props[pads]))}")
-    for name in (*names, pads):
-        lowest = 0 if name in (pads, "output_padding") else 1
-        if any(v < lowest for v in ints(props[name])):
-            fail(op, f"expects {name} to be at least {lowest}, got {list(ints(props[name]))}")
+    for name in (*names, "pads"):
+        values = ints(props[name])
+        want = 2 * spatial if name == "pads" else spatial
+        if len(values) != want:
+            fail(op, f"expects {want} {name} for input {x}, got {len(values)}")
+        lowest = _LOWEST.get(name, 1)
+        if any(v < lowest for v in values):
+            fail(op, f"expects {name} to be at least {lowest}, got {list(values)}")
     return spatial
 
 
@@ -133,7 +137,8 @@ class ConvOp(_ConvBase):
     def infer(cls, types, props):
         spatial = cls._check_operands(types, props)
         x, w = types[0], types[1]
-        strides, dilations, pads, group = ints(props["strides"]), ints(props["dilations"]), ints(props["pads"]), int_of(props["group"])
+        strides, dilations, pads = ints(props["strides"]), ints(props["dilations"]), ints(props["pads"])
+        group = int_of(props["group"])
         n, c = x.get_shape()[:2]
         m, c_per_group = w.get_shape()[:2]
         if c % group or m % group or c // group != c_per_group:

@@ -186,13 +186,13 @@ def _normalize(x: np.ndarray, axes: tuple[int, ...], epsilon: float) -> np.ndarr
     mean = x.mean(axis=axes, keepdims=True)
     centered = x - mean
     var = np.mean(centered * centered, axis=axes, keepdims=True)
-    return centered / np.sqrt(var + x.dtype.type(epsilon))
+    return centered / np.sqrt(var + epsilon)
 
 
 @reference(BatchNormOp)
 def batch_norm(op: BatchNormOp, x, scale, bias, mean, var):
     x, scale, bias, mean, var = _compute(x, scale, bias, mean, var)
-    factor = scale / np.sqrt(var + var.dtype.type(float_of(op.epsilon)))
+    factor = scale / np.sqrt(var + float_of(op.epsilon))
     return x * _per_channel(factor, x.ndim) + _per_channel(bias - mean * factor, x.ndim)
 
 
@@ -232,17 +232,18 @@ def log_softmax(op: LogSoftmaxOp, x):
 
 @reference(GemmOp)
 def gemm(op: GemmOp, a, b, c=None):
+    """alpha and beta are Python floats, so float arrays keep their dtype (NEP 50)."""
     a, b = _compute(a, b)
     a = a.T if int_of(op.trans_a) else a
     b = b.T if int_of(op.trans_b) else b
     y = a @ b
     alpha, beta = float_of(op.alpha), float_of(op.beta)
     if alpha != 1.0:
-        y = y * y.dtype.type(alpha)
+        y = alpha * y
     if c is None or beta == 0.0:
         return y
     (c,) = _compute(c)
-    return y + (c if beta == 1.0 else c * c.dtype.type(beta))
+    return y + (c if beta == 1.0 else beta * c)
 
 
 @reference(MatMulOp)
