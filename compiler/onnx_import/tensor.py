@@ -223,7 +223,7 @@ def pad(node: Node):
     """pads (input from opset 11), constant_value (input 2) and axes (input 3, opset 18)."""
     x = node.input(0)
     rank, mode = x.type.get_num_dims(), node.attr("mode", "constant")
-    if node.opset < _PAD_MODES.get(mode, 0) or mode not in _PAD_MODES:
+    if mode not in _PAD_MODES or node.opset < _PAD_MODES[mode]:
         node.fail(f"mode '{mode}' is not supported at opset {node.opset} (supported: constant, reflect, edge; wrap from 19)")
     pads = node.ints_from("pads", 1)
     axes = node.const_input(3, "axes").reshape(-1).tolist() if node.has_input(3) else list(range(rank))

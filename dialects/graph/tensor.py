@@ -54,11 +54,11 @@ _UNARY_FORMAT = "$input attr-dict `:` type($input) `->` type($result)"
 _DATA_INDICES_FORMAT = "$data `,` $indices attr-dict `:` `(` type($data) `,` type($indices) `)` `->` type($result)"
 
 
-def _axis(op, props, rank: int, name: str = "axis", upper: int | None = None) -> int:
-    """A stored axis must already be normalised to [0, upper) (upper defaults to rank)."""
-    value, upper = int_of(props[name]), rank if upper is None else upper
-    if not 0 <= value < upper:
-        fail(op, f"expects {name} in [0, {upper}), got {value}")
+def _axis(op, props, rank: int) -> int:
+    """A stored axis is already normalised to [0, rank): the importer resolves negatives."""
+    value = int_of(props["axis"])
+    if not 0 <= value < rank:
+        fail(op, f"expects axis in [0, {rank}), got {value}")
     return value
 
 

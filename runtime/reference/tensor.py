@@ -166,9 +166,9 @@ def _linear_1d(x: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _reduction(compute):
-    """Wrap `compute(x, axes, keepdims)`: floats reduce in at least float32 (float16
-    accumulates like onnxruntime's), integers in their own type or, for means and
-    norms, in float64 truncated back as C++ does."""
+    """Wrap `compute(x, axes, keepdims)`. float16 reduces in float32 (`as_result` rounds
+    back); integers reduce in their own type, except means and norms, which go through
+    float64 and truncate toward zero as onnxruntime's integer kernels do."""
 
     def run(op, x):
         axes, keepdims = ints(op.axes), bool(int_of(op.keepdims))
@@ -186,8 +186,9 @@ def _mean(x, axes, keepdims):
 
 
 def _l2(x, axes, keepdims):
-    squares = np.sum(np.square(x.astype(np.float64) if np.issubdtype(x.dtype, np.integer) else x), axis=axes, keepdims=keepdims)
-    return np.trunc(np.sqrt(squares)) if np.issubdtype(x.dtype, np.integer) else np.sqrt(squares)
+    if np.issubdtype(x.dtype, np.integer):
+        return np.trunc(_l2(x.astype(np.float64), axes, keepdims))
+    return np.sqrt(np.sum(np.square(x), axis=axes, keepdims=keepdims))
 
 
 _REDUCTIONS = {
