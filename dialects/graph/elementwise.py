@@ -374,8 +374,9 @@ class MaxOp(NumericOperands, BinaryOp):
 
 @irdl_op_definition
 class ModOp(NumericOperands, BinaryOp):
-    """fmod = 0: the remainder takes the divisor's sign (integers only, as in ONNX);
-    fmod = 1: the dividend's sign, like C's fmod."""
+    """fmod = 0: a - floor(a / b) * b, the divisor's sign (Python's %); fmod = 1:
+    a - trunc(a / b) * b, the dividend's sign (C's fmod). Before opset 28 ONNX left
+    fmod = 0 undefined for floats; Mod-28 defines it as above, and so does optc."""
 
     name = "graph.mod"
     fmod = prop_def(IntegerAttr[I64])
@@ -384,8 +385,6 @@ class ModOp(NumericOperands, BinaryOp):
     def infer(cls, types, props):
         if int_of(props.get("fmod")) not in (0, 1):
             fail(cls, f"expects fmod to be 0 or 1, got {int_of(props.get('fmod'))}")
-        if is_float(types[0].element_type) and int_of(props.get("fmod")) != 1:
-            fail(cls, f"expects fmod = 1 for floating-point operands, got {types[0]}")
         return super().infer(types, props)
 
 

@@ -103,13 +103,6 @@ func.func @main(%x: tensor<4xi32>) -> tensor<4xi32> {
   func.return %y : tensor<4xi32>
 }
 
-// -----
-
-func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
-  // CHECK: 'graph.mod' op expects fmod = 1 for floating-point operands, got tensor<4xf32>
-  %y = graph.mod %x, %x {fmod = 0 : i64} : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
-  func.return %y : tensor<4xf32>
-}
 
 // -----
 
