@@ -7,14 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
-from onnx.reference import ReferenceEvaluator
 
 from compiler.onnx_import import import_onnx
 from dialects.errors import OptcError
 from dialects.graph import ReshapeOp, SoftmaxOp
 from runtime.reference import run
 from runtime.reference.interpreter import entry
-from tests.support import assert_matches_onnxruntime, make_model, random_inputs
+from tests.support import assert_matches_onnxruntime, make_model, random_inputs, run_onnxruntime
 
 F32, F16, F64, I8, U8, I32, I64 = (
     TensorProto.FLOAT,
@@ -207,15 +206,35 @@ def test_matches_onnxruntime(name):
     assert_matches_onnxruntime(CASES[name], rtol=tolerance, atol=tolerance)
 
 
+SAME_DILATED = {
+    "conv": ("Conv", [[1, 2, 9, 8], [3, 2, 3, 2]], {"dilations": [2, 3], "strides": [2, 1]}),
+    # onnxruntime wants pool pads smaller than the (undilated) kernel
+    "maxpool": ("MaxPool", [[1, 2, 9, 8]], {"kernel_shape": [3, 3], "dilations": [2, 2], "strides": [1, 2]}),
+    "avgpool": ("AveragePool", [[1, 2, 9, 8]], {"kernel_shape": [3, 3], "dilations": [2, 2], "strides": [1, 2]}),
+}
+
+
+def spec_same_pads(size, kernel, strides, dilations, auto_pad) -> list[int]:
+    """The ONNX spec's SAME pads: keep ceil(size / stride) outputs of the dilated kernel."""
+    totals = [(-(-n // s) - 1) * s + (k - 1) * d + 1 - n for n, k, s, d in zip(size, kernel, strides, dilations)]
+    small, big = [t // 2 for t in totals], [t - t // 2 for t in totals]
+    return small + big if auto_pad == "SAME_UPPER" else big + small
+
+
 @pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER"])
-def test_conv_same_with_dilations_matches_onnx_reference(auto_pad):
-    """onnxruntime refuses dilations with SAME padding; optc follows the ONNX spec (the
-    dilated kernel's extent decides the pads), checked against onnx's reference."""
-    m = model("Conv", [1, 2, 9, 8], [3, 2, 3, 2], auto_pad=auto_pad, dilations=[2, 3], strides=[2, 1])
-    module = import_onnx(m)
-    inputs = random_inputs(module)
-    (expected,) = ReferenceEvaluator(m).run(None, inputs)
-    np.testing.assert_allclose(run(module, inputs)["y0"], expected, rtol=1e-4, atol=1e-5)
+@pytest.mark.parametrize("case", list(SAME_DILATED))
+def test_same_padding_with_dilations_follows_the_spec(case, auto_pad):
+    """onnxruntime refuses dilations with SAME padding for Conv, and for pools (like onnx's
+    reference) leaves the dilation out of the pads. optc follows the spec, so the SAME
+    model must equal onnxruntime running the same node with the spec's explicit pads."""
+    op, inputs, attrs = SAME_DILATED[case]
+    kernel = attrs.get("kernel_shape") or inputs[1][2:]
+    strides = attrs.get("strides", [1, 1])
+    pads = spec_same_pads(inputs[0][2:], kernel, strides, attrs["dilations"], auto_pad)
+    module = import_onnx(model(op, *inputs, opset=19, auto_pad=auto_pad, **attrs))
+    values = random_inputs(module)
+    expected = run_onnxruntime(model(op, *inputs, opset=19, pads=pads, **attrs), values)["y0"]
+    np.testing.assert_allclose(run(module, values)["y0"], expected, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
