@@ -303,6 +303,20 @@ def test_clip_mixed_bounds_and_integers():
     assert "{min = -2 : i64, max = 3 : i64}" in str(module)
 
 
+@pytest.mark.parametrize("elem", [F32, F16, F64])
+@pytest.mark.parametrize("consts", [{}, {"lo": 0.0}, {"": None, "hi": 1.0}], ids=["neither", "min", "max"])
+def test_clip_default_bounds_clamp_infinities(elem, consts):
+    """ONNX's default bounds are the type's finite limits, so onnxruntime clamps ±inf to them."""
+    consts = {n: None if v is None else np.asarray(v, NUMPY[elem]) for n, v in consts.items()}
+    x = np.asarray([-np.inf, np.inf, np.nan, 1.5, -2.0], dtype=NUMPY[elem])
+    check(node_model("Clip", {"x": ([5], elem)}, opset=13, consts=consts), {"x": x})
+
+
+@pytest.mark.parametrize("elem", [I8, U8, I64, U64])
+def test_clip_integer_default_bounds(elem):
+    check(node_model("Clip", {"x": (SHAPE, elem)}, opset=13))
+
+
 def test_clip_float16_bounds():
     bounds = {"lo": np.asarray(-0.5, np.float16), "hi": np.asarray(0.7, np.float16)}
     check(node_model("Clip", {"x": (SHAPE, F16)}, opset=13, consts=bounds))
@@ -408,7 +422,7 @@ def test_folded_bf16_cast_becomes_a_typed_clip_bound():
         helper.make_node("Cast", ["c"], ["y"], to=F32),
     ]
     module = import_onnx(make_model(nodes, {"x": (SHAPE, F32)}, ["y"], {"lo32": f32(-0.3)}, opset=13))
-    assert "{min = -3.007810e-01 : bf16}" in str(module)
+    assert "{min = -3.007810e-01 : bf16, max = 3.389530e+38 : bf16}" in str(module)
     x = data(SHAPE, F32)
     np.testing.assert_array_equal(run(module, {"x": x})["y"], np.maximum(round_to_bf16(x), round_to_bf16(f32(-0.3))))
 

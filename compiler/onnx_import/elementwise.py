@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from xdsl.dialects.builtin import FloatAttr, IntegerAttr
+from xdsl.dialects.builtin import BFloat16Type, FloatAttr, IntegerAttr
 from xdsl.ir import Attribute, SSAValue
 
 from compiler.onnx_import.context import Node
@@ -67,6 +67,7 @@ from dialects.graph import (
     XorOp,
 )
 from dialects.graph.base import float_attr, int_attr, str_attr
+from dialects.graph.elementwise import expect_kind
 
 UNARY = {
     "Relu": ReluOp,
@@ -191,18 +192,33 @@ def where(node: Node):
     return node.emit(WhereOp.make([node.input(0), node.input(1), node.input(2)]))
 
 
+BF16_MAX = float.fromhex("0x1.fep127")
+"""The largest finite bf16 (numpy holds bf16 as float32, whose finfo would overshoot)."""
+
+
+def _limits(element_type: Attribute) -> tuple[float | int, float | int]:
+    """ONNX's default Clip bounds: the type's lowest and highest finite values."""
+    if isinstance(element_type, BFloat16Type):
+        return -BF16_MAX, BF16_MAX
+    dtype = numpy_dtype(element_type)
+    info = np.finfo(dtype) if is_float(element_type) else np.iinfo(dtype)
+    return info.min, info.max
+
+
 @importer("Clip")
 def clip(node: Node):
-    """Bounds are inputs 1 and 2 from opset 11 (attributes before): a bound known at
-    compile time becomes a property, one computed at run time stays an operand."""
+    """Bounds are inputs 1 and 2 from opset 11 (attributes before). A bound known at
+    compile time, or absent (then ONNX's default), becomes a property; one computed at run
+    time stays an operand."""
     x = node.input(0)
+    expect_kind(ClipOp, "numeric", [x.type])  # before asking the type for its limits
     operands: list[SSAValue | None] = [x, None, None]
     props: dict[str, Attribute] = {}
-    for index, bound in ((1, "min"), (2, "max")):
-        value = node.known(index) if node.has_input(index) else node.attr(bound)
-        if value is None and node.has_input(index):
+    for index, bound, default in zip((1, 2), ("min", "max"), _limits(x.type.element_type)):
+        value = node.known(index) if node.has_input(index) else node.attr(bound, default)
+        if value is None:
             operands[index] = node.input(index)
-        elif value is not None:
+        else:
             props[bound] = _bound_attr(node, bound, np.asarray(value), x.type.element_type)
     return node.emit(ClipOp.make(operands, props))
 

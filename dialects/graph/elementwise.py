@@ -266,12 +266,13 @@ class GeluOp(FloatOperands, UnaryOp):
 
 @irdl_op_definition
 class ClipOp(GraphOp):
-    """clamp(x, min, max), each bound optional (absent: unbounded on that side).
+    """min(max(x, min), max): where min > max every element becomes max, as in ONNX.
 
-    A bound known at compile time is a property of the tensor's element type
-    (`{min = 0.0 : f32}`), so kernels see a literal; a bound computed at run time stays
-    an operand, `graph.clip %x min(%lo : tensor<f32>) : tensor<4xf32>`. A bound is one
-    or the other, never both. Where min > max every element becomes max, as in ONNX."""
+    Each bound is exactly one of: a property of the tensor's element type, when known at
+    compile time (`{min = 0.0 : f32}`), so kernels see a literal; or an operand, when
+    computed at run time (`graph.clip %x min(%lo : tensor<f32>) ...`). ONNX's defaults,
+    the type's lowest and highest finite values, are written out by the importer, which
+    makes onnxruntime's clamping of infinities to them explicit."""
 
     name = "graph.clip"
     T: ClassVar = VarConstraint("T", base(TensorType))
@@ -304,8 +305,9 @@ class ClipOp(GraphOp):
     def verify_(self) -> None:
         super().verify_()
         for bound, operand in (("min", self.min_value), ("max", self.max_value)):
-            if operand is not None and bound in self.properties:
-                fail(self, f"expects {bound} as a property or an operand, not both")
+            if (operand is not None) == (bound in self.properties):
+                got = "both" if operand is not None else "neither"
+                fail(self, f"expects {bound} as a property or an operand, got {got}")
 
 
 # --- predicates: floats in, i1 of the same shape out -----------------------------------

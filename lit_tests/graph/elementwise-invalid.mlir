@@ -75,7 +75,7 @@ func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
 
 func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
   // CHECK: 'graph.clip' op expects min of type f32, got 0 : i64
-  %y = graph.clip %x {min = 0 : i64} : tensor<4xf32>
+  %y = graph.clip %x {min = 0 : i64, max = 1.0 : f32} : tensor<4xf32>
   func.return %y : tensor<4xf32>
 }
 
@@ -83,15 +83,23 @@ func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
 
 func.func @main(%x: tensor<4xf32>, %lo: tensor<2xf32>) -> tensor<4xf32> {
   // CHECK: 'graph.clip' op expects run-time bounds to be one f32 value, got tensor<2xf32>
-  %y = graph.clip %x min(%lo : tensor<2xf32>) : tensor<4xf32>
+  %y = graph.clip %x min(%lo : tensor<2xf32>) {max = 1.0 : f32} : tensor<4xf32>
   func.return %y : tensor<4xf32>
 }
 
 // -----
 
 func.func @main(%x: tensor<4xf32>, %hi: tensor<f32>) -> tensor<4xf32> {
-  // CHECK: 'graph.clip' op expects max as a property or an operand, not both
-  %y = graph.clip %x max(%hi : tensor<f32>) {max = 6.0 : f32} : tensor<4xf32>
+  // CHECK: 'graph.clip' op expects max as a property or an operand, got both
+  %y = graph.clip %x max(%hi : tensor<f32>) {min = 0.0 : f32, max = 6.0 : f32} : tensor<4xf32>
+  func.return %y : tensor<4xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // CHECK: 'graph.clip' op expects min as a property or an operand, got neither
+  %y = graph.clip %x {max = 6.0 : f32} : tensor<4xf32>
   func.return %y : tensor<4xf32>
 }
 

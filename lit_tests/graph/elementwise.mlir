@@ -99,8 +99,8 @@ func.func @clip(%x: tensor<2x3xf32>, %lo: tensor<f32>, %hi: tensor<1xf32>, %i: t
   %b = graph.clip %x min(%lo : tensor<f32>) max(%hi : tensor<1xf32>) : tensor<2x3xf32>
   // CHECK-NEXT: %{{.*}} = graph.clip %{{.*}} max(%{{.*}} : tensor<1xf32>) {min = -1.000000e+00 : f32} : tensor<2x3xf32>
   %c = graph.clip %x max(%hi : tensor<1xf32>) {min = -1.0 : f32} : tensor<2x3xf32>
-  // CHECK-NEXT: %{{.*}} = graph.clip %{{.*}} {max = 200 : ui8} : tensor<4xui8>
-  %d = graph.clip %i {max = 200 : ui8} : tensor<4xui8>
+  // CHECK-NEXT: %{{.*}} = graph.clip %{{.*}} {min = 0 : ui8, max = 200 : ui8} : tensor<4xui8>
+  %d = graph.clip %i {min = 0 : ui8, max = 200 : ui8} : tensor<4xui8>
   func.return %a, %b, %c, %d : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<4xui8>
 }
 

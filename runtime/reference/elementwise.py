@@ -207,16 +207,11 @@ def gelu(op, x):
 
 @elementwise(ClipOp)
 def clip(op, x, *run_time_bounds):
-    """Bounds come as operands (in order min, max) or as properties; None = unbounded."""
+    """Each bound is an operand (min before max) or a property."""
     operands = iter(run_time_bounds)
-    lo = next(operands) if op.min_value is not None else _attr_value(op.min)
-    hi = next(operands) if op.max_value is not None else _attr_value(op.max)
-    y = x if lo is None else np.maximum(x, np.reshape(lo, ()))
-    return y if hi is None else np.minimum(y, np.reshape(hi, ()))
-
-
-def _attr_value(attr):
-    return None if attr is None else attr.value.data
+    lo = np.reshape(next(operands), ()) if op.min_value is not None else op.min.value.data
+    hi = np.reshape(next(operands), ()) if op.max_value is not None else op.max.value.data
+    return np.minimum(np.maximum(x, lo), hi)
 
 
 @elementwise(IsNaNOp)
