@@ -33,8 +33,11 @@ optc_env() {
     want=$(cksum <pyproject.toml)
     if [ ! -x "$venv/bin/optc" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         optc_say "installing optc with its test tools into $venv (pip install -e '.[test]')"
-        "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" \
-            || { optc_say "pip install failed (see above)"; return 1; }
+        if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" >"$venv/pip.log" 2>&1; then
+            tail -n 30 "$venv/pip.log" >&2
+            optc_say "pip install failed (the whole log: $venv/pip.log)"
+            return 1
+        fi
         echo "$want" >"$stamp"
     fi
     # shellcheck disable=SC1091
