@@ -39,7 +39,7 @@ def model(op, shape, dtype=F32, consts=None, opset=17, outputs=1, extra_inputs=N
 
 # id -> model
 CASES = {
-    # Reshape, Flatten, Squeeze, Unsqueeze (all graph.reshape)
+    # Reshape, Flatten, Squeeze, Unsqueeze
     "reshape-minus1-zero": model("Reshape", [2, 3, 4], consts={"s": i64(0, -1)}),
     "reshape-allowzero": model("Reshape", [2, 3, 4], consts={"s": i64(4, 6)}, opset=14, allowzero=1),
     "reshape-int64": model("Reshape", [6], I64, consts={"s": i64(3, 2)}, opset=11),

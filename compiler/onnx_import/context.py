@@ -20,8 +20,8 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 from dialects.errors import OptcError
 from dialects.graph import ConstantOp, WeightOp
 from dialects.graph.base import ShapeOnly
-from dialects.graph.core import INLINE_LIMIT
-from dialects.dtypes import tensor_type, tensor_type_of
+from dialects.graph.core import fits_inline
+from dialects.dtypes import numpy_dtype, tensor_type, tensor_type_of
 from dialects.weights import WeightStore
 from runtime.reference.registry import REFERENCE, as_result
 
@@ -49,7 +49,7 @@ class ImportContext:
         """A known value: inline when small, otherwise a weight in the store. `element_type`
         names types numpy lacks (bf16 arrays are float32); default: the array's."""
         array = np.asarray(array)
-        if array.size <= INLINE_LIMIT:
+        if fits_inline(array):
             op = ConstantOp.from_array(array, element_type)
         else:
             name = weight_name if weight_name is not None else self.store.add(array, name_hint)
@@ -60,12 +60,22 @@ class ImportContext:
         self.known[op.result] = array
         return op.result
 
+    def value_of(self, value: SSAValue) -> np.ndarray | None:
+        """The value's array when known at compile time: a constant, or any empty tensor
+        (its only possible value follows from its type)."""
+        if value in self.known:
+            return self.known[value]
+        shape = value.type.get_shape()
+        if 0 in shape:
+            return np.empty(shape, dtype=numpy_dtype(value.type.element_type))
+        return None
+
     # --- ops -----------------------------------------------------------------
 
     def emit(self, op: Operation, name_hint: str) -> list[SSAValue]:
         """Insert `op`, or fold it to constants when its value is known at compile time."""
         foldable = op.has_trait(ShapeOnly) or (
-            all(o in self.known for o in op.operands) and type(op) in REFERENCE
+            all(self.value_of(o) is not None for o in op.operands) and type(op) in REFERENCE
         )
         if not foldable:
             self.block.add_op(op)
@@ -75,7 +85,7 @@ class ImportContext:
         return [self.constant(r, name_hint, element_type=res.type.element_type) for r, res in zip(results, op.results)]
 
     def _evaluate(self, op: Operation) -> list[np.ndarray]:
-        args = [self.known.get(o) for o in op.operands]
+        args = [self.value_of(o) for o in op.operands]
         if op.has_trait(ShapeOnly):
             args = [np.empty(o.type.get_shape(), dtype=np.float32) if a is None else a for o, a in zip(op.operands, args)]
         out = REFERENCE[type(op)](op, *args)
@@ -162,7 +172,7 @@ class Node:
         """The input's value when known at compile time, else None (also when absent)."""
         if not self.has_input(i):
             return None
-        return self.ctx.known.get(self.input(i))
+        return self.ctx.value_of(self.input(i))
 
     def const_input(self, i: int, what: str) -> np.ndarray:
         """An input that must be known at compile time (a shape, axes, pads, ...)."""

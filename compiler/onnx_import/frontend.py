@@ -161,7 +161,7 @@ def _input_type(value_info: onnx.ValueInfoProto, shapes: Mapping[str, Sequence[i
         raise OptcError(f"input '{name}' has no shape; give one with --shape {name}=DxDx...")
     dims = []
     for d in tensor.shape.dim:
-        if d.HasField("dim_value") and d.dim_value > 0:
+        if d.HasField("dim_value") and d.dim_value >= 0:  # 0 is a real (empty) extent
             dims.append(d.dim_value)
         else:
             symbolic = [x.dim_param or "?" if not x.HasField("dim_value") else str(x.dim_value) for x in tensor.shape.dim]
@@ -176,7 +176,7 @@ def _check_fixed_shape(name: str, model_dims, given: tuple[int, ...]) -> None:
     if len(model_dims) != len(given):
         raise OptcError(f"--shape {name}: the model's input has rank {len(model_dims)}, got {len(given)} dims")
     for i, (d, g) in enumerate(zip(model_dims, given)):
-        if d.HasField("dim_value") and d.dim_value > 0 and d.dim_value != g:
+        if d.HasField("dim_value") and d.dim_value != g:
             raise OptcError(f"--shape {name}: dimension {i} is fixed to {d.dim_value} by the model, got {g}")
 
 

@@ -23,6 +23,7 @@ from dialects.graph import (
     ConcatOp,
     ConstantOfShapeOp,
     ExpandOp,
+    FlattenOp,
     GatherElementsOp,
     GatherOp,
     PadOp,
@@ -40,8 +41,10 @@ from dialects.graph import (
     SizeOp,
     SliceOp,
     SplitOp,
+    SqueezeOp,
     TileOp,
     TransposeOp,
+    UnsqueezeOp,
 )
 from dialects.graph.base import broadcast_shapes, i64_array, int_attr, str_attr
 
@@ -70,7 +73,7 @@ def _reshape(node: Node, x: SSAValue, shape) -> SSAValue:
     return node.emit(ReshapeOp(operands=[x], result_types=[TensorType(x.type.element_type, list(shape))]))
 
 
-# --- shape relabelling: all of these are graph.reshape --------------------------------
+# --- shape relabelling ----------------------------------------------------------------
 
 
 @importer("Reshape")
@@ -93,11 +96,10 @@ def reshape(node: Node):
 @importer("Flatten")
 def flatten(node: Node):
     x = node.input(0)
-    shape, axis = _shape(x), node.attr("axis", 1)
-    if not -len(shape) <= axis <= len(shape):
-        node.fail(f"axis {axis} is out of range for rank {len(shape)}")
-    axis = axis + len(shape) if axis < 0 else axis
-    return _reshape(node, x, [math.prod(shape[:axis]), math.prod(shape[axis:])])
+    rank, axis = x.type.get_num_dims(), node.attr("axis", 1)
+    if not -rank <= axis <= rank:
+        node.fail(f"axis {axis} is out of range for rank {rank}")
+    return node.emit(FlattenOp.make([x], {"axis": int_attr(axis + rank if axis < 0 else axis)}))
 
 
 @importer("Squeeze")
@@ -107,10 +109,7 @@ def squeeze(node: Node):
     shape = _shape(x)
     axes = node.ints_from("axes", 1)
     axes = [i for i, d in enumerate(shape) if d == 1] if axes is None else _axes(node, axes, len(shape))
-    wide = [a for a in axes if shape[a] != 1]
-    if wide:
-        node.fail(f"cannot squeeze axes {wide} of {x.type}: their size is not 1")
-    return _reshape(node, x, [d for i, d in enumerate(shape) if i not in axes])
+    return node.emit(SqueezeOp.make([x], {"axes": i64_array(sorted(axes))}))
 
 
 @importer("Unsqueeze")
@@ -120,10 +119,8 @@ def unsqueeze(node: Node):
     axes = node.ints_from("axes", 1)
     if axes is None:
         node.fail("has no axes")
-    shape = _shape(x)
-    axes = _axes(node, axes, len(shape) + len(axes))
-    rest = iter(shape)
-    return _reshape(node, x, [1 if i in axes else next(rest) for i in range(len(shape) + len(axes))])
+    axes = _axes(node, axes, x.type.get_num_dims() + len(axes))
+    return node.emit(UnsqueezeOp.make([x], {"axes": i64_array(sorted(axes))}))
 
 
 @importer("Transpose")

@@ -14,12 +14,23 @@ from dialects.dtypes import is_bool, numpy_dtype, tensor_type, tensor_type_of
 from dialects.graph.base import GraphOp, UnaryOp, fail
 
 INLINE_LIMIT = 16
-"""Constants with at most this many elements are printed inline; larger ones become weights."""
+"""Constants with at most this many elements are printed inline; larger ones become weights,
+unless every element is the same (a splat prints as one value whatever its size)."""
+
+
+def is_splat(array: np.ndarray) -> bool:
+    flat = array.reshape(-1)
+    return flat.size > 0 and bool(np.all(flat == flat[0]))
+
+
+def fits_inline(array: np.ndarray) -> bool:
+    return array.size <= INLINE_LIMIT or is_splat(array)
 
 
 @irdl_op_definition
 class ConstantOp(GraphOp):
-    """A small constant printed inline: `%c = graph.constant dense<[1, 2]> : tensor<2xi64>`."""
+    """A small or splat constant printed inline: `%c = graph.constant dense<[1, 2]> : tensor<2xi64>`,
+    `%z = graph.constant dense<0.0> : tensor<1x128x128xf32>`."""
 
     name = "graph.constant"
     value = prop_def(DenseIntOrFPElementsAttr)
@@ -31,6 +42,8 @@ class ConstantOp(GraphOp):
         """`element_type` names types numpy lacks (bf16 arrays are float32); default: the array's."""
         t = tensor_type_of(array) if element_type is None else tensor_type(array.shape, element_type)
         flat = array.reshape(-1)
+        if flat.size > 1 and is_splat(flat):
+            flat = flat[:1]
         if is_bool(t.element_type):
             flat = flat.astype(np.int64)
         attr = DenseIntOrFPElementsAttr.from_list(t, flat.tolist())
@@ -38,8 +51,10 @@ class ConstantOp(GraphOp):
 
     def to_array(self) -> np.ndarray:
         t = self.result.type
-        values = self.value.get_values()
-        return np.asarray(values, dtype=numpy_dtype(t.element_type)).reshape(t.get_shape())
+        dtype, shape = numpy_dtype(t.element_type), t.get_shape()
+        if len(self.value) > 1 and self.value.is_splat():
+            return np.full(shape, next(iter(self.value.iter_values())), dtype=dtype)
+        return np.asarray(self.value.get_values(), dtype=dtype).reshape(shape)
 
     def verify_(self) -> None:
         if self.value.type != self.result.type:

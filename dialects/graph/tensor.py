@@ -6,8 +6,9 @@ into properties, so every shape in the graph dialect is static. Properties are s
 normalised (axes non-negative, one entry per dimension where ONNX allows a subset), so
 later passes never re-derive ONNX's defaulting rules.
 
-ONNX's Flatten, Squeeze and Unsqueeze only relabel dimensions: they import as
-`graph.reshape`, the one view op later passes need to know.
+Reshape, Flatten, Squeeze and Unsqueeze only relabel dimensions. Each keeps its own op so
+imported IR reads like the model; canonicalisation may rewrite them to `graph.reshape`.
+Reductions live in `reduction.py`.
 """
 
 from __future__ import annotations
@@ -89,6 +90,76 @@ class ReshapeOp(GraphOp):
         src, dst = self.input.type, self.result.type
         if src.element_type != dst.element_type or math.prod(src.get_shape()) != math.prod(dst.get_shape()):
             fail(self, f"cannot reshape {src} to {dst}: element counts or types differ")
+
+
+def _relabel(cls, x: TensorType, shape: list[int]) -> list[TensorType]:
+    return [TensorType(x.element_type, shape)]
+
+
+def _distinct_axes(cls, axes: tuple[int, ...], rank: int) -> None:
+    if list(axes) != sorted(set(axes)) or any(not 0 <= a < rank for a in axes):
+        fail(cls, f"expects sorted, distinct axes in [0, {rank}), got {list(axes)}")
+
+
+@irdl_op_definition
+class FlattenOp(GraphOp):
+    """Dimensions before `axis` become the first, the rest the second: `graph.flatten %x {axis = 1 : i64}`."""
+
+    name = "graph.flatten"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    axis = prop_def(IntegerAttr[I64])
+    traits = traits_def(Pure())
+    assembly_format = _UNARY_FORMAT
+
+    @classmethod
+    def infer(cls, types, props):
+        x, axis = types[0], int_of(props["axis"])
+        if not 0 <= axis <= x.get_num_dims():
+            fail(cls, f"expects axis in [0, {x.get_num_dims()}], got {axis}")
+        shape = x.get_shape()
+        return _relabel(cls, x, [math.prod(shape[:axis]), math.prod(shape[axis:])])
+
+
+@irdl_op_definition
+class SqueezeOp(GraphOp):
+    """Drop the size-1 dimensions listed in `axes` (sorted, non-negative)."""
+
+    name = "graph.squeeze"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    axes = prop_def(DenseArrayBase[I64])
+    traits = traits_def(Pure())
+    assembly_format = _UNARY_FORMAT
+
+    @classmethod
+    def infer(cls, types, props):
+        x, axes = types[0], ints(props["axes"])
+        _distinct_axes(cls, axes, x.get_num_dims())
+        wide = [a for a in axes if x.get_shape()[a] != 1]
+        if wide:
+            fail(cls, f"cannot squeeze axes {wide} of {x}: their size is not 1")
+        return _relabel(cls, x, [d for i, d in enumerate(x.get_shape()) if i not in axes])
+
+
+@irdl_op_definition
+class UnsqueezeOp(GraphOp):
+    """Insert size-1 dimensions at `axes`, which index the result (sorted, non-negative)."""
+
+    name = "graph.unsqueeze"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    axes = prop_def(DenseArrayBase[I64])
+    traits = traits_def(Pure())
+    assembly_format = _UNARY_FORMAT
+
+    @classmethod
+    def infer(cls, types, props):
+        x, axes = types[0], ints(props["axes"])
+        rank = x.get_num_dims() + len(axes)
+        _distinct_axes(cls, axes, rank)
+        rest = iter(x.get_shape())
+        return _relabel(cls, x, [1 if i in axes else next(rest) for i in range(rank)])
 
 
 @irdl_op_definition
@@ -355,96 +426,6 @@ class ResizeOp(GraphOp):
             fail(self, f"expects {src.get_num_dims()} positive scales for {src}, got {list(scales)}")
 
 
-# --- reductions ------------------------------------------------------------------------
-
-
-class ReduceOp(GraphOp):
-    """Reduce over `axes` (sorted, non-negative; empty reduces nothing), keeping them as
-    size-1 dimensions when `keepdims` is 1."""
-
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-    axes = prop_def(DenseArrayBase[I64])
-    keepdims = prop_def(IntegerAttr[I64])
-    traits = traits_def(Pure())
-    assembly_format = _UNARY_FORMAT
-
-    @classmethod
-    def infer(cls, types, props):
-        x, axes = types[0], ints(props["axes"])
-        if list(axes) != sorted(set(axes)) or any(not 0 <= a < x.get_num_dims() for a in axes):
-            fail(cls, f"expects sorted, distinct axes in [0, {x.get_num_dims()}), got {list(axes)}")
-        keep = int_of(props["keepdims"])
-        shape = [1 if i in axes else d for i, d in enumerate(x.get_shape()) if keep or i not in axes]
-        return [TensorType(x.element_type, shape)]
-
-
-@irdl_op_definition
-class ReduceMeanOp(ReduceOp):
-    name = "graph.reduce_mean"
-
-
-@irdl_op_definition
-class ReduceSumOp(ReduceOp):
-    name = "graph.reduce_sum"
-
-
-@irdl_op_definition
-class ReduceMaxOp(ReduceOp):
-    name = "graph.reduce_max"
-
-
-@irdl_op_definition
-class ReduceMinOp(ReduceOp):
-    name = "graph.reduce_min"
-
-
-@irdl_op_definition
-class ReduceProdOp(ReduceOp):
-    name = "graph.reduce_prod"
-
-
-@irdl_op_definition
-class ReduceL2Op(ReduceOp):
-    name = "graph.reduce_l2"
-
-
-@irdl_op_definition
-class ReduceSumSquareOp(ReduceOp):
-    name = "graph.reduce_sum_square"
-
-
-class ArgReduceOp(GraphOp):
-    """Index (i64) of the extreme along `axis`; ties go to the first index, or the last
-    with `select_last_index`."""
-
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-    axis = prop_def(IntegerAttr[I64])
-    keepdims = prop_def(IntegerAttr[I64])
-    select_last_index = prop_def(IntegerAttr[I64])
-    traits = traits_def(Pure())
-    assembly_format = _UNARY_FORMAT
-
-    @classmethod
-    def infer(cls, types, props):
-        x = types[0]
-        axis = _axis(cls, props, x.get_num_dims())
-        shape = list(x.get_shape())
-        shape[axis : axis + 1] = [1] if int_of(props["keepdims"]) else []
-        return [TensorType(i64, shape)]
-
-
-@irdl_op_definition
-class ArgMaxOp(ArgReduceOp):
-    name = "graph.arg_max"
-
-
-@irdl_op_definition
-class ArgMinOp(ArgReduceOp):
-    name = "graph.arg_min"
-
-
 # --- shapes and generated tensors ------------------------------------------------------
 
 
@@ -525,28 +506,22 @@ class ConstantOfShapeOp(GraphOp):
 
 
 __all__ = [
-    "ArgMaxOp",
-    "ArgMinOp",
     "ConcatOp",
     "ConstantOfShapeOp",
     "ExpandOp",
+    "FlattenOp",
     "GatherElementsOp",
     "GatherOp",
     "PadOp",
     "RangeOp",
-    "ReduceL2Op",
-    "ReduceMaxOp",
-    "ReduceMeanOp",
-    "ReduceMinOp",
-    "ReduceProdOp",
-    "ReduceSumOp",
-    "ReduceSumSquareOp",
     "ReshapeOp",
     "ResizeOp",
     "ShapeOp",
     "SizeOp",
     "SliceOp",
     "SplitOp",
+    "SqueezeOp",
     "TileOp",
     "TransposeOp",
+    "UnsqueezeOp",
 ]

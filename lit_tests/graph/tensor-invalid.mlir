@@ -229,3 +229,27 @@ func.func @main() -> tensor<2xf32> {
   %y = graph.constant_of_shape {value = 1 : i64} : tensor<2xf32>
   func.return %y : tensor<2xf32>
 }
+
+// -----
+
+func.func @main(%x: tensor<2x3xf32>) -> tensor<6xf32> {
+  // CHECK: 'graph.flatten' op expects axis in [0, 2], got 3
+  %y = graph.flatten %x {axis = 3 : i64} : tensor<2x3xf32> -> tensor<6xf32>
+  func.return %y : tensor<6xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<2x3xf32>) -> tensor<3xf32> {
+  // CHECK: 'graph.squeeze' op cannot squeeze axes [0] of tensor<2x3xf32>: their size is not 1
+  %y = graph.squeeze %x {axes = array<i64: 0>} : tensor<2x3xf32> -> tensor<3xf32>
+  func.return %y : tensor<3xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<2x3xf32>) -> tensor<1x2x3xf32> {
+  // CHECK: 'graph.unsqueeze' op expects sorted, distinct axes in [0, 4), got [2, 0]
+  %y = graph.unsqueeze %x {axes = array<i64: 2, 0>} : tensor<2x3xf32> -> tensor<1x2x3xf32>
+  func.return %y : tensor<1x2x3xf32>
+}

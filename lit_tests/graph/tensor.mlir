@@ -86,3 +86,14 @@ func.func @shapes(%x: tensor<2x3x4xf32>, %a: tensor<i64>, %b: tensor<i64>, %d: t
   %t = graph.constant_of_shape {value = true} : tensor<4xi1>
   func.return %s, %n, %r, %c, %t : tensor<2xi64>, tensor<i64>, tensor<5xi64>, tensor<2x3xf32>, tensor<4xi1>
 }
+
+// CHECK-LABEL: func.func @relabelling
+func.func @relabelling(%x: tensor<2x1x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<1x2x1x3x1xf32>) {
+  // CHECK: %{{.*}} = graph.flatten %{{.*}} {axis = 1 : i64} : tensor<2x1x3xf32> -> tensor<2x3xf32>
+  %f = graph.flatten %x {axis = 1 : i64} : tensor<2x1x3xf32> -> tensor<2x3xf32>
+  // CHECK-NEXT: %{{.*}} = graph.squeeze %{{.*}} {axes = array<i64: 1>} : tensor<2x1x3xf32> -> tensor<2x3xf32>
+  %s = graph.squeeze %x {axes = array<i64: 1>} : tensor<2x1x3xf32> -> tensor<2x3xf32>
+  // CHECK-NEXT: %{{.*}} = graph.unsqueeze %{{.*}} {axes = array<i64: 0, 4>} : tensor<2x1x3xf32> -> tensor<1x2x1x3x1xf32>
+  %u = graph.unsqueeze %x {axes = array<i64: 0, 4>} : tensor<2x1x3xf32> -> tensor<1x2x1x3x1xf32>
+  func.return %f, %s, %u : tensor<2x3xf32>, tensor<2x3xf32>, tensor<1x2x1x3x1xf32>
+}

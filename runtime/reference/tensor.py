@@ -25,7 +25,10 @@ from dialects.graph import (
     ReduceProdOp,
     ReduceSumOp,
     ReduceSumSquareOp,
+    FlattenOp,
     ReshapeOp,
+    SqueezeOp,
+    UnsqueezeOp,
     ResizeOp,
     ShapeOp,
     SizeOp,
@@ -38,8 +41,9 @@ from dialects.graph.base import float_of, int_of, ints, str_of
 from runtime.reference.registry import reference, result_dtype
 
 
-@reference(ReshapeOp)
+@reference(ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp)
 def reshape(op, x):
+    """Every view op relabels dimensions only: its result type says how."""
     return x.reshape(op.result.type.get_shape())
 
 
