@@ -354,6 +354,14 @@ def test_cast_every_pair(src, dst):
     check(node_model("Cast", {"x": ([12], src)}, opset=13, to=dst), {"x": cast_source(src, dst)})
 
 
+@pytest.mark.parametrize("dst", [I8, U8, I16, U16, I32, U32, I64, U64], ids=lambda t: TensorProto.DataType.Name(t))
+def test_cast_float_out_of_integer_range(dst):
+    """Undefined in ONNX; onnxruntime does what the C conversion does on the machine (wrap
+    through int32 for narrow types, INT_MIN for NaN and overflow), and so does numpy."""
+    x = np.asarray([300.7, -300.7, 1e10, -1e10, np.nan, np.inf, -np.inf, 128.5, -129.5, 65536.5, 4e9, -1.5])
+    check(node_model("Cast", {"x": ([12], F32)}, opset=13, to=dst), {"x": x.astype(np.float32)})
+
+
 @pytest.mark.parametrize("opset", [19, 21])
 @pytest.mark.parametrize("src,dst", [(F32, F16), (F32, I32), (F64, BOOL), (I64, F32)])
 def test_cast_later_opsets(opset, src, dst):

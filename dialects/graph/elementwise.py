@@ -489,9 +489,10 @@ class WhereOp(GraphOp):
 @irdl_op_definition
 class CastOp(GraphOp):
     """`%y = graph.cast %x : tensor<4xf32> -> tensor<4xf16>`: the shape stays, the
-    element type becomes the result's. Floats to integers truncate toward zero; values
-    out of the integer's range are undefined (as in ONNX); to f16 and bf16 rounds to
-    nearest even, through f32 as onnxruntime does; anything nonzero (NaN too) is true."""
+    element type becomes the result's. Floats to integers truncate toward zero (out of
+    the integer's range ONNX leaves it undefined: the reference does the machine's C
+    conversion, as onnxruntime does); to f16 and bf16 rounds to nearest even, through
+    f32 as onnxruntime does; anything nonzero (NaN too) is true."""
 
     name = "graph.cast"
     input = operand_def(TensorType)
