@@ -162,7 +162,7 @@ for _name, _op in VARIADIC.items():
 
 @importer("Mean")
 def mean(node: Node):
-    """Sum, then one division by the input count (onnxruntime's order)."""
+    """A chain of adds, then one division by the input count."""
     total = _chain(node, AddOp)
     element_type = total.type.element_type
     count = np.asarray(len(node.inputs()), dtype=numpy_dtype(element_type))
