@@ -5,6 +5,7 @@
 #   bash tests/run.sh            # everything this machine can run
 #   bash tests/run.sh -x -k dce  # pytest options
 #
+# pytest reports only failures and errors (-rfE; pass -ra for skips too).
 # Tests marked `gpu` run only where an NVIDIA driver answers (they also skip themselves);
 # tests marked `zoo` run only where benchmarks/zoo/ holds the models build_zoo.py writes.
 set -uo pipefail
@@ -19,7 +20,7 @@ for m in "${excluded[@]}"; do markers="${markers:+$markers and }$m"; done
 
 started=$SECONDS
 echo "== pytest${markers:+ (-m '$markers')}"
-python -m pytest -q -p no:cacheprovider ${markers:+-m "$markers"} "$@"
+python -m pytest -q -rfE -p no:cacheprovider ${markers:+-m "$markers"} "$@"
 pytest_status=$?
 if [ "$pytest_status" -eq 5 ]; then  # no test selected: not a failure of the suite
     echo "pytest: no test matched the selection"
