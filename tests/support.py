@@ -14,7 +14,7 @@ from xdsl.utils.arg_spec import parse_pipeline
 
 from compiler.onnx_import import import_onnx
 from dialects.registry import DIALECTS
-from dialects.weights import WeightStore, store_of
+from dialects.weights import WeightStore, attach, store_of
 from passes.registry import PASSES
 from runtime.reference import run
 from runtime.reference.inputs import random_array, random_inputs  # noqa: F401  (re-exported)
@@ -70,7 +70,9 @@ def assert_pass_preserves(
     inputs through the reference interpreter; outputs must agree. Returns the new IR."""
     before = parse(module) if isinstance(module, str) else module
     store = store_of(before)
-    after = apply_pipeline(before.clone(), pipeline)
+    after = before.clone()
+    attach(after, store)  # a clone shares the weights; passes may add to them
+    after = apply_pipeline(after, pipeline)
     for seed in seeds:
         inputs = random_inputs(before, seed)
         expected = run(before, inputs, store)
