@@ -11,11 +11,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from io import StringIO
 from typing import IO
 
 from xdsl.dialects.builtin import ModuleOp, StringAttr
-from xdsl.parser import Parser
 from xdsl.passes import ModulePass, PassPipeline
 from xdsl.printer import Printer
 from xdsl.universe import Universe

@@ -57,11 +57,21 @@ def _parser() -> argparse.ArgumentParser:
     add("--device", choices=DEVICES, default="cpu", help="where to run (default: cpu, the reference interpreter)")
     add("--inputs", metavar="IN.npz", help="one array per model input, keyed by input name (default: random)")
     add("--output", metavar="OUT.npz", help="write one array per model output, keyed by output name")
-    add("--shape", action="append", default=[], metavar="NAME=DIMS",
-        help="fix an ONNX input's shape, e.g. --shape input=1x3x224x224 (repeatable)")
+    add(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="NAME=DIMS",
+        help="fix an ONNX input's shape, e.g. --shape input=1x3x224x224 (repeatable)",
+    )
     add("--seed", type=int, default=0, help="seed of the random inputs (default: 0)")
-    add("-p", "--pipeline", default="default", metavar="PIPELINE",
-        help="passes to run first, as for optc -p (default: default; '' runs the IR as given)")
+    add(
+        "-p",
+        "--pipeline",
+        default="default",
+        metavar="PIPELINE",
+        help="passes to run first, as for optc -p (default: default; '' runs the IR as given)",
+    )
     add("--repeat", type=int, default=1, metavar="N", help="run N times; report the fastest and the median")
     add("--compare", choices=COMPARE_WITH, help="also run the ONNX model in onnxruntime and compare the outputs")
     add("--onnx", metavar="MODEL.onnx", help="the ONNX model --compare runs when MODEL is .mlir")
@@ -80,13 +90,14 @@ def _context() -> Context:
     return ctx
 
 
-def _load_onnx(path: str, shapes: dict[str, tuple[int, ...]], given: Mapping[str, np.ndarray] | None, inputs_path: str):
+def _load_onnx(args: argparse.Namespace, shapes: dict[str, tuple[int, ...]], given: Mapping[str, np.ndarray] | None):
+    """Import the model; symbolic dimensions come from --shape, else from the given arrays."""
     from compiler.onnx_import import import_onnx, load_model
 
-    proto = load_model(path)
+    proto = load_model(args.model)
     if given is not None:
         initializers = {i.name for i in proto.graph.initializer}
-        _check_input_names(inputs_path, [i.name for i in proto.graph.input if i.name not in initializers], given)
+        _check_input_names(args.inputs, [i.name for i in proto.graph.input if i.name not in initializers], given)
     shapes = {**_symbolic_shapes_from(proto, given or {}), **shapes}
     return import_onnx(proto, shapes)
 
@@ -176,7 +187,7 @@ def _run_onnxruntime(path: str, inputs: Mapping[str, np.ndarray]) -> dict[str, n
         session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         names = [o.name for o in session.get_outputs()]
         return dict(zip(names, session.run(names, dict(inputs))))
-    except Exception as e:  # onnxruntime raises its own exception types for bad models and inputs
+    except Exception as e:  # noqa: BLE001  (onnxruntime has its own exception types for bad models and inputs)
         raise OptcError(f"onnxruntime could not run '{path}': {e}") from None
 
 
@@ -255,7 +266,7 @@ def run_main(args: argparse.Namespace) -> tuple[list[str], str | None]:
 
     start = time.perf_counter()
     if args.model.endswith(".onnx"):
-        module = _load_onnx(args.model, shapes, given, args.inputs)
+        module = _load_onnx(args, shapes, given)
     else:
         module = _load_mlir(args.model, shapes)
     loaded = time.perf_counter()

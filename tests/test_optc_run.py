@@ -63,7 +63,7 @@ def test_outputs_match_onnxruntime_on_given_inputs(capsys, model_path, tmp_path)
     in_file = save_inputs(tmp_path / "in.npz", x=x)
     out_file = tmp_path / "out.npz"
     # the symbolic batch dimension is taken from the array, no --shape needed
-    code, out, err = run(capsys, model_path, "--inputs", in_file, "--output", out_file)
+    code, _, err = run(capsys, model_path, "--inputs", in_file, "--output", out_file)
     assert code == 0, err
     expected = run_onnxruntime(onnx.load(model_path), {"x": x})["y"]
     with np.load(out_file) as outputs:

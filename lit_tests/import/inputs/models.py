@@ -46,7 +46,6 @@ def weights():
 def shape_subgraph():
     """Flatten the way exporters write it: Shape → Gather → Unsqueeze → Concat → Reshape,
     with a symbolic batch dimension that --shape fixes."""
-    i64 = lambda name, *v: (name, np.array(v, np.int64))  # noqa: E731
     return _model(
         [
             helper.make_node("Shape", ["x"], ["shape"], name="shape"),
@@ -58,7 +57,7 @@ def shape_subgraph():
         ],
         [("x", F32, ["N", 3, 4])],
         [("y", F32, ["N", 12])],
-        [("zero", np.array(0, np.int64)), i64("axes", 0), i64("minus_one", -1)],
+        [("zero", np.array(0, np.int64)), ("axes", np.array([0], np.int64)), ("minus_one", np.array([-1], np.int64))],
     )
 
 
