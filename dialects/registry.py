@@ -23,8 +23,15 @@ def _graph() -> Dialect:
     return Graph
 
 
+def _fused() -> Dialect:
+    from dialects.fused import Fused
+
+    return Fused
+
+
 DIALECTS: dict[str, Callable[[], Dialect]] = {
     "builtin": _builtin,
     "func": _func,
     "graph": _graph,
+    "fused": _fused,
 }

@@ -21,6 +21,7 @@ from dialects.errors import OptcError
 from dialects.graph import WeightOp
 from dialects.weights import WeightStore, store_of
 from runtime.reference import core, elementwise, nn, tensor  # noqa: F401  (fill the table)
+from runtime.reference.fused import FusedReference
 from runtime.reference.registry import REFERENCE, as_result
 
 
@@ -93,6 +94,7 @@ def run(module: ModuleOp, inputs: Mapping[str, np.ndarray], store: WeightStore |
     interpreter = Interpreter(module)
     interpreter.register_implementations(FuncFunctions())
     interpreter.register_implementations(GraphReference(store if store is not None else store_of(module)))
+    interpreter.register_implementations(FusedReference())
     results = interpreter.call_op(fn, tuple(args))
     return dict(zip(io_names(fn, results=True), results))
 

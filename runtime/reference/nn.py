@@ -82,17 +82,22 @@ def _im2col(x: np.ndarray, kernel, strides, dilations, out) -> np.ndarray:
     return cols.reshape(n, c, math.prod(kernel), math.prod(out))
 
 
-@reference(ConvOp)
-def conv(op: ConvOp, x, w, b=None):
+def convolve(op, x: np.ndarray, w: np.ndarray, out: tuple[int, ...]) -> np.ndarray:
+    """Convolution with the properties of `op` (graph.conv or fused.conv): strides, pads,
+    dilations, group; `out` is the spatial output shape."""
     x, w = _compute(x, w)
     pads, group = ints(op.pads), int_of(op.group)
     spatial = x.ndim - 2
-    out = op.result.type.get_shape()[2:]
     n, m = x.shape[0], w.shape[0]
     x = _pad_spatial(x, pads[:spatial], pads[spatial:], 0)
     cols = _im2col(x, w.shape[2:], ints(op.strides), ints(op.dilations), out)
     cols = cols.reshape(n, group, -1, cols.shape[-1])
-    y = np.matmul(w.reshape(group, m // group, -1), cols).reshape(n, m, *out)
+    return np.matmul(w.reshape(group, m // group, -1), cols).reshape(n, m, *out)
+
+
+@reference(ConvOp)
+def conv(op: ConvOp, x, w, b=None):
+    y = convolve(op, x, w, op.result.type.get_shape()[2:])
     return y if b is None else y + _per_channel(b, y.ndim)
 
 

@@ -1,0 +1,205 @@
+"""The `fused` dialect: each op is one future kernel.
+
+A fused op owns a region of `graph` ops on whole tensors: what the kernel computes, written
+with the ops the reference interpreter already knows. Codegen walks the region to print
+the kernel body; the interpreter runs it to check every fusion decision.
+
+- `fused.elementwise` / `fused.reduction`: a chain of elementwise ops, or a reduction
+  (softmax, layer norm, reduce_*) with the elementwise ops around it. Its block arguments
+  are its operands; `fused.yield` returns its results.
+- `fused.matmul` / `fused.conv`: the matrix product, then an epilogue region. The epilogue's
+  first block argument is the accumulator (the product), the others are the op's
+  `extras` (bias, residual, scales); it yields the op's results.
+- `fused.attention`: softmax(q·kᵀ·scale + mask [causal]) · v over [batch, heads, seq, dim].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import I64, DenseArrayBase, Float32Type, FloatAttr, IntegerAttr, StringAttr, TensorType
+from xdsl.ir import Attribute, Dialect, Operation, Region, SSAValue
+from xdsl.irdl import (
+    AttrSizedOperandSegments,
+    IRDLOperation,
+    ParsePropInAttrDict,
+    irdl_op_definition,
+    operand_def,
+    opt_operand_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+    var_result_def,
+)
+from xdsl.traits import IsTerminator, Pure, RecursivelySpeculatable, RecursiveMemoryEffect
+
+from dialects.graph import nn as graph_nn
+from dialects.graph.base import expect_rank, fail, int_of
+
+def _check_region(op: Operation, region: Region, arg_types: Sequence[Attribute], what: str) -> None:
+    """One block, arguments of the given types, ending in a `fused.yield` of the op's result types."""
+    if len(region.blocks) != 1:
+        fail(op, f"expects its {what} region to have one block")
+    block = region.block
+    got = [a.type for a in block.args]
+    if got != list(arg_types):
+        fail(op, f"expects {what} block arguments of types ({_types(arg_types)}), got ({_types(got)})")
+    last = block.last_op
+    if not isinstance(last, YieldOp):
+        fail(op, f"expects its {what} region to end in fused.yield")
+    yielded = [v.type for v in last.values]
+    results = [r.type for r in op.results]
+    if yielded != results:
+        fail(op, f"yields ({_types(yielded)}) but its results are ({_types(results)})")
+    for inner in block.ops:
+        if not (inner.name.startswith("graph.") or isinstance(inner, YieldOp)):
+            fail(op, f"may hold only graph ops in its {what} region, found {inner.name}")
+
+
+def _types(types: Sequence[Attribute]) -> str:
+    return ", ".join(str(t) for t in types)
+
+
+@irdl_op_definition
+class YieldOp(IRDLOperation):
+    name = "fused.yield"
+    values = var_operand_def()
+    traits = traits_def(IsTerminator(), Pure())
+    assembly_format = "($values^ `:` type($values))? attr-dict"
+
+    def __init__(self, *values: SSAValue):
+        super().__init__(operands=[list(values)])
+
+
+class _FusedOp(IRDLOperation):
+    irdl_options = (ParsePropInAttrDict(),)
+    traits = traits_def(RecursiveMemoryEffect(), RecursivelySpeculatable())
+
+
+class GroupOp(_FusedOp):
+    """Operands become the body's block arguments; `fused.yield` gives the results."""
+
+    inputs = var_operand_def(TensorType)
+    outputs = var_result_def(TensorType)
+    body = region_def("single_block")
+    assembly_format = "`(` $inputs `)` attr-dict `:` functional-type($inputs, $outputs) $body"
+
+    def verify_(self) -> None:
+        _check_region(self, self.body, self.inputs.types, "body")
+
+
+@irdl_op_definition
+class ElementwiseOp(GroupOp):
+    """`%y = fused.elementwise (%a, %b) : (...) -> ... { ^bb0(...): ... fused.yield ... }`:
+    elementwise and broadcasting ops (and free views) in one pass over the data."""
+
+    name = "fused.elementwise"
+
+
+@irdl_op_definition
+class ReductionOp(GroupOp):
+    """Reductions (softmax, layer norm, reduce_*) with the elementwise ops around them,
+    in one kernel."""
+
+    name = "fused.reduction"
+
+
+class _ContractionOp(_FusedOp):
+    """A product plus an epilogue region over (accumulator, *extras)."""
+
+    extras = var_operand_def(TensorType)
+    outputs = var_result_def(TensorType)
+    epilogue = region_def("single_block")
+
+    def verify_(self) -> None:
+        acc = self.accumulator_type()  # each contraction says what its product is
+        _check_region(self, self.epilogue, [acc, *self.extras.types], "epilogue")
+
+
+@irdl_op_definition
+class MatmulOp(_ContractionOp):
+    """`lhs · rhs` (numpy matmul semantics, batch dims broadcast; `transpose_b` reads rhs as
+    [..., N, K]), then the epilogue."""
+
+    name = "fused.matmul"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    transpose_b = prop_def(IntegerAttr[I64])
+    irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
+    assembly_format = (
+        "$lhs `,` $rhs (`extras` `(` $extras^ `:` type($extras) `)`)? attr-dict `:` "
+        "`(` type($lhs) `,` type($rhs) `)` `->` type($outputs) $epilogue"
+    )
+
+    def accumulator_type(self) -> TensorType:
+        a, b = self.lhs.type, self.rhs.type
+        expect_rank(self, "lhs", a, *range(2, 7))
+        expect_rank(self, "rhs", b, *range(2, 7))
+        if int_of(self.transpose_b):
+            perm = [*range(b.get_num_dims() - 2), b.get_num_dims() - 1, b.get_num_dims() - 2]
+            b = TensorType(b.element_type, [b.get_shape()[p] for p in perm])
+        return graph_nn.MatMulOp.infer([a, b], {})[0]
+
+
+@irdl_op_definition
+class ConvOp(_ContractionOp):
+    """A convolution (graph.conv's properties, no bias), then the epilogue."""
+
+    name = "fused.conv"
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    strides = prop_def(DenseArrayBase[I64])
+    pads = prop_def(DenseArrayBase[I64])
+    dilations = prop_def(DenseArrayBase[I64])
+    group = prop_def(IntegerAttr[I64])
+    irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
+    assembly_format = (
+        "$input `,` $weight (`extras` `(` $extras^ `:` type($extras) `)`)? attr-dict `:` "
+        "`(` type($input) `,` type($weight) `)` `->` type($outputs) $epilogue"
+    )
+
+    def accumulator_type(self) -> TensorType:
+        props = {k: self.properties[k] for k in ("strides", "pads", "dilations", "group")}
+        return graph_nn.ConvOp.infer([self.input.type, self.weight.type], props)[0]
+
+
+@irdl_op_definition
+class AttentionOp(_FusedOp):
+    """softmax(q·kᵀ·scale + mask, causal) · v, on [batch, heads, seq, dim] tensors; the mask
+    (additive, or i1 where false masks out) broadcasts to [batch, heads, seq_q, seq_k]."""
+
+    name = "fused.attention"
+    q = operand_def(TensorType)
+    k = operand_def(TensorType)
+    v = operand_def(TensorType)
+    mask = opt_operand_def(TensorType)
+    scale = prop_def(FloatAttr[Float32Type])
+    causal = prop_def(IntegerAttr[I64])
+    output = result_def(TensorType)
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
+    assembly_format = (
+        "$q `,` $k `,` $v (`mask` `(` $mask^ `:` type($mask) `)`)? attr-dict `:` "
+        "`(` type($q) `,` type($k) `,` type($v) `)` `->` type($output)"
+    )
+
+    def verify_(self) -> None:
+        q, k, v = self.q.type, self.k.type, self.v.type
+        for what, t in (("q", q), ("k", k), ("v", v)):
+            expect_rank(self, what, t, 4)
+        b, h, s_q, d = q.get_shape()
+        if k.get_shape()[:2] != (b, h) or k.get_shape()[3] != d:
+            fail(self, f"expects k of shape [{b}, {h}, seq_k, {d}], got {k}")
+        s_k = k.get_shape()[2]
+        if v.get_shape()[:3] != (b, h, s_k):
+            fail(self, f"expects v of shape [{b}, {h}, {s_k}, dim_v], got {v}")
+        want = TensorType(q.element_type, [b, h, s_q, v.get_shape()[3]])
+        if self.output.type != want:
+            fail(self, f"expects result type {want}, got {self.output.type}")
+
+
+Fused = Dialect("fused", [YieldOp, ElementwiseOp, ReductionOp, MatmulOp, ConvOp, AttentionOp], [])
+
+__all__ = ["AttentionOp", "ConvOp", "ElementwiseOp", "Fused", "GroupOp", "MatmulOp", "ReductionOp", "YieldOp"]

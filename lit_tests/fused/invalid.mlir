@@ -1,0 +1,42 @@
+// RUN: optc %s --split-input-file --verify-diagnostics | filecheck %s
+
+func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // CHECK: 'fused.elementwise' op expects body block arguments of types (tensor<4xf32>), got (tensor<4xf16>)
+  %e = fused.elementwise (%x) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf16>):
+    fused.yield %x : tensor<4xf32>
+  }
+  func.return %e : tensor<4xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // CHECK: 'fused.elementwise' op yields (tensor<4xf16>) but its results are (tensor<4xf32>)
+  %e = fused.elementwise (%x) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    %c = graph.cast %a : tensor<4xf32> -> tensor<4xf16>
+    fused.yield %c : tensor<4xf16>
+  }
+  func.return %e : tensor<4xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<2x8xf32>, %w: tensor<8x4xf32>) -> tensor<2x4xf32> {
+  // CHECK: 'fused.matmul' op expects epilogue block arguments of types (tensor<2x4xf32>), got (tensor<2x8xf32>)
+  %m = fused.matmul %x, %w {transpose_b = 0 : i64} : (tensor<2x8xf32>, tensor<8x4xf32>) -> tensor<2x4xf32> {
+  ^bb0(%acc: tensor<2x8xf32>):
+    %r = graph.reduce_sum %acc {axes = array<i64: 1>, keepdims = 0 : i64} : tensor<2x8xf32> -> tensor<2xf32>
+    fused.yield %acc : tensor<2x8xf32>
+  }
+  func.return %m : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @main(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x6x4xf32>, %v: tensor<1x2x6x8xf32>) -> tensor<1x2x4x8xf32> {
+  // CHECK: 'fused.attention' op expects k of shape [1, 2, seq_k, 8], got tensor<1x2x6x4xf32>
+  %y = fused.attention %q, %k, %v {scale = 1.0 : f32, causal = 0 : i64} : (tensor<1x2x4x8xf32>, tensor<1x2x6x4xf32>, tensor<1x2x6x8xf32>) -> tensor<1x2x4x8xf32>
+  func.return %y : tensor<1x2x4x8xf32>
+}
