@@ -1,0 +1,1 @@
+"""Fusion: `graph` → `fused`. Each pass gathers graph ops into fused ops (one future kernel each)."""
