@@ -81,13 +81,16 @@ class OptcReferenceRep(BackendRep):
         return namedtupledict("Outputs", self.output_names)(*(outputs[n] for n in self.output_names))
 
     def _by_name(self, inputs: Any) -> dict[str, np.ndarray]:
+        takes = f"the model takes {len(self.input_names)} input(s) ({', '.join(self.input_names)})"
         if isinstance(inputs, Mapping):
-            return {name: np.asarray(value) for name, value in inputs.items()}
+            missing = [n for n in self.input_names if n not in inputs]
+            unknown = sorted(set(inputs) - set(self.input_names))
+            if missing or unknown:
+                raise OptcError(f"{takes}; missing: {', '.join(missing) or '-'}, unknown: {', '.join(unknown) or '-'}")
+            return {name: np.asarray(inputs[name]) for name in self.input_names}
         values = _positional(inputs)
         if len(values) != len(self.input_names):
-            raise OptcError(
-                f"the model takes {len(self.input_names)} input(s) ({', '.join(self.input_names)}), got {len(values)}"
-            )
+            raise OptcError(f"{takes}, got {len(values)}")
         return {name: np.asarray(value) for name, value in zip(self.input_names, values)}
 
     def _module_for(self, named: dict[str, np.ndarray]) -> ModuleOp:
@@ -105,8 +108,8 @@ class OptcReferenceRep(BackendRep):
         back each one whose absence does not make the import ask for it."""
         try:
             _import_with_constants(self.model, named)
-        except OptcError:
-            raise self._import_error from None
+        except OptcError as e:  # the first error is the one to report unless this is a new one
+            raise (self._import_error if _NEEDS_CONSTANT in str(e) else e) from None
         needed = list(named)
         for name in list(needed):
             fewer = [n for n in needed if n != name]

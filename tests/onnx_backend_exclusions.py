@@ -26,6 +26,10 @@ _FP16_SOFTMAX = (
     "fp16 Softmax: optc (like onnxruntime) computes in float32 and rounds once; the expected output rounds "
     "exp and sum to fp16 separately and is 2 fp16 ulps further from the exact value, beyond rtol 1e-3"
 )
+_ALIGN_CORNERS_SCALES = (
+    "Resize align_corners from scales: optc, like onnxruntime, maps coordinates with the floored output length "
+    "(2); onnx's expected output uses input length x scale (2.4), so the second value differs (4 vs 3.14)"
+)
 
 EXCLUDED: dict[str, str] = {
     # low-precision and string element types
@@ -228,4 +232,5 @@ EXCLUDED: dict[str, str] = {
     "test_resize_tf_crop_and_resize_extrapolation_value": _CROP_RESIZE,
     # numerics of the expected outputs
     "test_attention_4d_causal_fp16_expanded": _FP16_SOFTMAX,
+    "test_resize_downsample_scales_linear_align_corners": _ALIGN_CORNERS_SCALES,
 }

@@ -190,6 +190,8 @@ def test_backend_reports_wrong_input_count():
     rep = OptcReferenceBackend.prepare(_reshape_model())
     with pytest.raises(OptcError, match=r"takes 2 input\(s\) \(x, shape\), got 1"):
         rep.run([np.zeros((2, 3), np.float32)])
+    with pytest.raises(OptcError, match="missing: shape, unknown: z"):
+        rep.run({"x": np.zeros((2, 3), np.float32), "z": np.zeros(2)})
 
 
 # --- the node tests -------------------------------------------------------------------
