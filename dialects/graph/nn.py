@@ -414,18 +414,31 @@ class GemmOp(GraphOp):
 @irdl_op_definition
 class MatMulOp(GraphOp):
     """numpy `matmul`: batch dimensions broadcast; a 1-D operand is a vector whose
-    dimension disappears from the result."""
+    dimension disappears from the result. The optional `bias`, a vector over the columns
+    of `rhs` (the result's last axis), is added to every row: a linear layer's bias, which
+    `graph-matmul-bias` folds in from a following `graph.add`."""
 
     name = "graph.matmul"
     lhs = operand_def(TensorType)
     rhs = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
     result = result_def(TensorType)
     traits = traits_def(Pure())
-    assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
+    irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
+    assembly_format = (
+        "$lhs `,` $rhs (`,` $bias^)? attr-dict `:` "
+        "`(` type($lhs) `,` type($rhs) (`,` type($bias)^)? `)` `->` type($result)"
+    )
+
+    @classmethod
+    def make(cls, operands, props=None) -> MatMulOp:
+        """`MatMulOp.make([a, b])` is the plain product; `[a, b, bias]` adds the bias."""
+        operands = list(operands)
+        return super().make(operands + [None] * (3 - len(operands)), props)
 
     @classmethod
     def infer(cls, types, props):
-        a, b = types
+        a, b = types[:2]
         elem = expect_same_element_type(cls, types)
         if a.get_num_dims() == 0 or b.get_num_dims() == 0:
             fail(cls, f"expects operands of rank at least 1, got {a} and {b}")
@@ -433,6 +446,10 @@ class MatMulOp(GraphOp):
         b_shape = (*b.get_shape(), 1) if b.get_num_dims() == 1 else b.get_shape()
         if a_shape[-1] != b_shape[-2]:
             fail(cls, f"expects matching inner dimensions, got {a_shape[-1]} and {b_shape[-2]} for {a} and {b}")
+        if len(types) == 3:
+            if b.get_num_dims() == 1:
+                fail(cls, f"expects a bias only with a matrix rhs, got {b}")
+            _expect_channel_vector(cls, "bias", types[2], b_shape[-1])
         batch = broadcast_shapes(cls, a_shape[:-2], b_shape[:-2])
         rows = [a_shape[-2]] if a.get_num_dims() > 1 else []
         cols = [b_shape[-1]] if b.get_num_dims() > 1 else []

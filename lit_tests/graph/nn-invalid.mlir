@@ -256,3 +256,19 @@ func.func @main(%a: tensor<2x3x4xf32>, %b: tensor<3x4x5xf32>) -> tensor<2x3x5xf3
   %y = graph.matmul %a, %b : (tensor<2x3x4xf32>, tensor<3x4x5xf32>) -> tensor<2x3x5xf32>
   func.return %y : tensor<2x3x5xf32>
 }
+
+// -----
+
+func.func @main(%a: tensor<2x4xf32>, %b: tensor<4x5xf32>, %bias: tensor<4xf32>) -> tensor<2x5xf32> {
+  // CHECK: 'graph.matmul' op expects bias of shape 5, got tensor<4xf32>
+  %y = graph.matmul %a, %b, %bias : (tensor<2x4xf32>, tensor<4x5xf32>, tensor<4xf32>) -> tensor<2x5xf32>
+  func.return %y : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @main(%a: tensor<2x4xf32>, %b: tensor<4xf32>, %bias: tensor<1xf32>) -> tensor<2xf32> {
+  // CHECK: 'graph.matmul' op expects a bias only with a matrix rhs, got tensor<4xf32>
+  %y = graph.matmul %a, %b, %bias : (tensor<2x4xf32>, tensor<4xf32>, tensor<1xf32>) -> tensor<2xf32>
+  func.return %y : tensor<2xf32>
+}

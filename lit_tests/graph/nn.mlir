@@ -61,3 +61,10 @@ func.func @products(%a: tensor<4x3xf32>, %b: tensor<5x4xf32>, %c: tensor<5xf32>,
   %3 = graph.matmul %m, %w : (tensor<2x1x3x4xf32>, tensor<5x4x4xf32>) -> tensor<2x5x3x4xf32>
   func.return %0, %1, %2, %3 : tensor<3x5xf32>, tensor<3x5xf32>, tensor<3xf32>, tensor<2x5x3x4xf32>
 }
+
+func.func @matmul_bias(%m: tensor<2x3x4xf32>, %w: tensor<4x5xf32>, %bias: tensor<5xf32>) -> tensor<2x3x5xf32> {
+  // CHECK-LABEL: func.func @matmul_bias
+  // CHECK-NEXT: %{{.*}} = graph.matmul %{{.*}}, %{{.*}}, %{{.*}} : (tensor<2x3x4xf32>, tensor<4x5xf32>, tensor<5xf32>) -> tensor<2x3x5xf32>
+  %0 = graph.matmul %m, %w, %bias : (tensor<2x3x4xf32>, tensor<4x5xf32>, tensor<5xf32>) -> tensor<2x3x5xf32>
+  func.return %0 : tensor<2x3x5xf32>
+}

@@ -252,6 +252,7 @@ def gemm(op: GemmOp, a, b, c=None):
 
 
 @reference(MatMulOp)
-def matmul(op: MatMulOp, a, b):
+def matmul(op: MatMulOp, a, b, bias=None):
     a, b = _compute(a, b)
-    return np.matmul(a, b)
+    y = np.matmul(a, b)
+    return y if bias is None else y + _compute(bias)[0]
