@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -83,6 +84,15 @@ def assert_pass_preserves(
     return after
 
 
+def lit_function(lit_file: str, name: str) -> str:
+    """Function `@name` of a lit test under lit_tests/, renamed `@main`, so a differential
+    test runs exactly the IR its lit test shows."""
+    text = (Path(__file__).parents[1] / "lit_tests" / lit_file).read_text()
+    start = text.index(f"func.func @{name}(")
+    end = text.index("\n}\n", start) + 3
+    return text[start:end].replace(f"@{name}(", "@main(", 1)
+
+
 def run_onnxruntime(model: onnx.ModelProto, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     import onnxruntime as ort
 
@@ -118,6 +128,7 @@ __all__ = [
     "assert_matches_onnxruntime",
     "assert_pass_preserves",
     "context",
+    "lit_function",
     "make_model",
     "parse",
     "random_inputs",
