@@ -17,4 +17,5 @@ def _lazy(module: str, cls: str) -> Callable[[], type[ModulePass]]:
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "graph-dce": _lazy("passes.graph.dce", "GraphDeadCodeElimination"),
     "graph-recognize-gelu": _lazy("passes.graph.recognize_gelu", "GraphRecognizeGelu"),
+    "graph-canonicalize": _lazy("passes.graph.canonicalize", "GraphCanonicalize"),
 }
