@@ -18,4 +18,5 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "graph-dce": _lazy("passes.graph.dce", "GraphDeadCodeElimination"),
     "graph-recognize-gelu": _lazy("passes.graph.recognize_gelu", "GraphRecognizeGelu"),
     "graph-canonicalize": _lazy("passes.graph.canonicalize", "GraphCanonicalize"),
+    "graph-recognize-layer-norm": _lazy("passes.graph.recognize_layer_norm", "GraphRecognizeLayerNorm"),
 }
