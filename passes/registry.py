@@ -19,4 +19,5 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "graph-recognize-gelu": _lazy("passes.graph.recognize_gelu", "GraphRecognizeGelu"),
     "graph-canonicalize": _lazy("passes.graph.canonicalize", "GraphCanonicalize"),
     "graph-recognize-layer-norm": _lazy("passes.graph.recognize_layer_norm", "GraphRecognizeLayerNorm"),
+    "graph-fold-constants": _lazy("passes.graph.fold_constants", "GraphFoldConstants"),
 }
