@@ -165,6 +165,14 @@ class HardSwishOp(FloatOperands, UnaryOp):
 
 
 @irdl_op_definition
+class SiluOp(FloatOperands, UnaryOp):
+    """x * sigmoid(x) (SiLU, or Swish with beta 1). ONNX had no op for it before opset 24's
+    Swish; graph-recognize-activations builds it from the Mul and Sigmoid exporters write."""
+
+    name = "graph.silu"
+
+
+@irdl_op_definition
 class SoftplusOp(FloatOperands, UnaryOp):
     name = "graph.softplus"
 

@@ -27,8 +27,10 @@ func.func @unary(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %sign = graph.sign %abs : tensor<2x3xf32>
   // CHECK-NEXT: %{{.*}} = graph.hard_swish %{{.*}} : tensor<2x3xf32>
   %hard_swish = graph.hard_swish %sign : tensor<2x3xf32>
+  // CHECK-NEXT: %{{.*}} = graph.silu %{{.*}} : tensor<2x3xf32>
+  %silu = graph.silu %hard_swish : tensor<2x3xf32>
   // CHECK-NEXT: %{{.*}} = graph.softplus %{{.*}} : tensor<2x3xf32>
-  %softplus = graph.softplus %hard_swish : tensor<2x3xf32>
+  %softplus = graph.softplus %silu : tensor<2x3xf32>
   // CHECK-NEXT: %{{.*}} = graph.sin %{{.*}} : tensor<2x3xf32>
   %sin = graph.sin %softplus : tensor<2x3xf32>
   // CHECK-NEXT: %{{.*}} = graph.cos %{{.*}} : tensor<2x3xf32>
