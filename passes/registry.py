@@ -20,4 +20,5 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "graph-canonicalize": _lazy("passes.graph.canonicalize", "GraphCanonicalize"),
     "graph-recognize-layer-norm": _lazy("passes.graph.recognize_layer_norm", "GraphRecognizeLayerNorm"),
     "graph-fold-constants": _lazy("passes.graph.fold_constants", "GraphFoldConstants"),
+    "graph-cse": _lazy("passes.graph.cse", "GraphCommonSubexpressionElimination"),
 }
