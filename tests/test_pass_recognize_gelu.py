@@ -56,7 +56,11 @@ def _mlp(gelu_nodes, initializers):
         "w2": rng.standard_normal((32, 16)).astype(np.float32) * 0.5,
     }
     scalars = {k: np.array(v, dtype=np.float32) for k, v in initializers.items()}
-    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), *gelu_nodes, helper.make_node("MatMul", ["g", "w2"], ["y"])]
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h"]),
+        *gelu_nodes,
+        helper.make_node("MatMul", ["g", "w2"], ["y"]),
+    ]
     model = make_model(nodes, {"x": ([2, 5, 16], TensorProto.FLOAT)}, ["y"], {**weights, **scalars})
     return import_onnx(model)
 
