@@ -17,12 +17,15 @@ from passes.registry import PASSES
 
 PIPELINES: dict[str, str] = {
     # the whole compilation as far as optc goes today
-    "default": "graph-dce",
+    "default": "graph-simplify",
+    # fold what is known, remove no-ops, merge duplicates, erase what is left unused: each
+    # pass leaves work for the next (a folded Cast of 1 makes x * 1 removable)
+    "graph-simplify": "graph-fold-constants,graph-canonicalize,graph-cse,graph-dce",
 }
 
 LEVELS: dict[str, str] = {
     # level -> the pipeline that takes freshly imported IR to it
-    "graph": "graph-dce",
+    "graph": "graph-simplify",
 }
 PLANNED_LEVELS = ("fused", "quant", "kernel")
 
