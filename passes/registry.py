@@ -16,6 +16,7 @@ def _lazy(module: str, cls: str) -> Callable[[], type[ModulePass]]:
 
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "graph-dce": _lazy("passes.graph.dce", "GraphDeadCodeElimination"),
+    "graph-fold-batch-norm": _lazy("passes.graph.fold_batch_norm", "GraphFoldBatchNorm"),
     "graph-fold-conv-affine": _lazy("passes.graph.fold_conv_affine", "GraphFoldConvAffine"),
     "graph-recognize-gelu": _lazy("passes.graph.recognize_gelu", "GraphRecognizeGelu"),
     "graph-canonicalize": _lazy("passes.graph.canonicalize", "GraphCanonicalize"),
