@@ -41,8 +41,8 @@ def test_pipeline_keeps_example_outputs(path, spec):
         actual = run(after, inputs, store)
         theirs = run_onnxruntime(model, inputs)
         for name, value in expected.items():
-            np.testing.assert_allclose(actual[name], value, rtol=1e-5, atol=1e-6, err_msg=f"{name} vs the imported IR")
-            np.testing.assert_allclose(actual[name], theirs[name], rtol=1e-3, atol=1e-4, err_msg=f"{name} vs onnxruntime")
+            np.testing.assert_allclose(actual[name], value, rtol=1e-5, atol=1e-6, err_msg=f"{name}: imported IR")
+            np.testing.assert_allclose(actual[name], theirs[name], rtol=1e-3, atol=1e-4, err_msg=f"{name}: onnxruntime")
 
 
 def test_examples_are_bundled():
