@@ -18,6 +18,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "graph-dce": _lazy("passes.graph.dce", "GraphDeadCodeElimination"),
     "graph-fold-batch-norm": _lazy("passes.graph.fold_batch_norm", "GraphFoldBatchNorm"),
     "graph-fold-conv-affine": _lazy("passes.graph.fold_conv_affine", "GraphFoldConvAffine"),
+    "graph-matmul-bias": _lazy("passes.graph.matmul_bias", "GraphMatMulBias"),
     "graph-recognize-gelu": _lazy("passes.graph.recognize_gelu", "GraphRecognizeGelu"),
     "graph-canonicalize": _lazy("passes.graph.canonicalize", "GraphCanonicalize"),
     "graph-recognize-layer-norm": _lazy("passes.graph.recognize_layer_norm", "GraphRecognizeLayerNorm"),
