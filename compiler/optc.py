@@ -97,6 +97,11 @@ class OptcMain(xDSLOptMain):
             help="print the IR after every pass (to stderr)",
         )
         arg_parser.add_argument(
+            "--fusion-report",
+            action="store_true",
+            help="after the pipeline, print ONNX nodes in and kernels out, per kind (to stderr)",
+        )
+        arg_parser.add_argument(
             "--list-onnx-ops",
             action="store_true",
             help="list the ONNX op types optc imports, then exit",
@@ -134,6 +139,10 @@ class OptcMain(xDSLOptMain):
     # --- output ----------------------------------------------------------------
 
     def output_resulting_program(self, prog: ModuleOp) -> str:
+        if self.args.fusion_report:
+            from compiler.report import fusion_report
+
+            print(fusion_report(prog), file=sys.stderr)
         if self.args.output_file is not None:
             _save_weights_beside(prog, self.args.output_file)
         elif store_of(prog).unsaved:

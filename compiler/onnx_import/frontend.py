@@ -16,13 +16,14 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import ModelProto, numpy_helper
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.ir import Block, Region
 from xdsl.utils.exceptions import VerifyException
 
 from compiler.onnx_import import core, elementwise, nn, tensor  # noqa: F401  (fill the table)
 from compiler.onnx_import.context import ImportContext, Node
 from compiler.onnx_import.registry import IMPORTERS, SUPPORTED_OPS_DOC
+from compiler.report import SOURCE_NODES_ATTR
 from dialects.dtypes import onnx_elem_to_mlir, tensor_type
 from dialects.errors import OptcError
 from dialects.weights import WeightStore, attach
@@ -94,6 +95,7 @@ def import_onnx(
         res_attrs=_name_attrs(o.name for o in graph.output),
     )
     module = ModuleOp([fn])
+    module.attributes[SOURCE_NODES_ATTR] = IntegerAttr(len(graph.node), i64)
     attach(module, store)
     try:
         module.verify()

@@ -10,7 +10,7 @@ from xdsl.parser import Parser
 from xdsl.printer import Printer
 from xdsl.traits import ConstantLike, Pure
 
-from dialects.dtypes import is_bool, numpy_dtype, tensor_type, tensor_type_of
+from dialects.dtypes import is_bool, is_float, numpy_dtype, tensor_type, tensor_type_of
 from dialects.graph.base import GraphOp, UnaryOp, fail
 
 INLINE_LIMIT = 16
@@ -62,8 +62,17 @@ class ConstantOp(GraphOp):
 
     def print(self, printer: Printer) -> None:
         printer.print_string(" ")
-        printer.print_attribute(self.value)
+        if self._has_non_finite():
+            # xDSL prints inf/nan elements as hex that its parser reads back as integers;
+            # MLIR's hex-buffer form round-trips exactly.
+            printer.print_string(f'dense<"0x{self.value.data.data.hex().upper()}"> : ')
+            printer.print_attribute(self.value.type)
+        else:
+            printer.print_attribute(self.value)
         printer.print_op_attributes(self.attributes)
+
+    def _has_non_finite(self) -> bool:
+        return is_float(self.result.type.element_type) and not bool(np.all(np.isfinite(self.to_array())))
 
     @classmethod
     def parse(cls, parser: Parser) -> ConstantOp:
