@@ -17,6 +17,8 @@ def _lazy(module: str, cls: str) -> Callable[[], type[ModulePass]]:
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fuse-epilogue": _lazy("passes.fusion.fuse_epilogue", "FuseEpilogue"),
     "fuse-horizontal-matmul": _lazy("passes.fusion.fuse_horizontal_matmul", "FuseHorizontalMatmul"),
+    "fuse-elementwise": _lazy("passes.fusion.fuse_elementwise", "FuseElementwise"),
+    "fuse-reductions": _lazy("passes.fusion.fuse_reductions", "FuseReductions"),
     "graph-dce": _lazy("passes.graph.dce", "GraphDeadCodeElimination"),
     "graph-fold-batch-norm": _lazy("passes.graph.fold_batch_norm", "GraphFoldBatchNorm"),
     "graph-fold-conv-affine": _lazy("passes.graph.fold_conv_affine", "GraphFoldConvAffine"),
