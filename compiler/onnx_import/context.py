@@ -26,6 +26,16 @@ from dialects.weights import WeightStore
 from runtime.reference.registry import REFERENCE, as_result
 
 
+class ConstantInputRequired(OptcError):
+    """An input that decides a shape (or other configuration) is only known at run time.
+    `value_name` is the ONNX value, so callers that can supply it (the ONNX backend binds
+    graph inputs as constants, as TensorRT does with shape tensors) know which one."""
+
+    def __init__(self, message: str, value_name: str):
+        super().__init__(message)
+        self.value_name = value_name
+
+
 class ImportContext:
     def __init__(self, block: Block, store: WeightStore):
         self.block = block
@@ -178,9 +188,10 @@ class Node:
         """An input that must be known at compile time (a shape, axes, pads, ...)."""
         value = self.known(i)
         if value is None:
-            self.fail(
-                f"input {i} ('{what}') must be a compile-time constant; it is computed at run time "
-                "(fix the model's input shapes with --shape so shape computations fold)"
+            raise ConstantInputRequired(
+                f"{self.where()}: input {i} ('{what}') must be a compile-time constant; it is computed at "
+                "run time (fix the model's input shapes with --shape so shape computations fold)",
+                self.proto.input[i],
             )
         return value
 
