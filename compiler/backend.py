@@ -41,6 +41,7 @@ from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupl
 from xdsl.dialects.builtin import BFloat16Type, ModuleOp
 
 from compiler.onnx_import import import_onnx
+from compiler.onnx_import.context import ConstantInputRequired
 from compiler.onnx_import.frontend import DEFAULT_DOMAINS, MIN_OPSET
 from dialects.errors import OptcError
 from runtime.reference import run
@@ -48,22 +49,18 @@ from runtime.reference.interpreter import entry, io_names
 
 SUPPORTED_DEVICES = (DeviceType.CPU,)
 
-# How `Node.const_input` says that a value must be known at compile time.
-_NEEDS_CONSTANT = "must be a compile-time constant"
-
 
 class OptcReferenceRep(BackendRep):
     """A model prepared for any number of runs on the reference interpreter."""
 
-    def __init__(self, model: ModelProto, module: ModuleOp | None, import_error: OptcError | None = None):
-        """`module` is the imported model, or None when importing needs input values
-        (`import_error` says why); then each run imports it with those values bound."""
+    def __init__(self, model: ModelProto, module: ModuleOp | None):
+        """`module` is the imported model, or None when importing needs input values;
+        then each run imports it with those values bound."""
         initializers = {t.name for t in model.graph.initializer}
         self.model = model
         self.module = module
         self.input_names = [i.name for i in model.graph.input if i.name not in initializers]
         self.output_names = [o.name for o in model.graph.output]
-        self._import_error = import_error
         # the graph inputs bound as constants at each run; found on the first run
         self.constant_inputs: list[str] | None = None if module is None else []
         self._specialised: dict[tuple, ModuleOp] = {}
@@ -96,31 +93,30 @@ class OptcReferenceRep(BackendRep):
     def _module_for(self, named: dict[str, np.ndarray]) -> ModuleOp:
         """The model imported with this run's values of its compile-time inputs."""
         if self.constant_inputs is None:
-            self.constant_inputs = self._find_constant_inputs(named)
-        constants = {n: named[n] for n in self.constant_inputs}
-        key = tuple((n, a.dtype.str, a.shape, a.tobytes()) for n, a in constants.items())
+            self.constant_inputs, module = self._find_constant_inputs(named)
+            self._specialised[self._key(named)] = module
+        key = self._key(named)
         if key not in self._specialised:
-            self._specialised[key] = _import_with_constants(self.model, constants)
+            self._specialised[key] = _import_with_constants(self.model, {n: named[n] for n in self.constant_inputs})
         return self._specialised[key]
 
-    def _find_constant_inputs(self, named: dict[str, np.ndarray]) -> list[str]:
-        """The inputs the importer needs as constants: start from all of them, and give
-        back each one whose absence does not make the import ask for it."""
-        try:
-            _import_with_constants(self.model, named)
-        except OptcError as e:  # the first error is the one to report unless this is a new one
-            raise (self._import_error if _NEEDS_CONSTANT in str(e) else e) from None
-        needed = list(named)
-        for name in list(needed):
-            fewer = [n for n in needed if n != name]
+    def _key(self, named: dict[str, np.ndarray]) -> tuple:
+        return tuple((n, named[n].dtype.str, named[n].shape, named[n].tobytes()) for n in self.constant_inputs)
+
+    def _find_constant_inputs(self, named: dict[str, np.ndarray]) -> tuple[list[str], ModuleOp]:
+        """The graph inputs the importer needs as constants, and the module imported with
+        them bound: each failed import names the value it needs (`ConstantInputRequired`),
+        and the graph inputs that value is computed from are bound, until the import
+        succeeds. An error that binding cannot cure stands."""
+        bound: dict[str, np.ndarray] = {}
+        while True:
             try:
-                _import_with_constants(self.model, {n: named[n] for n in fewer})
-            except OptcError as e:
-                if _NEEDS_CONSTANT not in str(e):
+                return list(bound), _import_with_constants(self.model, bound)
+            except ConstantInputRequired as e:
+                sources = [n for n in _inputs_behind(self.model, e.value_name, named) if n not in bound]
+                if not sources:
                     raise
-                continue
-            needed = fewer
-        return needed
+                bound.update((n, named[n]) for n in sources)
 
 
 class OptcReferenceBackend(Backend):
@@ -143,10 +139,8 @@ class OptcReferenceBackend(Backend):
         model = _upgraded(model)
         try:
             return OptcReferenceRep(model, import_onnx(model))
-        except OptcError as e:
-            if _NEEDS_CONSTANT not in str(e):
-                raise
-            return OptcReferenceRep(model, None, import_error=e)
+        except ConstantInputRequired:
+            return OptcReferenceRep(model, None)
 
     @classmethod
     def run_model(cls, model: ModelProto, inputs: Any, device: str = "CPU", **kwargs: Any) -> tuple[np.ndarray, ...]:
@@ -185,6 +179,28 @@ def _upgraded(model: ModelProto) -> ModelProto:
             f"the model uses ONNX opset {versions[0]} and onnx.version_converter cannot take it to opset "
             f"{MIN_OPSET}: {type(e).__name__}: {e}"
         ) from None
+
+
+_TYPE_ONLY_OPS = ("Shape", "Size")
+"""ONNX ops whose output depends on their input's type alone: values behind them are not
+needed to know it."""
+
+
+def _inputs_behind(model: ModelProto, value: str, inputs: Mapping[str, np.ndarray]) -> list[str]:
+    """The graph inputs among `inputs` whose values `value` is computed from (itself when
+    it is one), walking back through the producing nodes, but not through `_TYPE_ONLY_OPS`."""
+    producer = {out: node for node in model.graph.node for out in node.output}
+    found, seen, todo = [], set(), [value]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in inputs:
+            found.append(name)
+        elif name in producer and producer[name].op_type not in _TYPE_ONLY_OPS:
+            todo.extend(n for n in producer[name].input if n)
+    return found
 
 
 def _import_with_constants(model: ModelProto, constants: Mapping[str, np.ndarray]) -> ModuleOp:

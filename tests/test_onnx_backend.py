@@ -165,6 +165,29 @@ def test_backend_runs_inputs_by_position_or_name():
     assert rep.constant_inputs == ["shape"], "only the input the importer needs is bound"
 
 
+def test_backend_binds_the_inputs_a_computed_constant_comes_from():
+    """Range's limit is computed from the graph input `n` and from x's shape: `n` is bound
+    (the value needed is behind it), `x` is not (only its shape is read)."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("ReduceSum", ["shape"], ["total"], keepdims=0),
+        helper.make_node("Add", ["n", "total"], ["limit"]),
+        helper.make_node("Range", ["zero", "limit", "one"], ["r"]),
+        helper.make_node("Cast", ["r"], ["y"], to=TensorProto.FLOAT),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "range",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]), helper.make_tensor_value_info("n", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [onnx.numpy_helper.from_array(np.asarray(v, np.int64), name) for name, v in (("zero", 0), ("one", 1))],
+    )
+    rep = OptcReferenceBackend.prepare(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    (y,) = rep.run([np.zeros((2, 3), np.float32), np.asarray(2, np.int64)])
+    np.testing.assert_array_equal(y, np.arange(7, dtype=np.float32))
+    assert rep.constant_inputs == ["n"]
+
+
 def test_backend_run_node():
     node = helper.make_node("Add", ["a", "b"], ["c"])
     a, b = np.ones((2, 3), np.float32), np.arange(3, dtype=np.float32)
