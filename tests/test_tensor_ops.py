@@ -7,10 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
+from onnx.reference import ReferenceEvaluator
 
 from compiler.onnx_import import import_onnx
 from dialects.errors import OptcError
 from dialects.graph import ConcatOp, ConstantOp, GatherOp, ReshapeOp, ShapeOp
+from runtime.reference import run
 from tests.support import assert_matches_onnxruntime, make_model
 
 F32, F16, I32, I64 = TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.INT32, TensorProto.INT64
@@ -105,6 +107,12 @@ CASES = {
     "reduce-mean-int32": model("ReduceMean", [3, 4], I32, opset=13, axes=[1]),
     "reduce-prod-int64": model("ReduceProd", [3, 4], I64, opset=13, axes=[0]),
     "reduce-l2-int32": model("ReduceL2", [3, 4], I32, opset=13, axes=[1]),
+    # max/min over an empty set: the type's lowest/highest value (-inf/+inf for floats)
+    "reduce-max-empty-set-18": model("ReduceMax", [2, 0, 4], consts={"a": i64(1)}, opset=18),
+    "reduce-min-empty-set-18": model("ReduceMin", [2, 0, 4], consts={"a": i64(-2)}, opset=18, keepdims=0),
+    "reduce-max-empty-set-int32-13": model("ReduceMax", [0, 3], I32, opset=13, axes=[0]),
+    "reduce-min-empty-set-int64-20": model("ReduceMin", [3, 0], I64, consts={"a": i64(1)}, opset=20),
+    "reduce-max-bool-20": model("ReduceMax", [3, 4], TensorProto.BOOL, consts={"a": i64(1)}, opset=20),
     **{
         f"{op.lower()}-{form}": model(op, [2, 3, 4], **kwargs)
         for op in ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ReduceSumSquare")
@@ -155,6 +163,19 @@ TOLERANCE = {"reduce-sum-f16": 1e-2, "range-float-long": 0.0}
 def test_matches_onnxruntime(name):
     tolerance = TOLERANCE.get(name, 1e-4)
     assert_matches_onnxruntime(CASES[name], rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize(("op", "identity"), [("ReduceMax", False), ("ReduceMin", True)])
+def test_bool_reduction_over_an_empty_set(op, identity):
+    """onnxruntime refuses bool max/min over an empty set; the spec (and onnx's reference)
+    gives the identity: False for max, True for min."""
+    m = model(op, [2, 0, 3], TensorProto.BOOL, consts={"a": i64(1)}, opset=20)
+    x = np.zeros((2, 0, 3), dtype=bool)
+    expected = ReferenceEvaluator(m).run(None, {"x": x})[0]
+    actual = run(import_onnx(m), {"x": x})["y0"]
+    np.testing.assert_array_equal(actual, expected)
+    np.testing.assert_array_equal(actual, np.full((2, 1, 3), identity))
+    assert actual.dtype == np.bool_
 
 
 # --- Resize ----------------------------------------------------------------------------

@@ -195,11 +195,23 @@ def _l2(x, axes, keepdims):
     return np.sqrt(np.sum(np.square(x), axis=axes, keepdims=keepdims))
 
 
+def _extreme(dtype: np.dtype, largest: bool):
+    """The identity of min (the largest value) or max (the smallest): ±inf for floats,
+    the type's bounds for integers, True/False for bool. ONNX (opset 18+) defines a max
+    or min over an empty set as this value; numpy would raise."""
+    if dtype == np.bool_:
+        return largest
+    if np.issubdtype(dtype, np.floating):
+        return np.inf if largest else -np.inf
+    info = np.iinfo(dtype)
+    return info.max if largest else info.min
+
+
 _REDUCTIONS = {
     ReduceSumOp: lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims, dtype=x.dtype),
     ReduceMeanOp: _mean,
-    ReduceMaxOp: lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims),
-    ReduceMinOp: lambda x, axes, keepdims: np.min(x, axis=axes, keepdims=keepdims),
+    ReduceMaxOp: lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims, initial=_extreme(x.dtype, False)),
+    ReduceMinOp: lambda x, axes, keepdims: np.min(x, axis=axes, keepdims=keepdims, initial=_extreme(x.dtype, True)),
     ReduceProdOp: lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims, dtype=x.dtype),
     ReduceL2Op: _l2,
     ReduceSumSquareOp: lambda x, axes, keepdims: np.sum(np.square(x), axis=axes, keepdims=keepdims, dtype=x.dtype),
