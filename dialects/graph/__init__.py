@@ -1,6 +1,6 @@
 """The `graph` dialect: one op per ONNX-level operator, on statically shaped tensors.
 
-Ops live in family modules (`core`, `elementwise`, `nn`, `reduction`, `tensor`); this module gathers
+Ops live in family modules (`core`, `elementwise`, `indexing`, `nn`, `reduction`, `tensor`); this module gathers
 them into the `Graph` dialect. A new op needs only its class in the right family.
 """
 
@@ -11,14 +11,15 @@ import inspect
 from xdsl.ir import Dialect
 from xdsl.irdl import IRDLOperation
 
-from dialects.graph import core, elementwise, nn, reduction, tensor
+from dialects.graph import core, elementwise, indexing, nn, reduction, tensor
 from dialects.graph.core import *  # noqa: F403
 from dialects.graph.elementwise import *  # noqa: F403
+from dialects.graph.indexing import *  # noqa: F403
 from dialects.graph.nn import *  # noqa: F403
 from dialects.graph.reduction import *  # noqa: F403
 from dialects.graph.tensor import *  # noqa: F403
 
-FAMILIES = (core, elementwise, nn, reduction, tensor)
+FAMILIES = (core, elementwise, indexing, nn, reduction, tensor)
 
 
 def _ops_of(module) -> list[type[IRDLOperation]]:

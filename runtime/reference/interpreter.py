@@ -20,7 +20,7 @@ from dialects.dtypes import numpy_dtype
 from dialects.errors import OptcError
 from dialects.graph import WeightOp
 from dialects.weights import WeightStore, store_of
-from runtime.reference import core, elementwise, nn, tensor  # noqa: F401  (fill the table)
+from runtime.reference import core, elementwise, indexing, nn, tensor  # noqa: F401  (fill the table)
 from runtime.reference.fused import FusedReference
 from runtime.reference.registry import REFERENCE, as_result
 
