@@ -17,7 +17,6 @@ def _elem_type(name: str) -> str:
 
 _TRAINING_BATCHNORM = "training-mode BatchNormalization (batch statistics) is not supported; optc compiles inference graphs"
 _NOT_A_TENSOR = "sequence and optional values are not supported; optc imports tensors only"
-_LAYERNORM_STATS = "LayerNormalization's Mean and InvStdDev outputs (saved for training) are not supported"
 _MAXPOOL_INDICES = "MaxPool's Indices output is not supported"
 _CUBIC_RESIZE = "Resize mode 'cubic' is not supported (nearest and linear only)"
 _ANTIALIAS_RESIZE = "Resize with antialias=1 (an antialiasing filter when downscaling) is not supported"
@@ -189,26 +188,6 @@ EXCLUDED: dict[str, str] = {
     # non-tensor values
     "test_identity_opt": _NOT_A_TENSOR,
     "test_identity_sequence": _NOT_A_TENSOR,
-    # training-only outputs
-    "test_layer_normalization_2d_axis0": _LAYERNORM_STATS,
-    "test_layer_normalization_2d_axis1": _LAYERNORM_STATS,
-    "test_layer_normalization_2d_axis_negative_1": _LAYERNORM_STATS,
-    "test_layer_normalization_2d_axis_negative_2": _LAYERNORM_STATS,
-    "test_layer_normalization_3d_axis0_epsilon": _LAYERNORM_STATS,
-    "test_layer_normalization_3d_axis1_epsilon": _LAYERNORM_STATS,
-    "test_layer_normalization_3d_axis2_epsilon": _LAYERNORM_STATS,
-    "test_layer_normalization_3d_axis_negative_1_epsilon": _LAYERNORM_STATS,
-    "test_layer_normalization_3d_axis_negative_2_epsilon": _LAYERNORM_STATS,
-    "test_layer_normalization_3d_axis_negative_3_epsilon": _LAYERNORM_STATS,
-    "test_layer_normalization_4d_axis0": _LAYERNORM_STATS,
-    "test_layer_normalization_4d_axis1": _LAYERNORM_STATS,
-    "test_layer_normalization_4d_axis2": _LAYERNORM_STATS,
-    "test_layer_normalization_4d_axis3": _LAYERNORM_STATS,
-    "test_layer_normalization_4d_axis_negative_1": _LAYERNORM_STATS,
-    "test_layer_normalization_4d_axis_negative_2": _LAYERNORM_STATS,
-    "test_layer_normalization_4d_axis_negative_3": _LAYERNORM_STATS,
-    "test_layer_normalization_4d_axis_negative_4": _LAYERNORM_STATS,
-    "test_layer_normalization_default_axis": _LAYERNORM_STATS,
     # unsupported outputs
     "test_maxpool_with_argmax_2d_precomputed_pads": _MAXPOOL_INDICES,
     "test_maxpool_with_argmax_2d_precomputed_strides": _MAXPOOL_INDICES,

@@ -158,6 +158,17 @@ CASES = {
     "layernorm-no-bias": model("LayerNormalization", [2, 3, 8], [8]),
     "layernorm-opset-18": model("LayerNormalization", [2, 8], [8], [8], opset=18),
     "layernorm-f16": model("LayerNormalization", [2, 3, 8], [8], [8], dtype=F16),
+    # ... with its Mean and InvStdDev outputs (f32 whatever the input type)
+    "layernorm-stats-axis1": model("LayerNormalization", [2, 3, 4], [3, 4], [3, 4], axis=1, outputs=3),
+    "layernorm-stats-axis0": model("LayerNormalization", [2, 3], [2, 3], [2, 3], axis=0, outputs=3),
+    "layernorm-stats-no-bias-18": model("LayerNormalization", [2, 3, 8], [8], opset=18, outputs=3, epsilon=1e-2),
+    "layernorm-stats-f64": model("LayerNormalization", [2, 3, 8], [8], [8], dtype=F64, outputs=3),
+    "layernorm-stats-f16": model("LayerNormalization", [2, 3, 8], [8], [8], dtype=F16, axis=-2, outputs=3),
+    "layernorm-inv-std-dev-only": make_model(
+        [helper.make_node("LayerNormalization", ["x", "s"], ["y", "", "inv"], axis=-1)],
+        {"x": ([2, 3, 8], F32), "s": ([8], F32)},
+        ["y", "inv"],
+    ),
     # Softmax / LogSoftmax: opset < 13 flattens to 2-D at axis (default 1); 13+ one axis (default -1)
     "softmax-11-default": model("Softmax", [2, 3, 4], opset=11),
     "softmax-11-axis0": model("Softmax", [2, 3, 4], opset=11, axis=0),
@@ -261,9 +272,6 @@ ERRORS = {
     "training_mode=1 \\(batch statistics\\) is not supported": bn([2, 3, 4], opset=15, training_mode=1),
     "BatchNormalization node 'y0': optc computes only the first output; the running mean/variance": bn(
         [2, 3, 4], opset=11, outputs=3
-    ),
-    "LayerNormalization node 'y0': optc computes only the first output; Mean and InvStdDev": model(
-        "LayerNormalization", [2, 8], [8], outputs=2
     ),
     "stash_type 0 is not supported": model("LayerNormalization", [2, 8], [8], stash_type=0),
     "MaxPool node 'y0': optc computes only the first output; Indices": model(

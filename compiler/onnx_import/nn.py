@@ -211,15 +211,16 @@ def instance_norm(node: Node):
 
 @importer("LayerNormalization")
 def layer_norm(node: Node):
+    """Mean and InvStdDev (saved for training) are computed when the model reads either."""
     if node.attr("stash_type", 1) != 1:
-        node.fail(f"stash_type {node.attr('stash_type')} is not supported (only 1: compute in float32)")
-    _only_first_output(node, "Mean and InvStdDev")
+        node.fail(f"stash_type {node.attr('stash_type')} is not supported (only 1: statistics in float32)")
     x = node.input(0)
     props = {
         "axis": int_attr(normalize_axis(LayerNormOp, node.attr("axis", -1), x.type.get_num_dims())),
         "epsilon": float_attr(node.attr("epsilon", 1e-5)),
     }
-    return node.emit(LayerNormOp.make([x, node.input(1), node.optional_input(2)], props))
+    statistics = any(node.proto.output[1:])
+    return node.emit(LayerNormOp.make([x, node.input(1), node.optional_input(2)], props, statistics=statistics))
 
 
 def _softmax(node: Node, op_type):

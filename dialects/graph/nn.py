@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from xdsl.dialects.builtin import I64, DenseArrayBase, FloatAttr, IntegerAttr, TensorType
+from xdsl.dialects.builtin import I64, DenseArrayBase, FloatAttr, IntegerAttr, TensorType, f32
+from xdsl.ir import SSAValue
 from xdsl.irdl import (
     AttrSizedOperandSegments,
+    AttrSizedResultSegments,
     ParsePropInAttrDict,
     irdl_op_definition,
     operand_def,
     opt_operand_def,
+    opt_result_def,
     prop_def,
     result_def,
     traits_def,
@@ -323,21 +326,40 @@ class InstanceNormOp(GraphOp):
 @irdl_op_definition
 class LayerNormOp(GraphOp):
     """Normalise over the axes from `axis` to the last, then scale (and shift); scale and
-    bias broadcast to those axes."""
+    bias broadcast to those axes.
+
+    It may also return the statistics ONNX saves for training, `mean` and `inv_std_dev`
+    (1 / sqrt(variance + epsilon)): both or neither, f32 (ONNX's stash_type 1, the only
+    one optc imports), of the input's shape with each normalized axis 1. `infer` gives all
+    three result types; `make(..., statistics=True)` creates the op with all three."""
 
     name = "graph.layer_norm"
     input = operand_def(TensorType)
     scale = operand_def(TensorType)
     bias = opt_operand_def(TensorType)
     result = result_def(TensorType)
+    mean = opt_result_def(TensorType)
+    inv_std_dev = opt_result_def(TensorType)
     axis = prop_def(IntegerAttr[I64])
     epsilon = prop_def(FloatAttr)
     traits = traits_def(Pure())
-    irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
+    irdl_options = (
+        ParsePropInAttrDict(),
+        AttrSizedOperandSegments(as_property=True),
+        AttrSizedResultSegments(as_property=True),
+    )
     assembly_format = (
         "$input `,` $scale (`,` $bias^)? attr-dict `:` "
         "`(` type($input) `,` type($scale) (`,` type($bias)^)? `)` `->` type($result)"
+        "(`,` type($mean)^ `,` type($inv_std_dev))?"
     )
+
+    @classmethod
+    def make(cls, operands, props=None, statistics: bool = False) -> LayerNormOp:
+        props = {k: v for k, v in (props or {}).items() if v is not None}
+        y, mean, inv_std_dev = cls.infer([SSAValue.get(o).type for o in operands if o is not None], props)
+        stats = [[mean], [inv_std_dev]] if statistics else [[], []]
+        return cls(operands=list(operands), result_types=[y, *stats], properties=props)
 
     @classmethod
     def infer(cls, types, props):
@@ -349,7 +371,16 @@ class LayerNormOp(GraphOp):
         for what, t in zip(("scale", "bias"), types[1:]):
             if broadcast_shapes(cls, normalized, t.get_shape()) != normalized:
                 fail(cls, f"expects {what} to broadcast to the normalized shape {'x'.join(map(str, normalized))}, got {t}")
-        return [x]
+        stats = TensorType(f32, [*x.get_shape()[:axis], *[1] * len(normalized)])
+        return [x, stats, stats]
+
+    def verify_(self) -> None:
+        if (self.mean is None) != (self.inv_std_dev is None):
+            fail(self, "expects both mean and inv_std_dev results or neither")
+        expected = self.infer([o.type for o in self.operands], self.properties)[: len(self.results)]
+        actual = [r.type for r in self.results]
+        if actual != expected:
+            fail(self, f"expects result type {', '.join(map(str, expected))}, got {', '.join(map(str, actual))}")
 
 
 class _SoftmaxBase(UnaryOp):

@@ -187,11 +187,17 @@ def global_max_pool(op, x):
 # --- normalisation ---------------------------------------------------------
 
 
-def _normalize(x: np.ndarray, axes: tuple[int, ...], epsilon: float) -> np.ndarray:
+def _moments(x: np.ndarray, axes: tuple[int, ...], epsilon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x - mean, mean, sqrt(variance + epsilon)) over `axes`, kept as size-1 axes."""
     mean = x.mean(axis=axes, keepdims=True)
     centered = x - mean
     var = np.mean(centered * centered, axis=axes, keepdims=True)
-    return centered / np.sqrt(var + epsilon)
+    return centered, mean, np.sqrt(var + epsilon)
+
+
+def _normalize(x: np.ndarray, axes: tuple[int, ...], epsilon: float) -> np.ndarray:
+    centered, _, std = _moments(x, axes, epsilon)
+    return centered / std
 
 
 @reference(BatchNormOp)
@@ -210,10 +216,15 @@ def instance_norm(op: InstanceNormOp, x, scale, bias):
 
 @reference(LayerNormOp)
 def layer_norm(op: LayerNormOp, x, scale, bias=None):
+    """With its `mean` and `inv_std_dev` results the op also returns the statistics,
+    computed (like y) in float32 for float16 and in float64 for float64, as onnxruntime
+    does; `as_result` rounds them to the f32 results."""
     x, scale = _compute(x, scale)
     axis = int_of(op.axis) % x.ndim
-    y = _normalize(x, tuple(range(axis, x.ndim)), float_of(op.epsilon)) * scale
-    return y if bias is None else y + bias
+    centered, mean, std = _moments(x, tuple(range(axis, x.ndim)), float_of(op.epsilon))
+    y = centered / std * scale
+    y = y if bias is None else y + bias
+    return y if op.mean is None else (y, mean, 1 / std)
 
 
 @reference(SoftmaxOp)
