@@ -1,8 +1,8 @@
 """Named pipelines (`optc -p default`) and the levels `--compile-to` can stop at.
 
-A pipeline is a plain pass list in xDSL's pipeline syntax. Levels beyond `graph` arrive
-with their dialects (fused, quant, kernel); until then `--compile-to` names only those
-that exist.
+A pipeline is a plain pass list in xDSL's pipeline syntax, and may name other pipelines.
+`--compile-to LEVEL` runs the pipeline named after the level; `quant` and `kernel` arrive
+with their dialects, and until then `--compile-to` says which levels exist.
 """
 
 import re
@@ -17,17 +17,30 @@ from passes.registry import PASSES
 
 PIPELINES: dict[str, str] = {
     # the whole compilation as far as optc goes today
-    "default": "graph-simplify",
+    "default": "fused",
     # fold what is known, remove no-ops, merge duplicates, erase what is left unused: each
     # pass leaves work for the next (a folded Cast of 1 makes x * 1 removable)
     "graph-simplify": "graph-fold-constants,graph-canonicalize,graph-cse,graph-dce",
+    # fold normalisations and biases into the weights, name what exporters spelled out
+    # (GELU, LayerNorm, SiLU, HardSwish), then simplify what that left behind
+    "graph-optimize": (
+        "graph-simplify,graph-fold-batch-norm,graph-fold-conv-affine,graph-matmul-bias,"
+        "graph-recognize-gelu,graph-recognize-layer-norm,graph-recognize-activations,graph-simplify"
+    ),
+    # one fused op per future kernel: attention first (it consumes matmuls and a softmax),
+    # then shared-input matmuls merge, contractions take their epilogues, reductions their
+    # neighbours, and what elementwise work is left forms groups
+    "fuse": "fuse-attention,fuse-horizontal-matmul,fuse-epilogue,fuse-reductions,fuse-elementwise,graph-dce",
+    "graph": "graph-optimize",
+    "fused": "graph-optimize,fuse",
 }
 
 LEVELS: dict[str, str] = {
     # level -> the pipeline that takes freshly imported IR to it
-    "graph": "graph-simplify",
+    "graph": "graph",
+    "fused": "fused",
 }
-PLANNED_LEVELS = ("fused", "quant", "kernel")
+PLANNED_LEVELS = ("quant", "kernel")
 
 
 def expand(spec: str) -> Iterator[ArgSpec]:

@@ -12,6 +12,7 @@ from collections import Counter
 
 from xdsl.dialects import func
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp
+from xdsl.ir import Operation
 
 from dialects.graph import ConstantOp, FlattenOp, ReshapeOp, SqueezeOp, UnsqueezeOp, WeightOp
 
@@ -21,13 +22,17 @@ SOURCE_NODES_ATTR = "optc.onnx_nodes"
 _NOT_KERNELS = (ConstantOp, WeightOp, ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp, func.ReturnOp)
 
 
-def kernel_counts(module: ModuleOp) -> Counter[str]:
-    """Kernels of `@main` by op name."""
-    counts: Counter[str] = Counter()
+def kernel_ops(module: ModuleOp) -> list[Operation]:
+    """The ops of `@main` that are kernels, in launch order."""
     for fn in module.ops:
         if isinstance(fn, func.FuncOp) and fn.sym_name.data == "main":
-            counts.update(op.name for op in fn.body.block.ops if not isinstance(op, _NOT_KERNELS))
-    return counts
+            return [op for op in fn.body.block.ops if not isinstance(op, _NOT_KERNELS)]
+    return []
+
+
+def kernel_counts(module: ModuleOp) -> Counter[str]:
+    """Kernels of `@main` by op name."""
+    return Counter(op.name for op in kernel_ops(module))
 
 
 def fusion_report(module: ModuleOp) -> str:

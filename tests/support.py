@@ -14,6 +14,7 @@ from xdsl.parser import Parser
 from xdsl.utils.arg_spec import parse_pipeline
 
 from compiler.onnx_import import import_onnx
+from compiler.pipelines import build
 from dialects.registry import DIALECTS
 from dialects.weights import WeightStore, attach, store_of
 from passes.registry import PASSES
@@ -53,9 +54,10 @@ def make_model(
 
 
 def apply_pipeline(module: ModuleOp, pipeline: str) -> ModuleOp:
+    """Run a pipeline string (named pipelines expand) in place, verifying after each pass."""
     ctx = context()
-    for spec in parse_pipeline(pipeline):
-        PASSES[spec.name]().from_spec(spec).apply(ctx, module)
+    for compiler_pass in build(pipeline):
+        compiler_pass.apply(ctx, module)
         module.verify()
     return module
 

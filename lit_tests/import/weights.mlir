@@ -4,7 +4,7 @@
 // small ones (a bias of 4 values) and Constant nodes stay inline as `graph.constant`.
 // Inputs and outputs keep their ONNX names.
 
-// CHECK:      builtin.module attributes {optc.weights = "{{.*}}.onnx"}
+// CHECK:      builtin.module attributes {optc.onnx_nodes = 4 : i64, optc.weights = "{{.*}}.onnx"}
 // CHECK-NEXT:   func.func @main(%[[X:.*]]: tensor<1x3x8x8xf32> {onnx.name = "x"}) -> (tensor<1x4x8x8xf32> {onnx.name = "y"})
 // CHECK-NOT:    graph.constant {{.*}} tensor<4x3x3x3xf32>
 // CHECK-DAG:    %[[W:.*]] = graph.weight "conv.weight" : tensor<4x3x3x3xf32>
