@@ -1,5 +1,6 @@
-"""The named pipelines on the bundled examples: `optc -p default` (and the `graph` level)
-keeps every output of examples/*.onnx what the imported IR computes, and onnxruntime's."""
+"""The named pipelines on the bundled examples: every level keeps each output of
+examples/*.onnx what the imported IR computes (rtol 1e-5) and onnxruntime's, and the
+fused level reaches its kernel counts."""
 
 import glob
 import os
@@ -10,6 +11,7 @@ import pytest
 
 from compiler.onnx_import import import_onnx
 from compiler.pipelines import LEVELS, build
+from compiler.report import kernel_counts
 from dialects.weights import attach, store_of
 from runtime.reference import run
 from tests.support import context, random_inputs, run_onnxruntime
@@ -28,7 +30,7 @@ def compile_with(module, spec: str):
     return after
 
 
-@pytest.mark.parametrize("spec", ["default", LEVELS["graph"]])
+@pytest.mark.parametrize("spec", ["default", *LEVELS.values()])
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
 def test_pipeline_keeps_example_outputs(path, spec):
     model = onnx.load(path)
@@ -43,6 +45,20 @@ def test_pipeline_keeps_example_outputs(path, spec):
         for name, value in expected.items():
             np.testing.assert_allclose(actual[name], value, rtol=1e-5, atol=1e-6, err_msg=f"{name}: imported IR")
             np.testing.assert_allclose(actual[name], theirs[name], rtol=1e-3, atol=1e-4, err_msg=f"{name}: onnxruntime")
+
+
+# conv+BN+ReLU(+residual) x4 as fused.conv, max pool, global pool, classifier;
+# QKV as one matmul, attention, head merge, out-proj+residual, two LayerNorms, FFN x2
+FUSED_KERNELS = {
+    "cnn.onnx": {"fused.conv": 4, "graph.max_pool": 1, "fused.reduction": 1, "fused.matmul": 1},
+    "transformer.onnx": {"fused.matmul": 4, "fused.reduction": 2, "fused.attention": 1, "graph.transpose": 1},
+}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
+def test_fused_level_kernel_counts(path):
+    fused = compile_with(import_onnx(onnx.load(path)), LEVELS["fused"])
+    assert dict(kernel_counts(fused)) == FUSED_KERNELS[os.path.basename(path)]
 
 
 def test_examples_are_bundled():
