@@ -20,6 +20,7 @@ from xdsl.interpreter import (
 from dialects.dtypes import numpy_dtype
 from dialects.fused import AttentionOp, ConvOp, ElementwiseOp, MatmulOp, ReductionOp, YieldOp
 from dialects.graph.base import float_of, int_of
+from dialects.graph.nn import spatial_shape
 from runtime.reference.nn import convolve
 from runtime.reference.registry import as_result
 
@@ -35,7 +36,7 @@ def _run_region(interpreter: Interpreter, region, args) -> tuple:
 def attention(q, k, v, mask, scale: float, causal: bool) -> np.ndarray:
     """softmax(q·kᵀ·scale + mask) · v in float32 (float64 for double inputs)."""
     q, k, v = _compute(q, k, v)
-    scores = np.matmul(q, np.swapaxes(k, -1, -2)) * np.asarray(scale, dtype=q.dtype)
+    scores = np.matmul(np.ascontiguousarray(q), np.ascontiguousarray(np.swapaxes(k, -1, -2))) * np.asarray(scale, dtype=q.dtype)
     if mask is not None:
         scores = np.where(mask, scores, -np.inf) if mask.dtype == np.bool_ else scores + mask
     if causal:
@@ -61,13 +62,13 @@ class FusedReference(InterpreterFunctions):
         a, b = _compute(a, b)
         if int_of(op.transpose_b):
             b = np.swapaxes(b, -1, -2)
-        acc = np.matmul(a, b).astype(_acc_dtype(op))
+        acc = np.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b)).astype(_acc_dtype(op))
         return _run_region(interpreter, op.epilogue, [acc, *extras])
 
     @impl(ConvOp)
     def run_conv(self, interpreter: Interpreter, op: ConvOp, args):
         x, w, *extras = args
-        out = op.accumulator_type().get_shape()[2:]
+        out = spatial_shape(op.accumulator_type(), op)
         acc = convolve(op, x, w, out).astype(_acc_dtype(op))
         return _run_region(interpreter, op.epilogue, [acc, *extras])
 

@@ -11,10 +11,14 @@ faster than reducing an as_strided window view (1 ms vs 22 ms for ResNet's 3x3/2
 
 float16 is computed in float32 (as onnxruntime's CPU kernels do) and rounded once when
 the interpreter casts the result to the IR's type.
+
+An op in the channels-last form (`layout = "NHWC"`) runs as its NCHW form on views with
+the channel axis moved (`np.moveaxis`, no copy), the definition of that form.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -36,6 +40,7 @@ from dialects.graph import (
     SoftmaxOp,
 )
 from dialects.graph.base import float_of, int_of, ints
+from dialects.graph.nn import channel_axis, is_channels_last, spatial_shape
 from runtime.reference.registry import reference
 
 
@@ -44,9 +49,21 @@ def _compute(*arrays: np.ndarray) -> list[np.ndarray]:
     return [a.astype(np.float32) if a.dtype == np.float16 else a for a in arrays]
 
 
-def _per_channel(v: np.ndarray, rank: int) -> np.ndarray:
-    """A (C,) vector shaped to broadcast along axis 1 of an NC... tensor."""
-    return v.reshape(1, -1, *[1] * (rank - 2))
+def _per_channel(v: np.ndarray, rank: int, axis: int = 1) -> np.ndarray:
+    """A (C,) vector shaped to broadcast along `axis` (the channels) of a rank-`rank` tensor."""
+    return v.reshape([-1 if i == axis else 1 for i in range(rank)])
+
+
+def _channels_first(fn):
+    """Run an NHWC op's input (its first operand) and result as channels first."""
+
+    @functools.wraps(fn)
+    def run(op, x, *rest):
+        if not is_channels_last(op):
+            return fn(op, x, *rest)
+        return np.moveaxis(fn(op, np.moveaxis(x, -1, 1), *rest), 1, -1)
+
+    return run
 
 
 def _pad_spatial(x: np.ndarray, begins, ends, value) -> np.ndarray:
@@ -84,7 +101,14 @@ def _im2col(x: np.ndarray, kernel, strides, dilations, out) -> np.ndarray:
 
 def convolve(op, x: np.ndarray, w: np.ndarray, out: tuple[int, ...]) -> np.ndarray:
     """Convolution with the properties of `op` (graph.conv or fused.conv): strides, pads,
-    dilations, group; `out` is the spatial output shape."""
+    dilations, group, layout; `out` is the spatial output shape."""
+    if is_channels_last(op):
+        y = _convolve(op, np.moveaxis(x, -1, 1), np.moveaxis(w, -1, 1), out)
+        return np.moveaxis(y, 1, -1)
+    return _convolve(op, x, w, out)
+
+
+def _convolve(op, x: np.ndarray, w: np.ndarray, out: tuple[int, ...]) -> np.ndarray:
     x, w = _compute(x, w)
     pads, group = ints(op.pads), int_of(op.group)
     spatial = x.ndim - 2
@@ -97,8 +121,8 @@ def convolve(op, x: np.ndarray, w: np.ndarray, out: tuple[int, ...]) -> np.ndarr
 
 @reference(ConvOp)
 def conv(op: ConvOp, x, w, b=None):
-    y = convolve(op, x, w, op.result.type.get_shape()[2:])
-    return y if b is None else y + _per_channel(b, y.ndim)
+    y = convolve(op, x, w, spatial_shape(op.result.type, op))
+    return y if b is None else y + _per_channel(b, y.ndim, channel_axis(op))
 
 
 @reference(ConvTransposeOp)
@@ -130,8 +154,8 @@ def _pool_geometry(op):
     """(kernel, strides, dilations, out, pad begins, pad ends incl. the ceil_mode overhang)."""
     kernel, strides, dilations, pads = ints(op.kernel_shape), ints(op.strides), ints(op.dilations), ints(op.pads)
     spatial = len(kernel)
-    size = op.input.type.get_shape()[2:]
-    out = op.result.type.get_shape()[2:]
+    size = spatial_shape(op.input.type, op)
+    out = spatial_shape(op.result.type, op)
     needed = [(o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(out, strides, dilations, kernel)]
     ends = [need - pads[i] - size[i] for i, need in enumerate(needed)]
     return kernel, strides, dilations, out, pads[:spatial], ends
@@ -149,13 +173,41 @@ def _lowest(dtype: np.dtype):
 
 
 @reference(MaxPoolOp)
+@_channels_first
 def max_pool(op: MaxPoolOp, x):
     kernel, strides, dilations, out, begins, ends = _pool_geometry(op)
+    if op.indices is not None:
+        return _max_pool_with_indices(op, x, kernel, strides, dilations, out, begins, ends)
     x = _pad_spatial(x, begins, ends, _lowest(x.dtype))
     return _reduce_windows(x, np.maximum, kernel, strides, dilations, out)
 
 
+def _max_pool_with_indices(op: MaxPoolOp, x, kernel, strides, dilations, out, begins, ends):
+    """Maxima and their flat input indices, as onnxruntime finds them: each window is
+    scanned in order and a later tap wins only when strictly greater, so ties go to the
+    first. A map of spatial positions (-1 in the padding, which never wins) is padded and
+    sliced like the input; the plane offset (n * C + c) * H * W is added at the end."""
+    size = x.shape[2:]
+    plane = math.prod(size)
+    positions = np.arange(plane, dtype=np.int64)
+    if int_of(op.storage_order):  # column major: the first spatial axis varies fastest
+        positions = positions.reshape(size[::-1]).transpose()
+    positions = _pad_spatial(positions.reshape(1, 1, *size), begins, ends, -1)
+    x = _pad_spatial(x, begins, ends, _lowest(x.dtype))
+    best = where = None
+    for _, window in _taps(kernel, strides, dilations, out):
+        value, position = x[window], np.broadcast_to(positions[window], x[window].shape)
+        if best is None:
+            best, where = value.copy(), position.copy()
+            continue
+        wins = (value > best) | ((where < 0) & (position >= 0))
+        best, where = np.where(wins, value, best), np.where(wins, position, where)
+    planes = np.arange(x.shape[0] * x.shape[1], dtype=np.int64).reshape(x.shape[0], x.shape[1], *[1] * len(size))
+    return best, where + planes * plane
+
+
 @reference(AveragePoolOp)
+@_channels_first
 def average_pool(op: AveragePoolOp, x):
     """Window sums divided by how many taps count: a 0/1 mask of the padded spatial
     extent, reduced the same way, gives that divisor per output position."""
@@ -174,12 +226,14 @@ def average_pool(op: AveragePoolOp, x):
 
 
 @reference(GlobalAveragePoolOp)
+@_channels_first
 def global_average_pool(op, x):
     (x,) = _compute(x)
     return x.mean(axis=tuple(range(2, x.ndim)), keepdims=True)
 
 
 @reference(GlobalMaxPoolOp)
+@_channels_first
 def global_max_pool(op, x):
     return x.max(axis=tuple(range(2, x.ndim)), keepdims=True)
 
@@ -201,6 +255,7 @@ def _normalize(x: np.ndarray, axes: tuple[int, ...], epsilon: float) -> np.ndarr
 
 
 @reference(BatchNormOp)
+@_channels_first
 def batch_norm(op: BatchNormOp, x, scale, bias, mean, var):
     x, scale, bias, mean, var = _compute(x, scale, bias, mean, var)
     factor = scale / np.sqrt(var + float_of(op.epsilon))
@@ -208,6 +263,7 @@ def batch_norm(op: BatchNormOp, x, scale, bias, mean, var):
 
 
 @reference(InstanceNormOp)
+@_channels_first
 def instance_norm(op: InstanceNormOp, x, scale, bias):
     x, scale, bias = _compute(x, scale, bias)
     y = _normalize(x, tuple(range(2, x.ndim)), float_of(op.epsilon))
@@ -264,6 +320,8 @@ def gemm(op: GemmOp, a, b, c=None):
 
 @reference(MatMulOp)
 def matmul(op: MatMulOp, a, b, bias=None):
-    a, b = _compute(a, b)
+    # numpy's batched matmul on transposed views (attention's q·kᵀ) is several times
+    # slower than on contiguous copies, which cost little next to the product
+    a, b = (np.ascontiguousarray(x) for x in _compute(a, b))
     y = np.matmul(a, b)
     return y if bias is None else y + _compute(bias)[0]
