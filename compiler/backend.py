@@ -25,7 +25,8 @@ Three things happen at the boundary:
   bound, the others stay run-time arguments.
 - The reference interpreter holds bfloat16 tensors as float32 rounded to bf16 (see
   `dialects.dtypes`); callers exchange `ml_dtypes.bfloat16` arrays, as the rest of the
-  ONNX ecosystem does.
+  ONNX ecosystem does. The storage-only types (float8, float4, int4, int2, ...) are
+  `ml_dtypes` arrays on both sides, so they pass through unchanged.
 """
 
 from __future__ import annotations
@@ -214,7 +215,8 @@ def _import_with_constants(model: ModelProto, constants: Mapping[str, np.ndarray
 
 
 def _run_module(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Run `@main`, converting bf16 values between ml_dtypes and the interpreter's float32."""
+    """Run `@main`, converting bf16 values between ml_dtypes and the interpreter's float32
+    (other ml_dtypes arrays are the interpreter's own representation)."""
     fn = entry(module)
     bf16_args = {n for n, t in zip(io_names(fn), fn.function_type.inputs.data) if _is_bf16(t)}
     bf16_results = {n for n, t in zip(io_names(fn, results=True), fn.function_type.outputs.data) if _is_bf16(t)}

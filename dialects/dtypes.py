@@ -2,14 +2,30 @@
 
 bf16 has no numpy dtype, so the reference interpreter holds bf16 tensors as float32
 whose values are rounded to bf16 (see `round_to_bf16`).
+
+The low-precision types of ONNX (float8 in its four variants and E8M0, float4 E2M1,
+int4/uint4, int2/uint2) are *storage-only* in optc: values of these types are stored,
+moved (reshaped, transposed, concatenated, sliced, gathered) and cast, but no op computes
+on them (`graph` ops other than casts and data movement reject them; see
+`dialects.graph.base.MovesData`). Each has an MLIR builtin type (`f8E4M3FN`, `f4E2M1FN`,
+`i4`, `ui2`, ...) and the interpreter holds them as `ml_dtypes` arrays, the numpy dtypes
+onnx itself uses, one element per byte. ONNX's FLOAT6 types have no Cast semantics in the
+ONNX spec yet and stay unsupported.
 """
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 from onnx import TensorProto
 from xdsl.dialects.builtin import (
     BFloat16Type,
+    Float4E2M1FNType,
+    Float8E4M3FNType,
+    Float8E4M3FNUZType,
+    Float8E5M2FNUZType,
+    Float8E5M2Type,
+    Float8E8M0FNUType,
     Float16Type,
     Float32Type,
     Float64Type,
@@ -42,11 +58,34 @@ _TABLE: list[tuple[int, Attribute, np.dtype]] = [
     (TensorProto.BOOL, i1, np.dtype(np.bool_)),
 ]
 
+# storage-only types (see the module docstring), by ONNX name: onnx adds them over releases
+# (INT4 in 1.16, FLOAT4E2M1 and FLOAT8E8M0 in 1.18, INT2 in 1.20)
+_STORAGE_TABLE: list[tuple[str, Attribute, np.dtype]] = [
+    ("FLOAT8E4M3FN", Float8E4M3FNType(), np.dtype(ml_dtypes.float8_e4m3fn)),
+    ("FLOAT8E4M3FNUZ", Float8E4M3FNUZType(), np.dtype(ml_dtypes.float8_e4m3fnuz)),
+    ("FLOAT8E5M2", Float8E5M2Type(), np.dtype(ml_dtypes.float8_e5m2)),
+    ("FLOAT8E5M2FNUZ", Float8E5M2FNUZType(), np.dtype(ml_dtypes.float8_e5m2fnuz)),
+    ("FLOAT8E8M0", Float8E8M0FNUType(), np.dtype(ml_dtypes.float8_e8m0fnu)),
+    ("FLOAT4E2M1", Float4E2M1FNType(), np.dtype(ml_dtypes.float4_e2m1fn)),
+    ("INT4", IntegerType(4), np.dtype(ml_dtypes.int4)),
+    ("UINT4", IntegerType(4, _UNSIGNED), np.dtype(ml_dtypes.uint4)),
+    ("INT2", IntegerType(2), np.dtype(ml_dtypes.int2)),
+    ("UINT2", IntegerType(2, _UNSIGNED), np.dtype(ml_dtypes.uint2)),
+]
+_TABLE += [(getattr(TensorProto, n), mlir_t, np_t) for n, mlir_t, np_t in _STORAGE_TABLE if hasattr(TensorProto, n)]
+
+STORAGE_ONLY: frozenset[Attribute] = frozenset(mlir_t for _, mlir_t, _ in _STORAGE_TABLE)
+"""Element types optc stores, moves and casts but computes nothing on."""
+STORAGE_DTYPES: dict[str, np.dtype] = {np_t.name: np_t for _, _, np_t in _STORAGE_TABLE}
+"""Their numpy (ml_dtypes) dtypes by name; numpy's own files (.npy/.npz) cannot name them."""
+FLOAT8_TYPES = (Float8E4M3FNType, Float8E4M3FNUZType, Float8E5M2Type, Float8E5M2FNUZType, Float8E8M0FNUType)
+"""The targets ONNX Cast's `saturate` applies to."""
+
 _ONNX_TO_MLIR = {onnx_t: mlir_t for onnx_t, mlir_t, _ in _TABLE}
-_MLIR_TO_NUMPY = {mlir_t: np_t for _, mlir_t, np_t in _TABLE}
+_MLIR_TO_NUMPY = {mlir_t: np_t for _, mlir_t, np_t in (*_TABLE, *_STORAGE_TABLE)}
 _MLIR_TO_ONNX = {mlir_t: onnx_t for onnx_t, mlir_t, _ in _TABLE}
 # numpy -> mlir: bf16 never comes from numpy, so float32 maps to f32
-_NUMPY_TO_MLIR = {np_t: mlir_t for onnx_t, mlir_t, np_t in _TABLE if onnx_t != TensorProto.BFLOAT16}
+_NUMPY_TO_MLIR = {np_t: mlir_t for onnx_t, mlir_t, np_t in (*_TABLE, *_STORAGE_TABLE) if onnx_t != TensorProto.BFLOAT16}
 
 
 def onnx_elem_to_mlir(elem_type: int, where: str = "") -> Attribute:
@@ -92,6 +131,15 @@ def is_integer(element_type: Attribute) -> bool:
 
 def is_bool(element_type: Attribute) -> bool:
     return element_type == i1
+
+
+def is_storage_only(element_type: Attribute) -> bool:
+    return element_type in STORAGE_ONLY
+
+
+def is_storage_float(element_type: Attribute) -> bool:
+    """float8, float4 and E8M0: storage-only types with float values (and NaN in most)."""
+    return is_storage_only(element_type) and not isinstance(element_type, IntegerType)
 
 
 def round_to_bf16(array: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 
+from dialects.dtypes import STORAGE_DTYPES
 from dialects.errors import OptcError
 
 WEIGHTS_ATTR = "optc.weights"
@@ -58,7 +59,7 @@ class WeightStore:
         """Write the arrays (or only `names`) to an `.npz` file; it becomes the source."""
         keep = self.arrays if names is None else {n: self.arrays[n] for n in names}
         with open(path, "wb") as f:
-            np.savez(f, **keep)
+            np.savez(f, **_with_storage_dtypes(keep))
         self.source, self.unsaved = path, set()
 
     @staticmethod
@@ -69,9 +70,32 @@ class WeightStore:
             return _load_onnx_initializers(path)
         try:
             with np.load(path, allow_pickle=False) as data:
-                return WeightStore(path, {k: data[k] for k in data.files})
+                return WeightStore(path, _without_storage_dtypes({k: data[k] for k in data.files}))
         except (OSError, ValueError) as e:
             raise OptcError(f"weights file '{path}' cannot be read: {e}") from None
+
+
+DTYPES_ENTRY = "optc.dtypes"
+"""The `.npz` entry naming the ml_dtypes dtype of each array saved as raw bytes (numpy's
+files hold numpy's own dtypes only): `name=float8_e4m3fn` lines."""
+
+
+def _with_storage_dtypes(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Arrays of storage-only types (float8, int4, ...) as their bytes, plus `DTYPES_ENTRY`."""
+    typed = {n: a.dtype.name for n, a in arrays.items() if a.dtype.name in STORAGE_DTYPES}
+    if not typed:
+        return arrays
+    out = {n: a.view(np.uint8) if n in typed else a for n, a in arrays.items()}
+    out[DTYPES_ENTRY] = np.array([f"{n}={d}" for n, d in typed.items()])
+    return out
+
+
+def _without_storage_dtypes(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The inverse of `_with_storage_dtypes`."""
+    if DTYPES_ENTRY not in arrays:
+        return arrays
+    typed = dict(line.rsplit("=", 1) for line in arrays.pop(DTYPES_ENTRY).tolist())
+    return {n: a.view(STORAGE_DTYPES[typed[n]]) if n in typed else a for n, a in arrays.items()}
 
 
 def _load_onnx_initializers(path: str) -> WeightStore:

@@ -140,8 +140,14 @@ def test_old_opsets_are_refused_with_advice(opset):
 
 
 def test_unsupported_element_type_is_named():
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], {"x": ([2], TensorProto.COMPLEX64)}, ["y"])
+    with pytest.raises(OptcError, match=r"input 'x': element type COMPLEX64 is not supported"):
+        import_onnx(model)
+
+
+def test_storage_only_element_type_is_refused_by_computing_ops():
     model = make_model([helper.make_node("Relu", ["x"], ["y"])], {"x": ([2], TensorProto.FLOAT8E4M3FN)}, ["y"])
-    with pytest.raises(OptcError, match=r"input 'x': element type FLOAT8E4M3FN is not supported"):
+    with pytest.raises(OptcError, match=r"Relu node 'y': 'graph.relu' op does not compute on f8E4M3FN"):
         import_onnx(model)
 
 

@@ -19,7 +19,7 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 from dialects.errors import OptcError
 from dialects.graph import ConstantOp, WeightOp
-from dialects.graph.base import ShapeOnly
+from dialects.graph.base import ShapeOnly, expect_computable
 from dialects.graph.core import fits_inline
 from dialects.dtypes import numpy_dtype, tensor_type, tensor_type_of
 from dialects.weights import WeightStore
@@ -84,6 +84,7 @@ class ImportContext:
 
     def emit(self, op: Operation, name_hint: str) -> list[SSAValue]:
         """Insert `op`, or fold it to constants when its value is known at compile time."""
+        expect_computable(op, [v.type for v in (*op.operands, *op.results)])  # also for ops folding erases
         foldable = op.has_trait(ShapeOnly) or (
             all(self.value_of(o) is not None for o in op.operands) and type(op) in REFERENCE
         )

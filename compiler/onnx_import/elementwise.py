@@ -67,7 +67,7 @@ from dialects.graph import (
     XorOp,
 )
 from dialects.graph.base import float_attr, int_attr, str_attr
-from dialects.graph.elementwise import expect_kind
+from dialects.graph.elementwise import E8M0_ROUND_MODES, expect_kind
 
 UNARY = {
     "Relu": ReluOp,
@@ -234,11 +234,21 @@ def _bound_attr(node: Node, bound: str, value: np.ndarray, element_type: Attribu
 
 @importer("Cast")
 def cast(node: Node):
-    """`saturate` (opset 19) only affects float8 targets, which optc rejects by type."""
     to = onnx_elem_to_mlir(node.attr("to"), f"{node.where()}: ")
-    return node.emit(CastOp.to(node.input(0), to))
+    return node.emit(CastOp.to(node.input(0), to, *_cast_modes(node)))
 
 
 @importer("CastLike")
 def cast_like(node: Node):
-    return node.emit(CastOp.to(node.input(0), node.input(1).type.element_type))
+    return node.emit(CastOp.to(node.input(0), node.input(1).type.element_type, *_cast_modes(node)))
+
+
+def _cast_modes(node: Node) -> tuple[bool, str]:
+    """`saturate` (opset 19, default 1) and `round_mode` (opset 24, default "up"). ONNX
+    applies them to float8 and E8M0 targets only; `CastOp.to` keeps them for those."""
+    saturate, round_mode = node.attr("saturate", 1), node.attr("round_mode", "up")
+    if saturate not in (0, 1):
+        node.fail(f"saturate must be 0 or 1, got {saturate}")
+    if round_mode not in E8M0_ROUND_MODES:
+        node.fail(f"round_mode must be one of {', '.join(E8M0_ROUND_MODES)}, got '{round_mode}'")
+    return bool(saturate), round_mode

@@ -35,6 +35,8 @@ from xdsl.irdl import (
 from xdsl.traits import OpTrait, Pure
 from xdsl.utils.exceptions import VerifyException
 
+from dialects.dtypes import is_storage_only
+
 Props = Mapping[str, Attribute]
 
 
@@ -43,10 +45,38 @@ class ShapeOnly(OpTrait):
     constant whenever shapes are static."""
 
 
+class MovesData(OpTrait):
+    """The op copies, relabels or converts elements without computing on them (casts,
+    views, concatenation, slicing, gathers), so it accepts storage-only element types
+    (float8, float4, int4, ...; see `dialects.dtypes`). Every other graph op rejects them."""
+
+
+class _ComputesOnlyOnArithmeticTypes(OpTrait):
+    """Attached to `GraphOp`, so every graph op verifies it (xDSL collects the traits of
+    all base classes): an op without `MovesData` rejects storage-only element types."""
+
+    def verify(self, op: Operation) -> None:
+        expect_computable(op, [v.type for v in (*op.operands, *op.results)])
+
+
+def expect_computable(op: Operation | type[Operation], types: Sequence[Attribute]) -> None:
+    """Fail unless `op` moves data or no type in `types` is storage-only."""
+    if op.has_trait(MovesData):
+        return
+    for t in types:
+        if isinstance(t, TensorType) and is_storage_only(t.element_type):
+            fail(
+                op,
+                f"does not compute on {t.element_type} ({t}), a storage-only element type that only casts "
+                "and data movement accept; cast it to f16 or f32 first",
+            )
+
+
 class GraphOp(IRDLOperation):
     """Base of every graph op. Properties may be written in the attribute dictionary."""
 
     irdl_options = (ParsePropInAttrDict(),)
+    traits = traits_def(_ComputesOnlyOnArithmeticTypes())
 
     @classmethod
     def infer(cls, types: Sequence[TensorType], props: Props) -> list[Attribute] | None:
@@ -63,6 +93,7 @@ class GraphOp(IRDLOperation):
         """Create the op, inferring its result types."""
         props = {k: v for k, v in (props or {}).items() if v is not None}
         types = [_value_type(o) for o in operands if o is not None]
+        expect_computable(cls, types)
         result_types = cls.infer(types, props)
         if result_types is None:
             raise TypeError(f"{cls.name} cannot infer its result types; pass them explicitly")

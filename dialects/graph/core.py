@@ -10,8 +10,8 @@ from xdsl.parser import Parser
 from xdsl.printer import Printer
 from xdsl.traits import ConstantLike, Pure
 
-from dialects.dtypes import is_bool, is_float, numpy_dtype, tensor_type, tensor_type_of
-from dialects.graph.base import GraphOp, UnaryOp, fail
+from dialects.dtypes import is_bool, is_float, is_storage_float, numpy_dtype, tensor_type, tensor_type_of
+from dialects.graph.base import GraphOp, MovesData, UnaryOp, fail
 
 INLINE_LIMIT = 16
 """Constants with at most this many elements are printed inline; larger ones become weights,
@@ -35,11 +35,13 @@ class ConstantOp(GraphOp):
     name = "graph.constant"
     value = prop_def(DenseIntOrFPElementsAttr)
     result = result_def(TensorType)
-    traits = traits_def(ConstantLike(), Pure())
+    traits = traits_def(ConstantLike(), Pure(), MovesData())
 
     @staticmethod
     def from_array(array: np.ndarray, element_type: Attribute | None = None) -> ConstantOp:
-        """`element_type` names types numpy lacks (bf16 arrays are float32); default: the array's."""
+        """`element_type` names types numpy lacks (bf16 arrays are float32); default: the array's.
+        Storage-only types (float8, int4, ...) are stored like any other: xDSL's dense
+        attribute holds one element per byte and prints their values."""
         t = tensor_type_of(array) if element_type is None else tensor_type(array.shape, element_type)
         flat = array.reshape(-1)
         if flat.size > 1 and is_splat(flat):
@@ -72,7 +74,8 @@ class ConstantOp(GraphOp):
         printer.print_op_attributes(self.attributes)
 
     def _has_non_finite(self) -> bool:
-        return is_float(self.result.type.element_type) and not bool(np.all(np.isfinite(self.to_array())))
+        elem = self.result.type.element_type
+        return (is_float(elem) or is_storage_float(elem)) and not bool(np.all(np.isfinite(self.to_array())))
 
     @classmethod
     def parse(cls, parser: Parser) -> ConstantOp:
@@ -93,7 +96,7 @@ class WeightOp(GraphOp):
     name = "graph.weight"
     sym = prop_def(StringAttr)
     result = result_def(TensorType)
-    traits = traits_def(ConstantLike(), Pure())
+    traits = traits_def(ConstantLike(), Pure(), MovesData())
     assembly_format = "$sym attr-dict `:` type($result)"
 
     @staticmethod
@@ -104,3 +107,4 @@ class WeightOp(GraphOp):
 @irdl_op_definition
 class IdentityOp(UnaryOp):
     name = "graph.identity"
+    traits = traits_def(MovesData())

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from xdsl.dialects.builtin import FloatAttr, I64, IntegerAttr, Signedness, StringAttr, TensorType
+from xdsl.dialects.builtin import Float8E8M0FNUType, FloatAttr, I64, IntegerAttr, Signedness, StringAttr, TensorType
 from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import (
     AttrSizedOperandSegments,
@@ -31,14 +31,16 @@ from xdsl.irdl import (
 )
 from xdsl.traits import Pure
 
-from dialects.dtypes import i1, is_bool, is_float, is_integer
+from dialects.dtypes import FLOAT8_TYPES, i1, is_bool, is_float, is_integer
 from dialects.graph.base import (
     BinaryOp,
     GraphOp,
+    MovesData,
     UnaryOp,
     broadcast_shapes,
     expect_same_element_type,
     fail,
+    int_attr,
     int_of,
     str_of,
 )
@@ -500,18 +502,52 @@ class CastOp(GraphOp):
     element type becomes the result's. Floats to integers truncate toward zero (out of
     the integer's range ONNX leaves it undefined: the reference does the machine's C
     conversion, as onnxruntime does); to f16 and bf16 rounds to nearest even, through
-    f32 as onnxruntime does; anything nonzero (NaN too) is true."""
+    f32 as onnxruntime does; anything nonzero (NaN too) is true.
+
+    Casts are how values enter and leave the storage-only types (float8, float4, int4,
+    int2; `runtime.reference.low_precision` has their rules). ONNX's `saturate` is a
+    property exactly when the target is a float8 type (`{saturate = 1 : i64}` clamps out
+    of range values to the largest finite value, 0 gives inf or NaN), and `round_mode`
+    (`"up"`, `"down"`, `"nearest"`) exactly when it is f8E8M0FNU."""
 
     name = "graph.cast"
     input = operand_def(TensorType)
     result = result_def(TensorType)
-    traits = traits_def(Pure())
+    saturate = opt_prop_def(IntegerAttr[I64])
+    round_mode = opt_prop_def(StringAttr)
+    traits = traits_def(Pure(), MovesData())
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
     @staticmethod
-    def to(value: SSAValue, element_type: Attribute) -> CastOp:
-        return CastOp(operands=[value], result_types=[TensorType(element_type, value.type.get_shape())])
+    def to(value: SSAValue, element_type: Attribute, saturate: bool = True, round_mode: str = "up") -> CastOp:
+        """`saturate` and `round_mode` are kept only for the targets they apply to."""
+        props: dict[str, Attribute] = {}
+        if isinstance(element_type, FLOAT8_TYPES):
+            props["saturate"] = int_attr(int(saturate))
+        if isinstance(element_type, Float8E8M0FNUType):
+            props["round_mode"] = StringAttr(round_mode)
+        result = TensorType(element_type, value.type.get_shape())
+        return CastOp(operands=[value], result_types=[result], properties=props)
 
     def verify_(self) -> None:
         if self.input.type.get_shape() != self.result.type.get_shape():
             fail(self, f"expects result shape equal to input shape, got {self.input.type} -> {self.result.type}")
+        target = self.result.type.element_type
+        _expect_prop_for(self, "saturate", isinstance(target, FLOAT8_TYPES), "float8 targets")
+        _expect_prop_for(self, "round_mode", isinstance(target, Float8E8M0FNUType), "f8E8M0FNU targets")
+        if self.saturate is not None and int_of(self.saturate) not in (0, 1):
+            fail(self, f"expects saturate to be 0 or 1, got {int_of(self.saturate)}")
+        if self.round_mode is not None and str_of(self.round_mode) not in E8M0_ROUND_MODES:
+            modes = ", ".join(E8M0_ROUND_MODES)
+            fail(self, f"expects round_mode to be one of {modes}, got '{str_of(self.round_mode)}'")
+
+
+E8M0_ROUND_MODES = ("up", "down", "nearest")
+
+
+def _expect_prop_for(op: CastOp, prop: str, applies: bool, targets: str) -> None:
+    """A cast carries `prop` exactly when its target is one the property applies to."""
+    if applies and prop not in op.properties:
+        fail(op, f"expects {prop} for a cast to {op.result.type.element_type}")
+    if not applies and prop in op.properties:
+        fail(op, f"expects {prop} only for {targets}, got a cast to {op.result.type}")

@@ -41,6 +41,7 @@ from xdsl.traits import Pure
 
 from dialects.graph.base import (
     GraphOp,
+    MovesData,
     ShapeOnly,
     broadcast_shapes,
     expect_rank,
@@ -83,7 +84,7 @@ class ReshapeOp(GraphOp):
     name = "graph.reshape"
     input = operand_def(TensorType)
     result = result_def(TensorType)
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = _UNARY_FORMAT
 
     def verify_(self) -> None:
@@ -109,7 +110,7 @@ class FlattenOp(GraphOp):
     input = operand_def(TensorType)
     result = result_def(TensorType)
     axis = prop_def(IntegerAttr[I64])
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = _UNARY_FORMAT
 
     @classmethod
@@ -129,7 +130,7 @@ class SqueezeOp(GraphOp):
     input = operand_def(TensorType)
     result = result_def(TensorType)
     axes = prop_def(DenseArrayBase[I64])
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = _UNARY_FORMAT
 
     @classmethod
@@ -150,7 +151,7 @@ class UnsqueezeOp(GraphOp):
     input = operand_def(TensorType)
     result = result_def(TensorType)
     axes = prop_def(DenseArrayBase[I64])
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = _UNARY_FORMAT
 
     @classmethod
@@ -168,7 +169,7 @@ class TransposeOp(GraphOp):
     input = operand_def(TensorType)
     result = result_def(TensorType)
     perm = prop_def(DenseArrayBase[I64])
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = _UNARY_FORMAT
 
     @classmethod
@@ -186,7 +187,7 @@ class ExpandOp(GraphOp):
     name = "graph.expand"
     input = operand_def(TensorType)
     result = result_def(TensorType)
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = _UNARY_FORMAT
 
     def verify_(self) -> None:
@@ -202,7 +203,7 @@ class TileOp(GraphOp):
     input = operand_def(TensorType)
     result = result_def(TensorType)
     repeats = prop_def(DenseArrayBase[I64])
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = _UNARY_FORMAT
 
     @classmethod
@@ -224,7 +225,7 @@ class ConcatOp(GraphOp):
     inputs = var_operand_def(TensorType)
     result = result_def(TensorType)
     axis = prop_def(IntegerAttr[I64])
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = "$inputs attr-dict `:` `(` type($inputs) `)` `->` type($result)"
 
     @classmethod
@@ -258,7 +259,7 @@ class SplitOp(GraphOp):
     outputs = var_result_def(TensorType)
     axis = prop_def(IntegerAttr[I64])
     split = prop_def(DenseArrayBase[I64])
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = "$input attr-dict `:` type($input) `->` type($outputs)"
 
     @classmethod
@@ -287,7 +288,7 @@ class SliceOp(GraphOp):
     result = result_def(TensorType)
     starts = prop_def(DenseArrayBase[I64])
     steps = prop_def(DenseArrayBase[I64])
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = _UNARY_FORMAT
 
     def verify_(self) -> None:
@@ -349,7 +350,7 @@ class GatherOp(GraphOp):
     indices = operand_def(TensorType)
     result = result_def(TensorType)
     axis = prop_def(IntegerAttr[I64])
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = _DATA_INDICES_FORMAT
 
     @classmethod
@@ -370,7 +371,7 @@ class GatherElementsOp(GraphOp):
     indices = operand_def(TensorType)
     result = result_def(TensorType)
     axis = prop_def(IntegerAttr[I64])
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = _DATA_INDICES_FORMAT
 
     @classmethod
@@ -438,7 +439,7 @@ class ShapeOp(GraphOp):
     result = result_def(TensorType)
     start = prop_def(IntegerAttr[I64])
     end = prop_def(IntegerAttr[I64])
-    traits = traits_def(Pure(), ShapeOnly())
+    traits = traits_def(Pure(), ShapeOnly(), MovesData())
     assembly_format = _UNARY_FORMAT
 
     @classmethod
@@ -456,7 +457,7 @@ class SizeOp(GraphOp):
     name = "graph.size"
     input = operand_def(TensorType)
     result = result_def(TensorType)
-    traits = traits_def(Pure(), ShapeOnly())
+    traits = traits_def(Pure(), ShapeOnly(), MovesData())
     assembly_format = _UNARY_FORMAT
 
     @classmethod

@@ -69,7 +69,9 @@ from dialects.graph import (
     WhereOp,
     XorOp,
 )
+from dialects.dtypes import is_storage_only
 from dialects.graph.base import float_of, int_of, str_of
+from runtime.reference import low_precision
 from runtime.reference.registry import reference, result_dtype
 
 
@@ -289,8 +291,13 @@ def where(op, condition, on_true, on_false):
 @elementwise(CastOp)
 def cast(op, x):
     """To f16 and bf16 through float32, as onnxruntime converts (so f64 and int64 round
-    twice there too); bf16 is rounded by `as_result`."""
+    twice there too); bf16 is rounded by `as_result`. Storage-only types (float8, int4,
+    ...) are widened exactly first, and cast to by `low_precision.cast_to`."""
     target = op.result.type.element_type
+    x = low_precision.widen(x)
+    if is_storage_only(target):
+        saturate, round_mode = int_of(op.saturate, 1) == 1, str_of(op.round_mode, "up")
+        return low_precision.cast_to(x, result_dtype(op), saturate, round_mode)
     if isinstance(target, Float16Type | BFloat16Type):
         x = x.astype(np.float32)
     return x.astype(result_dtype(op))
