@@ -17,7 +17,6 @@ def _elem_type(name: str) -> str:
 
 _TRAINING_BATCHNORM = "training-mode BatchNormalization (batch statistics) is not supported; optc compiles inference graphs"
 _NOT_A_TENSOR = "sequence and optional values are not supported; optc imports tensors only"
-_MAXPOOL_INDICES = "MaxPool's Indices output is not supported"
 _CUBIC_RESIZE = "Resize mode 'cubic' is not supported (nearest and linear only)"
 _ANTIALIAS_RESIZE = "Resize with antialias=1 (an antialiasing filter when downscaling) is not supported"
 _CROP_RESIZE = "Resize with coordinate_transformation_mode 'tf_crop_and_resize' (roi cropping) is not supported"
@@ -188,9 +187,6 @@ EXCLUDED: dict[str, str] = {
     # non-tensor values
     "test_identity_opt": _NOT_A_TENSOR,
     "test_identity_sequence": _NOT_A_TENSOR,
-    # unsupported outputs
-    "test_maxpool_with_argmax_2d_precomputed_pads": _MAXPOOL_INDICES,
-    "test_maxpool_with_argmax_2d_precomputed_strides": _MAXPOOL_INDICES,
     # Resize modes
     "test_resize_downsample_scales_cubic": _CUBIC_RESIZE,
     "test_resize_downsample_scales_cubic_A_n0p5_exclude_outside": _CUBIC_RESIZE,

@@ -101,6 +101,21 @@ CASES = {
     "maxpool-int8": model("MaxPool", [1, 3, 6, 6], dtype=I8, kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
     "maxpool-uint8": model("MaxPool", [1, 3, 6, 6], dtype=U8, kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
     "maxpool-f16": model("MaxPool", [1, 3, 6, 6], dtype=F16, kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+    # ... with its Indices output (flat indices into the input; storage_order 1: column major)
+    "maxpool-indices-2d": model("MaxPool", [2, 3, 6, 7], outputs=2, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+    "maxpool-indices-column-major": model(
+        "MaxPool", [2, 3, 6, 7], outputs=2, kernel_shape=[3, 2], strides=[2, 1], pads=[1, 0, 1, 1], storage_order=1
+    ),
+    "maxpool-indices-1d-opset-11": model("MaxPool", [2, 3, 9], opset=11, outputs=2, kernel_shape=[3], strides=[2], pads=[1, 1]),
+    "maxpool-indices-3d-column-major": model(
+        "MaxPool", [1, 2, 4, 5, 6], outputs=2, kernel_shape=[2, 3, 2], strides=[1, 2, 2], storage_order=1
+    ),
+    "maxpool-indices-ceil-dilations": model(
+        "MaxPool", [1, 3, 10, 9], outputs=2, kernel_shape=[2, 3], strides=[2, 2], dilations=[2, 1], ceil_mode=1, storage_order=1
+    ),
+    "maxpool-indices-same-upper": model("MaxPool", [1, 3, 7, 8], outputs=2, kernel_shape=[3, 2], strides=[2, 3], auto_pad="SAME_UPPER"),
+    "maxpool-indices-int8": model("MaxPool", [1, 3, 6, 6], dtype=I8, outputs=2, kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+    "maxpool-indices-f16": model("MaxPool", [1, 3, 6, 6], dtype=F16, outputs=2, kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
     # AveragePool (dilations from opset 19)
     "avgpool-exclude-pad": model("AveragePool", [1, 3, 7, 7], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
     "avgpool-include-pad": model(
@@ -256,6 +271,20 @@ def test_softmax_is_stable_for_large_inputs(op, opset):
     assert_matches_onnxruntime(model(op, [2, 3], opset=opset, axis=1), inputs={"i0": x})
 
 
+@pytest.mark.parametrize("storage_order", [0, 1])
+@pytest.mark.parametrize("dtype", [F32, I8])
+def test_maxpool_indices_tie_to_the_first_and_never_to_padding(storage_order, dtype):
+    """Equal maxima in one window: the first in window order wins. An all-lowest int8 input
+    equals the padding value, which still never wins."""
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    x[0, 0, 1, 1] = x[0, 0, 2, 2] = x[0, 0, 1, 2] = 1
+    x = x.astype(np.int8) if dtype == I8 else x
+    lowest = np.full((1, 1, 4, 4), -128, np.int8)
+    m = model("MaxPool", [1, 1, 4, 4], dtype=dtype, opset=12, outputs=2, kernel_shape=[3, 3], pads=[1, 1, 1, 1], storage_order=storage_order)
+    for values in [x] if dtype == F32 else [x, lowest]:
+        assert_matches_onnxruntime(m, inputs={"i0": values}, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize(
     ("opset", "axis", "ops"),
     [(11, 1, [ReshapeOp, SoftmaxOp, ReshapeOp]), (11, 2, [SoftmaxOp]), (13, 1, [SoftmaxOp])],
@@ -274,9 +303,6 @@ ERRORS = {
         [2, 3, 4], opset=11, outputs=3
     ),
     "stash_type 0 is not supported": model("LayerNormalization", [2, 8], [8], stash_type=0),
-    "MaxPool node 'y0': optc computes only the first output; Indices": model(
-        "MaxPool", [1, 1, 4, 4], kernel_shape=[2, 2], outputs=2
-    ),
     "MaxPool node 'y0': needs the kernel_shape attribute": model("MaxPool", [1, 1, 4, 4]),
     "auto_pad 'SAME' is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER": model(
         "AveragePool", [1, 1, 4, 4], kernel_shape=[2, 2], auto_pad="SAME"

@@ -1,9 +1,9 @@
 """Importers for neural-network ONNX ops.
 
 The graph ops carry explicit geometry: `auto_pad`, ConvTranspose's `output_shape` and
-every omitted attribute are resolved here, and outputs that only training produces
-(BatchNormalization's running statistics, LayerNormalization's Mean/InvStdDev,
-MaxPool's Indices) are refused by name.
+every omitted attribute are resolved here. Optional outputs (LayerNormalization's
+Mean/InvStdDev, MaxPool's Indices) are computed only when the model reads them;
+BatchNormalization's running statistics, which only training updates, are refused by name.
 """
 
 from __future__ import annotations
@@ -167,10 +167,13 @@ def _pool_props(node: Node) -> dict:
 
 @importer("MaxPool")
 def max_pool(node: Node):
-    """`storage_order` only changes the Indices output, which is refused, so it is read
-    by nobody."""
-    _only_first_output(node, "Indices")
-    return node.emit(MaxPoolOp.make([node.input(0)], _pool_props(node)))
+    """The Indices output is computed when the model reads it; `storage_order`, which only
+    orders it, is read then."""
+    props = _pool_props(node)
+    indices = len(node.proto.output) > 1 and bool(node.proto.output[1])
+    if indices:
+        props["storage_order"] = int_attr(node.attr("storage_order", 0))
+    return node.emit(MaxPoolOp.make([node.input(0)], props, indices=indices))
 
 
 @importer("AveragePool")

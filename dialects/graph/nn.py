@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from xdsl.dialects.builtin import I64, DenseArrayBase, FloatAttr, IntegerAttr, TensorType, f32
+from xdsl.dialects.builtin import I64, DenseArrayBase, FloatAttr, IntegerAttr, TensorType, f32, i64
 from xdsl.ir import SSAValue
 from xdsl.irdl import (
     AttrSizedOperandSegments,
@@ -18,6 +18,7 @@ from xdsl.irdl import (
     irdl_op_definition,
     operand_def,
     opt_operand_def,
+    opt_prop_def,
     opt_result_def,
     prop_def,
     result_def,
@@ -191,6 +192,25 @@ class ConvTransposeOp(_ConvBase):
         return [TensorType(x.element_type, [n, m, *out])]
 
 
+# --- optional results ------------------------------------------------------
+
+
+def _make_with_optional_results(cls, operands, props, present: bool):
+    """Create `cls`, whose `infer` gives every result it can produce with the optional
+    ones last (one optional group each), with or without those optional results."""
+    props = {k: v for k, v in (props or {}).items() if v is not None}
+    required, *optional = cls.infer([SSAValue.get(o).type for o in operands if o is not None], props)
+    return cls(operands=list(operands), result_types=[required, *([t] if present else [] for t in optional)], properties=props)
+
+
+def _verify_present_results(op) -> None:
+    """The results `op` has must be the first of those its `infer` gives."""
+    expected = type(op).infer([o.type for o in op.operands], op.properties)[: len(op.results)]
+    actual = [r.type for r in op.results]
+    if actual != expected:
+        fail(op, f"expects result type {', '.join(map(str, expected))}, got {', '.join(map(str, actual))}")
+
+
 # --- pooling ---------------------------------------------------------------
 
 
@@ -226,11 +246,34 @@ class _PoolBase(GraphOp):
 
 @irdl_op_definition
 class MaxPoolOp(_PoolBase):
-    """Max over each window; padding never wins. (ONNX's `storage_order` only shapes the
-    Indices output, which optc does not produce, so it has no property here.)"""
+    """Max over each window; padding never wins. The optional `indices` result (i64, the
+    result's shape) holds where each maximum is, the first in window order on ties, as a
+    flat index into the input: ((n * C + c) * H + h) * W + w, or with `storage_order = 1`
+    column-major spatial positions, (n * C + c) * H * W + w * H + h. `storage_order`
+    (ONNX's attribute) is given exactly when `indices` is."""
 
     name = "graph.max_pool"
+    result = result_def(TensorType)  # restated so that it stays the first result
+    indices = opt_result_def(TensorType)
+    storage_order = opt_prop_def(IntegerAttr[I64])
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result) (`,` type($indices)^)?"
     INTEGERS: ClassVar[bool] = True
+
+    @classmethod
+    def make(cls, operands, props=None, indices: bool = False) -> MaxPoolOp:
+        return _make_with_optional_results(cls, operands, props, indices)
+
+    @classmethod
+    def infer(cls, types, props):
+        (y,) = super().infer(types, props)
+        return [y, TensorType(i64, y.get_shape())]
+
+    def verify_(self) -> None:
+        if (self.indices is None) != (self.storage_order is None):
+            fail(self, "expects storage_order exactly when it has the indices result")
+        if self.storage_order is not None and int_of(self.storage_order) not in (0, 1):
+            fail(self, f"expects storage_order 0 (row major) or 1 (column major), got {int_of(self.storage_order)}")
+        _verify_present_results(self)
 
 
 @irdl_op_definition
@@ -356,10 +399,7 @@ class LayerNormOp(GraphOp):
 
     @classmethod
     def make(cls, operands, props=None, statistics: bool = False) -> LayerNormOp:
-        props = {k: v for k, v in (props or {}).items() if v is not None}
-        y, mean, inv_std_dev = cls.infer([SSAValue.get(o).type for o in operands if o is not None], props)
-        stats = [[mean], [inv_std_dev]] if statistics else [[], []]
-        return cls(operands=list(operands), result_types=[y, *stats], properties=props)
+        return _make_with_optional_results(cls, operands, props, statistics)
 
     @classmethod
     def infer(cls, types, props):
@@ -377,10 +417,7 @@ class LayerNormOp(GraphOp):
     def verify_(self) -> None:
         if (self.mean is None) != (self.inv_std_dev is None):
             fail(self, "expects both mean and inv_std_dev results or neither")
-        expected = self.infer([o.type for o in self.operands], self.properties)[: len(self.results)]
-        actual = [r.type for r in self.results]
-        if actual != expected:
-            fail(self, f"expects result type {', '.join(map(str, expected))}, got {', '.join(map(str, actual))}")
+        _verify_present_results(self)
 
 
 class _SoftmaxBase(UnaryOp):

@@ -123,6 +123,30 @@ func.func @main(%x: tensor<1x3x5x5xf32>) -> tensor<1x3x4x4xf32> {
 
 // -----
 
+func.func @main(%x: tensor<1x3x4x4xf32>) -> tensor<1x3x2x2xf32> {
+  // CHECK: 'graph.max_pool' op expects result type tensor<1x3x2x2xf32>, tensor<1x3x2x2xi64>, got tensor<1x3x2x2xf32>, tensor<1x3x2x2xi32>
+  %y, %i = graph.max_pool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64, storage_order = 0 : i64} : tensor<1x3x4x4xf32> -> tensor<1x3x2x2xf32>, tensor<1x3x2x2xi32>
+  func.return %y : tensor<1x3x2x2xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<1x3x4x4xf32>) -> tensor<1x3x2x2xf32> {
+  // CHECK: 'graph.max_pool' op expects storage_order exactly when it has the indices result
+  %y = graph.max_pool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64, storage_order = 1 : i64} : tensor<1x3x4x4xf32> -> tensor<1x3x2x2xf32>
+  func.return %y : tensor<1x3x2x2xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<1x3x4x4xf32>) -> tensor<1x3x2x2xi64> {
+  // CHECK: 'graph.max_pool' op expects storage_order 0 (row major) or 1 (column major), got 2
+  %y, %i = graph.max_pool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64, storage_order = 2 : i64} : tensor<1x3x4x4xf32> -> tensor<1x3x2x2xf32>, tensor<1x3x2x2xi64>
+  func.return %i : tensor<1x3x2x2xi64>
+}
+
+// -----
+
 func.func @main(%x: tensor<1x3x5x5xi32>) -> tensor<1x3x4x4xi32> {
   // CHECK: 'graph.average_pool' op expects a floating-point input, got tensor<1x3x5x5xi32>
   %y = graph.average_pool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64, count_include_pad = 0 : i64} : tensor<1x3x5x5xi32> -> tensor<1x3x4x4xi32>

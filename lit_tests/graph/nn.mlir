@@ -38,6 +38,13 @@ func.func @norm(%x: tensor<2x3x4x5xf32>, %c: tensor<3xf32>, %s: tensor<4x5xf32>)
   func.return %0, %1, %2, %3 : tensor<2x3x4x5xf32>, tensor<2x3x4x5xf32>, tensor<2x3x4x5xf32>, tensor<2x3x4x5xf32>
 }
 
+func.func @max_pool_indices(%x: tensor<1x3x7x7xf32>) -> (tensor<1x3x4x4xf32>, tensor<1x3x4x4xi64>) {
+  // CHECK-LABEL: func.func @max_pool_indices
+  // CHECK: %{{.*}}, %{{.*}} = graph.max_pool %{{.*}} {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64, storage_order = 1 : i64} : tensor<1x3x7x7xf32> -> tensor<1x3x4x4xf32>, tensor<1x3x4x4xi64>
+  %y, %indices = graph.max_pool %x {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64, storage_order = 1 : i64} : tensor<1x3x7x7xf32> -> tensor<1x3x4x4xf32>, tensor<1x3x4x4xi64>
+  func.return %y, %indices : tensor<1x3x4x4xf32>, tensor<1x3x4x4xi64>
+}
+
 func.func @layer_norm_statistics(%x: tensor<2x3x4x5xf16>, %s: tensor<4x5xf16>) -> (tensor<2x3x4x5xf16>, tensor<2x3x1x1xf32>, tensor<2x3x1x1xf32>) {
   // CHECK-LABEL: func.func @layer_norm_statistics
   // CHECK: %{{.*}}, %{{.*}}, %{{.*}} = graph.layer_norm %{{.*}}, %{{.*}} {axis = 2 : i64, epsilon = 1.000000e-05 : f32} : (tensor<2x3x4x5xf16>, tensor<4x5xf16>) -> tensor<2x3x4x5xf16>, tensor<2x3x1x1xf32>, tensor<2x3x1x1xf32>
