@@ -33,7 +33,7 @@ from xdsl.utils.exceptions import DiagnosticException, ParseError
 from compiler.pipelines import build
 from dialects.errors import OptcError
 from dialects.registry import DIALECTS
-from dialects.weights import store_of
+from dialects.weights import from_npz_arrays, store_of, to_npz_arrays
 
 DEVICES = ("cpu", "cuda")
 COMPARE_WITH = ("onnxruntime",)
@@ -139,7 +139,7 @@ def _load_inputs(path: str) -> dict[str, np.ndarray]:
         raise OptcError(f"inputs file '{path}' is not an .npz archive (write one with numpy.savez)")
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
+            return from_npz_arrays({name: data[name] for name in data.files})
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # damaged archive, pickled member
         raise OptcError(f"inputs file '{path}' cannot be read: {e}") from None
 
@@ -298,7 +298,7 @@ def run_main(args: argparse.Namespace) -> tuple[list[str], str | None]:
 def _save(path: str, outputs: Mapping[str, np.ndarray]) -> None:
     try:
         with open(path, "wb") as f:
-            np.savez(f, **outputs)
+            np.savez(f, **to_npz_arrays(outputs))
     except OSError as e:
         raise OptcError(f"cannot write '{path}': {e.strerror}") from None
 

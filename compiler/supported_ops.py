@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from compiler.onnx_import.frontend import MIN_OPSET
 from compiler.onnx_import.registry import IMPORTERS
+from dialects.dtypes import onnx_type_names
 
 SPEC_URL = "https://onnx.ai/onnx/operators/onnx__{op}.html"
 
@@ -46,6 +47,11 @@ def markdown() -> str:
             "Inputs that decide a result's shape or configure an op (a Reshape's shape, Slice's starts,",
             "Pad's pads, reduction axes, Resize's scales, ...) must be known when the model is imported:",
             "fix symbolic input dimensions with `--shape NAME=DIMS` so that shape computations fold.",
+            "",
+            f"Element types: {', '.join(onnx_type_names(storage_only=False))}.",
+            f"Storage only: {', '.join(onnx_type_names(storage_only=True))}:",
+            "values of these types are cast (Cast, CastLike) and moved (Identity, Reshape, Transpose, Concat,",
+            "Slice, Gather, ...); ops that compute on values reject them.",
             "",
             "| family | ONNX ops |",
             "|---|---|",

@@ -97,6 +97,11 @@ def onnx_elem_to_mlir(elem_type: int, where: str = "") -> Attribute:
     raise OptcError(f"{where}element type {name} is not supported (supported: {supported})")
 
 
+def onnx_type_names(storage_only: bool) -> list[str]:
+    """The ONNX names of the element types optc imports: the storage-only ones, or the others."""
+    return [TensorProto.DataType.Name(t) for t, mlir_t, _ in _TABLE if (mlir_t in STORAGE_ONLY) == storage_only]
+
+
 def mlir_to_onnx_elem(element_type: Attribute) -> int:
     return _MLIR_TO_ONNX[element_type]
 

@@ -59,7 +59,7 @@ class WeightStore:
         """Write the arrays (or only `names`) to an `.npz` file; it becomes the source."""
         keep = self.arrays if names is None else {n: self.arrays[n] for n in names}
         with open(path, "wb") as f:
-            np.savez(f, **_with_storage_dtypes(keep))
+            np.savez(f, **to_npz_arrays(keep))
         self.source, self.unsaved = path, set()
 
     @staticmethod
@@ -70,7 +70,7 @@ class WeightStore:
             return _load_onnx_initializers(path)
         try:
             with np.load(path, allow_pickle=False) as data:
-                return WeightStore(path, _without_storage_dtypes({k: data[k] for k in data.files}))
+                return WeightStore(path, from_npz_arrays({k: data[k] for k in data.files}))
         except (OSError, ValueError) as e:
             raise OptcError(f"weights file '{path}' cannot be read: {e}") from None
 
@@ -80,8 +80,9 @@ DTYPES_ENTRY = "optc.dtypes"
 files hold numpy's own dtypes only): `name=float8_e4m3fn` lines."""
 
 
-def _with_storage_dtypes(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Arrays of storage-only types (float8, int4, ...) as their bytes, plus `DTYPES_ENTRY`."""
+def to_npz_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays to give `numpy.savez`: those of storage-only types (float8, int4, ...)
+    as their bytes, plus `DTYPES_ENTRY` (`optc-run --output` writes its files so too)."""
     typed = {n: a.dtype.name for n, a in arrays.items() if a.dtype.name in STORAGE_DTYPES}
     if not typed:
         return arrays
@@ -90,8 +91,8 @@ def _with_storage_dtypes(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     return out
 
 
-def _without_storage_dtypes(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The inverse of `_with_storage_dtypes`."""
+def from_npz_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays `to_npz_arrays` gave `numpy.savez`, as they were (read from `numpy.load`)."""
     if DTYPES_ENTRY not in arrays:
         return arrays
     typed = dict(line.rsplit("=", 1) for line in arrays.pop(DTYPES_ENTRY).tolist())

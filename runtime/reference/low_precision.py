@@ -18,12 +18,13 @@ is not the spec:
   -0, and so do onnx's reference evaluator and its node tests' expected outputs, which
   are computed with ml_dtypes.
 - E8M0 (2^-127 .. 2^127 and NaN; no sign, no zero) follows the table of the Cast spec:
-  the power of two by `round_mode` (`up` to the next, `down` to the previous, `nearest`
-  linearly with ties up), NaN for NaN, and out of range (zero and infinities included)
-  the nearest end when saturating, NaN when not. The sign is ignored (casting negative
-  values is undefined in ONNX). onnx's reference implementation works on float32 bit
-  fields and agrees for every normal float32; it differs on infinities (NaN even when
-  saturating) and below 2^-126.
+  x goes to a power of two by `round_mode` (`up` to the next, `down` to the previous,
+  `nearest` linearly with ties up), and where that power is out of range (zero and
+  infinities included) to the nearest end when saturating, NaN when not, as the float8
+  tables' `[x]`; NaN stays NaN. The sign is ignored (casting negative values is
+  undefined in ONNX). onnx's reference implementation works on float32 bit fields and
+  agrees for every normal float32; it differs on infinities (NaN even when saturating)
+  and below 2^-126.
 - int4/uint4/int2/uint2 are integers like int8: floats truncate toward zero (beyond
   the integer's range ONNX leaves the result undefined; this takes the low bits of the
   machine's int64 conversion, as ml_dtypes and onnx's node tests do), integers wrap

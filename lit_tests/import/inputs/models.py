@@ -6,6 +6,7 @@ says what to look for in the IR.
 
 import sys
 
+import ml_dtypes
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -86,7 +87,21 @@ def custom_domain():
     return model
 
 
-BUILDERS = {f.__name__: f for f in (weights, shape_subgraph, symbolic, unsupported, custom_domain)}
+def storage_weights():
+    """float8 weights: an initializer of that type (also an output), and a float32 one
+    cast to float8 at import."""
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((16, 4)).astype(np.float32).astype(ml_dtypes.float8_e4m3fn)
+    return _model(
+        [helper.make_node("Cast", ["w"], ["w8"], name="cast", to=TensorProto.FLOAT8E5M2, saturate=0)],
+        [],
+        [("table", TensorProto.FLOAT8E4M3FN, [16, 4]), ("w8", TensorProto.FLOAT8E5M2, [16, 4])],
+        [("table", table), ("w", rng.standard_normal((16, 4)).astype(np.float32) * 1e4)],
+        opset=21,
+    )
+
+
+BUILDERS = {f.__name__: f for f in (weights, shape_subgraph, symbolic, unsupported, custom_domain, storage_weights)}
 
 if __name__ == "__main__":
     name, out = sys.argv[1:]
