@@ -312,6 +312,16 @@ def test_computing_ops_refuse_storage_types(op, graph_op):
         import_onnx(model)
 
 
+@pytest.mark.parametrize("elem", ["FLOAT8E4M3FN", "INT4", "FLOAT4E2M1"])
+def test_constant_of_shape_fills_with_a_storage_type_value(elem):
+    value = helper.make_tensor("v", getattr(T, elem), [1], np.array([-1.5], np.float32).astype(DTYPE[elem]))
+    node = helper.make_node("ConstantOfShape", ["shape"], ["y"], value=value)
+    model = make_model([node], {}, ["y"], {"shape": np.array([2, 3])}, opset=21)
+    (got,) = _optc(model, {})
+    (want,) = ReferenceEvaluator(model).run(None, {})
+    _assert_same_bits(got, want)
+
+
 def test_initializers_and_folded_constants():
     """A small initializer stays inline, a large one is a weight; a cast of a known value
     folds to a constant of the storage type."""

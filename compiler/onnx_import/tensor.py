@@ -15,7 +15,7 @@ from xdsl.ir import SSAValue
 
 from compiler.onnx_import.context import Node
 from compiler.onnx_import.registry import importer
-from dialects.dtypes import is_float, mlir_elem_from_numpy
+from dialects.dtypes import is_float, is_storage_float, mlir_elem_from_numpy
 from dialects.errors import OptcError
 from dialects.graph import (
     ArgMaxOp,
@@ -401,6 +401,7 @@ def constant_of_shape(node: Node):
         elem = mlir_elem_from_numpy(value.dtype)
     except OptcError as e:
         node.fail(f"value: {e}")
-    attr = FloatAttr(float(value[0]), elem) if is_float(elem) else IntegerAttr(int(value[0]), elem)
+    floats = is_float(elem) or is_storage_float(elem)
+    attr = FloatAttr(float(value[0]), elem) if floats else IntegerAttr(int(value[0]), elem)
     result = TensorType(elem, dims)
     return node.emit(ConstantOfShapeOp(result_types=[result], properties={"value": attr}))

@@ -498,7 +498,7 @@ class ConstantOfShapeOp(GraphOp):
     name = "graph.constant_of_shape"
     value = prop_def(base(IntegerAttr) | base(FloatAttr))
     result = result_def(TensorType)
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), MovesData())
     assembly_format = "attr-dict `:` type($result)"
 
     def verify_(self) -> None:

@@ -44,7 +44,7 @@ func.func @casts(%x: tensor<2x4xf32>) -> (tensor<2x4xf8E4M3FN>, tensor<2x4xf8E8M
 }
 
 // CHECK-LABEL: func.func @data_movement
-func.func @data_movement(%x: tensor<2x4xf8E5M2>, %i: tensor<2xi64>) -> (tensor<4x2xf8E5M2>, tensor<8xf8E5M2>, tensor<4x4xf8E5M2>, tensor<2x2xf8E5M2>) {
+func.func @data_movement(%x: tensor<2x4xf8E5M2>, %i: tensor<2xi64>) -> (tensor<4x2xf8E5M2>, tensor<8xf8E5M2>, tensor<4x4xf8E5M2>, tensor<2x2xf8E5M2>, tensor<2x3xi4>) {
   // CHECK-NEXT: graph.transpose %{{.*}} {perm = array<i64: 1, 0>} : tensor<2x4xf8E5M2> -> tensor<4x2xf8E5M2>
   %t = graph.transpose %x {perm = array<i64: 1, 0>} : tensor<2x4xf8E5M2> -> tensor<4x2xf8E5M2>
   // CHECK-NEXT: graph.reshape %{{.*}} : tensor<2x4xf8E5M2> -> tensor<8xf8E5M2>
@@ -53,5 +53,7 @@ func.func @data_movement(%x: tensor<2x4xf8E5M2>, %i: tensor<2xi64>) -> (tensor<4
   %c = graph.concat %x, %x {axis = 0 : i64} : (tensor<2x4xf8E5M2>, tensor<2x4xf8E5M2>) -> tensor<4x4xf8E5M2>
   // CHECK-NEXT: graph.gather %{{.*}}, %{{.*}} {axis = 1 : i64} : (tensor<2x4xf8E5M2>, tensor<2xi64>) -> tensor<2x2xf8E5M2>
   %g = graph.gather %x, %i {axis = 1 : i64} : (tensor<2x4xf8E5M2>, tensor<2xi64>) -> tensor<2x2xf8E5M2>
-  func.return %t, %r, %c, %g : tensor<4x2xf8E5M2>, tensor<8xf8E5M2>, tensor<4x4xf8E5M2>, tensor<2x2xf8E5M2>
+  // CHECK-NEXT: graph.constant_of_shape {value = -3 : i4} : tensor<2x3xi4>
+  %f = graph.constant_of_shape {value = -3 : i4} : tensor<2x3xi4>
+  func.return %t, %r, %c, %g, %f : tensor<4x2xf8E5M2>, tensor<8xf8E5M2>, tensor<4x4xf8E5M2>, tensor<2x2xf8E5M2>, tensor<2x3xi4>
 }
