@@ -13,7 +13,7 @@ from compiler.onnx_import import import_onnx
 from dialects.errors import OptcError
 from dialects.graph import ConcatOp, ConstantOp, GatherOp, ReshapeOp, ShapeOp
 from runtime.reference import run
-from tests.support import assert_matches_onnxruntime, make_model
+from tests.support import assert_matches_onnxruntime, make_model, random_inputs
 
 F32, F16, I32, I64 = TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.INT32, TensorProto.INT64
 BIG = 2**63 - 1
@@ -185,10 +185,10 @@ NEAREST_MODES = ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]
 SCALES = {"up": f32(1, 1, 2, 1.5), "down": f32(1, 1, 0.5, 0.6), "mixed": f32(1, 1, 1.7, 0.4)}
 
 
-def resize(shape, opset=13, scales=None, sizes=None, dtype=F32, **attrs):
+def resize(shape, opset=13, scales=None, sizes=None, dtype=F32, roi=None, **attrs):
     """Opset 11-12 need roi and scales inputs (scales empty when sizes are given);
     13+ leave them out by name."""
-    consts = {"roi": f32() if opset < 13 else None}
+    consts = {"roi": roi if roi is not None else (f32() if opset < 13 else None)}
     consts["scales"] = scales if scales is not None else (f32() if opset < 13 else None)
     if sizes is not None:
         consts["sizes"] = sizes
@@ -232,14 +232,143 @@ def test_resize_forms(name):
     assert_matches_onnxruntime(RESIZE_FORMS[name], rtol=tolerance, atol=tolerance)
 
 
+def assert_matches_onnx_reference(m, rtol=1e-4, atol=1e-4):
+    """For what onnxruntime does not run: compare with onnx's ReferenceEvaluator."""
+    module = import_onnx(m)
+    inputs = random_inputs(module)
+    (expected,) = ReferenceEvaluator(m).run(None, inputs)
+    actual = run(module, inputs)["y0"]
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+    assert actual.dtype == expected.dtype
+
+
+@pytest.mark.parametrize("coordinates", [*COORDINATE_MODES, "half_pixel_symmetric"])
+@pytest.mark.parametrize("scales", list(SCALES))
+@pytest.mark.parametrize("exclude_outside", [0, 1])
+def test_resize_cubic(coordinates, scales, exclude_outside):
+    m = resize(
+        [1, 2, 5, 7],
+        opset=19,
+        scales=SCALES[scales],
+        mode="cubic",
+        coordinate_transformation_mode=coordinates,
+        exclude_outside=exclude_outside,
+    )
+    assert_matches_onnxruntime(m)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cubic"])
+@pytest.mark.parametrize("coordinates", [*COORDINATE_MODES[:-1], "half_pixel_symmetric"])
+@pytest.mark.parametrize("exclude_outside", [0, 1])
+def test_resize_antialias(mode, coordinates, exclude_outside):
+    """The filter widens by 1 / scale (2.5 and about 1.4 here)."""
+    m = resize(
+        [1, 3, 9, 11],
+        opset=18,
+        scales=f32(1, 1, 0.4, 0.7),
+        mode=mode,
+        antialias=1,
+        coordinate_transformation_mode=coordinates,
+        exclude_outside=exclude_outside,
+    )
+    assert_matches_onnxruntime(m)
+
+
+CROP, CROP_ROI = "tf_crop_and_resize", f32(0, 0, -0.2, 0.1, 1, 1, 0.9, 1.3)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
+@pytest.mark.parametrize("extrapolation_value", [0.0, -2.5])
+def test_resize_tf_crop_and_resize(mode, extrapolation_value):
+    """The roi reaches outside the input on two sides: those samples are the
+    extrapolation value."""
+    m = resize(
+        [1, 2, 5, 7],
+        roi=CROP_ROI,
+        sizes=i64(1, 2, 6, 5),
+        mode=mode,
+        coordinate_transformation_mode=CROP,
+        extrapolation_value=extrapolation_value,
+    )
+    assert_matches_onnxruntime(m)
+
+
+RESIZE_MORE_FORMS = {
+    "cubic-a-half": resize([1, 1, 5, 7], scales=f32(1, 1, 1.6, 0.6), mode="cubic", cubic_coeff_a=-0.5),
+    "cubic-sizes-11": resize([1, 1, 4, 6], opset=11, sizes=i64(1, 1, 7, 3), mode="cubic"),
+    "cubic-axes-18": resize([1, 2, 4, 6], opset=18, sizes=i64(5, 3), axes=[3, 2], mode="cubic"),
+    "cubic-2d": resize([5, 7], scales=f32(1.5, 0.5), mode="cubic"),
+    "cubic-f16": resize([1, 1, 3, 5], scales=f32(1, 1, 2, 0.6), dtype=F16, mode="cubic"),
+    "antialias-sizes-cubic-18": resize([1, 1, 8, 9], opset=18, sizes=i64(1, 1, 3, 4), mode="cubic", antialias=1),
+    "antialias-linear-upscaled-axis-5d-18": resize(
+        [1, 2, 9, 4, 6], opset=18, scales=f32(1, 1, 0.4, 1.6, 0.7), mode="linear", antialias=1
+    ),
+    # tf_crop_and_resize from scales: the size is floor(in * scale), as onnxruntime has it
+    "crop-scales": resize(
+        [1, 1, 5, 7], roi=f32(0, 0, 0.2, 0.1, 1, 1, 0.9, 0.8), scales=f32(1, 1, 1.6, 0.6), mode="linear",
+        coordinate_transformation_mode=CROP,
+    ),
+    "crop-axes-18": resize(
+        [1, 1, 5, 7], opset=18, roi=f32(0.1, -0.2, 1.2, 0.8), sizes=i64(4, 4), axes=[3, 2], mode="linear",
+        coordinate_transformation_mode=CROP, extrapolation_value=7.0,
+    ),
+    "crop-one-sample-11": resize(
+        [1, 1, 5, 7], opset=11, roi=CROP_ROI, sizes=i64(1, 1, 1, 3), mode="cubic", coordinate_transformation_mode=CROP
+    ),
+    "crop-int8-nearest": resize(
+        [1, 1, 5, 7], roi=CROP_ROI, sizes=i64(1, 1, 6, 5), dtype=TensorProto.INT8, coordinate_transformation_mode=CROP,
+        extrapolation_value=3.0,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(RESIZE_MORE_FORMS))
+def test_resize_filters_and_crops(name):
+    tolerance = 1e-3 if "f16" in name else 1e-4
+    assert_matches_onnxruntime(RESIZE_MORE_FORMS[name], rtol=tolerance, atol=tolerance)
+
+
+ONNX_REFERENCE_ONLY = {
+    # onnxruntime has no integer cubic resize, and cubic only on the last two axes
+    "cubic-int8": resize([1, 1, 5, 7], scales=f32(1, 1, 1.6, 0.6), dtype=TensorProto.INT8, mode="cubic"),
+    "cubic-uint8-exclude-outside": resize(
+        [1, 1, 5, 7], scales=f32(1, 1, 0.6, 1.6), dtype=TensorProto.UINT8, mode="cubic", exclude_outside=1
+    ),
+    "tricubic-5d": resize([1, 1, 3, 4, 5], scales=f32(1, 1, 2, 0.5, 1.5), mode="cubic"),
+    # ... nor exclude_outside for linear without antialias; its integer antialias uses
+    # fixed-point weights (off by one at times), optc the spec's, rounded as onnx's reference
+    "antialias-uint8-linear-18": resize(
+        [1, 1, 8, 9], opset=18, scales=f32(1, 1, 0.5, 0.3), dtype=TensorProto.UINT8, mode="linear", antialias=1
+    ),
+    "linear-exclude-outside": resize([1, 1, 5, 7], scales=f32(1, 1, 1.6, 0.6), mode="linear", exclude_outside=1),
+}
+
+
+@pytest.mark.parametrize("name", list(ONNX_REFERENCE_ONLY))
+def test_resize_against_onnx_reference(name):
+    assert_matches_onnx_reference(ONNX_REFERENCE_ONLY[name])
+
+
 # --- importer errors -----------------------------------------------------------------
 
 ERRORS = {
-    "Resize node 'y0': mode 'cubic' is not supported": resize([1, 1, 4, 4], scales=f32(1, 1, 2, 2), mode="cubic"),
-    "coordinate_transformation_mode 'tf_crop_and_resize' is not supported": resize(
-        [1, 1, 4, 4], scales=f32(1, 1, 2, 2), coordinate_transformation_mode="tf_crop_and_resize"
+    "Resize node 'y0': mode 'bicubic' is not one of nearest, linear, cubic": resize(
+        [1, 1, 4, 4], scales=f32(1, 1, 2, 2), mode="bicubic"
     ),
-    "antialias=1 is not supported": resize([1, 1, 4, 4], opset=18, scales=f32(1, 1, 0.5, 0.5), mode="linear", antialias=1),
+    "coordinate_transformation_mode 'crop' is not one of": resize(
+        [1, 1, 4, 4], scales=f32(1, 1, 2, 2), coordinate_transformation_mode="crop"
+    ),
+    "nearest_mode 'round' is not one of": resize([1, 1, 4, 4], scales=f32(1, 1, 2, 2), nearest_mode="round"),
+    "antialias=1 needs mode 'linear' or 'cubic', not 'nearest'": resize(
+        [1, 1, 4, 4], opset=18, scales=f32(1, 1, 0.5, 0.5), antialias=1
+    ),
+    "exclude_outside must be 0 or 1, got 2": resize([1, 1, 4, 4], scales=f32(1, 1, 2, 2), mode="cubic", exclude_outside=2),
+    "tf_crop_and_resize needs a roi of 8 values \\(starts, then ends\\), got 4": resize(
+        [1, 1, 4, 4], roi=f32(0, 0, 1, 1), sizes=i64(1, 1, 3, 3), coordinate_transformation_mode="tf_crop_and_resize"
+    ),
+    "tf_crop_and_resize needs a roi of 4 values": resize(
+        [1, 1, 4, 4], opset=18, sizes=i64(3, 3), axes=[2, 3], coordinate_transformation_mode="tf_crop_and_resize"
+    ),
     "expects exactly one of scales and sizes": resize([1, 1, 4, 4], opset=13),
     "keep_aspect_ratio_policy 'fit' is not one of": resize([1, 1, 4, 4], opset=18, sizes=i64(1, 1, 2, 2), keep_aspect_ratio_policy="fit"),
     "expects 4 scales or sizes, got 2": resize([1, 1, 4, 4], scales=f32(2, 2)),

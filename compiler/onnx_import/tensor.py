@@ -46,7 +46,7 @@ from dialects.graph import (
     TransposeOp,
     UnsqueezeOp,
 )
-from dialects.graph.base import broadcast_shapes, i64_array, int_attr, str_attr
+from dialects.graph.base import broadcast_shapes, float_attr, i64_array, int_attr, str_attr
 
 # --- helpers ---------------------------------------------------------------------
 
@@ -258,38 +258,62 @@ def gather_elements(node: Node):
 
 # --- resampling ---------------------------------------------------------------------
 
-_RESIZE_UNSUPPORTED = {
-    "cubic": "mode 'cubic' is not supported (optc resizes with 'nearest' or 'linear')",
-    "tf_crop_and_resize": "coordinate_transformation_mode 'tf_crop_and_resize' is not supported (roi cropping)",
-}
-
-
 @importer("Resize")
 def resize(node: Node):
     """Opset 11+ inputs (X, roi, scales, sizes; scales may be an empty tensor when sizes
-    are given), opset 18's axes, antialias and keep_aspect_ratio_policy."""
+    are given), opset 18's axes, antialias and keep_aspect_ratio_policy. roi is read only
+    for tf_crop_and_resize, the one mode that uses it."""
     x = node.input(0)
     mode = node.attr("mode", "nearest")
     coordinates = node.attr("coordinate_transformation_mode", "half_pixel")
-    for unsupported in (mode, coordinates):
-        if unsupported in _RESIZE_UNSUPPORTED:
-            node.fail(_RESIZE_UNSUPPORTED[unsupported])
-    if node.attr("antialias", 0):
-        node.fail("antialias=1 is not supported (an antialiasing filter when downscaling)")
+    for what, value, allowed in (
+        ("mode", mode, ResizeOp.MODES),
+        ("coordinate_transformation_mode", coordinates, ResizeOp.COORDINATE_MODES),
+        ("nearest_mode", node.attr("nearest_mode", "round_prefer_floor"), ResizeOp.NEAREST_MODES),
+    ):
+        if value not in allowed:
+            node.fail(f"{what} '{value}' is not one of {', '.join(allowed)}")
+    for flag in ("antialias", "exclude_outside"):
+        if node.attr(flag, 0) not in (0, 1):
+            node.fail(f"{flag} must be 0 or 1, got {node.attr(flag)}")
+        if node.attr(flag, 0) and mode == "nearest":
+            node.fail(f"{flag}=1 needs mode 'linear' or 'cubic', not 'nearest'")
     scales, sizes = _resize_scales(node, _shape(x))
     props = {
         "scales": DenseArrayBase.from_list(f32, scales),
         "mode": str_attr(mode),
         "coordinate_transformation_mode": str_attr(coordinates),
         "nearest_mode": str_attr(node.attr("nearest_mode", "round_prefer_floor")),
+        "cubic_coeff_a": float_attr(node.attr("cubic_coeff_a", -0.75)),
+        "exclude_outside": int_attr(node.attr("exclude_outside", 0)),
+        "antialias": int_attr(node.attr("antialias", 0)),
+        "extrapolation_value": float_attr(node.attr("extrapolation_value", 0.0)),
     }
+    if coordinates == "tf_crop_and_resize":
+        props["roi"] = DenseArrayBase.from_list(f32, _resize_roi(node, len(sizes)))
     result = TensorType(x.type.element_type, sizes)
     return node.emit(ResizeOp(operands=[x], result_types=[result], properties=props))
 
 
+def _resize_roi(node: Node, rank: int) -> list[float]:
+    """Full-rank roi (all starts, then all ends) from the given one, which covers opset
+    18's `axes` only; the other axes keep all of the input (0 to 1)."""
+    axes = _axes(node, node.attr("axes", list(range(rank))), rank)
+    given = node.const_input(1, "roi").reshape(-1).astype(np.float32) if node.has_input(1) else np.zeros(0)
+    if len(given) != 2 * len(axes):
+        node.fail(f"tf_crop_and_resize needs a roi of {2 * len(axes)} values (starts, then ends), got {len(given)}")
+    roi = [0.0] * rank + [1.0] * rank
+    for i, axis in enumerate(axes):
+        roi[axis], roi[rank + axis] = float(given[i]), float(given[len(axes) + i])
+    return roi
+
+
 def _resize_scales(node: Node, shape: list[int]) -> tuple[list[float], list[int]]:
     """Full-rank (scales, output sizes) computed in float32 as onnxruntime does: the
-    scales given are kept (they place the sampling points), sizes given imply size/in."""
+    scales given are kept (they place the sampling points), sizes given imply size/in.
+    From scales the size is floor(in * scale), also with tf_crop_and_resize, where the
+    spec's formula multiplies by the roi's extent too: onnxruntime and onnx's reference
+    both leave that out, and optc matches them."""
     rank = len(shape)
     axes = _axes(node, node.attr("axes", list(range(rank))), rank)
     given_scales = node.const_input(2, "scales") if node.has_input(2) else None

@@ -31,6 +31,7 @@ from xdsl.irdl import (
     base,
     irdl_op_definition,
     operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -388,8 +389,14 @@ class GatherElementsOp(GraphOp):
 
 @irdl_op_definition
 class ResizeOp(GraphOp):
-    """ONNX Resize with `nearest` or `linear` (separable over every dimension) sampling.
-    `scales` map output to input coordinates; the output sizes are the result type's."""
+    """ONNX Resize, separable over every dimension: `nearest`, `linear` or `cubic` (Keys'
+    kernel with `cubic_coeff_a`) sampling. `scales` map output to input coordinates; the
+    output sizes are the result type's. `exclude_outside` drops (and renormalises away)
+    the taps that fall outside the input instead of repeating its edge; `antialias`
+    stretches the linear or cubic filter by 1 / scale when downsampling.
+    With `coordinate_transformation_mode = "tf_crop_and_resize"` the output covers the
+    region `roi` (all starts, then all ends, as fractions of each axis), and samples
+    outside the input are `extrapolation_value`; `roi` is given exactly in that mode."""
 
     name = "graph.resize"
     input = operand_def(TensorType)
@@ -398,10 +405,15 @@ class ResizeOp(GraphOp):
     mode = prop_def(StringAttr)
     coordinate_transformation_mode = prop_def(StringAttr)
     nearest_mode = prop_def(StringAttr)
+    cubic_coeff_a = prop_def(FloatAttr)
+    exclude_outside = prop_def(IntegerAttr[I64])
+    antialias = prop_def(IntegerAttr[I64])
+    extrapolation_value = prop_def(FloatAttr)
+    roi = opt_prop_def(DenseArrayBase[Float32Type])
     traits = traits_def(Pure())
     assembly_format = _UNARY_FORMAT
 
-    MODES: ClassVar = ("nearest", "linear")
+    MODES: ClassVar = ("nearest", "linear", "cubic")
     COORDINATE_MODES: ClassVar = (
         "half_pixel",
         "half_pixel_symmetric",
@@ -409,6 +421,7 @@ class ResizeOp(GraphOp):
         "align_corners",
         "asymmetric",
         "tf_half_pixel_for_nn",
+        "tf_crop_and_resize",
     )
     NEAREST_MODES: ClassVar = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
@@ -425,6 +438,22 @@ class ResizeOp(GraphOp):
         scales = self.scales.get_values()
         if len(scales) != src.get_num_dims() or min(scales, default=1.0) <= 0:
             fail(self, f"expects {src.get_num_dims()} positive scales for {src}, got {list(scales)}")
+        self._verify_filter()
+        self._verify_roi()
+
+    def _verify_filter(self) -> None:
+        for flag in ("exclude_outside", "antialias"):
+            if int_of(self.properties[flag]) not in (0, 1):
+                fail(self, f"expects {flag} to be 0 or 1, got {int_of(self.properties[flag])}")
+            if int_of(self.properties[flag]) and str_of(self.mode) == "nearest":
+                fail(self, f"expects {flag} only with mode linear or cubic")
+
+    def _verify_roi(self) -> None:
+        rank = self.input.type.get_num_dims()
+        if (self.roi is not None) != (str_of(self.coordinate_transformation_mode) == "tf_crop_and_resize"):
+            fail(self, "expects roi exactly when coordinate_transformation_mode is tf_crop_and_resize")
+        if self.roi is not None and len(self.roi.get_values()) != 2 * rank:
+            fail(self, f"expects roi of {2 * rank} values (starts, then ends) for rank {rank}, got {len(self.roi.get_values())}")
 
 
 # --- shapes and generated tensors ------------------------------------------------------

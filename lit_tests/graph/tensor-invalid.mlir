@@ -161,8 +161,8 @@ func.func @main(%x: tensor<5x3xf32>, %i: tensor<2xi64>) -> tensor<2xf32> {
 // -----
 
 func.func @main(%x: tensor<4xf32>) -> tensor<8xf32> {
-  // CHECK: 'graph.resize' op expects mode to be one of nearest, linear, got 'cubic'
-  %y = graph.resize %x {scales = array<f32: 2.0>, mode = "cubic", coordinate_transformation_mode = "half_pixel", nearest_mode = "floor"} : tensor<4xf32> -> tensor<8xf32>
+  // CHECK: 'graph.resize' op expects mode to be one of nearest, linear, cubic, got 'bicubic'
+  %y = graph.resize %x {scales = array<f32: 2.0>, mode = "bicubic", coordinate_transformation_mode = "half_pixel", nearest_mode = "floor", cubic_coeff_a = -0.75 : f32, exclude_outside = 0 : i64, antialias = 0 : i64, extrapolation_value = 0.0 : f32} : tensor<4xf32> -> tensor<8xf32>
   func.return %y : tensor<8xf32>
 }
 
@@ -170,7 +170,47 @@ func.func @main(%x: tensor<4xf32>) -> tensor<8xf32> {
 
 func.func @main(%x: tensor<4xf32>) -> tensor<8xf32> {
   // CHECK: 'graph.resize' op expects 1 positive scales for tensor<4xf32>, got [2.0, 2.0]
-  %y = graph.resize %x {scales = array<f32: 2.0, 2.0>, mode = "nearest", coordinate_transformation_mode = "half_pixel", nearest_mode = "floor"} : tensor<4xf32> -> tensor<8xf32>
+  %y = graph.resize %x {scales = array<f32: 2.0, 2.0>, mode = "nearest", coordinate_transformation_mode = "half_pixel", nearest_mode = "floor", cubic_coeff_a = -0.75 : f32, exclude_outside = 0 : i64, antialias = 0 : i64, extrapolation_value = 0.0 : f32} : tensor<4xf32> -> tensor<8xf32>
+  func.return %y : tensor<8xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<4xf32>) -> tensor<8xf32> {
+  // CHECK: 'graph.resize' op expects exclude_outside to be 0 or 1, got 2
+  %y = graph.resize %x {scales = array<f32: 2.0>, mode = "cubic", coordinate_transformation_mode = "half_pixel", nearest_mode = "floor", cubic_coeff_a = -0.75 : f32, exclude_outside = 2 : i64, antialias = 0 : i64, extrapolation_value = 0.0 : f32} : tensor<4xf32> -> tensor<8xf32>
+  func.return %y : tensor<8xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<4xf32>) -> tensor<8xf32> {
+  // CHECK: 'graph.resize' op expects antialias only with mode linear or cubic
+  %y = graph.resize %x {scales = array<f32: 2.0>, mode = "nearest", coordinate_transformation_mode = "half_pixel", nearest_mode = "floor", cubic_coeff_a = -0.75 : f32, exclude_outside = 0 : i64, antialias = 1 : i64, extrapolation_value = 0.0 : f32} : tensor<4xf32> -> tensor<8xf32>
+  func.return %y : tensor<8xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<4xf32>) -> tensor<8xf32> {
+  // CHECK: 'graph.resize' op expects roi exactly when coordinate_transformation_mode is tf_crop_and_resize
+  %y = graph.resize %x {scales = array<f32: 2.0>, mode = "linear", coordinate_transformation_mode = "tf_crop_and_resize", nearest_mode = "floor", cubic_coeff_a = -0.75 : f32, exclude_outside = 0 : i64, antialias = 0 : i64, extrapolation_value = 0.0 : f32} : tensor<4xf32> -> tensor<8xf32>
+  func.return %y : tensor<8xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<4xf32>) -> tensor<8xf32> {
+  // CHECK: 'graph.resize' op expects roi exactly when coordinate_transformation_mode is tf_crop_and_resize
+  %y = graph.resize %x {scales = array<f32: 2.0>, mode = "linear", coordinate_transformation_mode = "half_pixel", nearest_mode = "floor", cubic_coeff_a = -0.75 : f32, exclude_outside = 0 : i64, antialias = 0 : i64, extrapolation_value = 0.0 : f32, roi = array<f32: 0.0, 1.0>} : tensor<4xf32> -> tensor<8xf32>
+  func.return %y : tensor<8xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<4xf32>) -> tensor<8xf32> {
+  // CHECK: 'graph.resize' op expects roi of 2 values (starts, then ends) for rank 1, got 4
+  %y = graph.resize %x {scales = array<f32: 2.0>, mode = "linear", coordinate_transformation_mode = "tf_crop_and_resize", nearest_mode = "floor", cubic_coeff_a = -0.75 : f32, exclude_outside = 0 : i64, antialias = 0 : i64, extrapolation_value = 0.0 : f32, roi = array<f32: 0.0, 0.0, 1.0, 1.0>} : tensor<4xf32> -> tensor<8xf32>
   func.return %y : tensor<8xf32>
 }
 

@@ -6,6 +6,8 @@ every implementation works on int64 shape tensors as well as on activations.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dialects.graph import (
@@ -140,22 +142,61 @@ _NEAREST = {
 }
 
 
+def _crop_coordinates(x, n_in: int, n_out: int, start: np.float32, end: np.float32):
+    """tf_crop_and_resize: the output spans the input from `start` to `end` (fractions of
+    its length - 1); one output sample sits at the middle."""
+    if n_out > 1:
+        return start * (n_in - 1) + x * (end - start) * (n_in - 1) / np.float32(n_out - 1)
+    return 0 * x + np.float32(0.5) * (start + end) * (n_in - 1)
+
+
+def _cubic(d: np.ndarray, a: float) -> np.ndarray:
+    """Keys' cubic convolution kernel with parameter `a` (ONNX's cubic_coeff_a)."""
+    d = np.abs(d)
+    near = ((a + 2) * d - (a + 3)) * d * d + 1
+    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return np.where(d <= 1, near, np.where(d < 2, far, 0))
+
+
+# mode -> (half-width of the filter, its weight at a distance)
+_FILTERS = {
+    "linear": (1, lambda d, a: np.maximum(0, 1 - np.abs(d))),
+    "cubic": (2, _cubic),
+}
+
+
 @reference(ResizeOp)
 def resize(op, x):
-    """Separable resampling: one gather (nearest) or one two-tap blend (linear) per axis
-    whose size or scale changes."""
-    out_shape = op.result.type.get_shape()
-    mode, transform = str_of(op.mode), _COORDINATES[str_of(op.coordinate_transformation_mode)]
-    nearest = _NEAREST[str_of(op.nearest_mode)]
-    y = x.astype(np.float32) if mode == "linear" else x
+    """Separable resampling, one pass per axis whose size, scale or crop changes: a gather
+    (nearest), a two-tap blend (linear) or a filter (cubic; linear and cubic with
+    antialias or exclude_outside). Coordinates and weights are float32, as onnxruntime
+    computes them."""
+    out_shape, rank = op.result.type.get_shape(), x.ndim
+    mode, coordinates = str_of(op.mode), str_of(op.coordinate_transformation_mode)
+    roi = np.asarray(op.roi.get_values(), np.float32) if op.roi is not None else None
+    plain_linear = mode == "linear" and not (int_of(op.antialias) or int_of(op.exclude_outside))
+    y = x if mode == "nearest" else x.astype(np.float32)
     for axis, (scale, n_in, n_out) in enumerate(zip(op.scales.get_values(), x.shape, out_shape)):
-        if scale == 1 and n_in == n_out:
+        crop = (roi[axis], roi[rank + axis]) if roi is not None else None
+        if scale == 1 and n_in == n_out and crop in (None, (0, 1)):
             continue
-        coords = transform(np.arange(n_out, dtype=np.float32), np.float32(scale), n_in, n_out).astype(np.float32)
-        if mode == "nearest":
-            y = np.take(y, np.clip(nearest(coords), 0, n_in - 1).astype(np.int64), axis=axis)
+        positions = np.arange(n_out, dtype=np.float32)
+        if crop is None:
+            coords = _COORDINATES[coordinates](positions, np.float32(scale), n_in, n_out).astype(np.float32)
         else:
+            coords = _crop_coordinates(positions, n_in, n_out, *crop).astype(np.float32)
+        if mode == "nearest":
+            y = np.take(y, np.clip(_NEAREST[str_of(op.nearest_mode)](coords), 0, n_in - 1).astype(np.int64), axis=axis)
+        elif plain_linear:
             y = _linear_1d(y, np.clip(coords, 0, n_in - 1), axis)
+        else:
+            y = _filter_1d(op, y, coords, axis, scale)
+        if crop is not None:
+            outside = ((coords < 0) | (coords > n_in - 1)).reshape([-1 if i == axis else 1 for i in range(rank)])
+            y = np.where(outside, y.dtype.type(float_of(op.extrapolation_value)), y)
+    if mode != "nearest" and np.issubdtype(x.dtype, np.integer) and not plain_linear:
+        info = np.iinfo(x.dtype)  # as onnx's reference: round, then saturate
+        y = np.clip(np.round(y), info.min, info.max)
     return y
 
 
@@ -164,6 +205,34 @@ def _linear_1d(x: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
     hi = np.minimum(lo + 1, x.shape[axis] - 1)
     weight = (coords - lo).astype(np.float32).reshape([-1 if i == axis else 1 for i in range(x.ndim)])
     return np.take(x, lo, axis=axis) * (1 - weight) + np.take(x, hi, axis=axis) * weight
+
+
+def _filter_1d(op, x: np.ndarray, coords: np.ndarray, axis: int, scale: float) -> np.ndarray:
+    """Resample `x` along `axis` at `coords` with op's filter, as the ONNX spec defines it:
+    taps at the integers around each coordinate (the filter's half-width, times 1 / scale
+    when antialiasing a downscale), weighted by the filter at their distance; taps beyond
+    the input repeat its edge, or with exclude_outside get no weight. With antialias or
+    exclude_outside the weights are renormalised to sum to 1."""
+    half_width, weight_at = _FILTERS[str_of(op.mode)]
+    antialias, exclude = bool(int_of(op.antialias)), bool(int_of(op.exclude_outside))
+    stretch = np.float32(min(scale, 1.0) if antialias else 1.0)
+    first = math.floor(-half_width / stretch) + 1
+    offsets = np.arange(first, 2 - first, dtype=np.float32)
+    left = np.ceil(coords) - 1  # the tap strictly left of each coordinate: distance in (0, 1]
+    weights = weight_at((offsets - (coords - left)[:, None]) * stretch, float_of(op.cubic_coeff_a)).astype(np.float32)
+    taps = (left[:, None] + offsets).astype(np.int64)
+    n_in = x.shape[axis]
+    if exclude:
+        weights = np.where((taps < 0) | (taps >= n_in), np.float32(0), weights)
+    if antialias or exclude:  # all taps outside happens only where a crop extrapolates
+        total = weights.sum(axis=1, keepdims=True)
+        weights = weights / np.where(total == 0, np.float32(1), total)
+    taps = np.clip(taps, 0, n_in - 1)
+    shape = [-1 if i == axis else 1 for i in range(x.ndim)]
+    total = np.zeros([len(coords) if i == axis else n for i, n in enumerate(x.shape)], dtype=np.float32)
+    for k in range(taps.shape[1]):
+        total += np.take(x, taps[:, k], axis=axis) * weights[:, k].reshape(shape)
+    return total
 
 
 # --- reductions ---------------------------------------------------------------------
