@@ -26,6 +26,7 @@ from xdsl.irdl import (
     irdl_op_definition,
     operand_def,
     opt_operand_def,
+    opt_prop_def,
     prop_def,
     region_def,
     result_def,
@@ -145,7 +146,7 @@ class MatmulOp(_ContractionOp):
 
 @irdl_op_definition
 class ConvOp(_ContractionOp):
-    """A convolution (graph.conv's properties, no bias), then the epilogue."""
+    """A convolution (graph.conv's properties, layout included; no bias), then the epilogue."""
 
     name = "fused.conv"
     input = operand_def(TensorType)
@@ -154,6 +155,7 @@ class ConvOp(_ContractionOp):
     pads = prop_def(DenseArrayBase[I64])
     dilations = prop_def(DenseArrayBase[I64])
     group = prop_def(IntegerAttr[I64])
+    layout = opt_prop_def(StringAttr)
     irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
     assembly_format = (
         "$input `,` $weight (`extras` `(` $extras^ `:` type($extras) `)`)? attr-dict `:` "
@@ -161,7 +163,7 @@ class ConvOp(_ContractionOp):
     )
 
     def accumulator_type(self) -> TensorType:
-        props = {k: self.properties[k] for k in ("strides", "pads", "dilations", "group")}
+        props = {k: self.properties[k] for k in ("strides", "pads", "dilations", "group", "layout") if k in self.properties}
         return graph_nn.ConvOp.infer([self.input.type, self.weight.type], props)[0]
 
 

@@ -3,13 +3,23 @@
 Every spatial op is NCHW (N, C, *spatial) with ONNX semantics. `pads` holds all begins
 then all ends; `auto_pad`, ConvTranspose's `output_shape` and the opset-dependent defaults
 are resolved by the importer, so the IR always states explicit values.
+
+Convolution, pooling and batch/instance norm also have a channels-last form, written
+`layout = "NHWC"` (absent, or "NCHW", is channels first): (N, *spatial, C), what
+tensor-core convolution kernels read, for any spatial rank (NWC, NHWC, NDHWC). An NHWC
+`graph.conv` takes its weight as (M, *kernel, C/group), the OHWI layout cuDNN and
+CUTLASS use for NHWC. `graph-to-nhwc` introduces these forms; the importer never does.
+An NHWC op means exactly its NCHW form with the channel axis moved last (in the input,
+the weight and the result), which is how its types are checked (`layout_aware`) and how
+the reference runs it.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
-from xdsl.dialects.builtin import I64, DenseArrayBase, FloatAttr, IntegerAttr, TensorType, f32, i64
+from xdsl.dialects.builtin import I64, DenseArrayBase, FloatAttr, IntegerAttr, StringAttr, TensorType, f32, i64
 from xdsl.ir import SSAValue
 from xdsl.irdl import (
     AttrSizedOperandSegments,
@@ -25,6 +35,7 @@ from xdsl.irdl import (
     traits_def,
 )
 from xdsl.traits import Pure
+from xdsl.utils.exceptions import VerifyException
 
 from dialects.dtypes import is_float, is_integer
 from dialects.graph.base import (
@@ -37,6 +48,7 @@ from dialects.graph.base import (
     int_of,
     ints,
     normalize_axis,
+    str_of,
 )
 
 
@@ -99,6 +111,71 @@ def _nonempty(op, x: TensorType, shape: list[int]) -> list[int]:
     return shape
 
 
+# --- layouts -------------------------------------------------------------------
+
+
+LAYOUTS = ("NCHW", "NHWC")
+"""Channels first (ONNX's, the default) and channels last."""
+
+
+def channels_first_perm(rank: int) -> tuple[int, ...]:
+    """The `graph.transpose` perm from channels last to channels first: (0, rank-1, 1, ...)."""
+    return (0, rank - 1, *range(1, rank - 1))
+
+
+def channels_last_perm(rank: int) -> tuple[int, ...]:
+    """The `graph.transpose` perm from channels first to channels last: (0, 2, ..., 1)."""
+    return (0, *range(2, rank), 1)
+
+
+def is_channels_last(op) -> bool:
+    """Whether `op` (a graph or fused op with a `layout` property) is in the NHWC form."""
+    return str_of(op.properties.get("layout"), "NCHW") == "NHWC"
+
+
+def channel_axis(op) -> int:
+    """The channel axis of `op`'s result: 1, or the last axis in the NHWC form."""
+    return op.results[0].type.get_num_dims() - 1 if is_channels_last(op) else 1
+
+
+def spatial_shape(t: TensorType, op) -> tuple[int, ...]:
+    """The spatial dimensions of `t`, an input or result of `op`, in `op`'s layout."""
+    shape = tuple(t.get_shape())
+    return shape[1:-1] if is_channels_last(op) else shape[2:]
+
+
+def _permuted(t: TensorType, perm: tuple[int, ...]) -> TensorType:
+    return TensorType(t.element_type, [t.get_shape()[p] for p in perm])
+
+
+def layout_aware(*operands: int):
+    """Wrap an op's NCHW `infer` so that it also checks and infers the NHWC form: the
+    listed operands (the input, a conv's weight) are viewed channels first, the NCHW rules
+    run, and the result is moved back to channels last. Messages about an NHWC op say that
+    they show its shapes channels first."""
+
+    def wrap(infer):
+        @functools.wraps(infer)
+        def run(cls, types, props):
+            layout = str_of(props.get("layout"), "NCHW")
+            if layout not in LAYOUTS:
+                fail(cls, f"expects layout to be one of {', '.join(LAYOUTS)}, got '{layout}'")
+            if layout == "NCHW":
+                return infer(cls, types, props)
+            if types[0].get_num_dims() < 3:
+                fail(cls, f"expects an NHWC input of rank at least 3 (N, spatial..., C), got {types[0]}")
+            first = [_permuted(t, channels_first_perm(t.get_num_dims())) if i in operands else t for i, t in enumerate(types)]
+            try:
+                results = infer(cls, first, props)
+            except VerifyException as e:
+                raise VerifyException(f"{e} (layout NHWC, shapes shown channels first)") from None
+            return [_permuted(r, channels_last_perm(r.get_num_dims())) for r in results]
+
+        return run
+
+    return wrap
+
+
 # --- convolution -----------------------------------------------------------
 
 
@@ -133,11 +210,14 @@ class _ConvBase(GraphOp):
 
 @irdl_op_definition
 class ConvOp(_ConvBase):
-    """N-d convolution. The weight is (M, C/group, *kernel)."""
+    """N-d convolution. The weight is (M, C/group, *kernel); (M, *kernel, C/group) with
+    `layout = "NHWC"`."""
 
     name = "graph.conv"
+    layout = opt_prop_def(StringAttr)
 
     @classmethod
+    @layout_aware(0, 1)
     def infer(cls, types, props):
         spatial = cls._check_operands(types, props)
         x, w = types[0], types[1]
@@ -222,6 +302,7 @@ class _PoolBase(GraphOp):
     pads = prop_def(DenseArrayBase[I64])
     dilations = prop_def(DenseArrayBase[I64])
     ceil_mode = prop_def(IntegerAttr[I64])
+    layout = opt_prop_def(StringAttr)
     traits = traits_def(Pure())
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
@@ -229,6 +310,7 @@ class _PoolBase(GraphOp):
     """Whether integer inputs are accepted too (ONNX MaxPool takes int8 and uint8)."""
 
     @classmethod
+    @layout_aware(0)
     def infer(cls, types, props):
         x = types[0]
         expect_rank(cls, "input", x, 3, 4, 5)
@@ -288,10 +370,12 @@ class AveragePoolOp(_PoolBase):
 class _GlobalPoolBase(GraphOp):
     input = operand_def(TensorType)
     result = result_def(TensorType)
+    layout = opt_prop_def(StringAttr)
     traits = traits_def(Pure())
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
     @classmethod
+    @layout_aware(0)
     def infer(cls, types, props):
         x = types[0]
         if x.get_num_dims() < 3:
@@ -316,7 +400,8 @@ class GlobalMaxPoolOp(_GlobalPoolBase):
 @irdl_op_definition
 class BatchNormOp(GraphOp):
     """Inference-mode batch normalisation with running statistics:
-    `(x - mean) / sqrt(var + epsilon) * scale + bias`, per channel (axis 1)."""
+    `(x - mean) / sqrt(var + epsilon) * scale + bias`, per channel (axis 1, or the last
+    axis with `layout = "NHWC"`)."""
 
     name = "graph.batch_norm"
     input = operand_def(TensorType)
@@ -326,10 +411,12 @@ class BatchNormOp(GraphOp):
     var = operand_def(TensorType)
     result = result_def(TensorType)
     epsilon = prop_def(FloatAttr)
+    layout = opt_prop_def(StringAttr)
     traits = traits_def(Pure())
     assembly_format = "$input `,` $scale `,` $bias `,` $mean `,` $var attr-dict `:` functional-type(operands, results)"
 
     @classmethod
+    @layout_aware(0)
     def infer(cls, types, props):
         x = types[0]
         if x.get_num_dims() < 2:
@@ -351,10 +438,12 @@ class InstanceNormOp(GraphOp):
     bias = operand_def(TensorType)
     result = result_def(TensorType)
     epsilon = prop_def(FloatAttr)
+    layout = opt_prop_def(StringAttr)
     traits = traits_def(Pure())
     assembly_format = "$input `,` $scale `,` $bias attr-dict `:` functional-type(operands, results)"
 
     @classmethod
+    @layout_aware(0)
     def infer(cls, types, props):
         x = types[0]
         if x.get_num_dims() < 3:

@@ -171,6 +171,39 @@ func.func @main(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
 
 // -----
 
+func.func @main(%x: tensor<1x8x8x3xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // CHECK: 'graph.conv' op expects layout to be one of NCHW, NHWC, got 'NWHC'
+  %y = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64, layout = "NWHC"} : (tensor<1x8x8x3xf32>, tensor<4x3x3x3xf32>) -> tensor<1x6x6x4xf32>
+  func.return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+// An NHWC conv's weight is (M, kh, kw, C/group): an OIHW weight has the wrong channels.
+func.func @main(%x: tensor<1x8x8x2xf32>, %w: tensor<4x2x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // CHECK: 'graph.conv' op expects weight tensor<4x3x2x3xf32> to have 2/1 input channels per group, got 3 (layout NHWC, shapes shown channels first)
+  %y = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64, layout = "NHWC"} : (tensor<1x8x8x2xf32>, tensor<4x2x3x3xf32>) -> tensor<1x6x6x4xf32>
+  func.return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<2x3xf32>, %c: tensor<3xf32>) -> tensor<2x3xf32> {
+  // CHECK: 'graph.batch_norm' op expects an NHWC input of rank at least 3 (N, spatial..., C), got tensor<2x3xf32>
+  %y = graph.batch_norm %x, %c, %c, %c, %c {epsilon = 1.000000e-05 : f32, layout = "NHWC"} : (tensor<2x3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  func.return %y : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<1x5x5x3xf32>) -> tensor<1x3x1x1xf32> {
+  // CHECK: 'graph.global_max_pool' op expects result type tensor<1x1x1x3xf32>, got tensor<1x3x1x1xf32>
+  %y = graph.global_max_pool %x {layout = "NHWC"} : tensor<1x5x5x3xf32> -> tensor<1x3x1x1xf32>
+  func.return %y : tensor<1x3x1x1xf32>
+}
+
+// -----
+
 func.func @main(%x: tensor<3xf32>, %c: tensor<3xf32>) -> tensor<3xf32> {
   // CHECK: 'graph.batch_norm' op expects input of rank at least 2 (N, C, ...), got tensor<3xf32>
   %y = graph.batch_norm %x, %c, %c, %c, %c {epsilon = 1.000000e-05 : f32} : (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>

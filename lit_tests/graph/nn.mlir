@@ -25,6 +25,25 @@ func.func @pool(%x: tensor<1x3x7x7xf32>) -> (tensor<1x3x4x4xf32>, tensor<1x3x4x4
   func.return %0, %1, %2, %3 : tensor<1x3x4x4xf32>, tensor<1x3x4x4xf32>, tensor<1x3x1x1xf32>, tensor<1x3x1x1xf32>
 }
 
+func.func @channels_last(%x: tensor<1x8x8x4xf32>, %w: tensor<6x3x3x2xf32>, %b: tensor<6xf32>, %c: tensor<4xf32>) -> (tensor<1x4x4x6xf32>, tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32>, tensor<1x1x1x4xf32>, tensor<1x1x1x4xf32>, tensor<1x8x8x4xf32>, tensor<1x8x8x4xf32>) {
+  // CHECK-LABEL: func.func @channels_last
+  // CHECK: %{{.*}} = graph.conv %{{.*}}, %{{.*}}, %{{.*}} {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 0, 0>, dilations = array<i64: 1, 1>, group = 2 : i64, layout = "NHWC"} : (tensor<1x8x8x4xf32>, tensor<6x3x3x2xf32>, tensor<6xf32>) -> tensor<1x4x4x6xf32>
+  %0 = graph.conv %x, %w, %b {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 0, 0>, dilations = array<i64: 1, 1>, group = 2 : i64, layout = "NHWC"} : (tensor<1x8x8x4xf32>, tensor<6x3x3x2xf32>, tensor<6xf32>) -> tensor<1x4x4x6xf32>
+  // CHECK-NEXT: %{{.*}} = graph.max_pool %{{.*}} {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64, layout = "NHWC"} : tensor<1x8x8x4xf32> -> tensor<1x4x4x4xf32>
+  %1 = graph.max_pool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64, layout = "NHWC"} : tensor<1x8x8x4xf32> -> tensor<1x4x4x4xf32>
+  // CHECK-NEXT: %{{.*}} = graph.average_pool %{{.*}} {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64, count_include_pad = 0 : i64, layout = "NHWC"} : tensor<1x8x8x4xf32> -> tensor<1x4x4x4xf32>
+  %2 = graph.average_pool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64, count_include_pad = 0 : i64, layout = "NHWC"} : tensor<1x8x8x4xf32> -> tensor<1x4x4x4xf32>
+  // CHECK-NEXT: %{{.*}} = graph.global_average_pool %{{.*}} {layout = "NHWC"} : tensor<1x8x8x4xf32> -> tensor<1x1x1x4xf32>
+  %3 = graph.global_average_pool %x {layout = "NHWC"} : tensor<1x8x8x4xf32> -> tensor<1x1x1x4xf32>
+  // CHECK-NEXT: %{{.*}} = graph.global_max_pool %{{.*}} {layout = "NHWC"} : tensor<1x8x8x4xf32> -> tensor<1x1x1x4xf32>
+  %4 = graph.global_max_pool %x {layout = "NHWC"} : tensor<1x8x8x4xf32> -> tensor<1x1x1x4xf32>
+  // CHECK-NEXT: %{{.*}} = graph.batch_norm %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {epsilon = 1.000000e-05 : f32, layout = "NHWC"} : (tensor<1x8x8x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<1x8x8x4xf32>
+  %5 = graph.batch_norm %x, %c, %c, %c, %c {epsilon = 1.000000e-05 : f32, layout = "NHWC"} : (tensor<1x8x8x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<1x8x8x4xf32>
+  // CHECK-NEXT: %{{.*}} = graph.instance_norm %{{.*}}, %{{.*}}, %{{.*}} {epsilon = 1.000000e-05 : f32, layout = "NHWC"} : (tensor<1x8x8x4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<1x8x8x4xf32>
+  %6 = graph.instance_norm %x, %c, %c {epsilon = 1.000000e-05 : f32, layout = "NHWC"} : (tensor<1x8x8x4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<1x8x8x4xf32>
+  func.return %0, %1, %2, %3, %4, %5, %6 : tensor<1x4x4x6xf32>, tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32>, tensor<1x1x1x4xf32>, tensor<1x1x1x4xf32>, tensor<1x8x8x4xf32>, tensor<1x8x8x4xf32>
+}
+
 func.func @norm(%x: tensor<2x3x4x5xf32>, %c: tensor<3xf32>, %s: tensor<4x5xf32>) -> (tensor<2x3x4x5xf32>, tensor<2x3x4x5xf32>, tensor<2x3x4x5xf32>, tensor<2x3x4x5xf32>) {
   // CHECK-LABEL: func.func @norm
   // CHECK: %{{.*}} = graph.batch_norm %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {epsilon = 1.000000e-05 : f32} : (tensor<2x3x4x5xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<2x3x4x5xf32>

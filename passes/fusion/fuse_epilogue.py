@@ -14,8 +14,9 @@ what the graph op did beyond it comes first in the epilogue:
   constant) or puts a `graph.transpose` before the kernel; `alpha` multiplies the product,
   `c` is an extra added after a multiply by `beta` (the reference's order); the scales are
   constants of the element type (an integer gemm whose scale that type cannot hold fails);
-- `graph.conv`: its bias is an extra viewed as `[1, C, 1, ...]` by a `graph.reshape`
-  outside (a free view) and added.
+- `graph.conv`: its bias is an extra viewed as `[1, C, 1, ...]` (`[1, ..., 1, C]` for an
+  NHWC conv, whose layout the fused op keeps) by a `graph.reshape` outside (a free view)
+  and added.
 
 Then the ops that read the result join the epilogue, in program order, while legal:
 
@@ -231,15 +232,15 @@ def _normalise_gemm(op: GemmOp) -> tuple[Operation, list[Operation]]:
 
 def _normalise_conv(op: ConvOp) -> tuple[Operation, list[Operation]]:
     """The bare convolution of `op` and the bias add giving back its result."""
-    props = {k: op.properties[k] for k in ("strides", "pads", "dilations", "group")}
+    props = {k: op.properties[k] for k in ("strides", "pads", "dilations", "group", "layout") if k in op.properties}
     (acc,) = graph_nn.ConvOp.infer([op.input.type, op.weight.type], props)
     product = fused.ConvOp(
         operands=[op.input, op.weight, []], result_types=[[acc]], properties=props, regions=[_identity_region(acc)]
     )
     if op.bias is None:
         return product, []
-    channels = op.bias.type.get_shape()[0]
-    view = TensorType(op.bias.type.element_type, [1, channels, *[1] * (acc.get_num_dims() - 2)])
+    channels, axis = op.bias.type.get_shape()[0], graph_nn.channel_axis(op)
+    view = TensorType(op.bias.type.element_type, [channels if i == axis else 1 for i in range(acc.get_num_dims())])
     bias = _before(op, ReshapeOp(operands=[op.bias], result_types=[view]))
     return product, [AddOp.make([product.results[0], bias])]
 

@@ -33,6 +33,7 @@ from xdsl.pattern_rewriter import (
 
 from dialects.graph import AddOp, BatchNormOp, ConvOp, ConvTransposeOp, GemmOp, MatMulOp, MulOp
 from dialects.graph.base import float_attr, float_of, int_attr, int_of
+from dialects.graph.nn import channel_axis, is_channels_last
 from passes.graph.constants import module_store
 from passes.graph.folding import (
     bias_hint,
@@ -93,7 +94,9 @@ class FoldBatchNormIntoConv(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: BatchNormOp, rewriter: PatternRewriter) -> None:
         conv = _producer(op, (ConvOp, ConvTransposeOp))
-        if conv is not None and (affine := batch_norm_affine(op)) is not None:
+        if conv is None or is_channels_last(conv) != is_channels_last(op):
+            return  # an NHWC conv's channels are another axis than an NCHW batch norm's
+        if (affine := batch_norm_affine(op)) is not None:
             fold_affine_into_conv(conv, op, *affine, rewriter)
 
 
@@ -132,14 +135,16 @@ class FoldBatchNormIntoGemm(RewritePattern):
 
 
 class DecomposeBatchNorm(RewritePattern):
-    """`batch_norm(x)` → `x * s + t` with s and t constants shaped `[C, 1, ...]`."""
+    """`batch_norm(x)` → `x * s + t` with s and t constants shaped `[C, 1, ...]` (`[C]`
+    for an NHWC batch norm)."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: BatchNormOp, rewriter: PatternRewriter) -> None:
         if (affine := batch_norm_affine(op)) is None:
             return
         elem, rank = op.result.type.element_type, op.result.type.get_num_dims()
-        s, t = (in_element_type(v.reshape(-1, *[1] * (rank - 2)), elem) for v in affine)
+        trailing = rank - 1 - channel_axis(op)
+        s, t = (in_element_type(v.reshape(-1, *[1] * trailing), elem) for v in affine)
         if s is None or t is None:
             return
         scale = new_constant(s, elem, op, name_stem(op.scale, "batch_norm") + ".folded", "scale")

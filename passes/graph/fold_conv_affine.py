@@ -5,7 +5,8 @@ Exporters leave these after convolutions: a BatchNormalization written out as Mu
 a scaling constant, a bias added separately. With `s` and `t` constant along the output
 channels, `conv(x, w, b) * s + t` is `conv(x, w * s, b * s + t)`, so the elementwise ops
 cost nothing at run time. The constant may be a scalar or shaped to broadcast along the
-channel axis only (`[C,1,1]`, `[1,C,1,1]`, `[1]`); one that varies along another axis, or
+channel axis only (`[C,1,1]`, `[1,C,1,1]`, `[1]`; `[C]` after an NHWC conv, whose channels
+are the last axis); one that varies along another axis, or
 would broadcast the result to a larger shape, is not per-channel and stays.
 
 The convolution must have no other user: those need its unscaled values. Chains
@@ -32,6 +33,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from dialects.graph import AddOp, ConvOp, ConvTransposeOp, DivOp, MulOp, SubOp
+from dialects.graph.nn import channel_axis
 from passes.graph.constants import module_store
 from passes.graph.folding import channel_vector, fold_affine_into_conv, is_float_tensor, known_float64, only_user
 
@@ -66,7 +68,7 @@ def _conv_operand(op: MulOp | DivOp | AddOp | SubOp):
         constant = known_float64(other, store)
         if constant is None or not is_float_tensor(conv_value):
             continue
-        vector = channel_vector(constant, conv_value.type.get_shape(), axis=1)
+        vector = channel_vector(constant, conv_value.type.get_shape(), axis=channel_axis(conv))
         if vector is not None:
             return conv, vector, conv_is_lhs
     return None

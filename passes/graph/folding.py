@@ -23,6 +23,7 @@ from xdsl.pattern_rewriter import PatternRewriter
 from dialects.dtypes import is_float, numpy_dtype, round_to_bf16
 from dialects.graph import ConstantOp, ConvOp, ConvTransposeOp, WeightOp
 from dialects.graph.base import int_of
+from dialects.graph.nn import channel_axis
 from passes.graph.constants import constant_op, known_value, module_store
 
 _FOLDED_SUFFIX = re.compile(r"(\.folded(\.[0-9a-f]{8})?)+$")
@@ -122,7 +123,8 @@ def erase_unused_constants(values: Iterable[SSAValue | None], rewriter: PatternR
 
 def scale_output_channels(conv: ConvOp | ConvTransposeOp, weight: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """`weight` with output channel m multiplied by `scale[m]`. A conv weight is
-    (M, C/group, *kernel); a transposed conv's is (C, M/group, *kernel), where output
+    (M, C/group, *kernel), or (M, *kernel, C/group) in NHWC: either way axis 0 is the
+    output channel; a transposed conv's is (C, M/group, *kernel), where output
     channel g*(M/group)+j of group g reads column j of that group's rows."""
     kernel = weight.shape[2:]
     if isinstance(conv, ConvTransposeOp):
@@ -157,7 +159,7 @@ def fold_affine_into_conv(
     weight, bias = known_float64(conv.weight, store), known_float64(conv.bias, store)
     if weight is None or (conv.bias is not None and bias is None):
         return False
-    elem, channels = conv.result.type.element_type, conv.result.type.get_shape()[1]
+    elem, channels = conv.result.type.element_type, conv.result.type.get_shape()[channel_axis(conv)]
     new_weight = in_element_type(weight if scale is None else scale_output_channels(conv, weight, scale), elem)
     folded_bias = _folded_bias(bias, channels, scale, shift)
     new_bias = None if folded_bias is None else in_element_type(folded_bias, elem)
