@@ -29,5 +29,6 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "graph-recognize-layer-norm": _lazy("passes.graph.recognize_layer_norm", "GraphRecognizeLayerNorm"),
     "graph-fold-constants": _lazy("passes.graph.fold_constants", "GraphFoldConstants"),
     "graph-cse": _lazy("passes.graph.cse", "GraphCommonSubexpressionElimination"),
+    "graph-to-nhwc": _lazy("passes.graph.to_nhwc", "GraphToNHWC"),
     "graph-recognize-activations": _lazy("passes.graph.recognize_activations", "GraphRecognizeActivations"),
 }
