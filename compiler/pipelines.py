@@ -22,10 +22,11 @@ PIPELINES: dict[str, str] = {
     # pass leaves work for the next (a folded Cast of 1 makes x * 1 removable)
     "graph-simplify": "graph-fold-constants,graph-canonicalize,graph-cse,graph-dce",
     # fold normalisations and biases into the weights, name what exporters spelled out
-    # (GELU, LayerNorm, SiLU, HardSwish), then simplify what that left behind
+    # (GELU, LayerNorm, SiLU, HardSwish), move convolutions to channels-last (what tensor
+    # core kernels read), then simplify what that left behind
     "graph-optimize": (
         "graph-simplify,graph-fold-batch-norm,graph-fold-conv-affine,graph-matmul-bias,"
-        "graph-recognize-gelu,graph-recognize-layer-norm,graph-recognize-activations,graph-simplify"
+        "graph-recognize-gelu,graph-recognize-layer-norm,graph-recognize-activations,graph-to-nhwc,graph-simplify"
     ),
     # one fused op per future kernel: attention first (it consumes matmuls and a softmax),
     # then shared-input matmuls merge, contractions take their epilogues, reductions their

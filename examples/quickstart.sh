@@ -6,7 +6,7 @@
 #   bash examples/quickstart.sh transformer    # one of them
 #
 # What it runs, for each model (results under build/quickstart/):
-#   optc examples/M.onnx -p default -o build/quickstart/M.mlir     # import + compile; weights beside
+#   optc examples/M.onnx -p default --fusion-report -o build/quickstart/M.mlir   # import + compile to the fused level
 #   optc-run build/quickstart/M.mlir --onnx examples/M.onnx --compare onnxruntime --output ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,9 +21,9 @@ for model in "${models[@]}"; do
         echo "quickstart: no example 'examples/$model.onnx' (try cnn or transformer)" >&2
         exit 1
     fi
-    echo "== $model: import and compile (optc examples/$model.onnx -p default -o $out/$model.mlir)"
-    optc "examples/$model.onnx" -p default -o "$out/$model.mlir"
-    echo "$out/$model.mlir: $(grep -c ' = graph\.' "$out/$model.mlir") graph ops, weights in $out/$model.weights.npz"
+    echo "== $model: import and compile (optc examples/$model.onnx -p default --fusion-report -o $out/$model.mlir)"
+    optc "examples/$model.onnx" -p default --fusion-report -o "$out/$model.mlir" 2>&1
+    echo "IR in $out/$model.mlir, weights in $out/$model.weights.npz"
     echo "== $model: run and compare with onnxruntime"
     optc-run "$out/$model.mlir" --onnx "examples/$model.onnx" --compare onnxruntime --output "$out/$model.out.npz"
     echo
