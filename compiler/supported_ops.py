@@ -57,8 +57,10 @@ def markdown() -> str:
             "|---|---|",
             *rows,
             "",
-            "A family is a file: the importers live in `compiler/onnx_import/<family>.py`, the graph ops",
-            "in `dialects/graph/<family>.py`, their numpy semantics in `runtime/reference/<family>.py`.",
+            "A family's importers live in `compiler/onnx_import/<family>.py` and their numpy semantics",
+            "in `runtime/reference/<family>.py`; its graph ops are in `dialects/graph/<family>.py` or,",
+            "where the family is large, partly in modules beside it (`activation`, `generate`, `linalg`,",
+            "`reduction`, `resize`; `dialects/graph/__init__.py` lists them all).",
             "",
         ]
     )

@@ -36,7 +36,7 @@ from xdsl.irdl import (
 )
 from xdsl.traits import IsTerminator, Pure, RecursivelySpeculatable, RecursiveMemoryEffect
 
-from dialects.graph import nn as graph_nn
+from dialects import graph
 from dialects.graph.base import expect_rank, fail, int_of
 
 def _check_region(op: Operation, region: Region, arg_types: Sequence[Attribute], what: str) -> None:
@@ -141,7 +141,7 @@ class MatmulOp(_ContractionOp):
         if int_of(self.transpose_b):
             perm = [*range(b.get_num_dims() - 2), b.get_num_dims() - 1, b.get_num_dims() - 2]
             b = TensorType(b.element_type, [b.get_shape()[p] for p in perm])
-        return graph_nn.MatMulOp.infer([a, b], {})[0]
+        return graph.MatMulOp.infer([a, b], {})[0]
 
 
 @irdl_op_definition
@@ -164,7 +164,7 @@ class ConvOp(_ContractionOp):
 
     def accumulator_type(self) -> TensorType:
         props = {k: self.properties[k] for k in ("strides", "pads", "dilations", "group", "layout") if k in self.properties}
-        return graph_nn.ConvOp.infer([self.input.type, self.weight.type], props)[0]
+        return graph.ConvOp.infer([self.input.type, self.weight.type], props)[0]
 
 
 @irdl_op_definition

@@ -15,7 +15,7 @@ from compiler.onnx_import import import_onnx
 from dialects import fused
 from dialects.graph import ConvOp, TransposeOp, WeightOp
 from dialects.graph.base import ints
-from dialects.graph.nn import is_channels_last
+from dialects.graph.layout import is_channels_last
 from tests.support import assert_pass_preserves, lit_function, make_model
 
 F32, F16 = TensorProto.FLOAT, TensorProto.FLOAT16

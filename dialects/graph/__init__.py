@@ -1,7 +1,8 @@
 """The `graph` dialect: one op per ONNX-level operator, on statically shaped tensors.
 
-Ops live in family modules (`core`, `elementwise`, `indexing`, `nn`, `reduction`, `tensor`); this module gathers
-them into the `Graph` dialect. A new op needs only its class in the right family.
+Ops live in family modules (`activation`, `core`, `elementwise`, `generate`, `indexing`, `linalg`, `nn`,
+`reduction`, `resize`, `tensor`); this module gathers them into the `Graph` dialect. A new op needs only its
+class in the right family. `base` holds what the families share, `layout` the channels-last helpers.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ import inspect
 from xdsl.ir import Dialect
 from xdsl.irdl import IRDLOperation
 
-from dialects.graph import core, elementwise, indexing, nn, reduction, tensor
+from dialects.graph import activation, core, elementwise, generate, indexing, linalg, nn, reduction, resize, tensor
+from dialects.graph.activation import *  # noqa: F403
 from dialects.graph.core import *  # noqa: F403
 from dialects.graph.elementwise import *  # noqa: F403
+from dialects.graph.generate import *  # noqa: F403
 from dialects.graph.indexing import *  # noqa: F403
+from dialects.graph.linalg import *  # noqa: F403
 from dialects.graph.nn import *  # noqa: F403
 from dialects.graph.reduction import *  # noqa: F403
+from dialects.graph.resize import *  # noqa: F403
 from dialects.graph.tensor import *  # noqa: F403
 
-FAMILIES = (core, elementwise, indexing, nn, reduction, tensor)
+FAMILIES = (activation, core, elementwise, generate, indexing, linalg, nn, reduction, resize, tensor)
 
 
 def _ops_of(module) -> list[type[IRDLOperation]]:

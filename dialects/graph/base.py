@@ -35,7 +35,7 @@ from xdsl.irdl import (
 from xdsl.traits import OpTrait, Pure
 from xdsl.utils.exceptions import VerifyException
 
-from dialects.dtypes import is_storage_only
+from dialects.dtypes import is_float, is_storage_only
 
 Props = Mapping[str, Attribute]
 
@@ -135,6 +135,17 @@ def expect_same_element_type(op, types: Sequence[TensorType]) -> Attribute:
     if len(elems) != 1:
         fail(op, "expects operands of one element type, got " + ", ".join(str(t) for t in types))
     return types[0].element_type
+
+
+def expect_float(op, t: TensorType) -> None:
+    if not is_float(t.element_type):
+        fail(op, f"expects a floating-point input, got {t}")
+
+
+def expect_channel_vector(op, what: str, t: TensorType, channels: int) -> None:
+    """A per-channel vector (a bias, a norm's scale): exactly `channels` elements."""
+    if t.get_shape() != (channels,):
+        fail(op, f"expects {what} of shape {channels}, got {t}")
 
 
 def normalize_axis(op, axis: int, rank: int) -> int:

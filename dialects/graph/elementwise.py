@@ -1,6 +1,7 @@
-"""Elementwise ops: activations, arithmetic with broadcasting, comparisons, logic, casts.
+"""Elementwise ops: math functions, arithmetic with broadcasting, comparisons, logic, casts.
+Activation functions, elementwise too, live in `activation.py` and use this module's mixins.
 
-Families (from `base`): a unary op keeps its operand's type (`graph.sigmoid %x : tensor<4xf32>`);
+Families (from `base`): a unary op keeps its operand's type (`graph.sqrt %x : tensor<4xf32>`);
 a binary op broadcasts its two operands the ONNX (numpy) way; comparisons and logic give i1.
 Each op names the element types it accepts with a mixin (`FloatOperands`, ...), so
 `graph.exp` on integers is rejected by the verifier with a sentence instead of reaching a
@@ -105,16 +106,6 @@ class BoolResult:
 
 
 @irdl_op_definition
-class ReluOp(SignedOperands, UnaryOp):
-    name = "graph.relu"
-
-
-@irdl_op_definition
-class SigmoidOp(FloatOperands, UnaryOp):
-    name = "graph.sigmoid"
-
-
-@irdl_op_definition
 class TanhOp(FloatOperands, UnaryOp):
     name = "graph.tanh"
 
@@ -160,26 +151,6 @@ class SignOp(NumericOperands, UnaryOp):
 
 
 @irdl_op_definition
-class HardSwishOp(FloatOperands, UnaryOp):
-    """x * clamp(x / 6 + 1/2, 0, 1)."""
-
-    name = "graph.hard_swish"
-
-
-@irdl_op_definition
-class SiluOp(FloatOperands, UnaryOp):
-    """x * sigmoid(x) (SiLU, or Swish with beta 1). ONNX had no op for it before opset 24's
-    Swish; graph-recognize-activations builds it from the Mul and Sigmoid exporters write."""
-
-    name = "graph.silu"
-
-
-@irdl_op_definition
-class SoftplusOp(FloatOperands, UnaryOp):
-    name = "graph.softplus"
-
-
-@irdl_op_definition
 class SinOp(FloatOperands, UnaryOp):
     name = "graph.sin"
 
@@ -211,67 +182,7 @@ class NotOp(BoolOperands, UnaryOp):
     name = "graph.not"
 
 
-# --- unary with parameters (ONNX attributes; the importer fills ONNX's defaults) ---------
-
-
-@irdl_op_definition
-class LeakyReluOp(FloatOperands, UnaryOp):
-    name = "graph.leaky_relu"
-    alpha = prop_def(FloatAttr)
-
-
-@irdl_op_definition
-class EluOp(FloatOperands, UnaryOp):
-    name = "graph.elu"
-    alpha = prop_def(FloatAttr)
-
-
-@irdl_op_definition
-class SeluOp(FloatOperands, UnaryOp):
-    name = "graph.selu"
-    alpha = prop_def(FloatAttr)
-    gamma = prop_def(FloatAttr)
-
-
-@irdl_op_definition
-class CeluOp(FloatOperands, UnaryOp):
-    name = "graph.celu"
-    alpha = prop_def(FloatAttr)
-
-
-@irdl_op_definition
-class ThresholdedReluOp(FloatOperands, UnaryOp):
-    """x where x > alpha, else 0."""
-
-    name = "graph.thresholded_relu"
-    alpha = prop_def(FloatAttr)
-
-
-@irdl_op_definition
-class HardSigmoidOp(FloatOperands, UnaryOp):
-    """clamp(alpha * x + beta, 0, 1)."""
-
-    name = "graph.hard_sigmoid"
-    alpha = prop_def(FloatAttr)
-    beta = prop_def(FloatAttr)
-
-
-GELU_APPROXIMATIONS = ("none", "tanh")
-
-
-@irdl_op_definition
-class GeluOp(FloatOperands, UnaryOp):
-    """`approximate` is "none" (the erf form) or "tanh"."""
-
-    name = "graph.gelu"
-    approximate = prop_def(StringAttr)
-
-    @classmethod
-    def infer(cls, types, props):
-        approximate = str_of(props.get("approximate"))
-        if approximate not in GELU_APPROXIMATIONS:
-            fail(cls, f"expects approximate to be one of {', '.join(GELU_APPROXIMATIONS)}, got '{approximate}'")
-        return super().infer(types, props)
+# --- clamping: bounds as properties or operands --------------------------------------------
 
 
 @irdl_op_definition
@@ -415,21 +326,6 @@ class PowOp(BinaryOp):
 
 
 @irdl_op_definition
-class PReluOp(NumericOperands, BinaryOp):
-    """x where x >= 0, else slope * x. The slope broadcasts to x (never the reverse), so
-    the result has x's shape."""
-
-    name = "graph.prelu"
-
-    @classmethod
-    def infer(cls, types, props):
-        result = super().infer(types, props)
-        if result[0] != types[0]:
-            fail(cls, f"expects slope {types[1]} to broadcast to the input {types[0]}")
-        return result
-
-
-@irdl_op_definition
 class EqualOp(BoolResult, BinaryOp):
     name = "graph.equal"
 
@@ -551,3 +447,43 @@ def _expect_prop_for(op: CastOp, prop: str, applies: bool, targets: str) -> None
         fail(op, f"expects {prop} for a cast to {op.result.type.element_type}")
     if not applies and prop in op.properties:
         fail(op, f"expects {prop} only for {targets}, got a cast to {op.result.type}")
+
+
+__all__ = [
+    "AbsOp",
+    "AddOp",
+    "AndOp",
+    "CastOp",
+    "CeilOp",
+    "ClipOp",
+    "CosOp",
+    "DivOp",
+    "EqualOp",
+    "ErfOp",
+    "ExpOp",
+    "FloorOp",
+    "GreaterOp",
+    "GreaterOrEqualOp",
+    "IsInfOp",
+    "IsNaNOp",
+    "LessOp",
+    "LessOrEqualOp",
+    "LogOp",
+    "MaxOp",
+    "MinOp",
+    "ModOp",
+    "MulOp",
+    "NegOp",
+    "NotOp",
+    "OrOp",
+    "PowOp",
+    "ReciprocalOp",
+    "RoundOp",
+    "SignOp",
+    "SinOp",
+    "SqrtOp",
+    "SubOp",
+    "TanhOp",
+    "WhereOp",
+    "XorOp",
+]

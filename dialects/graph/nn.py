@@ -1,22 +1,16 @@
-"""Neural-network ops: convolution, pooling, normalisation, matrix products, softmax.
+"""Neural-network ops: convolution, pooling, normalisation.
 
 Every spatial op is NCHW (N, C, *spatial) with ONNX semantics. `pads` holds all begins
 then all ends; `auto_pad`, ConvTranspose's `output_shape` and the opset-dependent defaults
 are resolved by the importer, so the IR always states explicit values.
 
 Convolution, pooling and batch/instance norm also have a channels-last form, written
-`layout = "NHWC"` (absent, or "NCHW", is channels first): (N, *spatial, C), what
-tensor-core convolution kernels read, for any spatial rank (NWC, NHWC, NDHWC). An NHWC
-`graph.conv` takes its weight as (M, *kernel, C/group), the OHWI layout cuDNN and
-CUTLASS use for NHWC. `graph-to-nhwc` introduces these forms; the importer never does.
-An NHWC op means exactly its NCHW form with the channel axis moved last (in the input,
-the weight and the result), which is how its types are checked (`layout_aware`) and how
-the reference runs it.
+`layout = "NHWC"`; `layout.py` says what it means and holds the helpers that read it.
+Matrix products and softmax live in `linalg.py`.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import ClassVar
 
 from xdsl.dialects.builtin import I64, DenseArrayBase, FloatAttr, IntegerAttr, StringAttr, TensorType, f32, i64
@@ -35,21 +29,21 @@ from xdsl.irdl import (
     traits_def,
 )
 from xdsl.traits import Pure
-from xdsl.utils.exceptions import VerifyException
 
-from dialects.dtypes import is_float, is_integer
+from dialects.dtypes import is_integer
 from dialects.graph.base import (
     GraphOp,
-    UnaryOp,
     broadcast_shapes,
+    expect_channel_vector,
+    expect_float,
     expect_rank,
     expect_same_element_type,
     fail,
     int_of,
     ints,
     normalize_axis,
-    str_of,
 )
+from dialects.graph.layout import layout_aware
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad_begin: int, pad_end: int, dilation: int) -> int:
@@ -95,85 +89,10 @@ def _expect_spatial_props(op, x: TensorType, props, names: tuple[str, ...]) -> i
     return spatial
 
 
-def _expect_float(op, t: TensorType) -> None:
-    if not is_float(t.element_type):
-        fail(op, f"expects a floating-point input, got {t}")
-
-
-def _expect_channel_vector(op, what: str, t: TensorType, channels: int) -> None:
-    if t.get_shape() != (channels,):
-        fail(op, f"expects {what} of shape {channels}, got {t}")
-
-
 def _nonempty(op, x: TensorType, shape: list[int]) -> list[int]:
     if min(shape) < 1:
         fail(op, f"produces an empty output for input {x}")
     return shape
-
-
-# --- layouts -------------------------------------------------------------------
-
-
-LAYOUTS = ("NCHW", "NHWC")
-"""Channels first (ONNX's, the default) and channels last."""
-
-
-def channels_first_perm(rank: int) -> tuple[int, ...]:
-    """The `graph.transpose` perm from channels last to channels first: (0, rank-1, 1, ...)."""
-    return (0, rank - 1, *range(1, rank - 1))
-
-
-def channels_last_perm(rank: int) -> tuple[int, ...]:
-    """The `graph.transpose` perm from channels first to channels last: (0, 2, ..., 1)."""
-    return (0, *range(2, rank), 1)
-
-
-def is_channels_last(op) -> bool:
-    """Whether `op` (a graph or fused op with a `layout` property) is in the NHWC form."""
-    return str_of(op.properties.get("layout"), "NCHW") == "NHWC"
-
-
-def channel_axis(op) -> int:
-    """The channel axis of `op`'s result: 1, or the last axis in the NHWC form."""
-    return op.results[0].type.get_num_dims() - 1 if is_channels_last(op) else 1
-
-
-def spatial_shape(t: TensorType, op) -> tuple[int, ...]:
-    """The spatial dimensions of `t`, an input or result of `op`, in `op`'s layout."""
-    shape = tuple(t.get_shape())
-    return shape[1:-1] if is_channels_last(op) else shape[2:]
-
-
-def _permuted(t: TensorType, perm: tuple[int, ...]) -> TensorType:
-    return TensorType(t.element_type, [t.get_shape()[p] for p in perm])
-
-
-def layout_aware(*operands: int):
-    """Wrap an op's NCHW `infer` so that it also checks and infers the NHWC form: the
-    listed operands (the input, a conv's weight) are viewed channels first, the NCHW rules
-    run, and the result is moved back to channels last. Messages about an NHWC op say that
-    they show its shapes channels first."""
-
-    def wrap(infer):
-        @functools.wraps(infer)
-        def run(cls, types, props):
-            layout = str_of(props.get("layout"), "NCHW")
-            if layout not in LAYOUTS:
-                fail(cls, f"expects layout to be one of {', '.join(LAYOUTS)}, got '{layout}'")
-            if layout == "NCHW":
-                return infer(cls, types, props)
-            if types[0].get_num_dims() < 3:
-                fail(cls, f"expects an NHWC input of rank at least 3 (N, spatial..., C), got {types[0]}")
-            first = [_permuted(t, channels_first_perm(t.get_num_dims())) if i in operands else t for i, t in enumerate(types)]
-            try:
-                results = infer(cls, first, props)
-            except VerifyException as e:
-                raise VerifyException(f"{e} (layout NHWC, shapes shown channels first)") from None
-            return [_permuted(r, channels_last_perm(r.get_num_dims())) for r in results]
-
-        return run
-
-    return wrap
 
 
 # --- convolution -----------------------------------------------------------
@@ -228,7 +147,7 @@ class ConvOp(_ConvBase):
         if c % group or m % group or c // group != c_per_group:
             fail(cls, f"expects weight {w} to have {c}/{group} input channels per group, got {c_per_group}")
         if len(types) == 3:
-            _expect_channel_vector(cls, "bias", types[2], m)
+            expect_channel_vector(cls, "bias", types[2], m)
         out = [
             conv_output_size(x.get_shape()[2 + i], w.get_shape()[2 + i], strides[i], pads[i], pads[spatial + i], dilations[i])
             for i in range(spatial)
@@ -260,7 +179,7 @@ class ConvTransposeOp(_ConvBase):
             fail(cls, f"expects weight {w} to have {c} input channels in {group} group(s), got {w.get_shape()[0]}")
         m = w.get_shape()[1] * group
         if len(types) == 3:
-            _expect_channel_vector(cls, "bias", types[2], m)
+            expect_channel_vector(cls, "bias", types[2], m)
         out = [
             conv_transpose_output_size(
                 x.get_shape()[2 + i], w.get_shape()[2 + i], strides[i], pads[i], pads[spatial + i], dilations[i], output_padding[i]
@@ -315,7 +234,7 @@ class _PoolBase(GraphOp):
         x = types[0]
         expect_rank(cls, "input", x, 3, 4, 5)
         if not (cls.INTEGERS and is_integer(x.element_type)):
-            _expect_float(cls, x)
+            expect_float(cls, x)
         spatial = _expect_spatial_props(cls, x, props, ("kernel_shape", "strides", "dilations"))
         kernel, strides, dilations = ints(props["kernel_shape"]), ints(props["strides"]), ints(props["dilations"])
         pads, ceil_mode = ints(props["pads"]), bool(int_of(props["ceil_mode"]))
@@ -380,7 +299,7 @@ class _GlobalPoolBase(GraphOp):
         x = types[0]
         if x.get_num_dims() < 3:
             fail(cls, f"expects input of rank at least 3 (N, C, spatial...), got {x}")
-        _expect_float(cls, x)
+        expect_float(cls, x)
         return [TensorType(x.element_type, [*x.get_shape()[:2], *[1] * (x.get_num_dims() - 2)])]
 
 
@@ -421,10 +340,10 @@ class BatchNormOp(GraphOp):
         x = types[0]
         if x.get_num_dims() < 2:
             fail(cls, f"expects input of rank at least 2 (N, C, ...), got {x}")
-        _expect_float(cls, x)
+        expect_float(cls, x)
         expect_same_element_type(cls, types)
         for what, t in zip(("scale", "bias", "mean", "var"), types[1:]):
-            _expect_channel_vector(cls, what, t, x.get_shape()[1])
+            expect_channel_vector(cls, what, t, x.get_shape()[1])
         return [x]
 
 
@@ -448,10 +367,10 @@ class InstanceNormOp(GraphOp):
         x = types[0]
         if x.get_num_dims() < 3:
             fail(cls, f"expects input of rank at least 3 (N, C, spatial...), got {x}")
-        _expect_float(cls, x)
+        expect_float(cls, x)
         expect_same_element_type(cls, types)
         for what, t in zip(("scale", "bias"), types[1:]):
-            _expect_channel_vector(cls, what, t, x.get_shape()[1])
+            expect_channel_vector(cls, what, t, x.get_shape()[1])
         return [x]
 
 
@@ -493,7 +412,7 @@ class LayerNormOp(GraphOp):
     @classmethod
     def infer(cls, types, props):
         x = types[0]
-        _expect_float(cls, x)
+        expect_float(cls, x)
         expect_same_element_type(cls, types)
         axis = normalize_axis(cls, int_of(props["axis"]), x.get_num_dims())
         normalized = x.get_shape()[axis:]
@@ -509,105 +428,14 @@ class LayerNormOp(GraphOp):
         _verify_present_results(self)
 
 
-class _SoftmaxBase(UnaryOp):
-    """Normalise along one axis (ONNX opset 13 semantics; the importer rewrites the
-    older flatten-to-2-D form with reshapes)."""
-
-    axis = prop_def(IntegerAttr[I64])
-
-    @classmethod
-    def infer(cls, types, props):
-        _expect_float(cls, types[0])
-        normalize_axis(cls, int_of(props["axis"]), types[0].get_num_dims())
-        return [types[0]]
-
-
-@irdl_op_definition
-class SoftmaxOp(_SoftmaxBase):
-    name = "graph.softmax"
-
-
-@irdl_op_definition
-class LogSoftmaxOp(_SoftmaxBase):
-    name = "graph.log_softmax"
-
-
-# --- matrix products -------------------------------------------------------
-
-
-@irdl_op_definition
-class GemmOp(GraphOp):
-    """`alpha * op(a) @ op(b) + beta * c`, op = transpose when trans_a / trans_b is 1;
-    c broadcasts to the (M, N) result."""
-
-    name = "graph.gemm"
-    a = operand_def(TensorType)
-    b = operand_def(TensorType)
-    c = opt_operand_def(TensorType)
-    result = result_def(TensorType)
-    alpha = prop_def(FloatAttr)
-    beta = prop_def(FloatAttr)
-    trans_a = prop_def(IntegerAttr[I64])
-    trans_b = prop_def(IntegerAttr[I64])
-    traits = traits_def(Pure())
-    irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
-    assembly_format = "$a `,` $b (`,` $c^)? attr-dict `:` `(` type($a) `,` type($b) (`,` type($c)^)? `)` `->` type($result)"
-
-    @classmethod
-    def infer(cls, types, props):
-        a, b = types[0], types[1]
-        expect_rank(cls, "a", a, 2)
-        expect_rank(cls, "b", b, 2)
-        expect_same_element_type(cls, types)
-        m, k = a.get_shape()[:: -1 if int_of(props["trans_a"]) else 1]
-        k2, n = b.get_shape()[:: -1 if int_of(props["trans_b"]) else 1]
-        if k != k2:
-            fail(cls, f"expects matching inner dimensions, got {k} and {k2} for {a} and {b}")
-        if len(types) == 3 and broadcast_shapes(cls, types[2].get_shape(), (m, n)) != (m, n):
-            fail(cls, f"expects c to broadcast to {m}x{n}, got {types[2]}")
-        return [TensorType(a.element_type, [m, n])]
-
-
-@irdl_op_definition
-class MatMulOp(GraphOp):
-    """numpy `matmul`: batch dimensions broadcast; a 1-D operand is a vector whose
-    dimension disappears from the result. The optional `bias`, a vector over the columns
-    of `rhs` (the result's last axis), is added to every row: a linear layer's bias, which
-    `graph-matmul-bias` folds in from a following `graph.add`."""
-
-    name = "graph.matmul"
-    lhs = operand_def(TensorType)
-    rhs = operand_def(TensorType)
-    bias = opt_operand_def(TensorType)
-    result = result_def(TensorType)
-    traits = traits_def(Pure())
-    irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
-    assembly_format = (
-        "$lhs `,` $rhs (`,` $bias^)? attr-dict `:` "
-        "`(` type($lhs) `,` type($rhs) (`,` type($bias)^)? `)` `->` type($result)"
-    )
-
-    @classmethod
-    def make(cls, operands, props=None) -> MatMulOp:
-        """`MatMulOp.make([a, b])` is the plain product; `[a, b, bias]` adds the bias."""
-        operands = list(operands)
-        return super().make(operands + [None] * (3 - len(operands)), props)
-
-    @classmethod
-    def infer(cls, types, props):
-        a, b = types[:2]
-        elem = expect_same_element_type(cls, types)
-        if a.get_num_dims() == 0 or b.get_num_dims() == 0:
-            fail(cls, f"expects operands of rank at least 1, got {a} and {b}")
-        a_shape = (1, *a.get_shape()) if a.get_num_dims() == 1 else a.get_shape()
-        b_shape = (*b.get_shape(), 1) if b.get_num_dims() == 1 else b.get_shape()
-        if a_shape[-1] != b_shape[-2]:
-            fail(cls, f"expects matching inner dimensions, got {a_shape[-1]} and {b_shape[-2]} for {a} and {b}")
-        if len(types) == 3:
-            if b.get_num_dims() == 1:
-                fail(cls, f"expects a bias only with a matrix rhs, got {b}")
-            _expect_channel_vector(cls, "bias", types[2], b_shape[-1])
-        batch = broadcast_shapes(cls, a_shape[:-2], b_shape[:-2])
-        rows = [a_shape[-2]] if a.get_num_dims() > 1 else []
-        cols = [b_shape[-1]] if b.get_num_dims() > 1 else []
-        return [TensorType(elem, [*batch, *rows, *cols])]
+__all__ = [
+    "AveragePoolOp",
+    "BatchNormOp",
+    "ConvOp",
+    "ConvTransposeOp",
+    "GlobalAveragePoolOp",
+    "GlobalMaxPoolOp",
+    "InstanceNormOp",
+    "LayerNormOp",
+    "MaxPoolOp",
+]

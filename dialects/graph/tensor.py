@@ -1,4 +1,4 @@
-"""Data-movement and shape ops: reshape, transpose, slicing, gathers, reductions, ...
+"""Data-movement ops: reshape, transpose, concatenation, slicing, padding, gathers, ...
 
 Inputs that decide a result's shape (Reshape's shape, Slice's starts, ...) are
 compile-time constants in ONNX models with fixed input shapes; the importer turns them
@@ -8,7 +8,8 @@ later passes never re-derive ONNX's defaulting rules.
 
 Reshape, Flatten, Squeeze and Unsqueeze only relabel dimensions. Each keeps its own op so
 imported IR reads like the model; canonicalisation may rewrite them to `graph.reshape`.
-Reductions live in `reduction.py`.
+Reductions live in `reduction.py`, Resize in `resize.py`, and Shape, Size, Range and
+ConstantOfShape, whose results are not the input's elements, in `generate.py`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import ClassVar
 from xdsl.dialects.builtin import (
     I64,
     DenseArrayBase,
-    Float32Type,
     FloatAttr,
     IntegerAttr,
     StringAttr,
@@ -28,10 +28,8 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.irdl import (
-    base,
     irdl_op_definition,
     operand_def,
-    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -43,7 +41,6 @@ from xdsl.traits import Pure
 from dialects.graph.base import (
     GraphOp,
     MovesData,
-    ShapeOnly,
     broadcast_shapes,
     expect_rank,
     expect_same_element_type,
@@ -384,170 +381,14 @@ class GatherElementsOp(GraphOp):
         return [TensorType(data.element_type, indices.get_shape())]
 
 
-# --- resampling --------------------------------------------------------------------
-
-
-@irdl_op_definition
-class ResizeOp(GraphOp):
-    """ONNX Resize, separable over every dimension: `nearest`, `linear` or `cubic` (Keys'
-    kernel with `cubic_coeff_a`) sampling. `scales` map output to input coordinates; the
-    output sizes are the result type's. `exclude_outside` drops (and renormalises away)
-    the taps that fall outside the input instead of repeating its edge; `antialias`
-    stretches the linear or cubic filter by 1 / scale when downsampling.
-    With `coordinate_transformation_mode = "tf_crop_and_resize"` the output covers the
-    region `roi` (all starts, then all ends, as fractions of each axis), and samples
-    outside the input are `extrapolation_value`; `roi` is given exactly in that mode."""
-
-    name = "graph.resize"
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-    scales = prop_def(DenseArrayBase[Float32Type])
-    mode = prop_def(StringAttr)
-    coordinate_transformation_mode = prop_def(StringAttr)
-    nearest_mode = prop_def(StringAttr)
-    cubic_coeff_a = prop_def(FloatAttr)
-    exclude_outside = prop_def(IntegerAttr[I64])
-    antialias = prop_def(IntegerAttr[I64])
-    extrapolation_value = prop_def(FloatAttr)
-    roi = opt_prop_def(DenseArrayBase[Float32Type])
-    traits = traits_def(Pure())
-    assembly_format = _UNARY_FORMAT
-
-    MODES: ClassVar = ("nearest", "linear", "cubic")
-    COORDINATE_MODES: ClassVar = (
-        "half_pixel",
-        "half_pixel_symmetric",
-        "pytorch_half_pixel",
-        "align_corners",
-        "asymmetric",
-        "tf_half_pixel_for_nn",
-        "tf_crop_and_resize",
-    )
-    NEAREST_MODES: ClassVar = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
-
-    def verify_(self) -> None:
-        src, dst = self.input.type, self.result.type
-        _expect_same_type_but_shape(self, src, dst)
-        for prop, allowed in (
-            ("mode", self.MODES),
-            ("coordinate_transformation_mode", self.COORDINATE_MODES),
-            ("nearest_mode", self.NEAREST_MODES),
-        ):
-            if str_of(self.properties[prop]) not in allowed:
-                fail(self, f"expects {prop} to be one of {', '.join(allowed)}, got '{str_of(self.properties[prop])}'")
-        scales = self.scales.get_values()
-        if len(scales) != src.get_num_dims() or min(scales, default=1.0) <= 0:
-            fail(self, f"expects {src.get_num_dims()} positive scales for {src}, got {list(scales)}")
-        self._verify_filter()
-        self._verify_roi()
-
-    def _verify_filter(self) -> None:
-        for flag in ("exclude_outside", "antialias"):
-            if int_of(self.properties[flag]) not in (0, 1):
-                fail(self, f"expects {flag} to be 0 or 1, got {int_of(self.properties[flag])}")
-            if int_of(self.properties[flag]) and str_of(self.mode) == "nearest":
-                fail(self, f"expects {flag} only with mode linear or cubic")
-
-    def _verify_roi(self) -> None:
-        rank = self.input.type.get_num_dims()
-        if (self.roi is not None) != (str_of(self.coordinate_transformation_mode) == "tf_crop_and_resize"):
-            fail(self, "expects roi exactly when coordinate_transformation_mode is tf_crop_and_resize")
-        if self.roi is not None and len(self.roi.get_values()) != 2 * rank:
-            fail(self, f"expects roi of {2 * rank} values (starts, then ends) for rank {rank}, got {len(self.roi.get_values())}")
-
-
-# --- shapes and generated tensors ------------------------------------------------------
-
-
-@irdl_op_definition
-class ShapeOp(GraphOp):
-    """The input's dimensions `start` to `end` (normalised, 0 <= start <= end <= rank) as i64."""
-
-    name = "graph.shape"
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-    start = prop_def(IntegerAttr[I64])
-    end = prop_def(IntegerAttr[I64])
-    traits = traits_def(Pure(), ShapeOnly(), MovesData())
-    assembly_format = _UNARY_FORMAT
-
-    @classmethod
-    def infer(cls, types, props):
-        rank, start, end = types[0].get_num_dims(), int_of(props["start"]), int_of(props["end"])
-        if not 0 <= start <= end <= rank:
-            fail(cls, f"expects 0 <= start <= end <= {rank}, got start {start}, end {end}")
-        return [TensorType(i64, [end - start])]
-
-
-@irdl_op_definition
-class SizeOp(GraphOp):
-    """The input's element count as a 0-d i64 tensor."""
-
-    name = "graph.size"
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-    traits = traits_def(Pure(), ShapeOnly(), MovesData())
-    assembly_format = _UNARY_FORMAT
-
-    @classmethod
-    def infer(cls, types, props):
-        return [TensorType(i64, [])]
-
-
-@irdl_op_definition
-class RangeOp(GraphOp):
-    """`start, start + delta, ...` below `limit`, from three 0-d operands; the length is the
-    result type's, so the importer only builds it when the operands are known."""
-
-    name = "graph.range"
-    start = operand_def(TensorType)
-    limit = operand_def(TensorType)
-    delta = operand_def(TensorType)
-    result = result_def(TensorType)
-    traits = traits_def(Pure())
-    assembly_format = (
-        "$start `,` $limit `,` $delta attr-dict `:` "
-        "`(` type($start) `,` type($limit) `,` type($delta) `)` `->` type($result)"
-    )
-
-    def verify_(self) -> None:
-        types = [o.type for o in self.operands]
-        if any(t.get_num_dims() != 0 for t in types):
-            fail(self, "expects 0-d start, limit and delta, got " + ", ".join(str(t) for t in types))
-        elem = expect_same_element_type(self, types)
-        if self.result.type.element_type != elem or self.result.type.get_num_dims() != 1:
-            fail(self, f"expects a 1-d result of {elem}, got {self.result.type}")
-
-
-@irdl_op_definition
-class ConstantOfShapeOp(GraphOp):
-    """A tensor of the result type filled with `value` (typed as the element type):
-    `graph.constant_of_shape {value = 0.0 : f32} : tensor<2x3xf32>`."""
-
-    name = "graph.constant_of_shape"
-    value = prop_def(base(IntegerAttr) | base(FloatAttr))
-    result = result_def(TensorType)
-    traits = traits_def(Pure(), MovesData())
-    assembly_format = "attr-dict `:` type($result)"
-
-    def verify_(self) -> None:
-        if self.value.type != self.result.type.element_type:
-            fail(self, f"expects value of type {self.result.type.element_type}, got {self.value.type}")
-
-
 __all__ = [
     "ConcatOp",
-    "ConstantOfShapeOp",
     "ExpandOp",
     "FlattenOp",
     "GatherElementsOp",
     "GatherOp",
     "PadOp",
-    "RangeOp",
     "ReshapeOp",
-    "ResizeOp",
-    "ShapeOp",
-    "SizeOp",
     "SliceOp",
     "SplitOp",
     "SqueezeOp",

@@ -2,14 +2,14 @@
 `fused.elementwise` kernels, each a maximal connected group that makes one pass over the
 data.
 
-Elementwise: every op of `dialects/graph/elementwise.py` (activations, broadcasting
-arithmetic, comparisons, logic, where, clip, cast). Groups grow from each op still outside
-a kernel, in program order, along producer and consumer edges, as long as the group stays
-schedulable (`grouping.schedulable`: it can stand as one op, which also makes it convex);
-a lone op becomes a group of one, so after this pass every elementwise op is inside a
-kernel. With `views`, free views (reshape, flatten, squeeze, unsqueeze) join when they
-stand between two ops of the group, so a chain that relabels its tensor midway is still
-one kernel; a view at a group's edge stays outside, where it costs nothing.
+Elementwise: every op of `dialects/graph/elementwise.py` and `activation.py` (activations,
+broadcasting arithmetic, comparisons, logic, where, clip, cast). Groups grow from each op
+still outside a kernel, in program order, along producer and consumer edges, as long as the
+group stays schedulable (`grouping.schedulable`: it can stand as one op, which also makes
+it convex); a lone op becomes a group of one, so after this pass every elementwise op is
+inside a kernel. With `views`, free views (reshape, flatten, squeeze, unsqueeze) join when
+they stand between two ops of the group, so a chain that relabels its tensor midway is
+still one kernel; a view at a group's edge stays outside, where it costs nothing.
 
 Values several kernels read. Inside the groups this pass makes, a value that a member
 computes and an outside op reads is computed once and yielded as an extra result. One

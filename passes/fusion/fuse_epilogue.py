@@ -108,9 +108,9 @@ from dialects.graph import (
     UnsqueezeOp,
     WeightOp,
 )
-from dialects.graph import nn as graph_nn
 from dialects.graph.base import float_of, i64_array, int_attr, int_of
 from dialects.graph.core import is_splat
+from dialects.graph.layout import channel_axis
 from passes.fusion.outline import outline
 from passes.graph.constants import constant_op, known_value, module_store
 
@@ -174,7 +174,7 @@ def _matmul_product(lhs: SSAValue, rhs: SSAValue, transpose_b: int) -> fused.Mat
     if transpose_b:
         shape = b.get_shape()
         b = TensorType(b.element_type, [*shape[:-2], shape[-1], shape[-2]])
-    (acc,) = graph_nn.MatMulOp.infer([lhs.type, b], {})
+    (acc,) = MatMulOp.infer([lhs.type, b], {})
     return fused.MatmulOp(
         operands=[lhs, rhs, []],
         result_types=[[acc]],
@@ -233,13 +233,13 @@ def _normalise_gemm(op: GemmOp) -> tuple[Operation, list[Operation]]:
 def _normalise_conv(op: ConvOp) -> tuple[Operation, list[Operation]]:
     """The bare convolution of `op` and the bias add giving back its result."""
     props = {k: op.properties[k] for k in ("strides", "pads", "dilations", "group", "layout") if k in op.properties}
-    (acc,) = graph_nn.ConvOp.infer([op.input.type, op.weight.type], props)
+    (acc,) = ConvOp.infer([op.input.type, op.weight.type], props)
     product = fused.ConvOp(
         operands=[op.input, op.weight, []], result_types=[[acc]], properties=props, regions=[_identity_region(acc)]
     )
     if op.bias is None:
         return product, []
-    channels, axis = op.bias.type.get_shape()[0], graph_nn.channel_axis(op)
+    channels, axis = op.bias.type.get_shape()[0], channel_axis(op)
     view = TensorType(op.bias.type.element_type, [channels if i == axis else 1 for i in range(acc.get_num_dims())])
     bias = _before(op, ReshapeOp(operands=[op.bias], result_types=[view]))
     return product, [AddOp.make([product.results[0], bias])]

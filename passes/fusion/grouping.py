@@ -31,13 +31,15 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from dialects.fused import GroupOp
 from dialects.graph import OPS, ConstantOp, FlattenOp, ReshapeOp, SqueezeOp, UnsqueezeOp, WeightOp
-from dialects.graph import elementwise as elementwise_family
+from dialects.graph import activation, elementwise
 from dialects.graph.core import is_splat
 from passes.fusion.outline import outline
 
-ELEMENTWISE: frozenset[type[Operation]] = frozenset(op for op in OPS if op.__module__ == elementwise_family.__name__)
-"""Every op of `dialects/graph/elementwise.py`: activations, broadcasting arithmetic,
-comparisons, logic, where, clip, cast."""
+ELEMENTWISE: frozenset[type[Operation]] = frozenset(
+    op for op in OPS if op.__module__ in (elementwise.__name__, activation.__name__)
+)
+"""Every op of `dialects/graph/elementwise.py` and `activation.py`: activations, broadcasting
+arithmetic, comparisons, logic, where, clip, cast."""
 
 VIEWS: tuple[type[Operation], ...] = (ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp)
 """Free views: they relabel dimensions and keep every element's linear index."""

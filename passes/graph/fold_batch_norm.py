@@ -33,7 +33,7 @@ from xdsl.pattern_rewriter import (
 
 from dialects.graph import AddOp, BatchNormOp, ConvOp, ConvTransposeOp, GemmOp, MatMulOp, MulOp
 from dialects.graph.base import float_attr, float_of, int_attr, int_of
-from dialects.graph.nn import channel_axis, is_channels_last
+from dialects.graph.layout import channel_axis, is_channels_last
 from passes.graph.constants import module_store
 from passes.graph.folding import (
     bias_hint,

@@ -33,7 +33,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from dialects.graph import AddOp, ConvOp, ConvTransposeOp, DivOp, MulOp, SubOp
-from dialects.graph.nn import channel_axis
+from dialects.graph.layout import channel_axis
 from passes.graph.constants import module_store
 from passes.graph.folding import channel_vector, fold_affine_into_conv, is_float_tensor, known_float64, only_user
 

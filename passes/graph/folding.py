@@ -23,7 +23,7 @@ from xdsl.pattern_rewriter import PatternRewriter
 from dialects.dtypes import is_float, numpy_dtype, round_to_bf16
 from dialects.graph import ConstantOp, ConvOp, ConvTransposeOp, WeightOp
 from dialects.graph.base import int_of
-from dialects.graph.nn import channel_axis
+from dialects.graph.layout import channel_axis
 from passes.graph.constants import constant_op, known_value, module_store
 
 _FOLDED_SUFFIX = re.compile(r"(\.folded(\.[0-9a-f]{8})?)+$")

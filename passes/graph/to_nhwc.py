@@ -7,7 +7,7 @@ contiguous; ONNX models are channels first. This pass moves each convolution, an
 of the graph around it as can follow, to channels last.
 
 Representation. `graph.conv`, the pools, `graph.batch_norm` and `graph.instance_norm` have
-an NHWC form, `layout = "NHWC"` (see `dialects/graph/nn.py`): the same op with the channel
+an NHWC form, `layout = "NHWC"` (see `dialects/graph/layout.py`): the same op with the channel
 axis last, an NHWC conv's weight (M, *kernel, C/group), the OHWI layout cuDNN and CUTLASS
 use. No other op needs a layout: an elementwise op, a concat or a pad on channels-last
 data is the same op with its axes renumbered (concat's axis 1 becomes 3, a per-channel
@@ -98,7 +98,7 @@ from dialects.graph import (
     WhereOp,
 )
 from dialects.graph.base import BinaryOp, UnaryOp, i64_array, int_attr, int_of, ints
-from dialects.graph.nn import channels_first_perm, channels_last_perm, is_channels_last
+from dialects.graph.layout import channels_first_perm, channels_last_perm, is_channels_last
 from dialects.graph.reduction import ArgReduceOp, ReduceOp
 from passes.graph.constants import constant_op, known_value, module_store
 from passes.graph.folding import rebuild_props

@@ -20,7 +20,7 @@ from xdsl.interpreter import (
 from dialects.dtypes import numpy_dtype
 from dialects.fused import AttentionOp, ConvOp, ElementwiseOp, MatmulOp, ReductionOp, YieldOp
 from dialects.graph.base import float_of, int_of
-from dialects.graph.nn import spatial_shape
+from dialects.graph.layout import spatial_shape
 from runtime.reference.nn import convolve
 from runtime.reference.registry import as_result
 

@@ -40,7 +40,7 @@ from dialects.graph import (
     SoftmaxOp,
 )
 from dialects.graph.base import float_of, int_of, ints
-from dialects.graph.nn import channel_axis, is_channels_last, spatial_shape
+from dialects.graph.layout import channel_axis, is_channels_last, spatial_shape
 from runtime.reference.registry import reference
 
 
