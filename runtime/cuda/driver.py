@@ -34,6 +34,7 @@ launch.
 from __future__ import annotations
 
 import contextlib
+from abc import ABC, abstractmethod
 import functools
 import itertools
 from collections.abc import Iterator, Sequence
@@ -199,13 +200,14 @@ def memory_info() -> tuple[int, int]:
 # -- owned driver objects ------------------------------------------------------------------
 
 
-class _Resource:
+class _Resource(ABC):
     """A driver object this process owns: `close()` releases it (once), as do `with` and GC."""
 
     _closed = True
 
+    @abstractmethod
     def _release(self) -> None:
-        raise NotImplementedError
+        """Give the object back to the driver (called once, by `close`)."""
 
     def close(self) -> None:
         if not self._closed:
