@@ -34,9 +34,9 @@ launch.
 from __future__ import annotations
 
 import contextlib
-from abc import ABC, abstractmethod
 import functools
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 
 import numpy as np
