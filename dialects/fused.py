@@ -10,7 +10,8 @@ the kernel body; the interpreter runs it to check every fusion decision.
 - `fused.matmul` / `fused.conv`: the matrix product, then an epilogue region. The epilogue's
   first block argument is the accumulator (the product), the others are the op's
   `extras` (bias, residual, scales); it yields the op's results.
-- `fused.attention`: softmax(q·kᵀ·scale + mask [causal]) · v over [batch, heads, seq, dim].
+- `fused.attention`: softmax(q·kᵀ·scale + mask [causal]) · v over [batch, heads, seq, dim],
+  written as [batch, heads, seq, dim] or, merging the heads, [batch, seq, heads, dim].
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from xdsl.irdl import (
 from xdsl.traits import IsTerminator, Pure, RecursivelySpeculatable, RecursiveMemoryEffect
 
 from dialects import graph
-from dialects.graph.base import expect_rank, fail, int_of
+from dialects.graph.base import expect_rank, fail, int_of, str_of
 
 def _check_region(op: Operation, region: Region, arg_types: Sequence[Attribute], what: str) -> None:
     """One block, arguments of the given types, ending in a `fused.yield` of the op's result types."""
@@ -167,10 +168,17 @@ class ConvOp(_ContractionOp):
         return graph.ConvOp.infer([self.input.type, self.weight.type], props)[0]
 
 
+ATTENTION_LAYOUTS = ("bhsd", "bshd")
+"""How `fused.attention` writes its result: [batch, heads, seq, dim] as q, k and v are, or
+[batch, seq, heads, dim], where the heads merge into [batch, seq, heads·dim] by a free view
+(what the output projection reads)."""
+
+
 @irdl_op_definition
 class AttentionOp(_FusedOp):
     """softmax(q·kᵀ·scale + mask, causal) · v, on [batch, heads, seq, dim] tensors; the mask
-    (additive, or i1 where false masks out) broadcasts to [batch, heads, seq_q, seq_k]."""
+    (additive, or i1 where false masks out) broadcasts to [batch, heads, seq_q, seq_k].
+    `output_layout` (absent: "bhsd") says how the result is written (`ATTENTION_LAYOUTS`)."""
 
     name = "fused.attention"
     q = operand_def(TensorType)
@@ -179,6 +187,7 @@ class AttentionOp(_FusedOp):
     mask = opt_operand_def(TensorType)
     scale = prop_def(FloatAttr[Float32Type])
     causal = prop_def(IntegerAttr[I64])
+    output_layout = opt_prop_def(StringAttr)
     output = result_def(TensorType)
     traits = traits_def(Pure())
     irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
@@ -197,11 +206,29 @@ class AttentionOp(_FusedOp):
         s_k = k.get_shape()[2]
         if v.get_shape()[:3] != (b, h, s_k):
             fail(self, f"expects v of shape [{b}, {h}, {s_k}, dim_v], got {v}")
-        want = TensorType(q.element_type, [b, h, s_q, v.get_shape()[3]])
+        layout = self.layout()
+        if layout not in ATTENTION_LAYOUTS:
+            fail(self, f"expects output_layout to be one of {', '.join(ATTENTION_LAYOUTS)}, got '{layout}'")
+        dims = [b, h, s_q, v.get_shape()[3]] if layout == "bhsd" else [b, s_q, h, v.get_shape()[3]]
+        want = TensorType(q.element_type, dims)
         if self.output.type != want:
-            fail(self, f"expects result type {want}, got {self.output.type}")
+            fail(self, f"expects result type {want} (output_layout {layout}), got {self.output.type}")
+
+    def layout(self) -> str:
+        """The result's layout: "bhsd" unless `output_layout` says "bshd"."""
+        return str_of(self.output_layout, "bhsd")
 
 
 Fused = Dialect("fused", [YieldOp, ElementwiseOp, ReductionOp, MatmulOp, ConvOp, AttentionOp], [])
 
-__all__ = ["AttentionOp", "ConvOp", "ElementwiseOp", "Fused", "GroupOp", "MatmulOp", "ReductionOp", "YieldOp"]
+__all__ = [
+    "ATTENTION_LAYOUTS",
+    "AttentionOp",
+    "ConvOp",
+    "ElementwiseOp",
+    "Fused",
+    "GroupOp",
+    "MatmulOp",
+    "ReductionOp",
+    "YieldOp",
+]

@@ -49,7 +49,8 @@ def _naive_attention(q, k, v, mask, scale, causal):
         if mask is not None:
             s = s + np.broadcast_to(mask, q.shape[:2] + s.shape)[b, h]
         if causal:
-            s = np.where(np.tril(np.ones_like(s, dtype=bool)), s, -np.inf)
+            # aligned to the bottom-right corner: the last query sees every key
+            s = np.where(np.tril(np.ones_like(s, dtype=bool), k=s.shape[1] - s.shape[0]), s, -np.inf)
         p = np.exp(s - s.max(-1, keepdims=True))
         out[b, h] = (p / p.sum(-1, keepdims=True)) @ v[b, h]
     return out
@@ -69,6 +70,31 @@ def test_attention_op_in_ir():
     inputs, out = _run_function("attention")
     q, k, v, mask = (inputs[f"input{i}"] for i in range(4))
     np.testing.assert_allclose(out["output0"], _naive_attention(q, k, v, mask, 0.353553385, False), rtol=1e-5, atol=1e-6)
+
+
+def test_attention_with_heads_merged_writes_batch_seq_heads_dim():
+    inputs, out = _run_function("attention_heads_merged")
+    q, k, v = (inputs[f"input{i}"] for i in range(3))
+    want = _naive_attention(q, k, v, None, 0.125, True).transpose(0, 2, 1, 3)
+    assert out["output0"].shape == (1, 4, 2, 8)
+    np.testing.assert_allclose(out["output0"], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", [None, "bhsd", "bshd"])
+def test_attention_verifier_checks_the_result_type_against_the_layout(layout):
+    from xdsl.utils.exceptions import VerifyException
+
+    prop = "" if layout is None else f', output_layout = "{layout}"'
+    ok, bad = ("1x4x2x8", "1x2x4x8") if layout == "bshd" else ("1x2x4x8", "1x4x2x8")
+    ir = (
+        "func.func @main(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x6x8xf32>, %v: tensor<1x2x6x8xf32>) -> tensor<{t}xf32> {{\n"
+        "  %y = fused.attention %q, %k, %v {{scale = 1.0 : f32, causal = 0 : i64{prop}}} : "
+        "(tensor<1x2x4x8xf32>, tensor<1x2x6x8xf32>, tensor<1x2x6x8xf32>) -> tensor<{t}xf32>\n"
+        "  func.return %y : tensor<{t}xf32>\n}}"
+    )
+    parse(ir.format(t=ok, prop=prop)).verify()
+    with pytest.raises(VerifyException, match=f"expects result type tensor<{ok}xf32>"):
+        parse(ir.format(t=bad, prop=prop)).verify()
 
 
 def test_boolean_mask_masks_out_where_false():

@@ -105,6 +105,31 @@ def test_masks_off_fuses_only_unmasked_attention():
     assert len(attentions(after)) == 1
 
 
+def merged(op: AttentionOp) -> bool:
+    """The op writes [b, s, h, d] and no transpose of its result is left."""
+    return op.layout() == "bshd" and not any(isinstance(u.operation, TransposeOp) for u in op.output.uses)
+
+
+def test_head_merge_is_absorbed():
+    after = assert_pass_preserves(lit_function(LIT, "heads_merged"), "fuse-attention")
+    (op,) = attentions(after)
+    assert merged(op) and list(op.output.type.get_shape()) == [1, 4, 2, 8]
+    assert count(after, TransposeOp) == 0
+
+
+def test_merge_heads_off_keeps_the_transpose():
+    after = assert_pass_preserves(lit_function(LIT, "heads_merged"), "fuse-attention{merge-heads=false}")
+    (op,) = attentions(after)
+    assert op.output_layout is None and count(after, TransposeOp) == 1
+
+
+@pytest.mark.parametrize("case", ["head_merge_not_alone", "other_transpose"])
+def test_head_merge_stays_unless_it_alone_reads_the_result(case):
+    after = assert_pass_preserves(lit_function(LIT, case), "fuse-attention")
+    (op,) = attentions(after)
+    assert op.layout() == "bhsd" and count(after, TransposeOp) == 1
+
+
 # --- ONNX models in the exporters' forms ----------------------------------------------------
 
 
@@ -222,8 +247,10 @@ def test_bert_additive_mask(opset):
     assert list(op.mask.type.get_shape()) == [B, 1, 1, S] and int_of(op.causal) == 0
     assert float_of(op.scale) == pytest.approx(D**-0.5)
     assert count(after, SoftmaxOp) == 0
-    # k's [0, 2, 3, 1] became [0, 2, 1, 3]: q, k and v leave their projections in one layout
-    assert sorted(ints(t.perm) for t in after.walk() if isinstance(t, TransposeOp))[:3] == [(0, 2, 1, 3)] * 3
+    # k's [0, 2, 3, 1] became [0, 2, 1, 3]: q, k and v leave their projections in one layout,
+    # and the head merge after the attention is gone
+    assert sorted(ints(t.perm) for t in after.walk() if isinstance(t, TransposeOp)) == [(0, 2, 1, 3)] * 3
+    assert merged(op)
 
 
 def test_dropout_left_as_identity_is_looked_through():
@@ -252,6 +279,7 @@ def test_gpt2_sdpa_mask_is_rebuilt_once_for_all_layers(causal):
     assert [int_of(op.causal) for op in ops] == [int(causal)] * 2
     assert list(ops[0].mask.type.get_shape()) == ([B, 1, 1, S] if causal else [B, 1, S, S])
     assert count(after, WhereOp) == 1
+    assert all(merged(op) for op in ops)
 
 
 @pytest.mark.parametrize("dynamo", [False, True])
@@ -259,6 +287,7 @@ def test_vit_without_mask(dynamo):
     after = assert_pass_preserves(import_onnx(vit(dynamo)), "fuse-attention")
     (op,) = attentions(after)
     assert op.mask is None and float_of(op.scale) == pytest.approx(D**-0.5, rel=1e-6)
+    assert merged(op)
 
 
 def test_f16_attention_stays_f16():
@@ -299,6 +328,7 @@ def test_zoo_every_layer_fuses(entry, simplified):
     expected = run(module, inputs)
     apply_pipeline(module, f"{PIPELINES['graph-simplify']},fuse-attention" if simplified else "fuse-attention")
     assert len(attentions(module)) == LAYERS[entry["model"]]
+    assert all(merged(op) for op in attentions(module))
     assert count(module, SoftmaxOp) == 0
     actual = run(module, inputs)
     for name in expected:

@@ -23,7 +23,9 @@ from tests.test_zoo import MANIFEST, ZOO, zoo_inputs
 pytestmark = [pytest.mark.zoo, pytest.mark.slow]
 
 TOTAL_TARGETS = {"resnet50": 60, "mobilenet_v2": 56}
-PER_LAYER_TARGETS = {"bert": 8, "gpt2": 8, "vit": 8}
+# issue 3 asks for <= 8; every layer measures 7 (QKV, attention writing the merged heads,
+# out-projection + residual, two LayerNorms, FFN x2)
+PER_LAYER_TARGETS = {"bert": 7, "gpt2": 7, "vit": 7}
 
 
 def _entries():

@@ -40,3 +40,19 @@ func.func @main(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x6x4xf32>, %v: tensor<1x2
   %y = fused.attention %q, %k, %v {scale = 1.0 : f32, causal = 0 : i64} : (tensor<1x2x4x8xf32>, tensor<1x2x6x4xf32>, tensor<1x2x6x8xf32>) -> tensor<1x2x4x8xf32>
   func.return %y : tensor<1x2x4x8xf32>
 }
+
+// -----
+
+func.func @main(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x6x8xf32>, %v: tensor<1x2x6x8xf32>) -> tensor<1x2x4x8xf32> {
+  // CHECK: 'fused.attention' op expects result type tensor<1x4x2x8xf32> (output_layout bshd), got tensor<1x2x4x8xf32>
+  %y = fused.attention %q, %k, %v {scale = 1.0 : f32, causal = 0 : i64, output_layout = "bshd"} : (tensor<1x2x4x8xf32>, tensor<1x2x6x8xf32>, tensor<1x2x6x8xf32>) -> tensor<1x2x4x8xf32>
+  func.return %y : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @main(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x6x8xf32>, %v: tensor<1x2x6x8xf32>) -> tensor<1x2x4x8xf32> {
+  // CHECK: 'fused.attention' op expects output_layout to be one of bhsd, bshd, got 'sbhd'
+  %y = fused.attention %q, %k, %v {scale = 1.0 : f32, causal = 0 : i64, output_layout = "sbhd"} : (tensor<1x2x4x8xf32>, tensor<1x2x6x8xf32>, tensor<1x2x6x8xf32>) -> tensor<1x2x4x8xf32>
+  func.return %y : tensor<1x2x4x8xf32>
+}

@@ -49,3 +49,11 @@ func.func @attention(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x6x8xf32>, %v: tenso
   %y = fused.attention %q, %k, %v mask(%mask : tensor<1x1x1x6xf32>) {scale = 0.35355339 : f32, causal = 0 : i64} : (tensor<1x2x4x8xf32>, tensor<1x2x6x8xf32>, tensor<1x2x6x8xf32>) -> tensor<1x2x4x8xf32>
   func.return %y : tensor<1x2x4x8xf32>
 }
+
+// The heads merged: output_layout "bshd" writes the result as [batch, seq, heads, dim].
+// CHECK-LABEL: func.func @attention_heads_merged
+func.func @attention_heads_merged(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x6x8xf32>, %v: tensor<1x2x6x8xf32>) -> tensor<1x4x2x8xf32> {
+  // CHECK: fused.attention %{{.*}}, %{{.*}}, %{{.*}} {scale = 1.250000e-01 : f32, causal = 1 : i64, output_layout = "bshd"} : (tensor<1x2x4x8xf32>, tensor<1x2x6x8xf32>, tensor<1x2x6x8xf32>) -> tensor<1x4x2x8xf32>
+  %y = fused.attention %q, %k, %v {scale = 0.125 : f32, causal = 1 : i64, output_layout = "bshd"} : (tensor<1x2x4x8xf32>, tensor<1x2x6x8xf32>, tensor<1x2x6x8xf32>) -> tensor<1x4x2x8xf32>
+  func.return %y : tensor<1x4x2x8xf32>
+}

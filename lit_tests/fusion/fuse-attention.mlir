@@ -1,8 +1,10 @@
 // RUN: optc %s -p fuse-attention | filecheck %s
 // RUN: optc %s -p 'fuse-attention{causal=false}' | filecheck %s --check-prefix=NOCAUSAL
 // RUN: optc %s -p 'fuse-attention{masks=false}' | filecheck %s --check-prefix=NOMASKS
+// RUN: optc %s -p 'fuse-attention{merge-heads=false}' | filecheck %s --check-prefix=NOMERGE
 // Scaled-dot-product attention as the PyTorch exporters write it becomes one fused.attention
-// on [batch, heads, seq, dim]; k's transpose is absorbed. Near misses stay as they are.
+// on [batch, heads, seq, dim]; k's transpose is absorbed, and so is the head merge that
+// alone reads the result. Near misses stay as they are.
 
 // BERT (TorchScript): k transposed [0, 2, 3, 1] straight from [b, s, h, d] (rewritten to
 // [0, 2, 1, 3]), the scores scaled by 1/sqrt(d), the extended attention mask added.
@@ -114,6 +116,59 @@ func.func @scaled_q_and_k(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: 
   %p = graph.softmax %masked {axis = 3 : i64} : tensor<1x2x4x4xf32>
   %y = graph.matmul %p, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
   func.return %y : tensor<1x2x4x8xf32>
+}
+
+// The head merge [b, h, s, d] -> [b, s, h, d] before the reshape to [b, s, h*d]: the op
+// writes its result that way (output_layout "bshd") and the transpose disappears.
+// CHECK-LABEL: func.func @heads_merged
+// CHECK-NEXT:    %[[Y:.*]] = fused.attention %{{.*}}, %{{.*}}, %{{.*}} {scale = 1.250000e-01 : f32, causal = 0 : i64, output_layout = "bshd"} : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x4x2x8xf32>
+// CHECK-NEXT:    %[[R:.*]] = graph.reshape %[[Y]] : tensor<1x4x2x8xf32> -> tensor<1x4x16xf32>
+// CHECK-NEXT:    func.return %[[R]]
+// NOMERGE-LABEL: func.func @heads_merged
+// NOMERGE-NEXT:    %[[Y:.*]] = fused.attention %{{.*}}, %{{.*}}, %{{.*}} {scale = 1.250000e-01 : f32, causal = 0 : i64} : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+// NOMERGE-NEXT:    graph.transpose %[[Y]] {perm = array<i64: 0, 2, 1, 3>}
+func.func @heads_merged(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<1x4x16xf32> {
+  %kt = graph.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x4x8xf32> -> tensor<1x2x8x4xf32>
+  %s = graph.matmul %q, %kt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %c = graph.constant dense<0.125> : tensor<f32>
+  %scaled = graph.mul %s, %c : (tensor<1x2x4x4xf32>, tensor<f32>) -> tensor<1x2x4x4xf32>
+  %p = graph.softmax %scaled {axis = 3 : i64} : tensor<1x2x4x4xf32>
+  %y = graph.matmul %p, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  %t = graph.transpose %y {perm = array<i64: 0, 2, 1, 3>} : tensor<1x2x4x8xf32> -> tensor<1x4x2x8xf32>
+  %r = graph.reshape %t : tensor<1x4x2x8xf32> -> tensor<1x4x16xf32>
+  func.return %r : tensor<1x4x16xf32>
+}
+
+// A result read by the head merge and by something else keeps [b, h, s, d] and the
+// transpose; so does one transposed another way.
+// CHECK-LABEL: func.func @head_merge_not_alone
+// CHECK-NEXT:    %[[Y:.*]] = fused.attention %{{.*}}, %{{.*}}, %{{.*}} {scale = 1.250000e-01 : f32, causal = 0 : i64} : ({{.*}}) -> tensor<1x2x4x8xf32>
+// CHECK-NEXT:    %[[T:.*]] = graph.transpose %[[Y]] {perm = array<i64: 0, 2, 1, 3>}
+// CHECK-NEXT:    func.return %[[T]], %[[Y]]
+func.func @head_merge_not_alone(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x8xf32>) -> (tensor<1x4x2x8xf32>, tensor<1x2x4x8xf32>) {
+  %kt = graph.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x4x8xf32> -> tensor<1x2x8x4xf32>
+  %s = graph.matmul %q, %kt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %c = graph.constant dense<0.125> : tensor<f32>
+  %scaled = graph.mul %s, %c : (tensor<1x2x4x4xf32>, tensor<f32>) -> tensor<1x2x4x4xf32>
+  %p = graph.softmax %scaled {axis = 3 : i64} : tensor<1x2x4x4xf32>
+  %y = graph.matmul %p, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  %t = graph.transpose %y {perm = array<i64: 0, 2, 1, 3>} : tensor<1x2x4x8xf32> -> tensor<1x4x2x8xf32>
+  func.return %t, %y : tensor<1x4x2x8xf32>, tensor<1x2x4x8xf32>
+}
+
+// CHECK-LABEL: func.func @other_transpose
+// CHECK-NEXT:    %[[Y:.*]] = fused.attention %{{.*}}, %{{.*}}, %{{.*}} {scale = 1.250000e-01 : f32, causal = 0 : i64} : ({{.*}}) -> tensor<1x2x4x8xf32>
+// CHECK-NEXT:    %[[T:.*]] = graph.transpose %[[Y]] {perm = array<i64: 0, 1, 3, 2>}
+// CHECK-NEXT:    func.return %[[T]]
+func.func @other_transpose(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<1x2x8x4xf32> {
+  %kt = graph.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x4x8xf32> -> tensor<1x2x8x4xf32>
+  %s = graph.matmul %q, %kt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %c = graph.constant dense<0.125> : tensor<f32>
+  %scaled = graph.mul %s, %c : (tensor<1x2x4x4xf32>, tensor<f32>) -> tensor<1x2x4x4xf32>
+  %p = graph.softmax %scaled {axis = 3 : i64} : tensor<1x2x4x4xf32>
+  %y = graph.matmul %p, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  %t = graph.transpose %y {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x4x8xf32> -> tensor<1x2x8x4xf32>
+  func.return %t : tensor<1x2x8x4xf32>
 }
 
 // Near misses, unchanged: the probabilities are also returned; the mask is added before

@@ -17,6 +17,11 @@ head splits producing q, k and v stay outside; k's transpose is absorbed (the op
 [b, h, s_k, d]): one that only swaps the last two axes disappears, and `[0, 2, 3, 1]` from
 [b, s, h, d] becomes `[0, 2, 1, 3]`, so q, k and v leave their projections in one layout.
 
+Merging the heads (option `merge-heads`): where the result's only reader is the head merge
+`Transpose(out, [0, 2, 1, 3])` ([b, h, s, d] to [b, s, h, d], before the free reshape to
+[b, s, h·d] that the output projection reads), the op writes its result in that layout
+(`output_layout = "bshd"`) and the transpose disappears: one kernel fewer per layer.
+
 Every value between the two products must have no other reader (scores, scaled scores, probs),
 and the masking ops must come after the scaling (scaling a masked-out -big could make it
 small again). The scale is the product of every constant factor, folded in float64.
@@ -48,7 +53,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import builtin
-from xdsl.dialects.builtin import Float32Type, FloatAttr, TensorType
+from xdsl.dialects.builtin import Float32Type, FloatAttr, StringAttr, TensorType
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
@@ -90,6 +95,9 @@ SWAP_LAST = (0, 1, 3, 2)
 
 SAME = (0, 1, 2, 3)
 """The identity permutation on rank 4."""
+
+HEAD_MERGE = (0, 2, 1, 3)
+"""[b, h, s, d] to [b, s, h, d]: the transpose that merges the heads back."""
 
 
 def evaluate(value: SSAValue, store: WeightStore, depth: int = 6) -> np.ndarray | None:
@@ -338,6 +346,15 @@ def key_shape(key: Key) -> tuple[int, ...]:
     return tuple(shape[p] for p in key.k_perm()) if len(shape) == 4 else ()
 
 
+def head_merge(value: SSAValue) -> TransposeOp | None:
+    """The transpose to [b, s, h, d] that alone reads the attention's result: the op can
+    write its result that way instead."""
+    if not single_use(value):
+        return None
+    user = next(iter(value.uses)).operation
+    return user if isinstance(user, TransposeOp) and ints(user.perm) == HEAD_MERGE else None
+
+
 @dataclass
 class AttentionAroundSoftmax(RewritePattern):
     """A last-axis softmax between `MatMul(q, kᵀ)` and `MatMul(·, v)`: the whole attention
@@ -346,6 +363,7 @@ class AttentionAroundSoftmax(RewritePattern):
     store: WeightStore
     causal: bool
     masks: bool
+    merge_heads: bool
     built_masks: dict[tuple[SSAValue, int, int], SSAValue | None] = field(default_factory=dict)
     """Rebuilt masks by the mask they replace (and the scores' s_q, s_k): every layer of a
     model reads the same one."""
@@ -438,13 +456,19 @@ class AttentionAroundSoftmax(RewritePattern):
             return
         mask = self.build_mask(found, rewriter)
         k = self.build_key(found.key, rewriter, found.root)
+        merge = head_merge(found.root.result) if self.merge_heads else None
+        properties = {"scale": FloatAttr(found.scale, Float32Type()), "causal": int_attr(int(found.causal))}
+        if merge is not None:
+            properties["output_layout"] = StringAttr("bshd")
+        replaced = found.root if merge is None else merge
         fused = AttentionOp.build(
             operands=[found.q, k, found.v, [mask] if mask is not None else []],
-            result_types=[found.root.result.type],
-            properties={"scale": FloatAttr(found.scale, Float32Type()), "causal": int_attr(int(found.causal))},
+            result_types=[replaced.results[0].type],
+            properties=properties,
         )
-        rewriter.replace(found.root, fused)
-        erase_dead(rewriter, found.ops)
+        rewriter.insert(fused, InsertPoint.before(found.root))
+        rewriter.replace(replaced, [], [fused.output])
+        erase_dead(rewriter, [found.root, *found.ops])
 
 
 def erase_dead(rewriter: PatternRewriter, ops: list[Operation]) -> None:
@@ -474,6 +498,10 @@ class FuseAttention(ModulePass):
     """Fuse attention with an additive mask (it becomes the op's mask operand); off, only
     attention without one (or whose mask is only causal) is fused."""
 
+    merge_heads: bool = True
+    """Absorb the head merge (a transpose [0, 2, 1, 3] alone reading the result): the op
+    writes [b, s, h, d] (`output_layout = "bshd"`); off, the result stays [b, h, s, d]."""
+
     def apply(self, ctx: Context, op: builtin.ModuleOp) -> None:
-        pattern = AttentionAroundSoftmax(module_store(op), self.causal, self.masks)
+        pattern = AttentionAroundSoftmax(module_store(op), self.causal, self.masks, self.merge_heads)
         PatternRewriteWalker(pattern).rewrite_module(op)

@@ -76,6 +76,8 @@ class FusedReference(InterpreterFunctions):
     def run_attention(self, interpreter: Interpreter, op: AttentionOp, args):
         q, k, v, *mask = args
         y = attention(q, k, v, mask[0] if mask else None, float_of(op.scale), bool(int_of(op.causal)))
+        if op.layout() == "bshd":  # the heads merged: [b, h, s, d] written as [b, s, h, d]
+            y = np.transpose(y, (0, 2, 1, 3))
         return (as_result(op, y),)
 
     @impl_terminator(YieldOp)
