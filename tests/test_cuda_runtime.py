@@ -181,6 +181,17 @@ def test_default_cache_folder(monkeypatch, tmp_path):
     assert cache_dir() == tmp_path / "elsewhere" / "nvrtc"
 
 
+@pytest.mark.parametrize("target", ["cubin", "ptx"])
+def test_compiling_leaves_python_objects_alone(cache, target):
+    """NVRTC writes into the buffers we hand it; a shared interned object (b" " for an
+    empty log) must never be one of them."""
+    space, nul = bytes([32]), bytes([0])
+    compile = compile_cuda if target == "cubin" else compile_ptx
+    compile(SAXPY, "clean.cu", arch="sm_80", cache=False)
+    assert b" " == space and b" " != nul
+    assert " ".encode() == space
+
+
 def test_syntax_error_names_program_line_and_log(cache):
     source = 'extern "C" __global__ void broken(float* y)\n{\n    y[0] = undefined_name;\n}\n'
     with pytest.raises(NvrtcCompileError) as info:

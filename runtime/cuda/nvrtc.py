@@ -76,11 +76,18 @@ def nvrtc_version() -> tuple[int, int]:
         ) from exc
 
 
+def _read(get_size, get, program, name: str) -> bytes:
+    """NVRTC writes its outputs into a buffer we pass. It must be a fresh, mutable one:
+    `b" " * 1` is CPython's shared one-byte object, and NVRTC writing the empty log's NUL
+    into it turned every b" " in the process into b"\0" (torch then failed to import)."""
+    buffer = bytearray(_call(get_size, program, program=name))
+    _call(get, program, buffer, program=name)
+    return bytes(buffer)
+
+
 def _program_log(program, name: str) -> str:
-    size = _call(nvrtc.nvrtcGetProgramLogSize, program, program=name)
-    buffer = b" " * size
-    _call(nvrtc.nvrtcGetProgramLog, program, buffer, program=name)
-    return buffer.rstrip(b"\0").decode(errors="replace")
+    log = _read(nvrtc.nvrtcGetProgramLogSize, nvrtc.nvrtcGetProgramLog, program, name)
+    return log.rstrip(b"\0").decode(errors="replace")
 
 
 def _nvrtc_compile(source: str, name: str, arch: str, options: tuple[str, ...], target: str) -> bytes:
@@ -98,15 +105,8 @@ def _nvrtc_compile(source: str, name: str, arch: str, options: tuple[str, ...], 
         if log.strip():
             logger.warning("NVRTC warnings for %s (%s):\n%s", name, arch, log.rstrip())
         if target == "cubin":
-            size = _call(nvrtc.nvrtcGetCUBINSize, program, program=name)
-            binary = b" " * size
-            _call(nvrtc.nvrtcGetCUBIN, program, binary, program=name)
-        else:
-            size = _call(nvrtc.nvrtcGetPTXSize, program, program=name)
-            binary = b" " * size
-            _call(nvrtc.nvrtcGetPTX, program, binary, program=name)
-            binary = binary.rstrip(b"\0")
-        return binary
+            return _read(nvrtc.nvrtcGetCUBINSize, nvrtc.nvrtcGetCUBIN, program, name)
+        return _read(nvrtc.nvrtcGetPTXSize, nvrtc.nvrtcGetPTX, program, name).rstrip(b"\0")
     finally:
         nvrtc.nvrtcDestroyProgram(program)
 
