@@ -30,7 +30,8 @@ PIPELINES: dict[str, str] = {
     ),
     # one fused op per future kernel: attention first (it consumes matmuls and a softmax),
     # then shared-input matmuls merge, contractions take their epilogues, reductions their
-    # neighbours, and what elementwise work is left forms groups
+    # neighbours, and what elementwise work is left forms groups (attention keeps causal
+    # masks as masks by default: exact, see fuse_attention.py)
     "fuse": "fuse-attention,fuse-horizontal-matmul,fuse-epilogue,fuse-reductions,fuse-elementwise,graph-dce",
     "graph": "graph-optimize",
     "fused": "graph-optimize,fuse",

@@ -77,7 +77,7 @@ def right_padded(dtype=np.int64) -> np.ndarray:
 )
 @FULLY_MASKED_ROWS
 def test_lit_cases_fuse(case, causal, mask_shape):
-    after = assert_pass_preserves(lit_function(LIT, case), "fuse-attention")
+    after = assert_pass_preserves(lit_function(LIT, case), "fuse-attention{causal=true}")
     (op,) = attentions(after)
     assert int_of(op.causal) == causal
     assert (None if op.mask is None else list(op.mask.type.get_shape())) == mask_shape
@@ -86,7 +86,7 @@ def test_lit_cases_fuse(case, causal, mask_shape):
 
 @pytest.mark.parametrize("case", ["probs_read_elsewhere", "mask_before_scale", "not_causal", "softmax_over_queries"])
 def test_near_misses_stay(case):
-    after = assert_pass_preserves(lit_function(LIT, case), "fuse-attention")
+    after = assert_pass_preserves(lit_function(LIT, case), "fuse-attention{causal=true}")
     assert not attentions(after) and count(after, SoftmaxOp) == 1
 
 
@@ -100,8 +100,8 @@ def test_causal_off_keeps_masks_additive_and_the_where_unfused():
 
 
 def test_masks_off_fuses_only_unmasked_attention():
-    assert not attentions(assert_pass_preserves(lit_function(LIT, "bert"), "fuse-attention{masks=false}"))
-    after = assert_pass_preserves(lit_function(LIT, "scaled_q_and_k"), "fuse-attention{masks=false}")
+    assert not attentions(assert_pass_preserves(lit_function(LIT, "bert"), "fuse-attention{causal=true masks=false}"))
+    after = assert_pass_preserves(lit_function(LIT, "scaled_q_and_k"), "fuse-attention{causal=true masks=false}")
     assert len(attentions(after)) == 1
 
 
@@ -111,21 +111,21 @@ def merged(op: AttentionOp) -> bool:
 
 
 def test_head_merge_is_absorbed():
-    after = assert_pass_preserves(lit_function(LIT, "heads_merged"), "fuse-attention")
+    after = assert_pass_preserves(lit_function(LIT, "heads_merged"), "fuse-attention{causal=true}")
     (op,) = attentions(after)
     assert merged(op) and list(op.output.type.get_shape()) == [1, 4, 2, 8]
     assert count(after, TransposeOp) == 0
 
 
 def test_merge_heads_off_keeps_the_transpose():
-    after = assert_pass_preserves(lit_function(LIT, "heads_merged"), "fuse-attention{merge-heads=false}")
+    after = assert_pass_preserves(lit_function(LIT, "heads_merged"), "fuse-attention{causal=true merge-heads=false}")
     (op,) = attentions(after)
     assert op.output_layout is None and count(after, TransposeOp) == 1
 
 
 @pytest.mark.parametrize("case", ["head_merge_not_alone", "other_transpose"])
 def test_head_merge_stays_unless_it_alone_reads_the_result(case):
-    after = assert_pass_preserves(lit_function(LIT, case), "fuse-attention")
+    after = assert_pass_preserves(lit_function(LIT, case), "fuse-attention{causal=true}")
     (op,) = attentions(after)
     assert op.layout() == "bhsd" and count(after, TransposeOp) == 1
 
@@ -242,7 +242,7 @@ def vit(dynamo: bool = False, element_type=TensorProto.FLOAT):
 
 @pytest.mark.parametrize("opset", [11, 13, 17])
 def test_bert_additive_mask(opset):
-    after = assert_pass_preserves(import_onnx(bert(opset)), "fuse-attention")
+    after = assert_pass_preserves(import_onnx(bert(opset)), "fuse-attention{causal=true}")
     (op,) = attentions(after)
     assert list(op.mask.type.get_shape()) == [B, 1, 1, S] and int_of(op.causal) == 0
     assert float_of(op.scale) == pytest.approx(D**-0.5)
@@ -254,12 +254,12 @@ def test_bert_additive_mask(opset):
 
 
 def test_dropout_left_as_identity_is_looked_through():
-    assert len(attentions(assert_pass_preserves(import_onnx(bert(13, dropout=True)), "fuse-attention"))) == 1
+    assert len(attentions(assert_pass_preserves(import_onnx(bert(13, dropout=True)), "fuse-attention{causal=true}"))) == 1
 
 
 def test_gpt2_eager_causal_where():
     inputs = {"x": np.random.default_rng(0).standard_normal((B, S, H * D)).astype(np.float32), "mask": right_padded()}
-    after = assert_preserves_on(import_onnx(gpt2_eager()), "fuse-attention", inputs)
+    after = assert_preserves_on(import_onnx(gpt2_eager()), "fuse-attention{causal=true}", inputs)
     (op,) = attentions(after)
     assert int_of(op.causal) == 1 and list(op.mask.type.get_shape()) == [B, 1, 1, S]
     assert count(after, WhereOp) == 0
@@ -267,7 +267,7 @@ def test_gpt2_eager_causal_where():
 
 def test_gpt2_eager_buffer_that_is_not_lower_triangular_stays():
     shifted = np.tril(np.ones((1, 1, 8, 8), bool), k=1)
-    assert not attentions(apply_pipeline(import_onnx(gpt2_eager(shifted)), "fuse-attention"))
+    assert not attentions(apply_pipeline(import_onnx(gpt2_eager(shifted)), "fuse-attention{causal=true}"))
 
 
 @pytest.mark.parametrize("causal", [True, False])
@@ -284,7 +284,7 @@ def test_gpt2_sdpa_mask_is_rebuilt_once_for_all_layers(causal):
 
 @pytest.mark.parametrize("dynamo", [False, True])
 def test_vit_without_mask(dynamo):
-    after = assert_pass_preserves(import_onnx(vit(dynamo)), "fuse-attention")
+    after = assert_pass_preserves(import_onnx(vit(dynamo)), "fuse-attention{causal=true}")
     (op,) = attentions(after)
     assert op.mask is None and float_of(op.scale) == pytest.approx(D**-0.5, rel=1e-6)
     assert merged(op)
@@ -292,7 +292,7 @@ def test_vit_without_mask(dynamo):
 
 def test_f16_attention_stays_f16():
     model = vit(element_type=TensorProto.FLOAT16)
-    after = assert_pass_preserves(import_onnx(model), "fuse-attention", rtol=2e-2, atol=2e-2)
+    after = assert_pass_preserves(import_onnx(model), "fuse-attention{causal=true}", rtol=2e-2, atol=2e-2)
     (op,) = attentions(after)
     assert op.output.type.element_type == op.q.type.element_type and "f16" in str(op.output.type)
 
@@ -326,7 +326,7 @@ def test_zoo_every_layer_fuses(entry, simplified):
         pytest.skip(f"{entry['file']} does not import: {e}")
     inputs = zoo_inputs(entry["inputs"])
     expected = run(module, inputs)
-    apply_pipeline(module, f"{PIPELINES['graph-simplify']},fuse-attention" if simplified else "fuse-attention")
+    apply_pipeline(module, f"{PIPELINES['graph-simplify']},fuse-attention" if simplified else "fuse-attention{causal=true}")
     assert len(attentions(module)) == LAYERS[entry["model"]]
     assert all(merged(op) for op in attentions(module))
     assert count(module, SoftmaxOp) == 0

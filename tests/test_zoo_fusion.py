@@ -75,3 +75,19 @@ def test_fusion_meets_the_kernel_targets_and_keeps_the_outputs(entry):
     actual = run(fused, inputs, store_of(imported))
     for name, value in expected.items():
         np.testing.assert_allclose(actual[name], value, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_left_padding_keeps_gpt2_exact():
+    """Query rows whose every key is masked (left padding) are where a causal flag would
+    part from the export; the fused pipeline must still compute what the model does."""
+    manifest = json.loads(MANIFEST.read_text())
+    entry = next(e for e in manifest["entries"] if e["model"] == "gpt2")
+    imported, fused = _fused(entry)
+    inputs = zoo_inputs(entry["inputs"])
+    mask = inputs["attention_mask"]
+    mask[...] = 1
+    mask[..., : mask.shape[-1] // 3] = 0
+    expected = run(imported, inputs)
+    actual = run(fused, inputs, store_of(imported))
+    for name, value in expected.items():
+        np.testing.assert_allclose(actual[name], value, rtol=1e-4, atol=1e-4, err_msg=name)

@@ -1,7 +1,7 @@
-// RUN: optc %s -p fuse-attention | filecheck %s
-// RUN: optc %s -p 'fuse-attention{causal=false}' | filecheck %s --check-prefix=NOCAUSAL
-// RUN: optc %s -p 'fuse-attention{masks=false}' | filecheck %s --check-prefix=NOMASKS
-// RUN: optc %s -p 'fuse-attention{merge-heads=false}' | filecheck %s --check-prefix=NOMERGE
+// RUN: optc %s -p 'fuse-attention{causal=true}' | filecheck %s
+// RUN: optc %s -p fuse-attention | filecheck %s --check-prefix=NOCAUSAL
+// RUN: optc %s -p 'fuse-attention{causal=true masks=false}' | filecheck %s --check-prefix=NOMASKS
+// RUN: optc %s -p 'fuse-attention{causal=true merge-heads=false}' | filecheck %s --check-prefix=NOMERGE
 // Scaled-dot-product attention as the PyTorch exporters write it becomes one fused.attention
 // on [batch, heads, seq, dim]; k's transpose is absorbed, and so is the head merge that
 // alone reads the result. Near misses stay as they are.
