@@ -14,19 +14,17 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp
 from xdsl.ir import Operation
 
-from dialects.graph import ConstantOp, FlattenOp, ReshapeOp, SqueezeOp, UnsqueezeOp, WeightOp
+from dialects.kernel import launches_kernel
 
 SOURCE_NODES_ATTR = "optc.onnx_nodes"
 """Module attribute the importer sets: how many nodes the ONNX graph had."""
-
-_NOT_KERNELS = (ConstantOp, WeightOp, ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp, func.ReturnOp)
 
 
 def kernel_ops(module: ModuleOp) -> list[Operation]:
     """The ops of `@main` that are kernels, in launch order."""
     for fn in module.ops:
         if isinstance(fn, func.FuncOp) and fn.sym_name.data == "main":
-            return [op for op in fn.body.block.ops if not isinstance(op, _NOT_KERNELS)]
+            return [op for op in fn.body.block.ops if launches_kernel(op)]
     return []
 
 

@@ -29,9 +29,16 @@ def _fused() -> Dialect:
     return Fused
 
 
+def _kernel() -> Dialect:
+    from dialects.kernel import Kernel
+
+    return Kernel
+
+
 DIALECTS: dict[str, Callable[[], Dialect]] = {
     "builtin": _builtin,
     "func": _func,
     "graph": _graph,
     "fused": _fused,
+    "kernel": _kernel,
 }

@@ -21,6 +21,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fuse-elementwise": _lazy("passes.fusion.fuse_elementwise", "FuseElementwise"),
     "fuse-reductions": _lazy("passes.fusion.fuse_reductions", "FuseReductions"),
     "graph-dce": _lazy("passes.graph.dce", "GraphDeadCodeElimination"),
+    "outline-kernels": _lazy("passes.lowering.outline_kernels", "OutlineKernels"),
     "graph-fold-batch-norm": _lazy("passes.graph.fold_batch_norm", "GraphFoldBatchNorm"),
     "graph-fold-conv-affine": _lazy("passes.graph.fold_conv_affine", "GraphFoldConvAffine"),
     "graph-matmul-bias": _lazy("passes.graph.matmul_bias", "GraphMatMulBias"),

@@ -22,6 +22,7 @@ from dialects.graph import WeightOp
 from dialects.weights import WeightStore, store_of
 from runtime.reference import core, elementwise, indexing, nn, tensor  # noqa: F401  (fill the table)
 from runtime.reference.fused import FusedReference
+from runtime.reference.kernel import KernelReference
 from runtime.reference.registry import REFERENCE, as_result
 
 
@@ -95,6 +96,7 @@ def run(module: ModuleOp, inputs: Mapping[str, np.ndarray], store: WeightStore |
     interpreter.register_implementations(FuncFunctions())
     interpreter.register_implementations(GraphReference(store if store is not None else store_of(module)))
     interpreter.register_implementations(FusedReference())
+    interpreter.register_implementations(KernelReference())
     results = interpreter.call_op(fn, tuple(args))
     return dict(zip(io_names(fn, results=True), results))
 

@@ -1,0 +1,1 @@
+"""Lowering: `fused` → `kernel`. Kernels become symbols; the host function launches them."""
