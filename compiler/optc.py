@@ -46,6 +46,13 @@ class OptcMain(xDSLOptMain):
     def register_all_targets(self):
         self.available_targets["mlir"] = Universe.get_multiverse().all_targets["mlir"]
 
+        def cuda(module: ModuleOp, stream: IO[str]) -> None:
+            from passes.codegen.cuda_elementwise import print_cuda
+
+            print_cuda(module, stream)
+
+        self.available_targets["cuda"] = cuda
+
     def register_all_frontends(self):
         super().register_all_frontends()
         parse_mlir = self.available_frontends["mlir"]
