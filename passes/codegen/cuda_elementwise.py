@@ -18,6 +18,7 @@ template is an error naming the op and the kernel: there is no fallback.
 from __future__ import annotations
 
 import math
+import re
 import struct
 from collections.abc import Callable, Sequence
 
@@ -184,6 +185,13 @@ def _index_vars(shape: Sequence[int]) -> list[str]:
     return lines
 
 
+def _used_index_vars(shape: Sequence[int], code: Sequence[str]) -> list[str]:
+    """Only the index variables the loads read (an unused one is a warning from NVRTC and a
+    division the compiler must prove dead)."""
+    used = set(re.findall(r"\bi(\d+)\b", "\n".join(code)))
+    return [line for line in _index_vars(shape) if re.match(r"long long i(\d+)", line).group(1) in used]
+
+
 def broadcast_index(shape: Sequence[int], out_shape: Sequence[int]) -> str:
     """The flat index into a tensor of `shape` that broadcasts to `out_shape` at `i`'s multi-index."""
     if list(shape) == list(out_shape):
@@ -254,7 +262,8 @@ def emit_kernel(kernel: FuncOp) -> str:
         names[op.results[0]] = f"v{counter}"
         counter += 1
     stores = [f"out{r}[i] = {names[v]};" for r, v in enumerate(results)]
-    body = "\n".join(f"        {line}" for line in [*_index_vars(out_shape), *loads, *lines, *stores])
+    computed = [*loads, *lines, *stores]
+    body = "\n".join(f"        {line}" for line in [*_used_index_vars(out_shape, computed), *computed])
     signature = ",\n    ".join(params)
     return (
         f'extern "C" __global__ void __launch_bounds__({BLOCK_SIZE}) {name}(\n    {signature})\n{{\n'
