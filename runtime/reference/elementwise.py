@@ -72,7 +72,7 @@ from dialects.graph import (
 from dialects.dtypes import is_storage_only
 from dialects.graph.base import float_of, int_of, str_of
 from runtime.reference import low_precision
-from runtime.reference.registry import reference, result_dtype
+from runtime.reference.registry import reference, result_dtype, widen
 
 
 def elementwise(*op_types):
@@ -91,7 +91,7 @@ def elementwise(*op_types):
 
 def _wide(x: np.ndarray) -> np.ndarray:
     """float16 → float32 for formulas of several steps; other dtypes unchanged."""
-    return x.astype(np.float32) if x.dtype == np.float16 else x
+    return widen(x)[0]
 
 
 # --- erf -----------------------------------------------------------------------------

@@ -22,11 +22,7 @@ from dialects.fused import AttentionOp, ConvOp, ElementwiseOp, MatmulOp, Reducti
 from dialects.graph.base import float_of, int_of
 from dialects.graph.layout import spatial_shape
 from runtime.reference.nn import convolve
-from runtime.reference.registry import as_result
-
-
-def _compute(*arrays: np.ndarray) -> list[np.ndarray]:
-    return [a.astype(np.float32) if a.dtype == np.float16 else a for a in arrays]
+from runtime.reference.registry import as_result, widen
 
 
 def _run_region(interpreter: Interpreter, region, args) -> tuple:
@@ -35,7 +31,7 @@ def _run_region(interpreter: Interpreter, region, args) -> tuple:
 
 def attention(q, k, v, mask, scale: float, causal: bool) -> np.ndarray:
     """softmax(q·kᵀ·scale + mask) · v in float32 (float64 for double inputs)."""
-    q, k, v = _compute(q, k, v)
+    q, k, v = widen(q, k, v)
     scores = np.matmul(np.ascontiguousarray(q), np.ascontiguousarray(np.swapaxes(k, -1, -2))) * np.asarray(scale, dtype=q.dtype)
     if mask is not None:
         scores = np.where(mask, scores, -np.inf) if mask.dtype == np.bool_ else scores + mask
@@ -59,7 +55,7 @@ class FusedReference(InterpreterFunctions):
     @impl(MatmulOp)
     def run_matmul(self, interpreter: Interpreter, op: MatmulOp, args):
         a, b, *extras = args
-        a, b = _compute(a, b)
+        a, b = widen(a, b)
         if int_of(op.transpose_b):
             b = np.swapaxes(b, -1, -2)
         acc = np.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b)).astype(_acc_dtype(op))

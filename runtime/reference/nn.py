@@ -41,12 +41,8 @@ from dialects.graph import (
 )
 from dialects.graph.base import float_of, int_of, ints
 from dialects.graph.layout import channel_axis, is_channels_last, spatial_shape
-from runtime.reference.registry import reference
+from runtime.reference.registry import reference, widen
 
-
-def _compute(*arrays: np.ndarray) -> list[np.ndarray]:
-    """Arrays in the dtype to compute in: float16 widens to float32, others stay."""
-    return [a.astype(np.float32) if a.dtype == np.float16 else a for a in arrays]
 
 
 def _per_channel(v: np.ndarray, rank: int, axis: int = 1) -> np.ndarray:
@@ -109,7 +105,7 @@ def convolve(op, x: np.ndarray, w: np.ndarray, out: tuple[int, ...]) -> np.ndarr
 
 
 def _convolve(op, x: np.ndarray, w: np.ndarray, out: tuple[int, ...]) -> np.ndarray:
-    x, w = _compute(x, w)
+    x, w = widen(x, w)
     pads, group = ints(op.pads), int_of(op.group)
     spatial = x.ndim - 2
     n, m = x.shape[0], w.shape[0]
@@ -130,7 +126,7 @@ def conv_transpose(op: ConvTransposeOp, x, w, b=None):
     """Each input pixel scatters weight * value into the output: one matmul gives every
     contribution, then col2im adds them at their strided positions (one slice per kernel
     position), and the pads are cropped away."""
-    x, w = _compute(x, w)
+    x, w = widen(x, w)
     pads, group = ints(op.pads), int_of(op.group)
     strides, dilations, output_padding = ints(op.strides), ints(op.dilations), ints(op.output_padding)
     n, c, *size = x.shape
@@ -211,7 +207,7 @@ def _max_pool_with_indices(op: MaxPoolOp, x, kernel, strides, dilations, out, be
 def average_pool(op: AveragePoolOp, x):
     """Window sums divided by how many taps count: a 0/1 mask of the padded spatial
     extent, reduced the same way, gives that divisor per output position."""
-    (x,) = _compute(x)
+    (x,) = widen(x)
     kernel, strides, dilations, out, begins, ends = _pool_geometry(op)
     size, spatial = x.shape[2:], x.ndim - 2
     pads = ints(op.pads)
@@ -228,7 +224,7 @@ def average_pool(op: AveragePoolOp, x):
 @reference(GlobalAveragePoolOp)
 @_channels_first
 def global_average_pool(op, x):
-    (x,) = _compute(x)
+    (x,) = widen(x)
     return x.mean(axis=tuple(range(2, x.ndim)), keepdims=True)
 
 
@@ -257,7 +253,7 @@ def _normalize(x: np.ndarray, axes: tuple[int, ...], epsilon: float) -> np.ndarr
 @reference(BatchNormOp)
 @_channels_first
 def batch_norm(op: BatchNormOp, x, scale, bias, mean, var):
-    x, scale, bias, mean, var = _compute(x, scale, bias, mean, var)
+    x, scale, bias, mean, var = widen(x, scale, bias, mean, var)
     factor = scale / np.sqrt(var + float_of(op.epsilon))
     return x * _per_channel(factor, x.ndim) + _per_channel(bias - mean * factor, x.ndim)
 
@@ -265,7 +261,7 @@ def batch_norm(op: BatchNormOp, x, scale, bias, mean, var):
 @reference(InstanceNormOp)
 @_channels_first
 def instance_norm(op: InstanceNormOp, x, scale, bias):
-    x, scale, bias = _compute(x, scale, bias)
+    x, scale, bias = widen(x, scale, bias)
     y = _normalize(x, tuple(range(2, x.ndim)), float_of(op.epsilon))
     return y * _per_channel(scale, x.ndim) + _per_channel(bias, x.ndim)
 
@@ -275,7 +271,7 @@ def layer_norm(op: LayerNormOp, x, scale, bias=None):
     """With its `mean` and `inv_std_dev` results the op also returns the statistics,
     computed (like y) in float32 for float16 and in float64 for float64, as onnxruntime
     does; `as_result` rounds them to the f32 results."""
-    x, scale = _compute(x, scale)
+    x, scale = widen(x, scale)
     axis = int_of(op.axis) % x.ndim
     centered, mean, std = _moments(x, tuple(range(axis, x.ndim)), float_of(op.epsilon))
     y = centered / std * scale
@@ -285,7 +281,7 @@ def layer_norm(op: LayerNormOp, x, scale, bias=None):
 
 @reference(SoftmaxOp)
 def softmax(op: SoftmaxOp, x):
-    (x,) = _compute(x)
+    (x,) = widen(x)
     axis = int_of(op.axis)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -293,7 +289,7 @@ def softmax(op: SoftmaxOp, x):
 
 @reference(LogSoftmaxOp)
 def log_softmax(op: LogSoftmaxOp, x):
-    (x,) = _compute(x)
+    (x,) = widen(x)
     axis = int_of(op.axis)
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -305,7 +301,7 @@ def log_softmax(op: LogSoftmaxOp, x):
 @reference(GemmOp)
 def gemm(op: GemmOp, a, b, c=None):
     """alpha and beta are Python floats, so float arrays keep their dtype (NEP 50)."""
-    a, b = _compute(a, b)
+    a, b = widen(a, b)
     a = a.T if int_of(op.trans_a) else a
     b = b.T if int_of(op.trans_b) else b
     y = a @ b
@@ -314,7 +310,7 @@ def gemm(op: GemmOp, a, b, c=None):
         y = alpha * y
     if c is None or beta == 0.0:
         return y
-    (c,) = _compute(c)
+    (c,) = widen(c)
     return y + (c if beta == 1.0 else beta * c)
 
 
@@ -322,6 +318,6 @@ def gemm(op: GemmOp, a, b, c=None):
 def matmul(op: MatMulOp, a, b, bias=None):
     # numpy's batched matmul on transposed views (attention's q·kᵀ) is several times
     # slower than on contiguous copies, which cost little next to the product
-    a, b = (np.ascontiguousarray(x) for x in _compute(a, b))
+    a, b = (np.ascontiguousarray(x) for x in widen(a, b))
     y = np.matmul(a, b)
-    return y if bias is None else y + _compute(bias)[0]
+    return y if bias is None else y + widen(bias)[0]

@@ -31,6 +31,12 @@ def reference(*op_types: type[Operation]) -> Callable[[Impl], Impl]:
     return register
 
 
+def widen(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Arrays in the dtype to compute in: float16 widens to float32 (`as_result` rounds the
+    result back once, as onnxruntime does); other dtypes stay."""
+    return [a.astype(np.float32) if a.dtype == np.float16 else a for a in arrays]
+
+
 def result_dtype(op: Operation, index: int = 0) -> np.dtype:
     """The numpy dtype of the op's `index`-th result."""
     return numpy_dtype(op.results[index].type.element_type)
