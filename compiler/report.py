@@ -10,22 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-from xdsl.dialects import func
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp
-from xdsl.ir import Operation
 
-from dialects.kernel import launches_kernel
+from dialects.kernel import kernel_ops
 
 SOURCE_NODES_ATTR = "optc.onnx_nodes"
 """Module attribute the importer sets: how many nodes the ONNX graph had."""
-
-
-def kernel_ops(module: ModuleOp) -> list[Operation]:
-    """The ops of `@main` that are kernels, in launch order."""
-    for fn in module.ops:
-        if isinstance(fn, func.FuncOp) and fn.sym_name.data == "main":
-            return [op for op in fn.body.block.ops if launches_kernel(op)]
-    return []
 
 
 def kernel_counts(module: ModuleOp) -> Counter[str]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import FunctionType, StringAttr, SymbolRefAttr
+from xdsl.dialects.builtin import FunctionType, ModuleOp, StringAttr, SymbolRefAttr
 from xdsl.dialects.utils.format import parse_func_op_like, print_func_op_like
 from xdsl.ir import Attribute, Dialect, Operation, Region, SSAValue
 from xdsl.irdl import (
@@ -56,6 +56,14 @@ a contiguous tensor relabels it)."""
 def launches_kernel(op: Operation) -> bool:
     """Whether a top-level op of a `fused`-level `@main` is one kernel launch."""
     return not isinstance(op, FREE_OPS)
+
+
+def kernel_ops(module: ModuleOp) -> list[Operation]:
+    """The ops of `@main` that are kernels, in launch order (none without an `@main`)."""
+    for fn in module.ops:
+        if isinstance(fn, func.FuncOp) and fn.sym_name.data == "main":
+            return [op for op in fn.body.block.ops if launches_kernel(op)]
+    return []
 
 
 class _KernelCallable(CallableOpInterface):

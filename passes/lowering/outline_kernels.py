@@ -10,12 +10,12 @@ kernel reads as an argument), and `@main` keeps the launch sequence. Kernels are
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import builtin, func
+from xdsl.dialects import builtin
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from dialects.kernel import FuncOp, LaunchOp, ReturnOp, launches_kernel
+from dialects.kernel import FuncOp, LaunchOp, ReturnOp, kernel_ops
 
 
 def _kernel_name(index: int, op: Operation) -> str:
@@ -41,11 +41,8 @@ class OutlineKernels(ModulePass):
     name = "outline-kernels"
 
     def apply(self, ctx: Context, op: builtin.ModuleOp) -> None:
-        main = next((f for f in op.ops if isinstance(f, func.FuncOp) and f.sym_name.data == "main"), None)
-        if main is None:
-            return
-        kernels = [candidate for candidate in main.body.block.ops if launches_kernel(candidate)]
-        for index, kernel_op in enumerate(kernels):
+        for index, kernel_op in enumerate(kernel_ops(op)):
+            main = kernel_op.parent_op()
             name = _kernel_name(index, kernel_op)
             reads = list(dict.fromkeys(kernel_op.operands))
             launch = LaunchOp(name, reads, [r.type for r in kernel_op.results])
