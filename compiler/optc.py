@@ -47,7 +47,7 @@ class OptcMain(xDSLOptMain):
         self.available_targets["mlir"] = Universe.get_multiverse().all_targets["mlir"]
 
         def cuda(module: ModuleOp, stream: IO[str]) -> None:
-            from passes.codegen.cuda_elementwise import print_cuda
+            from passes.codegen.cuda import print_cuda
 
             print_cuda(module, stream)
 

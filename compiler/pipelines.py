@@ -35,14 +35,19 @@ PIPELINES: dict[str, str] = {
     "fuse": "fuse-attention,fuse-horizontal-matmul,fuse-epilogue,fuse-reductions,fuse-elementwise,graph-dce",
     "graph": "graph-optimize",
     "fused": "graph-optimize,fuse",
+    # every kernel its own kernel.func with its launch configuration, the launch sequence
+    # in @main, and every intermediate at its offset in the arena: what an engine runs
+    "lower-to-kernels": "outline-kernels,configure-kernels,plan-memory",
+    "kernel": "fused,lower-to-kernels",
 }
 
 LEVELS: dict[str, str] = {
     # level -> the pipeline that takes freshly imported IR to it
     "graph": "graph",
     "fused": "fused",
+    "kernel": "kernel",
 }
-PLANNED_LEVELS = ("quant", "kernel")
+PLANNED_LEVELS = ("quant",)
 
 
 def expand(spec: str) -> Iterator[ArgSpec]:

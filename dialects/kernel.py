@@ -12,9 +12,15 @@ on its own), and `@main` calls it with `kernel.launch`, in launch order:
       %y = kernel.launch @k0_fused_conv(%x, %w) : (...) -> tensor<..>
     }
 
-Codegen will turn each `kernel.func` into CUDA (generated from the op's region, or a
-template with the region as its epilogue) and record the launch configuration on it;
-memory planning will give each launch's results an offset in the arena.
+`configure-kernels` records how each kernel is launched as a typed attribute,
+
+    kernel.func @k0_fused_elementwise(...) -> ... attributes {launch = #kernel.launch<grid = [512, 1, 1],
+        block = [256, 1, 1], shared = 0, tile = {vector = 4}>}
+
+(`tile` holds the generator's tuning parameters: what an autotuner may change), and
+`plan-memory` gives every launch result a byte offset in the one activation arena
+(`kernel.launch ... {arena_offsets = array<i64: 0>}`) and `@main` the arena's size and how
+it compares with the naive sum and the lower bound (`kernel.arena`).
 """
 
 from __future__ import annotations
@@ -22,19 +28,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import FunctionType, ModuleOp, StringAttr, SymbolRefAttr
+from xdsl.dialects.builtin import (
+    DenseArrayBase,
+    DictionaryAttr,
+    FunctionType,
+    IntAttr,
+    IntegerAttr,
+    ModuleOp,
+    StringAttr,
+    SymbolRefAttr,
+    i64,
+)
 from xdsl.dialects.utils.format import parse_func_op_like, print_func_op_like
-from xdsl.ir import Attribute, Dialect, Operation, Region, SSAValue
+from xdsl.ir import Attribute, Dialect, Operation, ParametrizedAttribute, Region, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
+    ParsePropInAttrDict,
+    irdl_attr_definition,
     irdl_op_definition,
+    opt_prop_def,
     prop_def,
     region_def,
     traits_def,
     var_operand_def,
     var_result_def,
 )
-from xdsl.parser import Parser
+from xdsl.parser import AttrParser, Parser
 from xdsl.printer import Printer
 from xdsl.traits import (
     CallableOpInterface,
@@ -64,6 +83,106 @@ def kernel_ops(module: ModuleOp) -> list[Operation]:
         if isinstance(fn, func.FuncOp) and fn.sym_name.data == "main":
             return [op for op in fn.body.block.ops if launches_kernel(op)]
     return []
+
+
+LAUNCH_ATTR = "launch"
+"""The name of a configured kernel.func's `#kernel.launch` attribute."""
+
+
+@irdl_attr_definition
+class LaunchAttr(ParametrizedAttribute):
+    """How a kernel is launched: grid and block (x, y, z), dynamic shared memory in bytes,
+    and the generator's tile parameters (name → integer), which an autotuner may change.
+
+        #kernel.launch<grid = [512, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 4}>
+    """
+
+    name = "kernel.launch"
+    grid: DenseArrayBase
+    block: DenseArrayBase
+    shared: IntAttr
+    tile: DictionaryAttr
+
+    def __init__(self, grid: Sequence[int], block: Sequence[int], shared: int = 0, tile: dict[str, int] | None = None):
+        tile_attrs = {k: IntegerAttr(v, i64) for k, v in sorted((tile or {}).items())}
+        super().__init__(
+            DenseArrayBase.from_list(i64, _dim3(grid, "grid")),
+            DenseArrayBase.from_list(i64, _dim3(block, "block")),
+            IntAttr(shared),
+            DictionaryAttr(tile_attrs),
+        )
+
+    @property
+    def grid_dims(self) -> tuple[int, int, int]:
+        return tuple(self.grid.get_values())
+
+    @property
+    def block_dims(self) -> tuple[int, int, int]:
+        return tuple(self.block.get_values())
+
+    @property
+    def shared_bytes(self) -> int:
+        return self.shared.data
+
+    @property
+    def tile_params(self) -> dict[str, int]:
+        return {k: v.value.data for k, v in self.tile.data.items()}
+
+    def verify(self) -> None:
+        for what, dims in (("grid", self.grid_dims), ("block", self.block_dims)):
+            if len(dims) != 3 or any(d < 1 for d in dims):
+                raise VerifyException(f"#kernel.launch {what} must be three positive sizes, got {list(dims)}")
+        threads = self.block_dims[0] * self.block_dims[1] * self.block_dims[2]
+        if threads > 1024:
+            raise VerifyException(f"#kernel.launch block of {threads} threads exceeds CUDA's 1024")
+        if self.shared_bytes < 0:
+            raise VerifyException(f"#kernel.launch shared memory must be non-negative, got {self.shared_bytes}")
+        for key, value in self.tile.data.items():
+            if not isinstance(value, IntegerAttr):
+                raise VerifyException(f"#kernel.launch tile parameter '{key}' must be an integer, got {value}")
+
+    def print_parameters(self, printer: Printer) -> None:
+        tile = ", ".join(f"{k} = {v}" for k, v in self.tile_params.items())
+        printer.print_string(
+            f"<grid = {list(self.grid_dims)}, block = {list(self.block_dims)}, shared = {self.shared_bytes}, tile = {{{tile}}}>"
+        )
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        def dims(keyword: str) -> list[int]:
+            parser.parse_keyword(keyword)
+            parser.parse_punctuation("=")
+            return parser.parse_comma_separated_list(parser.Delimiter.SQUARE, parser.parse_integer)
+
+        def tile_entry() -> tuple[str, int]:
+            key = parser.parse_identifier()
+            parser.parse_punctuation("=")
+            return key, parser.parse_integer()
+
+        with parser.in_angle_brackets():
+            grid = dims("grid")
+            parser.parse_punctuation(",")
+            block = dims("block")
+            parser.parse_punctuation(",")
+            parser.parse_keyword("shared")
+            parser.parse_punctuation("=")
+            shared = parser.parse_integer()
+            parser.parse_punctuation(",")
+            parser.parse_keyword("tile")
+            parser.parse_punctuation("=")
+            tile = dict(parser.parse_comma_separated_list(parser.Delimiter.BRACES, tile_entry))
+        return list(LaunchAttr(_padded(grid), _padded(block), shared, tile).parameters)
+
+
+def _padded(dims: Sequence[int]) -> list[int]:
+    return [*dims, *[1] * (3 - len(dims))] if len(dims) <= 3 else list(dims)
+
+
+def _dim3(dims: Sequence[int] | int, what: str) -> list[int]:
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    if not 1 <= len(dims) <= 3:
+        raise ValueError(f"a launch {what} has 1 to 3 dimensions, got {dims}")
+    return _padded(dims)
 
 
 class _KernelCallable(CallableOpInterface):
@@ -100,10 +219,18 @@ class FuncOp(IRDLOperation):
         """The op this kernel computes."""
         return self.body.block.first_op
 
+    @property
+    def launch(self) -> LaunchAttr | None:
+        """How the kernel is launched, once `configure-kernels` has said."""
+        return self.attributes.get(LAUNCH_ATTR)
+
     def verify_(self) -> None:
         block = self.body.block
         if tuple(block.arg_types) != self.function_type.inputs.data:
             raise VerifyException(f"'kernel.func' @{self.sym_name.data} has block arguments that differ from its inputs")
+        launch = self.attributes.get(LAUNCH_ATTR)
+        if launch is not None and not isinstance(launch, LaunchAttr):
+            raise VerifyException(f"'kernel.func' @{self.sym_name.data} has a '{LAUNCH_ATTR}' attribute that is not a #kernel.launch")
         ops = list(block.ops)
         if len(ops) != 2 or not isinstance(ops[1], ReturnOp):
             names = ", ".join(op.name for op in ops)
@@ -154,8 +281,11 @@ class LaunchOp(IRDLOperation):
 
     name = "kernel.launch"
     callee = prop_def(SymbolRefAttr)
+    arena_offsets = opt_prop_def(DenseArrayBase, prop_name="arena_offsets")
+    """Byte offset of each result in the activation arena (set by `plan-memory`)."""
     args = var_operand_def()
     outputs = var_result_def()
+    irdl_options = (ParsePropInAttrDict(),)
     assembly_format = "$callee `(` $args `)` attr-dict `:` functional-type($args, $outputs)"
 
     def __init__(self, callee: str, args: Sequence[SSAValue], result_types: Sequence[Attribute]):
@@ -166,6 +296,11 @@ class LaunchOp(IRDLOperation):
         if not isinstance(kernel, FuncOp):
             raise VerifyException(f"'kernel.launch' names @{self.callee.root_reference.data}, which is not a kernel.func")
         ft = kernel.function_type
+        if self.arena_offsets is not None and len(self.arena_offsets.get_values()) != len(self.outputs):
+            raise VerifyException(
+                f"'kernel.launch' of @{kernel.sym_name.data} has {len(self.arena_offsets.get_values())} arena offsets "
+                f"for {len(self.outputs)} results"
+            )
         if tuple(self.args.types) != ft.inputs.data or tuple(self.outputs.types) != ft.outputs.data:
             raise VerifyException(
                 f"'kernel.launch' of @{kernel.sym_name.data} has types ({', '.join(map(str, self.args.types))}) -> "
@@ -173,4 +308,4 @@ class LaunchOp(IRDLOperation):
             )
 
 
-Kernel = Dialect("kernel", [FuncOp, ReturnOp, LaunchOp], [])
+Kernel = Dialect("kernel", [FuncOp, ReturnOp, LaunchOp], [LaunchAttr])

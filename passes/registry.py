@@ -22,6 +22,8 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fuse-reductions": _lazy("passes.fusion.fuse_reductions", "FuseReductions"),
     "graph-dce": _lazy("passes.graph.dce", "GraphDeadCodeElimination"),
     "outline-kernels": _lazy("passes.lowering.outline_kernels", "OutlineKernels"),
+    "configure-kernels": _lazy("passes.lowering.configure_kernels", "ConfigureKernels"),
+    "plan-memory": _lazy("passes.memory.plan_memory", "PlanMemory"),
     "graph-fold-batch-norm": _lazy("passes.graph.fold_batch_norm", "GraphFoldBatchNorm"),
     "graph-fold-conv-affine": _lazy("passes.graph.fold_conv_affine", "GraphFoldConvAffine"),
     "graph-matmul-bias": _lazy("passes.graph.matmul_bias", "GraphMatMulBias"),

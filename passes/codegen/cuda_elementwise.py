@@ -30,40 +30,17 @@ from dialects import graph
 from dialects.errors import OptcError
 from dialects.fused import ElementwiseOp, YieldOp
 from dialects.graph.base import float_of, str_of
-from dialects.kernel import FuncOp
+from dialects.kernel import FuncOp, LaunchAttr
+from passes.codegen.cuda_types import ctype_of, kernel_signature, literal, pointer_params
+from passes.codegen.generator import Generator, grid_stride_blocks
 
 BLOCK_SIZE = 256
 """Threads per block the launcher should use; any grid works (grid-stride loop)."""
 
 
 def c_type(element_type: Attribute, kernel: str) -> str:
-    """The C type that stores and computes one element of `element_type`."""
-    if isinstance(element_type, Float32Type):
-        return "float"
-    if isinstance(element_type, IntegerType):
-        width = element_type.width.data
-        if width in (1, 32, 64):
-            return {1: "bool", 32: "int", 64: "long long"}[width]
-    raise OptcError(
-        f"cuda codegen of @{kernel}: element type {element_type} is not supported yet "
-        "(f32, i32, i64 and i1 are; f16/bf16 wait for cuda_fp16.h in NVRTC)"
-    )
-
-
-def literal(value: float | int | bool, ctype: str) -> str:
-    """A C literal of `value` in `ctype`, exact for float32 (inf and NaN by their bits)."""
-    if ctype == "bool":
-        return "true" if value else "false"
-    if ctype == "float":
-        v = float(np.float32(value))
-        if math.isfinite(v):
-            return f"{v!r}f"
-        bits = struct.unpack("<I", struct.pack("<f", v))[0]
-        return f"__int_as_float(0x{bits:08x})"
-    v = int(value)
-    if ctype == "long long":
-        return f"({v + 1}LL - 1)" if v == -(2**63) else f"{v}LL"
-    return f"({v + 1} - 1)" if v == -(2**31) else str(v)
+    """The C type arithmetic on `element_type` happens in."""
+    return ctype_of(element_type, f"@{kernel}").compute
 
 
 # --- the table: op class → C ------------------------------------------------------------
@@ -224,7 +201,13 @@ def _body(kernel: FuncOp) -> tuple[list[Operation], dict[SSAValue, SSAValue], li
     )
 
 
-def emit_kernel(kernel: FuncOp) -> str:
+def configure(kernel: FuncOp) -> LaunchAttr:
+    """One thread per element in a grid-stride loop."""
+    elements = math.prod(kernel.function_type.outputs.data[0].get_shape())
+    return LaunchAttr([grid_stride_blocks(elements, BLOCK_SIZE)], [BLOCK_SIZE])
+
+
+def emit_kernel(kernel: FuncOp, launch: LaunchAttr | None = None) -> str:
     """The CUDA C source of one pointwise kernel.func."""
     name = kernel.sym_name.data
     ops, region_args, results = _body(kernel)
@@ -233,47 +216,63 @@ def emit_kernel(kernel: FuncOp) -> str:
         if list(r.type.get_shape()) != out_shape:
             raise OptcError(f"cuda codegen of @{name}: results of different shapes ({r.type} vs {results[0].type})")
     names: dict[SSAValue, str] = {}
-    params, loads, lines = [], [], []
+    loads = []
     for j, arg in enumerate(kernel.body.block.args):
-        ctype = c_type(arg.type.element_type, name)
-        params.append(f"const {ctype}* __restrict__ in{j}")
-        loads.append(f"{ctype} a{j} = in{j}[{broadcast_index(arg.type.get_shape(), out_shape)}];")
+        ctype = ctype_of(arg.type.element_type, f"@{name}")
+        index = broadcast_index(arg.type.get_shape(), out_shape)
+        loads.append(f"{ctype.compute} a{j} = {ctype.load(f'in{j}[{index}]')};")
         names[arg] = f"a{j}"
     for inner, outer in region_args.items():
         names[inner] = names[outer]
-    for r, value in enumerate(results):
-        params.append(f"{c_type(value.type.element_type, name)}* __restrict__ out{r}")
-    params.append("long long n")
-    counter = 0
-    for op in ops:
-        ctype = c_type(op.results[0].type.element_type, name)
-        if isinstance(op, graph.ConstantOp):
-            expr = _constant(op, ctype, out_shape, lines, counter)
-        else:
-            emit = TEMPLATES.get(type(op))
-            if emit is None:
-                raise OptcError(f"cuda codegen of @{name}: '{op.name}' has no CUDA template")
-            operand_types = [c_type(v.type.element_type, name) for v in op.operands]
-            try:
-                expr = emit(op, [names[v] for v in op.operands], operand_types)
-            except OptcError as exc:
-                raise OptcError(f"cuda codegen of @{name}: {exc}") from None
-        lines.append(f"{ctype} v{counter} = {expr};")
-        names[op.results[0]] = f"v{counter}"
-        counter += 1
-    stores = [f"out{r}[i] = {names[v]};" for r, v in enumerate(results)]
+    try:
+        lines = scalar_code(ops, names, lambda shape: broadcast_index(shape, out_shape))
+    except OptcError as exc:
+        raise OptcError(f"cuda codegen of @{name}: {exc}") from None
+    stores = [
+        f"out{r}[i] = {ctype_of(v.type.element_type, f'@{name}').store(names[v])};" for r, v in enumerate(results)
+    ]
     computed = [*loads, *lines, *stores]
     body = "\n".join(f"        {line}" for line in [*_used_index_vars(out_shape, computed), *computed])
-    signature = ",\n    ".join(params)
+    n = math.prod(out_shape)
     return (
-        f'extern "C" __global__ void __launch_bounds__({BLOCK_SIZE}) {name}(\n    {signature})\n{{\n'
+        f"{kernel_signature(name, pointer_params(kernel), BLOCK_SIZE)}\n{{\n"
+        f"    const long long n = {n}LL;\n"
         "    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
         "         i += (long long)gridDim.x * blockDim.x) {\n"
         f"{body}\n    }}\n}}\n"
     )
 
 
-def _constant(op: graph.ConstantOp, ctype: str, out_shape: Sequence[int], lines: list[str], k: int) -> str:
+def scalar_code(
+    ops: Sequence[Operation],
+    names: dict[SSAValue, str],
+    index_of: Callable[[Sequence[int]], str],
+    prefix: str = "v",
+) -> list[str]:
+    """C statements computing `ops` (elementwise graph ops and constants, in order) on scalars.
+
+    `names` maps each value the ops read to a C expression of its element, in its compute
+    type; each result is added to it (`v0`, `v1`, ... with the given `prefix`). A non-splat
+    constant is read at `index_of(its shape)`, the flat index of the element at hand. This is
+    what other generators call to print an epilogue region. Raises OptcError for an op with
+    no template."""
+    lines: list[str] = []
+    for counter, op in enumerate(ops):
+        ctype = c_type(op.results[0].type.element_type, "?")
+        if isinstance(op, graph.ConstantOp):
+            expr = _constant(op, ctype, index_of, lines, f"{prefix}c{counter}")
+        else:
+            emit = TEMPLATES.get(type(op))
+            if emit is None:
+                raise OptcError(f"'{op.name}' has no CUDA template")
+            operand_types = [c_type(v.type.element_type, "?") for v in op.operands]
+            expr = emit(op, [names[v] for v in op.operands], operand_types)
+        lines.append(f"{ctype} {prefix}{counter} = {expr};")
+        names[op.results[0]] = f"{prefix}{counter}"
+    return lines
+
+
+def _constant(op: graph.ConstantOp, ctype: str, index_of, lines: list[str], array_name: str) -> str:
     """A splat becomes a literal; a small constant a local array read with broadcasting."""
     array = op.to_array()
     flat = array.reshape(-1)
@@ -282,16 +281,10 @@ def _constant(op: graph.ConstantOp, ctype: str, out_shape: Sequence[int], lines:
     if not graph.fits_inline(array):
         raise OptcError(f"a {array.size}-element constant is too large to inline in a CUDA kernel")
     values = ", ".join(literal(x.item(), ctype) for x in flat)
-    lines.append(f"const {ctype} c{k}[{flat.size}] = {{{values}}};")
-    return f"c{k}[{broadcast_index(array.shape, out_shape)}]"
+    lines.append(f"const {ctype} {array_name}[{flat.size}] = {{{values}}};")
+    return f"{array_name}[{index_of(array.shape)}]"
 
 
-def emit_module(module: ModuleOp) -> str:
-    """The CUDA source of every kernel.func of `module`; raises on the first unsupported one."""
-    kernels = [op for op in module.walk() if isinstance(op, FuncOp)]
-    return "\n".join(emit_kernel(k) for k in kernels)
-
-
-def print_cuda(module: ModuleOp, stream) -> None:
-    """The `-t cuda` target of optc."""
-    print(emit_module(module), file=stream, end="")
+GENERATORS: dict[type[Operation], Generator] = {
+    op_class: Generator(configure, emit_kernel) for op_class in [ElementwiseOp, *TEMPLATES]
+}
