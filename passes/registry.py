@@ -33,5 +33,6 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "graph-fold-constants": _lazy("passes.graph.fold_constants", "GraphFoldConstants"),
     "graph-cse": _lazy("passes.graph.cse", "GraphCommonSubexpressionElimination"),
     "graph-to-nhwc": _lazy("passes.graph.to_nhwc", "GraphToNHWC"),
+    "graph-convert-precision": _lazy("passes.graph.convert_precision", "GraphConvertPrecision"),
     "graph-recognize-activations": _lazy("passes.graph.recognize_activations", "GraphRecognizeActivations"),
 }
