@@ -1,7 +1,8 @@
 """`optc-run`: build a model and run it, in the spirit of `trtexec`.
 
-    optc-run MODEL [--device cpu] [--inputs in.npz] [--output out.npz] [--shape NAME=DIMS ...]
-             [--seed N] [-p PIPELINE] [--repeat N] [--compare onnxruntime [--onnx MODEL.onnx]]
+    optc-run MODEL [--device cpu|cuda] [--precision fp32|fp16|bf16] [--inputs in.npz]
+             [--output out.npz] [--shape NAME=DIMS ...] [--seed N] [-p PIPELINE] [--repeat N]
+             [--compare reference|onnxruntime [--onnx MODEL.onnx]] [--save-engine FILE]
 
 MODEL is an ONNX file (imported, with `--shape` fixing symbolic dimensions) or IR saved
 by `optc -o FILE.mlir` (its weights file beside it). The pipeline (`default` unless `-p`
@@ -10,6 +11,13 @@ on the inputs of `in.npz` (one array per model input, keyed by the input's name)
 seeded random inputs. `out.npz` receives one array per output, keyed by the output's name.
 `--compare onnxruntime` runs the ONNX model in onnxruntime on the same inputs and checks
 every output with numpy's `allclose` rule, |ours - theirs| <= atol + rtol * |theirs|.
+
+With `--device cuda` the model is compiled to the kernel level (the pipeline, then
+`lower-to-kernels`), its kernels generated and compiled with NVRTC, and the engine run on
+the GPU through a CUDA graph; the report adds the arena beside the naive sum and the lower
+bound, and the GPU time per run (CUDA events, after a warm-up). `--compare reference` runs
+the imported model in the reference interpreter on the same inputs. MODEL may also be an
+engine saved with `--save-engine`, which runs without compiling.
 
 Every failure is one line, `optc-run: error: ...`, and exit status 1.
 """
@@ -34,9 +42,13 @@ from compiler.pipelines import build
 from dialects.errors import OptcError
 from dialects.registry import DIALECTS
 from dialects.weights import from_npz_arrays, store_of, to_npz_arrays
+from runtime.cuda.errors import CudaError, CudaUnavailable, KernelArgumentError, NvrtcError
+from runtime.engine.engine import EngineError
+from runtime.engine.file import EngineFileError
 
 DEVICES = ("cpu", "cuda")
-COMPARE_WITH = ("onnxruntime",)
+COMPARE_WITH = ("reference", "onnxruntime")
+PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,12 +61,28 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="optc-run",
-        description="Compile a model with optc and run it with the reference interpreter.",
+        description="Compile a model with optc and run it on the GPU or with the reference interpreter.",
         epilog="example: optc-run examples/cnn.onnx --compare onnxruntime --output out.npz",
     )
     add = p.add_argument
-    add("model", metavar="MODEL", help="an .onnx model, or .mlir saved by `optc -o` (its weights file beside it)")
-    add("--device", choices=DEVICES, default="cpu", help="where to run (default: cpu, the reference interpreter)")
+    add(
+        "model",
+        metavar="MODEL",
+        help="an .onnx model, .mlir saved by `optc -o` (its weights file beside it), or an .engine (--device cuda)",
+    )
+    add(
+        "--device",
+        choices=DEVICES,
+        default="cpu",
+        help="where to run: cpu (the reference interpreter, the default) or cuda (an engine on the GPU)",
+    )
+    add(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="compute precision: fp16/bf16 convert the model's float32 work (I/O keeps its types; default fp32)",
+    )
+    add("--save-engine", metavar="FILE", help="with --device cuda: save the engine to FILE (runs later without compiling)")
     add("--inputs", metavar="IN.npz", help="one array per model input, keyed by input name (default: random)")
     add("--output", metavar="OUT.npz", help="write one array per model output, keyed by output name")
     add(
@@ -70,13 +98,19 @@ def _parser() -> argparse.ArgumentParser:
         "--pipeline",
         default="default",
         metavar="PIPELINE",
-        help="passes to run first, as for optc -p (default: default; '' runs the IR as given)",
+        help="passes to run first, as for optc -p (default: default; '' runs the IR as given); "
+        "with --device cuda, lower-to-kernels follows",
     )
     add("--repeat", type=int, default=1, metavar="N", help="run N times; report the fastest and the median")
-    add("--compare", choices=COMPARE_WITH, help="also run the ONNX model in onnxruntime and compare the outputs")
+    add(
+        "--compare",
+        choices=COMPARE_WITH,
+        help="also run the imported model in the reference interpreter, or the ONNX model in onnxruntime, "
+        "and compare the outputs",
+    )
     add("--onnx", metavar="MODEL.onnx", help="the ONNX model --compare runs when MODEL is .mlir")
-    add("--rtol", type=float, default=1e-3, help="relative tolerance of --compare (default: 1e-3)")
-    add("--atol", type=float, default=1e-4, help="absolute tolerance of --compare (default: 1e-4)")
+    add("--rtol", type=float, help="relative tolerance of --compare (default: 1e-3 for fp32, 2e-2 fp16, 6e-2 bf16)")
+    add("--atol", type=float, help="absolute tolerance of --compare (default: 1e-4 for fp32, 2e-2 fp16, 6e-2 bf16)")
     return p
 
 
@@ -242,46 +276,88 @@ def _ms(seconds: float) -> str:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    if args.device == "cuda":
-        raise OptcError("--device cuda: the CUDA runtime is not built yet (issue 4); use --device cpu")
     if args.repeat < 1:
         raise OptcError(f"--repeat must be at least 1, got {args.repeat}")
-    if args.compare and not (args.onnx or args.model.endswith(".onnx")):
+    if args.compare == "onnxruntime" and not (args.onnx or args.model.endswith(".onnx")):
         raise OptcError(f"--compare {args.compare} needs the ONNX model: give --onnx MODEL.onnx for '{args.model}'")
-    if not args.model.endswith((".onnx", ".mlir")):
-        raise OptcError(f"'{args.model}' is neither an .onnx model nor .mlir IR")
+    if args.model.endswith(".engine"):
+        if args.device != "cuda":
+            raise OptcError(f"'{args.model}' is an engine: run it with --device cuda")
+        if args.compare == "reference":
+            raise OptcError("--compare reference needs the model, not an engine: use --compare onnxruntime --onnx MODEL.onnx")
+    elif not args.model.endswith((".onnx", ".mlir")):
+        raise OptcError(f"'{args.model}' is neither an .onnx model, .mlir IR nor an .engine")
+    if args.save_engine and args.device != "cuda":
+        raise OptcError("--save-engine needs --device cuda")
+    if args.precision != "fp32" and args.pipeline != "default":
+        raise OptcError("--precision picks the pipeline: give either --precision or -p, not both")
     if not os.path.exists(args.model):
         raise OptcError(f"model file '{args.model}' does not exist")
 
 
+TOLERANCES = {"fp32": (1e-3, 1e-4), "fp16": (2e-2, 2e-2), "bf16": (6e-2, 6e-2)}
+"""Default (rtol, atol) of --compare by precision: fp16 keeps ~11 significant bits and bf16
+~8, and errors grow over a network's depth; these pass the zoo models."""
+
+
+def _pipeline(args: argparse.Namespace) -> str:
+    if args.device == "cpu":
+        return args.pipeline if args.precision == "fp32" else _precision_pipeline(args.precision, fused_only=True)
+    if args.precision != "fp32":
+        return _precision_pipeline(args.precision)
+    return ",".join(p for p in (args.pipeline, "lower-to-kernels") if p)
+
+
+def _precision_pipeline(precision: str, fused_only: bool = False) -> str:
+    from compiler.build import kernel_pipeline
+
+    spec = kernel_pipeline(precision)
+    return spec.removesuffix(",lower-to-kernels") if fused_only else spec
+
+
+def _load_model(args, shapes, given) -> ModuleOp:
+    return _load_onnx(args, shapes, given) if args.model.endswith(".onnx") else _load_mlir(args.model, shapes)
+
+
 def run_main(args: argparse.Namespace) -> tuple[list[str], str | None]:
     """Do what the arguments say; returns the report's lines and, when the outputs do not
-    match onnxruntime, the error to end with (other failures raise OptcError)."""
+    match the reference or onnxruntime, the error to end with (other failures raise OptcError)."""
     from compiler.onnx_import import parse_shape
-    from runtime.reference.inputs import random_inputs
 
     _check_args(args)
+    if args.rtol is None or args.atol is None:
+        rtol, atol = TOLERANCES[args.precision]
+        args.rtol = rtol if args.rtol is None else args.rtol
+        args.atol = atol if args.atol is None else args.atol
     shapes = dict(parse_shape(s) for s in args.shape)
     given = _load_inputs(args.inputs) if args.inputs else None
+    report = [f"model: {args.model}"]
 
     start = time.perf_counter()
-    if args.model.endswith(".onnx"):
-        module = _load_onnx(args, shapes, given)
-    else:
-        module = _load_mlir(args.model, shapes)
+    imported = None if args.model.endswith(".engine") else _load_model(args, shapes, given)
+    reference = imported.clone() if args.compare == "reference" else None
     loaded = time.perf_counter()
-    _compile(module, args.pipeline)
+    spec = _pipeline(args)
+    if imported is not None:
+        _compile(imported, spec)
     compiled = time.perf_counter()
 
-    inputs = given if given is not None else random_inputs(module, args.seed)
-    outputs, times = _run(module, inputs, args.repeat)
-
+    if args.device == "cpu":
+        inputs = given if given is not None else _random_inputs(imported, None, args.seed)
+        outputs, times = _run(imported, inputs, args.repeat)
+        timing = f"run: {_ms(min(times))} on cpu (reference interpreter)"
+    else:
+        engine, build_line = _engine(args, imported, compiled)
+        compiled = time.perf_counter()
+        inputs = given if given is not None else _random_inputs(None, engine.plan, args.seed)
+        outputs, times = _run_cuda(engine, inputs, args.repeat)
+        timing = f"run: {_ms(min(times))} on {engine.device.name} (CUDA graph of {len(engine.plan.launches)} launches)"
+        report.append(build_line)
     source = f"from {args.inputs}" if given is not None else f"random, seed {args.seed}"
-    report = [f"model: {args.model}"]
     report += _section("inputs", inputs, f"  ({source})")
     report += _section("outputs", outputs)
-    report.append(f"load: {_ms(loaded - start)}, compile (-p '{args.pipeline}'): {_ms(compiled - loaded)}")
-    timing = f"run: {_ms(min(times))} on cpu (reference interpreter)"
+    if imported is not None:
+        report.append(f"load: {_ms(loaded - start)}, compile (-p '{spec}'): {_ms(compiled - loaded)}")
     if len(times) > 1:
         timing += f"; fastest of {len(times)}, median {_ms(float(np.median(times)))}"
     report.append(timing)
@@ -291,8 +367,80 @@ def run_main(args: argparse.Namespace) -> tuple[list[str], str | None]:
         report.append(f"wrote {len(outputs)} output(s) to {args.output}")
     if not args.compare:
         return report, None
-    lines, failure = _compare_report(args, inputs, outputs)
+    if args.compare == "reference":
+        from runtime.reference import run
+
+        theirs, what = run(reference, inputs), "the reference interpreter"
+    else:
+        theirs, what = _run_onnxruntime(args.onnx or args.model, inputs), "onnxruntime"
+    lines, failure = _compare_report(args, outputs, theirs, what)
     return report + lines, failure
+
+
+def _random_inputs(module: ModuleOp | None, plan, seed: int) -> dict[str, np.ndarray]:
+    """Seeded inputs for a module, or for an engine's plan (the same arrays either way)."""
+    from runtime.reference.inputs import random_array, random_inputs
+
+    if module is not None:
+        return random_inputs(module, seed)
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for spec in plan.inputs:
+        dtype = np.dtype(np.float32) if spec.dtype == "bfloat16" else np.dtype(spec.dtype)
+        arrays[spec.name] = random_array(spec.shape, dtype, rng)
+    return arrays
+
+
+def _engine(args: argparse.Namespace, module: ModuleOp | None, compiled: float):
+    """The engine to run (built from the kernel-level module, or read from a file), and a
+    report line on how it was made and its memory."""
+    from compiler.build import compile_engine
+    from runtime.engine.engine import Engine
+    from runtime.engine.file import read_engine
+
+    if module is None:
+        image, how = read_engine(args.model), "engine: loaded"
+    else:
+        image = compile_engine(module, _device_arch())
+        how = f"engine: {len(image.plan.kernels)} kernels compiled with NVRTC in {_ms(time.perf_counter() - compiled)}"
+    engine = Engine(image)
+    if args.save_engine:
+        engine.save(args.save_engine)
+        how += f", saved to {args.save_engine}"
+    memory = image.plan.memory
+    if memory:
+        ratio = memory["bytes"] / memory["lower_bound"] if memory["lower_bound"] else 1.0
+        how += (
+            f"; arena {_mib(memory['bytes'])} (naive {_mib(memory['naive'])}, lower bound "
+            f"{_mib(memory['lower_bound'])}, {ratio:.3f}x), weights {_mib(image.plan.region_bytes['weights'])}"
+        )
+    return engine, how
+
+
+def _mib(nbytes: int) -> str:
+    return f"{nbytes / (1 << 20):.2f} MiB"
+
+
+def _device_arch() -> str:
+    from runtime.cuda import Device
+
+    return Device(0).arch
+
+
+def _run_cuda(engine, inputs: Mapping[str, np.ndarray], repeat: int) -> tuple[dict[str, np.ndarray], list[float]]:
+    """Outputs of one run; GPU seconds per replay of the launch sequence (after a warm-up)."""
+    from runtime.cuda import Event
+
+    outputs = engine.run(inputs)
+    times = []
+    start, end = Event(), Event()
+    for _ in range(repeat):
+        start.record(engine.stream)
+        engine.execute()
+        end.record(engine.stream)
+        end.synchronize()
+        times.append(start.elapsed_ms(end) / 1000)
+    return outputs, times
 
 
 def _save(path: str, outputs: Mapping[str, np.ndarray]) -> None:
@@ -303,24 +451,19 @@ def _save(path: str, outputs: Mapping[str, np.ndarray]) -> None:
         raise OptcError(f"cannot write '{path}': {e.strerror}") from None
 
 
-def _compare_report(args: argparse.Namespace, inputs, outputs) -> tuple[list[str], str | None]:
-    reference = args.onnx or args.model
-    theirs = _run_onnxruntime(reference, inputs)
+def _compare_report(args: argparse.Namespace, outputs, theirs, what: str) -> tuple[list[str], str | None]:
     if set(theirs) != set(outputs):
-        raise OptcError(
-            f"outputs differ by name: optc gives {', '.join(outputs)}, "
-            f"onnxruntime on '{reference}' gives {', '.join(theirs)}"
-        )
+        raise OptcError(f"outputs differ by name: optc gives {', '.join(outputs)}, {what} gives {', '.join(theirs)}")
     diffs = [compare(outputs[n], theirs[n], n, args.rtol, args.atol) for n in theirs]
     width = max(len(d.name) for d in diffs)
-    lines = [f"compare with onnxruntime (rtol {args.rtol:g}, atol {args.atol:g}):"]
+    lines = [f"compare with {what} (rtol {args.rtol:g}, atol {args.atol:g}):"]
     for d in diffs:
         verdict = "ok" if d.ok else d.problem or f"FAIL: {d.mismatched} of {d.size} elements out of tolerance"
         lines.append(f"  {d.name:<{width}}  max abs err {d.max_abs:.3g}  max rel err {d.max_rel:.3g}  {verdict}")
     failed = ", ".join(d.name for d in diffs if not d.ok)
     if failed:
-        return lines, f"output(s) {failed} differ from onnxruntime beyond rtol {args.rtol:g}, atol {args.atol:g}"
-    lines.append("PASS: every output matches onnxruntime")
+        return lines, f"output(s) {failed} differ from {what} beyond rtol {args.rtol:g}, atol {args.atol:g}"
+    lines.append(f"PASS: every output matches {what}")
     return lines, None
 
 
@@ -336,6 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"optc-run: error: {e}", file=sys.stderr)
         return 1
     except (DiagnosticException, ParseError) as e:  # IR that does not parse or verify
+        print(f"optc-run: error: {e}", file=sys.stderr)
+        return 1
+    except (CudaError, CudaUnavailable, NvrtcError, EngineError, EngineFileError, KernelArgumentError) as e:
         print(f"optc-run: error: {e}", file=sys.stderr)
         return 1
     return 0

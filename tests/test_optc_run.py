@@ -139,9 +139,13 @@ func.func @main(%x: tensor<1xf32>) -> tensor<1xf32> {
 
 # (argv, part of the error); {model} and {tmp} stand for the test's model and folder
 ERRORS = [
-    (["{model}", "--device", "cuda"], "--device cuda: the CUDA runtime is not built yet (issue 4)"),
     (["{tmp}/missing.onnx"], "model file '{tmp}/missing.onnx' does not exist"),
-    (["{tmp}/model.txt"], "'{tmp}/model.txt' is neither an .onnx model nor .mlir IR"),
+    (["{tmp}/model.txt"], "'{tmp}/model.txt' is neither an .onnx model, .mlir IR nor an .engine"),
+    (["{tmp}/m.engine"], "'{tmp}/m.engine' is an engine: run it with --device cuda"),
+    (["{tmp}/m.engine", "--device", "cuda", "--compare", "reference"], "--compare reference needs the model"),
+    (["{model}", "--save-engine", "{tmp}/e.engine"], "--save-engine needs --device cuda"),
+    (["{model}", "--precision", "fp16", "-p", "fused"], "give either --precision or -p, not both"),
+    (["{model}", "--precision", "fp8"], "argument --precision: invalid choice: 'fp8'"),
     (["{model}"], "input 'x' has symbolic dimensions [N, 3, 8, 8]; fix them with --shape x=Nx3x8x8"),
     (["{model}", "--inputs", "{tmp}/none.npz"], "inputs file '{tmp}/none.npz' does not exist"),
     (["{model}", "--inputs", "{model}"], "is not an .npz archive (write one with numpy.savez)"),

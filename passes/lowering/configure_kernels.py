@@ -14,7 +14,6 @@ from xdsl.dialects import builtin
 from xdsl.passes import ModulePass
 
 from dialects.kernel import LAUNCH_ATTR, FuncOp
-from passes.codegen.registry import generator_for
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,8 @@ class ConfigureKernels(ModulePass):
     """Choose again for kernels that already have a configuration."""
 
     def apply(self, ctx: Context, op: builtin.ModuleOp) -> None:
+        from passes.codegen.registry import generator_for  # every generator family: load on use
+
         for kernel in op.ops:
             if isinstance(kernel, FuncOp) and (self.reconfigure or kernel.launch is None):
                 kernel.attributes[LAUNCH_ATTR] = generator_for(kernel).configure(kernel)

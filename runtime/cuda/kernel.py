@@ -82,7 +82,7 @@ def _argument_bytes(value: object) -> bytes:
     raise TypeError(f"cannot pass {type(value).__name__} to a kernel")
 
 
-class _Parameters:
+class Parameters:
     """The `void**` array cuLaunchKernel reads: a pointer to each argument's bytes, which sit
     in 16-byte-aligned slots of one host array that lives as long as this object."""
 
@@ -155,7 +155,11 @@ class Kernel:
             sizes.append(size)
         raise AssertionError("unreachable")
 
-    def _arguments(self, args: Sequence[object]) -> _Parameters:
+    def pack(self, args: Sequence[object]) -> Parameters:
+        """The arguments, checked and packed once, for `launch_packed` to reuse."""
+        return self._arguments(args)
+
+    def _arguments(self, args: Sequence[object]) -> Parameters:
         try:
             arguments = [_argument_bytes(value) for value in args]
         except (TypeError, OverflowError) as exc:
@@ -173,7 +177,7 @@ class Kernel:
                         f"kernel '{self.name}' parameter {index} is {size} bytes, got {len(data)} bytes "
                         f"({type(value).__name__}); pass a numpy scalar of the parameter's type"
                     )
-        return _Parameters(arguments)
+        return Parameters(arguments)
 
     def launch(
         self,
@@ -184,8 +188,18 @@ class Kernel:
         stream: Stream | None = None,
     ) -> None:
         """Launches on `stream` (the legacy default stream if None); does not wait."""
+        self.launch_packed(grid, block, self._arguments(args), shared_mem, stream)
+
+    def launch_packed(
+        self,
+        grid: int | Sequence[int],
+        block: int | Sequence[int],
+        parameters: Parameters,
+        shared_mem: int = 0,
+        stream: Stream | None = None,
+    ) -> None:
+        """`launch` with arguments packed beforehand by `pack` (what an engine replays)."""
         grid3, block3 = _dim3(grid), _dim3(block)
-        parameters = self._arguments(args)
         _call(
             cu.cuLaunchKernel,
             self.handle,

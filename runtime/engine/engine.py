@@ -1,0 +1,156 @@
+"""Run an engine on the GPU: three allocations, one stream, and the launch sequence replayed
+as one CUDA graph.
+
+    engine = Engine(read_engine("model.engine"))
+    outputs = engine.run({"input": array})          # numpy in, numpy out
+    views = engine.run(feeds, device_outputs=True)  # DeviceBuffers over the engine's memory
+
+Inputs may be numpy arrays or device arrays with `__cuda_array_interface__` (torch, CuPy):
+the latter are copied device-to-device into the engine's input region, never through the
+host. With `device_outputs`, outputs are views of the engine's memory, valid until the next
+run (torch.as_tensor reads them without a copy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ml_dtypes
+import numpy as np
+
+from runtime.cuda import Device, DeviceBuffer, Graph, Module, Stream
+from runtime.engine.file import EngineImage, write_engine
+from runtime.engine.plan import REGIONS, EnginePlan, TensorSpec, device_dtype
+
+DEFAULT_SHARED_LIMIT = 48 * 1024
+
+
+class EngineError(Exception):
+    """An engine that cannot run here, or inputs it cannot take."""
+
+
+class Engine:
+    def __init__(self, image: EngineImage, use_graph: bool = True):
+        self.image = image
+        self.plan: EnginePlan = image.plan
+        self.device = Device(0)
+        if self.device.arch != self.plan.arch and not _compatible(self.plan.arch, self.device.arch):
+            raise EngineError(
+                f"the engine was built for {self.plan.arch}; this GPU ({self.device.name}) is {self.device.arch}: "
+                "rebuild it here"
+            )
+        self.stream = Stream()
+        self.regions = {r: DeviceBuffer(max(self.plan.region_bytes.get(r, 0), 1)) for r in REGIONS}
+        if image.weights:
+            self.regions["weights"].copy_from_host(np.frombuffer(image.weights, np.uint8))
+        self._specs = {spec.name: spec for spec in self.plan.kernels}
+        self.modules = [Module(cubin, f"image{i}") for i, cubin in enumerate(image.images)]
+        self.kernels = {spec.name: self._load(spec) for spec in self.plan.kernels}
+        self.launches = [
+            (self.kernels[launch.kernel], self._spec(launch.kernel), self._pack(launch))
+            for launch in self.plan.launches
+        ]
+        self.use_graph = use_graph
+        self.graph: Graph | None = None
+
+    # --- set-up ------------------------------------------------------------------------
+
+    def _spec(self, name: str):
+        return self._specs[name]
+
+    def _load(self, spec):
+        kernel = self.modules[spec.image].function(spec.name)
+        if spec.shared_bytes > DEFAULT_SHARED_LIMIT:
+            kernel.set_max_dynamic_shared_memory(spec.shared_bytes)
+        return kernel
+
+    def _pack(self, launch):
+        addresses = [np.uint64(self.regions[s.region].ptr + s.offset) for s in launch.args]
+        return self.kernels[launch.kernel].pack(addresses)
+
+    def view(self, spec: TensorSpec) -> DeviceBuffer:
+        """The device memory of an input or output, as a typed buffer."""
+        return self.regions[spec.slot.region].view(device_dtype(spec.dtype), spec.shape, spec.slot.offset)
+
+    # --- running -----------------------------------------------------------------------
+
+    def launch_all(self) -> None:
+        """Issue every launch on the engine's stream (no graph)."""
+        for kernel, spec, parameters in self.launches:
+            kernel.launch_packed(spec.grid, spec.block, parameters, spec.shared_bytes, self.stream)
+
+    def execute(self) -> None:
+        """Run the launch sequence once on the engine's stream (inputs already in place)."""
+        if not self.use_graph:
+            self.launch_all()
+            return
+        if self.graph is None:
+            with self.stream.capture() as graph:
+                self.launch_all()
+            self.graph = graph
+        self.graph.launch(self.stream)
+
+    def set_inputs(self, feeds: Mapping[str, object]) -> None:
+        names = [spec.name for spec in self.plan.inputs]
+        missing = [n for n in names if n not in feeds]
+        unknown = sorted(set(feeds) - set(names))
+        if missing or unknown:
+            problem = f"missing input(s): {', '.join(missing)}" if missing else f"unknown input(s): {', '.join(unknown)}"
+            raise EngineError(f"{problem} (the engine takes {', '.join(names)})")
+        for spec in self.plan.inputs:
+            value = feeds[spec.name]
+            target = self.view(spec)
+            if hasattr(value, "__cuda_array_interface__"):
+                source = DeviceBuffer.wrap(value)
+                _check(spec, source.shape, source.dtype)
+                target.copy_from(source, stream=self.stream)
+            else:
+                array = np.asarray(value)
+                _check(spec, array.shape, _host_dtype(array.dtype, spec.dtype))
+                target.copy_from_host(_to_device_repr(array, spec.dtype), self.stream)
+
+    def run(self, feeds: Mapping[str, object], device_outputs: bool = False) -> dict[str, object]:
+        """Run the model on `feeds` (by input name); outputs by name (numpy, or device views)."""
+        self.set_inputs(feeds)
+        self.execute()
+        if device_outputs:
+            self.stream.synchronize()
+            return {spec.name: self.view(spec) for spec in self.plan.outputs}
+        outputs = {}
+        for spec in self.plan.outputs:
+            host = np.empty(spec.shape, device_dtype(spec.dtype))
+            self.view(spec).copy_to_host(host, self.stream)
+            outputs[spec.name] = host.astype(np.float32) if spec.dtype == "bfloat16" else host
+        self.stream.synchronize()
+        return outputs
+
+    def save(self, path) -> None:
+        """Write the engine to one file that `compiler.load` runs without recompiling."""
+        write_engine(self.image, path)
+
+    def close(self) -> None:
+        for buffer in self.regions.values():
+            buffer.close()
+
+
+def _compatible(built: str, device: str) -> bool:
+    """A cubin runs on the architecture it was built for; sm_90a only on sm_90 parts."""
+    return built.rstrip("a") == device.rstrip("a") and not built.endswith("a")
+
+
+def _host_dtype(dtype: np.dtype, device: str) -> np.dtype:
+    """bf16 inputs come from the host as float32 (as the reference holds them) or bfloat16."""
+    if device == "bfloat16" and dtype in (np.dtype(np.float32), np.dtype(ml_dtypes.bfloat16)):
+        return np.dtype(ml_dtypes.bfloat16)
+    return dtype
+
+
+def _to_device_repr(array: np.ndarray, device: str) -> np.ndarray:
+    return np.ascontiguousarray(array.astype(device_dtype(device), copy=False))
+
+
+def _check(spec: TensorSpec, shape, dtype) -> None:
+    if tuple(shape) != spec.shape:
+        raise EngineError(f"input '{spec.name}' has shape {list(shape)}, the engine expects {list(spec.shape)}")
+    if np.dtype(dtype) != device_dtype(spec.dtype):
+        raise EngineError(f"input '{spec.name}' has dtype {np.dtype(dtype)}, the engine expects {spec.dtype}")

@@ -1,0 +1,104 @@
+"""What an engine does, as plain data: where every tensor lives, which kernels exist and how
+they are launched, in order.
+
+Device memory is three regions, each one allocation: `inputs` (the model's inputs, copied
+in on every run), `weights` (weights and constants, uploaded once) and `arena` (every
+intermediate, at the offsets memory planning chose). A `Slot` is a (region, byte offset);
+a launch's arguments are the slots of its kernel's pointer parameters, in the kernel's
+order (arguments, then results). A model output is read back from its slot.
+
+Element types are named by their device representation ("float32", "float16",
+"bfloat16", "int64", "bool", ...): bfloat16 is 2 bytes on the device, whatever numpy
+does on the host.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import ml_dtypes
+import numpy as np
+
+REGIONS = ("inputs", "weights", "arena")
+
+
+def device_dtype(name: str) -> np.dtype:
+    """The numpy dtype of a device element type name (bfloat16 through ml_dtypes)."""
+    return np.dtype(ml_dtypes.bfloat16) if name == "bfloat16" else np.dtype(name)
+
+
+@dataclass(frozen=True)
+class Slot:
+    region: str
+    offset: int
+
+    def __post_init__(self) -> None:
+        if self.region not in REGIONS:
+            raise ValueError(f"unknown memory region '{self.region}' (regions: {', '.join(REGIONS)})")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output: its name, element type, shape and where it lives."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    slot: Slot
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * device_dtype(self.dtype).itemsize
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """One compiled kernel: its entry name, the index of its image (cubin) and its launch."""
+
+    name: str
+    image: int
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    shared_bytes: int
+    ops: tuple[str, ...] = ()
+    """The ONNX nodes (or graph ops) it computes, for profiles and error messages."""
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    kernel: str
+    args: tuple[Slot, ...]
+
+
+@dataclass(frozen=True)
+class EnginePlan:
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    kernels: tuple[KernelSpec, ...]
+    launches: tuple[LaunchSpec, ...]
+    region_bytes: dict[str, int]
+    arch: str
+    memory: dict[str, int] = field(default_factory=dict)
+    """Arena statistics: bytes, naive, lower_bound (what plan-memory reported)."""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> EnginePlan:
+        def tensor(d: dict) -> TensorSpec:
+            return TensorSpec(d["name"], d["dtype"], tuple(d["shape"]), Slot(**d["slot"]))
+
+        return cls(
+            inputs=tuple(tensor(d) for d in data["inputs"]),
+            outputs=tuple(tensor(d) for d in data["outputs"]),
+            kernels=tuple(
+                KernelSpec(d["name"], d["image"], tuple(d["grid"]), tuple(d["block"]), d["shared_bytes"], tuple(d["ops"]))
+                for d in data["kernels"]
+            ),
+            launches=tuple(LaunchSpec(d["kernel"], tuple(Slot(**s) for s in d["args"])) for d in data["launches"]),
+            region_bytes=dict(data["region_bytes"]),
+            arch=data["arch"],
+            memory=dict(data.get("memory", {})),
+        )

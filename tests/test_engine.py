@@ -1,0 +1,183 @@
+"""Engines: the plan a kernel-level module becomes, the engine file and its errors (CPU),
+and running engines on the GPU (marker `gpu`): against the reference, replayed through a
+CUDA graph, with device tensors, saved and loaded."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import numpy as np
+import onnx
+import pytest
+
+from compiler.build import build_module, compile_engine
+from compiler.onnx_import import import_onnx
+from dialects.errors import OptcError
+from runtime.engine import EngineFileError, Slot, read_engine, write_engine
+from runtime.reference import run
+from runtime.reference.inputs import random_inputs
+from tests.support import apply_pipeline, parse
+from tests.test_pipeline_default import EXAMPLES
+
+BIAS_RELU = """
+func.func @main(%x: tensor<3x5xf32>) -> tensor<15xf32> {
+  %c = graph.constant dense<[1.0, -2.0, 3.0, -4.0, 5.0]> : tensor<5xf32>
+  %e = fused.elementwise (%x, %c) : (tensor<3x5xf32>, tensor<5xf32>) -> tensor<3x5xf32> {
+  ^bb0(%a: tensor<3x5xf32>, %b: tensor<5xf32>):
+    %s = graph.add %a, %b : (tensor<3x5xf32>, tensor<5xf32>) -> tensor<3x5xf32>
+    %r = graph.relu %s : tensor<3x5xf32>
+    fused.yield %r : tensor<3x5xf32>
+  }
+  %v = graph.reshape %e : tensor<3x5xf32> -> tensor<15xf32>
+  func.return %v : tensor<15xf32>
+}
+"""
+
+
+def image_of(ir: str = BIAS_RELU, arch: str = "sm_90"):
+    return build_module(parse(ir), pipeline="lower-to-kernels", arch=arch, load=False)
+
+
+# --- the plan (no GPU) ---------------------------------------------------------------------
+
+
+def test_plan_places_inputs_weights_and_intermediates():
+    plan = image_of().plan
+    (x,), (y,) = plan.inputs, plan.outputs
+    assert (x.name, x.dtype, x.shape, x.slot) == ("input0", "float32", (3, 5), Slot("inputs", 0))
+    assert (y.shape, y.slot.region) == ((15,), "arena")  # the reshape is the kernel's bytes
+    (launch,) = plan.launches
+    assert launch.args == (Slot("inputs", 0), Slot("weights", 0), y.slot)
+    assert plan.region_bytes == {"inputs": 60, "weights": 20, "arena": 256}
+    assert plan.kernels[0].ops == ("fused.elementwise", "graph.add", "graph.relu")
+
+
+def test_weights_region_holds_the_constants_bytes():
+    image = image_of()
+    assert np.frombuffer(image.weights, np.float32).tolist() == [1.0, -2.0, 3.0, -4.0, 5.0]
+
+
+def test_half_and_bf16_tensors_are_two_bytes_on_the_device():
+    ir = BIAS_RELU.replace("f32", "f16")
+    plan = image_of(ir).plan
+    assert plan.region_bytes["inputs"] == 30 and plan.inputs[0].dtype == "float16"
+    plan = image_of(BIAS_RELU.replace("f32", "bf16")).plan
+    assert plan.region_bytes["weights"] == 10 and plan.outputs[0].dtype == "bfloat16"
+
+
+def test_module_must_be_at_the_kernel_level():
+    with pytest.raises(OptcError, match="no kernel.func: lower it to the kernel level first"):
+        compile_engine(parse(BIAS_RELU), "sm_90")
+
+
+def test_unlowered_op_in_main_is_an_error():
+    module = apply_pipeline(parse(BIAS_RELU), "lower-to-kernels")
+    text = str(module).replace("func.return %v", "%w = graph.neg %v : tensor<15xf32>\n    func.return %w")
+    with pytest.raises(OptcError, match="'graph.neg' in @main is not lowered to a kernel launch"):
+        compile_engine(parse(text), "sm_90")
+
+
+# --- the file (no GPU) ---------------------------------------------------------------------
+
+
+def test_engine_file_round_trips(tmp_path):
+    image = image_of()
+    write_engine(image, tmp_path / "m.engine")
+    again = read_engine(tmp_path / "m.engine")
+    assert again.plan == image.plan and again.images == image.images and again.weights == image.weights
+    assert "kernel.launch @k0_fused_elementwise" in again.ir
+
+
+def _corrupt(path, at: int, byte: bytes = b"\xff"):
+    data = bytearray(path.read_bytes())
+    data[at : at + 1] = byte
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda p: p.write_bytes(b"PK\x03\x04 not an engine"), "is not an optc engine file"),
+        (lambda p: p.write_bytes(b"OPTCENG\0"), "is truncated"),
+        (lambda p: _corrupt(p, 8, struct.pack("<I", 99)[:1]), "is engine format version 99; this optc reads version 1"),
+        (lambda p: _corrupt(p, 21, b"\x00"), "has a damaged header"),
+        (lambda p: _corrupt(p, p.stat().st_size - 1, b"\x01"), "is damaged: its checksum does not match"),
+        (lambda p: p.unlink(), "cannot read engine file"),
+    ],
+    ids=["magic", "truncated", "version", "header", "checksum", "missing"],
+)
+def test_engine_file_errors(tmp_path, damage, message):
+    path = tmp_path / "m.engine"
+    write_engine(image_of(), path)
+    damage(path)
+    with pytest.raises(EngineFileError, match=message):
+        read_engine(path)
+
+
+# --- on the GPU ----------------------------------------------------------------------------
+
+
+@pytest.mark.gpu
+def test_engine_matches_the_reference_and_replays(gpu):
+    from compiler.build import build_module as build
+
+    module = parse(BIAS_RELU)
+    engine = build(module.clone(), pipeline="lower-to-kernels")
+    for seed in range(3):  # each run replays the same CUDA graph on new inputs
+        feeds = random_inputs(module, seed)
+        np.testing.assert_allclose(engine.run(feeds)["output0"], run(module, feeds)["output0"], rtol=1e-6)
+    assert engine.graph is not None
+
+
+@pytest.mark.gpu
+def test_engine_errors_name_the_input(gpu):
+    engine = build_module(parse(BIAS_RELU), pipeline="lower-to-kernels")
+    from runtime.engine.engine import EngineError
+
+    with pytest.raises(EngineError, match=r"input 'input0' has shape \[5, 3\], the engine expects \[3, 5\]"):
+        engine.run({"input0": np.zeros((5, 3), np.float32)})
+    with pytest.raises(EngineError, match="input 'input0' has dtype float64"):
+        engine.run({"input0": np.zeros((3, 5))})
+    with pytest.raises(EngineError, match="missing input"):
+        engine.run({})
+
+
+@pytest.mark.gpu
+def test_engine_built_for_another_gpu_is_refused(gpu):
+    from runtime.engine.engine import Engine, EngineError
+
+    other = "sm_80" if gpu.arch != "sm_80" else "sm_90"
+    with pytest.raises(EngineError, match=f"built for {other}; this GPU .* is {gpu.arch}: rebuild it here"):
+        Engine(image_of(arch=other))
+
+
+@pytest.mark.gpu
+def test_device_tensors_in_and_out(gpu):
+    torch = pytest.importorskip("torch")
+    module = parse(BIAS_RELU)
+    engine = build_module(module.clone(), pipeline="lower-to-kernels")
+    x = torch.randn(3, 5, device="cuda")
+    out = engine.run({"input0": x}, device_outputs=True)["output0"]
+    got = torch.as_tensor(out, device="cuda").cpu().numpy()
+    np.testing.assert_allclose(got, run(module, {"input0": x.cpu().numpy()})["output0"], rtol=1e-6)
+
+
+def _example_engine(path, precision, tmp_path):
+    import compiler
+
+    engine = compiler.build(path, precision=precision)
+    engine.save(tmp_path / "model.engine")
+    return compiler.load(tmp_path / "model.engine")  # the saved engine runs without compiling
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
+@pytest.mark.parametrize(("precision", "tolerance"), [("fp32", 1e-3), ("fp16", 2e-2)])
+def test_examples_run_end_to_end(gpu, path, precision, tolerance, tmp_path):
+    module = import_onnx(onnx.load(path))
+    feeds = random_inputs(module, 0)
+    want = run(module, feeds)
+    got = _example_engine(path, precision, tmp_path).run(feeds)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=tolerance, atol=tolerance, err_msg=name)
