@@ -12,7 +12,12 @@ reference semantics:
 
 `prepare` imports the model into the `graph` dialect as `optc model.onnx` does, so every
 input needs a static shape in the model. The reference interpreter runs on the host, so
-the only device is "CPU" (the CUDA engine adds "CUDA").
+its device is "CPU". `OptcCudaBackend` is the same API on the GPU: each prepared model is
+lowered to the kernel level and built into an engine (one per bound-constant variant),
+whose kernels optc generated itself:
+
+    from compiler.backend import OptcCudaBackend
+    rep = OptcCudaBackend.prepare(model, "CUDA")
 
 Three things happen at the boundary:
 - A model older than the oldest opset optc imports (11) is converted with
@@ -52,9 +57,10 @@ SUPPORTED_DEVICES = (DeviceType.CPU,)
 
 
 class OptcReferenceRep(BackendRep):
-    """A model prepared for any number of runs on the reference interpreter."""
+    """A model prepared for any number of runs on the reference interpreter (or, with
+    `device` CUDA, as engines on the GPU)."""
 
-    def __init__(self, model: ModelProto, module: ModuleOp | None):
+    def __init__(self, model: ModelProto, module: ModuleOp | None, device: str = "CPU"):
         """`module` is the imported model, or None when importing needs input values;
         then each run imports it with those values bound."""
         initializers = {t.name for t in model.graph.initializer}
@@ -65,6 +71,8 @@ class OptcReferenceRep(BackendRep):
         # the graph inputs bound as constants at each run; found on the first run
         self.constant_inputs: list[str] | None = None if module is None else []
         self._specialised: dict[tuple, ModuleOp] = {}
+        self.device = device
+        self._engines: dict[int, object] = {}
 
     def run(self, inputs: Any, **kwargs: Any) -> tuple[np.ndarray, ...]:
         """Run on `inputs`: a sequence in graph-input order (as `BackendTest` passes them),
@@ -75,8 +83,19 @@ class OptcReferenceRep(BackendRep):
         named = self._by_name(inputs)
         module = self.module if self.module is not None else self._module_for(named)
         arguments = {n: v for n, v in named.items() if n not in self.constant_inputs}
-        outputs = _run_module(module, arguments)
+        if self.device == "CUDA":
+            outputs = _from_engine(module, self._engine(module).run(arguments))
+        else:
+            outputs = _run_module(module, arguments)
         return namedtupledict("Outputs", self.output_names)(*(outputs[n] for n in self.output_names))
+
+    def _engine(self, module: ModuleOp):
+        """The engine of `module` (built on first use, kept for later runs)."""
+        from compiler.build import build_module
+
+        if id(module) not in self._engines:
+            self._engines[id(module)] = build_module(module.clone(), pipeline="kernel")
+        return self._engines[id(module)]
 
     def _by_name(self, inputs: Any) -> dict[str, np.ndarray]:
         takes = f"the model takes {len(self.input_names)} input(s) ({', '.join(self.input_names)})"
@@ -225,6 +244,13 @@ def _run_module(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> dict[str,
     return {n: v.astype(ml_dtypes.bfloat16) if n in bf16_results else v for n, v in outputs.items()}
 
 
+def _from_engine(module: ModuleOp, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """An engine's outputs as the reference gives them to callers (bf16 as ml_dtypes)."""
+    fn = entry(module)
+    bf16 = {n for n, t in zip(io_names(fn, results=True), fn.function_type.outputs.data) if _is_bf16(t)}
+    return {n: v.astype(ml_dtypes.bfloat16) if n in bf16 else v for n, v in outputs.items()}
+
+
 def _single_node_model(
     node: NodeProto,
     arrays: Sequence[np.ndarray],
@@ -252,6 +278,37 @@ def _single_node_model(
 
 def _is_bf16(t) -> bool:
     return isinstance(t.element_type, BFloat16Type)
+
+
+class OptcCudaBackend(OptcReferenceBackend):
+    """The ONNX backend API on the GPU: every model becomes an engine of optc's kernels."""
+
+    @classmethod
+    def supports_device(cls, device: str) -> bool:
+        try:
+            return Device(device).type == DeviceType.CUDA
+        except (AttributeError, ValueError):
+            return False
+
+    @classmethod
+    def prepare(cls, model: ModelProto, device: str = "CUDA", **kwargs: Any) -> OptcReferenceRep:
+        if not cls.supports_device(device):
+            raise OptcError(f"the CUDA backend runs on CUDA devices, not on '{device}'")
+        if kwargs:
+            raise OptcError(f"the CUDA backend takes no prepare options, got {', '.join(sorted(kwargs))}")
+        model = _upgraded(model)
+        try:
+            return OptcReferenceRep(model, import_onnx(model), "CUDA")
+        except ConstantInputRequired:
+            return OptcReferenceRep(model, None, "CUDA")
+
+    @classmethod
+    def run_model(cls, model: ModelProto, inputs: Any, device: str = "CUDA", **kwargs: Any) -> tuple[np.ndarray, ...]:
+        return cls.prepare(model, device, **kwargs).run(inputs)
+
+    @classmethod
+    def run_node(cls, node, inputs, device: str = "CUDA", outputs_info=None, **kwargs):
+        return super().run_node(node, inputs, device, outputs_info, **kwargs)
 
 
 # module-level entry points, as other ONNX backends (onnxruntime.backend, ...) offer them

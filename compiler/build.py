@@ -145,8 +145,6 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
     """The engine of a kernel-level module: plan, cubins (NVRTC, disk-cached) and weights."""
     main = entry(module)
     kernels = {k.sym_name.data: k for k in module.ops if isinstance(k, FuncOp)}
-    if not kernels:
-        raise OptcError("the module has no kernel.func: lower it to the kernel level first (-p kernel)")
     store = store_of(module)
     slots: dict[SSAValue, Slot] = {}
     inputs, weights = _Layout(), _Layout()
@@ -175,7 +173,7 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
         elif isinstance(op, func.ReturnOp):
             continue
         else:
-            raise OptcError(f"'{op.name}' in @main is not lowered to a kernel launch (run -p lower-to-kernels)")
+            raise OptcError(f"'{op.name}' in @main is not lowered to a kernel launch: lower the module to the kernel level first (-p kernel)")
     returned = main.body.block.last_op.operands
     output_specs = [
         TensorSpec(name, _device_type_name(v.type, f"output '{name}'"), tuple(v.type.get_shape()), slots[v])

@@ -67,7 +67,7 @@ def test_half_and_bf16_tensors_are_two_bytes_on_the_device():
 
 
 def test_module_must_be_at_the_kernel_level():
-    with pytest.raises(OptcError, match="no kernel.func: lower it to the kernel level first"):
+    with pytest.raises(OptcError, match="'fused.elementwise' in @main is not lowered to a kernel launch: lower the module"):
         compile_engine(parse(BIAS_RELU), "sm_90")
 
 
