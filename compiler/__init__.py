@@ -7,14 +7,14 @@
 
 
 def build(*args, **kwargs):
-    """See `compiler.build.build`."""
-    from compiler.build import build as _build
+    """See `compiler.engine_build.build`."""
+    from compiler.engine_build import build as _build
 
     return _build(*args, **kwargs)
 
 
 def load(path):
-    """See `compiler.build.load`."""
-    from compiler.build import load as _load
+    """See `compiler.engine_build.load`."""
+    from compiler.engine_build import load as _load
 
     return _load(path)

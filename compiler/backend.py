@@ -91,7 +91,7 @@ class OptcReferenceRep(BackendRep):
 
     def _engine(self, module: ModuleOp):
         """The engine of `module` (built on first use, kept for later runs)."""
-        from compiler.build import build_module
+        from compiler.engine_build import build_module
 
         if id(module) not in self._engines:
             self._engines[id(module)] = build_module(module.clone(), pipeline="kernel")

@@ -309,7 +309,7 @@ def _pipeline(args: argparse.Namespace) -> str:
 
 
 def _precision_pipeline(precision: str, fused_only: bool = False) -> str:
-    from compiler.build import kernel_pipeline
+    from compiler.engine_build import kernel_pipeline
 
     spec = kernel_pipeline(precision)
     return spec.removesuffix(",lower-to-kernels") if fused_only else spec
@@ -394,7 +394,7 @@ def _random_inputs(module: ModuleOp | None, plan, seed: int) -> dict[str, np.nda
 def _engine(args: argparse.Namespace, module: ModuleOp | None, compiled: float):
     """The engine to run (built from the kernel-level module, or read from a file), and a
     report line on how it was made and its memory."""
-    from compiler.build import compile_engine
+    from compiler.engine_build import compile_engine
     from runtime.engine.engine import Engine
     from runtime.engine.file import read_engine
 

@@ -46,7 +46,7 @@ def assert_gpu_matches_reference(
     """Run `ir` through `pipeline` and an engine on the GPU; compare every output with the
     reference interpreter on `ir` itself, on the same (seeded random, or given) inputs.
     Returns the GPU's outputs."""
-    from compiler.build import build_module
+    from compiler.engine_build import build_module
     from runtime.reference.inputs import random_inputs
     from runtime.reference.interpreter import run
 

@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 
-from compiler.build import build_module, compile_engine
+from compiler.engine_build import build_module, compile_engine
 from compiler.onnx_import import import_onnx
 from dialects.errors import OptcError
 from runtime.engine import EngineFileError, Slot, read_engine, write_engine
@@ -120,7 +120,7 @@ def test_engine_file_errors(tmp_path, damage, message):
 
 @pytest.mark.gpu
 def test_engine_matches_the_reference_and_replays(gpu):
-    from compiler.build import build_module as build
+    from compiler.engine_build import build_module as build
 
     module = parse(BIAS_RELU)
     engine = build(module.clone(), pipeline="lower-to-kernels")
