@@ -1,5 +1,443 @@
-"""CUDA generators for the attention family (being written: no op of this family lowers yet)."""
+"""CUDA C for `fused.attention`: softmax(q·kᵀ·scale + mask, causal) · v as one flash-attention
+kernel (the scores never reach global memory).
 
+One block per (query tile, head, batch): `grid = [ceil(s_q / block_q), heads, batch]`. The
+block walks the keys in tiles of `block_k` rows; each key tile and value tile goes through
+shared memory, and every query row keeps a running maximum `m` and sum `l` in fp32, so
+
+    m' = max(m, max_j x_j),  p_j = exp(x_j - m'),  l' = l·exp(m - m') + Σ p_j,
+    o' = o·exp(m - m') + Σ p_j v_j                 (x_j = q·k_j·scale + mask_j, or -inf)
+
+and the result is o / l after the last tile. Two kernels share that plan:
+
+- tensor cores (`mma = 1`, f16/bf16; `cuda_attention_mma.py`): a warp owns 16 query rows;
+  q·kᵀ and p·v are `mma.sync.m16n8k16` with fp32 accumulators, the probabilities rounded
+  to the input type for the second product (as FlashAttention does);
+- SIMT (`mma = 0`, any float type): every product in the compute type (fp32, fp64 for
+  f64); what f32 and f64 run, and a fallback for f16/bf16.
+
+Masking follows `runtime/reference/fused.py::attention` exactly: keys past s_k, keys a
+causal mask removes (key j is kept for query i when j <= i + s_k - s_q) and keys an i1 mask
+marks false get -inf; an additive mask is added to the scaled score (in the natural
+exponent, so a finite -big mask stays finite). A row whose keys are all -inf gives NaN, as
+the reference's exp(-inf - -inf) does: o = 0 and l = 0 at the end. A running maximum of
+-inf is replaced by 0 inside the exponentials only, so a fully masked key tile is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from xdsl.dialects.builtin import BFloat16Type, Float16Type, IntegerType
+from xdsl.ir import Operation
+
+from dialects.errors import OptcError
+from dialects.fused import AttentionOp
+from dialects.graph.base import float_of, int_of
+from dialects.kernel import FuncOp, LaunchAttr
+from passes.codegen.cuda_types import CType, ctype_of, kernel_signature, literal, math_fn, pointer_params
 from passes.codegen.generator import Generator
 
-GENERATORS: dict[type, Generator] = {}
+MAX_HEAD_DIM = 256
+"""The largest head dimension (of q/k and of v) the kernels keep on chip."""
+
+SHARED_DEFAULT = 48 * 1024
+"""Dynamic shared memory a kernel gets without opting in; configure stays under it when
+some tile does."""
+
+SHARED_MAX = 163 * 1024
+"""What sm_80 grants one block after opting in (sm_90: 227 KiB)."""
+
+SM_COUNT = 132
+"""H100 SXM multiprocessors: configure shrinks the query tile while there are fewer blocks."""
+
+LOG2E = 1.4426950408889634
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The shapes and attributes of one attention kernel, read off its kernel.func."""
+
+    name: str
+    batch: int
+    heads: int
+    s_q: int
+    s_k: int
+    d: int
+    d_v: int
+    ctype: CType
+    tensor_cores: bool
+    """f16/bf16: the mma kernel can run it."""
+    mma_type: str
+    """"f16" or "bf16" (the PTX type of the mma operands); "" for other types."""
+    scale: float
+    causal: bool
+    layout: str
+    mask: Mask | None
+
+    @property
+    def where(self) -> str:
+        return f"cuda codegen of @{self.name} ('fused.attention')"
+
+
+@dataclass(frozen=True)
+class Mask:
+    """The mask operand: its C type, whether it is boolean, and its strides as seen from
+    [batch, heads, s_q, s_k] (0 along broadcast axes)."""
+
+    ctype: CType
+    boolean: bool
+    strides: tuple[int, int, int, int]
+
+    def base(self) -> str:
+        """The offset of this block's (batch, head) plane, in elements."""
+        sb, sh = self.strides[:2]
+        terms = []
+        if sb:
+            terms.append(f"(long long)blockIdx.z * {sb}LL")
+        if sh:
+            terms.append(f"(long long)blockIdx.y * {sh}LL")
+        return " + ".join(terms) or "0LL"
+
+    def index(self, qi: str, kj: str) -> str:
+        """The element of row `qi`, column `kj` within the plane."""
+        sq, sk = self.strides[2:]
+        terms = []
+        if sq:
+            terms.append(f"(long long)({qi}) * {sq}LL")
+        if sk:
+            terms.append(f"({kj})" if sk == 1 else f"(long long)({kj}) * {sk}LL")
+        return " + ".join(terms) or "0"
+
+
+def problem_of(kernel: FuncOp) -> Problem:
+    """The attention problem of a kernel.func, or an OptcError saying why it cannot run."""
+    name = kernel.sym_name.data
+    op = kernel.computation
+    if not isinstance(op, AttentionOp):
+        raise OptcError(f"cuda codegen of @{name}: '{op.name}' is not fused.attention")
+    where = f"cuda codegen of @{name} ('fused.attention')"
+    batch, heads, s_q, d = op.q.type.get_shape()
+    s_k, d_v = op.k.type.get_shape()[2], op.v.type.get_shape()[3]
+    element = op.q.type.element_type
+    for what, t in (("k", op.k.type), ("v", op.v.type)):
+        if t.element_type != element:
+            raise OptcError(f"{where}: {what} is {t.element_type} but q is {element}; q, k and v must share one type")
+    ctype = ctype_of(element, f"@{name}")
+    if not ctype.is_float:
+        raise OptcError(f"{where}: element type {element} is not a float type (f64, f32, f16, bf16 are)")
+    if max(d, d_v) > MAX_HEAD_DIM:
+        raise OptcError(
+            f"{where}: head dimension {max(d, d_v)} exceeds {MAX_HEAD_DIM}, the largest whose tiles fit on chip "
+            "(split the heads, or run this attention unfused)"
+        )
+    if min(batch, heads, s_q, s_k, d, d_v) < 1:
+        raise OptcError(f"{where}: empty tensors (q {op.q.type}, k {op.k.type}, v {op.v.type}) have no kernel")
+    mma_type = {Float16Type: "f16", BFloat16Type: "bf16"}.get(type(element), "")
+    return Problem(
+        name, batch, heads, s_q, s_k, d, d_v, ctype, bool(mma_type), mma_type,
+        float_of(op.scale), bool(int_of(op.causal)), op.layout(), _mask_of(op, where),
+    )  # fmt: skip
+
+
+def _mask_of(op: AttentionOp, where: str) -> Mask | None:
+    """The mask's broadcasting to [b, h, s_q, s_k] (ONNX rules: right-aligned, 1 or equal)."""
+    if op.mask is None:
+        return None
+    t = op.mask.type
+    shape = list(t.get_shape())
+    full = [*op.q.type.get_shape()[:3], op.k.type.get_shape()[2]]
+    while len(shape) > 4 and shape[0] == 1:
+        shape.pop(0)
+    shape = [1] * (4 - len(shape)) + shape
+    if len(shape) != 4 or any(m not in (1, f) for m, f in zip(shape, full)):
+        raise OptcError(f"{where}: mask {t} does not broadcast to [batch, heads, seq_q, seq_k] = {full}")
+    boolean = isinstance(t.element_type, IntegerType) and t.element_type.width.data == 1
+    ctype = ctype_of(t.element_type, f"@{op.parent_op().sym_name.data}" if op.parent_op() else "?")
+    if not boolean and not ctype.is_float:
+        raise OptcError(f"{where}: mask of type {t.element_type} is neither i1 nor a float type")
+    dense = [math.prod(shape[k + 1 :]) for k in range(4)]
+    return Mask(ctype, boolean, tuple(s if m > 1 else 0 for s, m in zip(dense, shape)))
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def shared_bytes(p: Problem, mma: bool, block_q: int, block_k: int) -> int:
+    """Dynamic shared memory of one block for these tiles (see each kernel's layout)."""
+    if mma:
+        from passes.codegen.cuda_attention_mma import mma_shared_bytes
+
+        return mma_shared_bytes(p, block_q, block_k)
+    c = 8 if p.ctype.compute == "double" else 4
+    return c * (block_q * p.d + block_k * (p.d + 1) + block_k * p.d_v + block_q * block_k + 3 * block_q)
+
+
+def configure(kernel: FuncOp) -> LaunchAttr:
+    """Tensor cores for f16/bf16; tiles as large as fit the default 48 KiB of shared memory
+    (opting in above it only for head dims that need it); the query tile shrinks for short
+    or few sequences so that the grid covers the GPU."""
+    p = problem_of(kernel)
+    mma = p.tensor_cores
+    block_k = 64
+    if mma:
+        block_q = 64
+        while block_q > 16 and (block_q // 2 >= p.s_q or _blocks(p, block_q) < SM_COUNT):
+            block_q //= 2
+    else:
+        block_q = 32 if p.s_q > 16 else 16
+    while block_k > 16 and shared_bytes(p, mma, block_q, block_k) > SHARED_DEFAULT:
+        block_k //= 2
+    while block_q > 16 and shared_bytes(p, mma, block_q, block_k) > SHARED_DEFAULT:
+        block_q //= 2
+    threads = 2 * block_q if mma else 128
+    return LaunchAttr(
+        [_blocks_q(p, block_q), p.heads, p.batch],
+        [threads],
+        shared_bytes(p, mma, block_q, block_k),
+        {"block_q": block_q, "block_k": block_k, "mma": int(mma)},
+    )
+
+
+def _blocks_q(p: Problem, block_q: int) -> int:
+    return -(-p.s_q // block_q)
+
+
+def _blocks(p: Problem, block_q: int) -> int:
+    return _blocks_q(p, block_q) * p.heads * p.batch
+
+
+def _checked_tiles(p: Problem, launch: LaunchAttr) -> tuple[bool, int, int, int]:
+    """(mma, block_q, block_k, threads) from `launch`, checked against what the kernel needs:
+    a launch that disagrees with the code would compute the wrong rows, so it is an error."""
+    tile = launch.tile_params
+    missing = [k for k in ("block_q", "block_k") if k not in tile]
+    if missing:
+        raise OptcError(f"{p.where}: #kernel.launch tile lacks {', '.join(missing)}")
+    mma, block_q, block_k = bool(tile.get("mma", 0)), tile["block_q"], tile["block_k"]
+    threads = math.prod(launch.block_dims)
+    if block_q < 1 or block_k < 1:
+        raise OptcError(f"{p.where}: tile sizes must be positive, got block_q = {block_q}, block_k = {block_k}")
+    if mma:
+        if not p.tensor_cores:
+            raise OptcError(f"{p.where}: mma = 1 needs f16 or bf16 inputs, got {p.ctype.storage}")
+        if block_q % 16 or block_k % 16:
+            raise OptcError(f"{p.where}: the tensor-core kernel needs block_q and block_k multiples of 16, got {block_q}, {block_k}")
+        if launch.block_dims != (2 * block_q, 1, 1):
+            raise OptcError(f"{p.where}: the tensor-core kernel runs one warp per 16 query rows: block must be [{2 * block_q}, 1, 1], got {list(launch.block_dims)}")
+    elif launch.block_dims[1:] != (1, 1) or threads % 32:
+        raise OptcError(f"{p.where}: the SIMT kernel needs a 1-D block of whole warps, got {list(launch.block_dims)}")
+    want_grid = (_blocks_q(p, block_q), p.heads, p.batch)
+    if launch.grid_dims != want_grid:
+        raise OptcError(f"{p.where}: grid must be {list(want_grid)} for block_q = {block_q}, got {list(launch.grid_dims)}")
+    need = shared_bytes(p, mma, block_q, block_k)
+    if launch.shared_bytes < need:
+        raise OptcError(f"{p.where}: tiles {block_q}x{block_k} need {need} bytes of shared memory, the launch gives {launch.shared_bytes}")
+    if need > SHARED_MAX:
+        raise OptcError(f"{p.where}: tiles {block_q}x{block_k} need {need} bytes of shared memory, more than a block can have ({SHARED_MAX})")
+    return mma, block_q, block_k, threads
+
+
+# --- pieces both kernels print ---------------------------------------------------------------
+
+
+def neg_inf(p: Problem) -> str:
+    return literal(float("-inf"), p.ctype)
+
+
+def masked_score(p: Problem, x: str, qi: str, kj: str) -> list[str]:
+    """C statements turning the scaled score `x` (row `qi`, column `kj`, both ints) into
+    what the softmax sees: -inf past s_k, above the causal diagonal or where an i1 mask is
+    false; plus an additive mask. Rows past s_q read the mask at row s_q - 1 (never stored)."""
+    out_of_range = [f"{kj} >= {p.s_k}"]
+    if p.causal:
+        out_of_range.append(f"{kj} > {qi} + {p.s_k - p.s_q}")
+    lines = [f"if ({' || '.join(out_of_range)}) {x} = {neg_inf(p)};"]
+    if p.mask is not None:
+        row = f"({qi} < {p.s_q} ? {qi} : {p.s_q - 1})"
+        element = f"mask_plane[{p.mask.index(row, kj)}]"
+        if p.mask.boolean:
+            lines.append(f"else if (!{element}) {x} = {neg_inf(p)};")
+        else:
+            lines.append(f"else {x} += ({p.ctype.compute}){p.mask.ctype.load(element)};")
+    return lines
+
+
+def mask_plane(p: Problem) -> list[str]:
+    """`mask_plane`: the mask at this block's (batch, head)."""
+    if p.mask is None:
+        return []
+    return [f"const {p.mask.ctype.storage}* mask_plane = in3 + {p.mask.base()};"]
+
+
+def key_end(p: Problem, block_q: int) -> str:
+    """How far the block's keys go: with a causal mask, no key tile past the last row's
+    diagonal is loaded (those keys are masked for every row of the tile)."""
+    if not p.causal:
+        return f"{p.s_k}"
+    return f"min({p.s_k}, (int)blockIdx.x * {block_q} + {block_q + p.s_k - p.s_q})"
+
+
+def out_index(p: Problem, qi: str, j: str) -> str:
+    """Where row `qi`, column `j` of this block's (batch, head) goes in the result."""
+    if p.layout == "bshd":
+        return f"(((long long)blockIdx.z * {p.s_q} + ({qi})) * {p.heads} + blockIdx.y) * {p.d_v}LL + ({j})"
+    return f"(((long long)blockIdx.z * {p.heads} + blockIdx.y) * {p.s_q} + ({qi})) * {p.d_v}LL + ({j})"
+
+
+def indent(lines: list[str], depth: int) -> str:
+    """`lines` (each may hold several) joined, every line indented by `depth` spaces."""
+    flat = [line for chunk in lines for line in chunk.split("\n")]
+    return "\n".join(" " * depth + line if line else "" for line in flat)
+
+
+# --- the SIMT kernel ---------------------------------------------------------------------------
+
+
+def _simt_tile_load(p: Problem, dst: str, src: str, row0: str, limit: int, rows: int, width: int, stride: int, threads: int) -> list[str]:
+    """Rows [row0, row0 + rows) of a [.., width] global tensor into shared memory (row
+    stride `stride`), converted to the compute type; rows past `limit` become zeros. f32
+    reads 16 bytes at a time where rows allow it."""
+    ct = p.ctype.compute
+    if p.ctype.storage == "float" and width % 4 == 0:
+        chunks = width // 4
+        return [
+            f"for (int i = tid; i < {rows * chunks}; i += {threads}) {{",
+            f"    const int r = i / {chunks}, c = (i % {chunks}) * 4;",
+            "    float4 val = {0.0f, 0.0f, 0.0f, 0.0f};",
+            f"    if ({row0} + r < {limit}) val = *(const float4*)({src} + (long long)({row0} + r) * {width} + c);",
+            f"    float* to = {dst} + r * {stride} + c;",
+            "    to[0] = val.x; to[1] = val.y; to[2] = val.z; to[3] = val.w;",
+            "}",
+        ]
+    return [
+        f"for (int i = tid; i < {rows * width}; i += {threads}) {{",
+        f"    const int r = i / {width}, c = i % {width};",
+        f"    {dst}[r * {stride} + c] = {row0} + r < {limit} ? ({ct}){p.ctype.load(f'{src}[(long long)({row0} + r) * {width} + c]')} : ({ct})0;",
+        "}",
+    ]
+
+
+def emit_simt(p: Problem, block_q: int, block_k: int, threads: int, params: list[str]) -> str:
+    """The SIMT kernel. Shared memory, in the compute type: q [block_q][d], k [block_k][d+1]
+    (the pad makes the lanes' column reads conflict-free), v [block_k][d_v], the tile's
+    scores/probabilities [block_q][block_k], and per row m, l and this tile's rescale.
+    Each thread owns fixed scores (flat index tid + e·threads) and fixed outputs."""
+    c, d, dv, bq, bk = p.ctype.compute, p.d, p.d_v, block_q, block_k
+    exp2 = math_fn("exp2", p.ctype)
+    fmax = "fmaxf" if c == "float" else "fmax"
+    per_score, per_out = -(-bq * bk // threads), -(-bq * dv // threads)
+    warps = threads // 32
+
+    def guarded(limit: int, body: list[str]) -> list[str]:
+        """`body` for the thread's element e, skipping indices past `limit`."""
+        if limit % threads == 0:
+            return body
+        return [f"if (idx < {limit}) {{", *["    " + line for line in body], "}"]
+
+    score = guarded(bq * bk, [
+        f"const int r = idx / {bk}, col = idx % {bk};",
+        f"const {c}* qr = q_s + r * {d};",
+        f"const {c}* kr = k_s + col * {d + 1};",
+        f"{c} acc = 0;",
+        "#pragma unroll 8",
+        f"for (int t = 0; t < {d}; ++t) acc += qr[t] * kr[t];",
+        f"const int qi = q0 + r, kj = k0 + col;",
+        f"{c} x = acc * ({c}){literal(p.scale, p.ctype)};",
+        *masked_score(p, "x", "qi", "kj"),
+        "s_s[idx] = x;",
+    ])  # fmt: skip
+    pv = guarded(bq * dv, [
+        f"const int r = idx / {dv}, j = idx % {dv};",
+        f"const {c}* pr = s_s + r * {bk};",
+        f"{c} acc = o[e] * a_s[r];",
+        "#pragma unroll 8",
+        f"for (int t = 0; t < {bk}; ++t) acc += pr[t] * v_s[t * {dv} + j];",
+        "o[e] = acc;",
+    ])  # fmt: skip
+    store = guarded(bq * dv, [
+        f"const int r = idx / {dv}, j = idx % {dv}, qi = q0 + r;",
+        f"if (qi < {p.s_q}) out0[{out_index(p, 'qi', 'j')}] = {p.ctype.store('o[e] / l_s[r]')};",
+    ])  # fmt: skip
+    L = literal(LOG2E, p.ctype)
+    body = [
+        "extern __shared__ __align__(16) unsigned char optc_smem[];",
+        f"{c}* q_s = ({c}*)optc_smem;",
+        f"{c}* k_s = q_s + {bq * d};",
+        f"{c}* v_s = k_s + {bk * (d + 1)};",
+        f"{c}* s_s = v_s + {bk * dv};",
+        f"{c}* m_s = s_s + {bq * bk};",
+        f"{c}* l_s = m_s + {bq};",
+        f"{c}* a_s = l_s + {bq};",
+        "const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;",
+        f"const int q0 = blockIdx.x * {bq};",
+        f"const long long bh = (long long)blockIdx.z * {p.heads} + blockIdx.y;",
+        f"const {p.ctype.storage}* qg = in0 + bh * {p.s_q * d}LL;",
+        f"const {p.ctype.storage}* kg = in1 + bh * {p.s_k * d}LL;",
+        f"const {p.ctype.storage}* vg = in2 + bh * {p.s_k * dv}LL;",
+        *mask_plane(p),
+        *_simt_tile_load(p, "q_s", "qg", "q0", p.s_q, bq, d, d, threads),
+        f"for (int r = tid; r < {bq}; r += {threads}) {{ m_s[r] = {neg_inf(p)}; l_s[r] = 0; }}",
+        f"{c} o[{per_out}];",
+        "#pragma unroll",
+        f"for (int e = 0; e < {per_out}; ++e) o[e] = 0;",
+        f"const int k_end = {key_end(p, bq)};",
+        f"for (int k0 = 0; k0 < k_end; k0 += {bk}) {{",
+        "    __syncthreads();  // the previous tile's readers are done",
+        indent(_simt_tile_load(p, "k_s", "kg", "k0", p.s_k, bk, d, d + 1, threads), 4),
+        indent(_simt_tile_load(p, "v_s", "vg", "k0", p.s_k, bk, dv, dv, threads), 4),
+        "    __syncthreads();",
+        "    #pragma unroll",
+        f"    for (int e = 0; e < {per_score}; ++e) {{",
+        f"        const int idx = tid + e * {threads};",
+        indent(score, 8),
+        "    }",
+        "    __syncthreads();",
+        "    // online softmax, one warp per row",
+        f"    for (int r = warp; r < {bq}; r += {warps}) {{",
+        f"        {c}* row = s_s + r * {bk};",
+        f"        {c} mx = {neg_inf(p)};",
+        f"        for (int t = lane; t < {bk}; t += 32) mx = {fmax}(mx, row[t]);",
+        f"        for (int s = 16; s > 0; s >>= 1) mx = {fmax}(mx, __shfl_xor_sync(0xffffffffu, mx, s));",
+        f"        const {c} m_old = m_s[r], m_new = {fmax}(m_old, mx);",
+        f"        const {c} m_use = m_new == {neg_inf(p)} ? ({c})0 : m_new;",
+        f"        {c} sum = 0;",
+        f"        for (int t = lane; t < {bk}; t += 32) {{ const {c} pj = {exp2}((row[t] - m_use) * {L}); row[t] = pj; sum += pj; }}",
+        "        for (int s = 16; s > 0; s >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, s);",
+        "        __syncwarp();",
+        "        if (lane == 0) {",
+        f"            const {c} alpha = {exp2}((m_old - m_use) * {L});",
+        "            a_s[r] = alpha; l_s[r] = l_s[r] * alpha + sum; m_s[r] = m_new;",
+        "        }",
+        "    }",
+        "    __syncthreads();",
+        "    #pragma unroll",
+        f"    for (int e = 0; e < {per_out}; ++e) {{",
+        f"        const int idx = tid + e * {threads};",
+        indent(pv, 8),
+        "    }",
+        "}",
+        "__syncthreads();",
+        "#pragma unroll",
+        f"for (int e = 0; e < {per_out}; ++e) {{",
+        f"    const int idx = tid + e * {threads};",
+        indent(store, 4),
+        "}",
+    ]
+    return f"{kernel_signature(p.name, params, threads)}\n{{\n{indent(body, 4)}\n}}\n"
+
+
+def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
+    """The CUDA C of an attention kernel.func for `launch` (its tiles, checked)."""
+    p = problem_of(kernel)
+    mma, block_q, block_k, threads = _checked_tiles(p, launch)
+    params = pointer_params(kernel)
+    if mma:
+        from passes.codegen.cuda_attention_mma import emit_mma
+
+        return emit_mma(p, block_q, block_k, params)
+    return emit_simt(p, block_q, block_k, threads, params)
+
+
+GENERATORS: dict[type[Operation], Generator] = {AttentionOp: Generator(configure, emit)}

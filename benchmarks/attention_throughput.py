@@ -1,0 +1,166 @@
+"""Generated flash-attention kernels against PyTorch's scaled_dot_product_attention, in the
+same run.
+
+For each case a `fused.attention` goes through `outline-kernels,configure-kernels` and the
+CUDA emitter (passes/codegen/cuda_attention.py), is compiled with NVRTC for the device, run
+on random data, checked against torch's result, and timed with CUDA events (median of
+repeats). `torch.nn.functional.scaled_dot_product_attention` on the same tensors is the
+bar (flash or memory-efficient backends for f16, whatever torch picks for f32). TFLOP/s
+counts the two products, 4·b·h·s_q·s_k·d (halved for causal). Run on a GPU machine from the
+repository root (torch is imported only here, and only when run):
+
+    PYTHONPATH=. python3 benchmarks/attention_throughput.py --json out/attention.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from copy_bandwidth import time_ms  # noqa: E402  (this folder is on the path when run as a script)
+from dialects.kernel import FuncOp  # noqa: E402
+from passes.codegen.cuda import kernel_source  # noqa: E402
+from runtime.cuda import Device, DeviceBuffer, Module, Stream, compile_cuda, current_context  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    dtype: str
+    b: int
+    h: int
+    s: int
+    d: int
+    causal: bool = False
+    mask: bool = False
+    """BERT's padding mask [b, 1, 1, s], additive f32 (0 or -10000)."""
+
+    def ir(self) -> str:
+        t = f"tensor<{self.b}x{self.h}x{self.s}x{self.d}x{self.dtype}>"
+        m_arg = f", %m: tensor<{self.b}x1x1x{self.s}xf32>" if self.mask else ""
+        m_use = f" mask(%m : tensor<{self.b}x1x1x{self.s}xf32>)" if self.mask else ""
+        return f"""func.func @main(%q: {t}, %k: {t}, %v: {t}{m_arg}) -> {t} {{
+  %y = fused.attention %q, %k, %v{m_use} {{scale = {self.d ** -0.5!r} : f32, causal = {int(self.causal)} : i64}} : ({t}, {t}, {t}) -> {t}
+  func.return %y : {t}
+}}"""
+
+    @property
+    def flops(self) -> float:
+        return 4.0 * self.b * self.h * self.s * self.s * self.d * (0.5 if self.causal else 1.0)
+
+
+CASES = [
+    Case("bert-base", "f16", 8, 12, 128, 64, mask=True),
+    Case("bert-base", "f32", 8, 12, 128, 64, mask=True),
+    Case("s1024", "f16", 8, 12, 1024, 64),
+    Case("s1024", "f32", 8, 12, 1024, 64),
+    Case("s1024-causal", "f16", 8, 12, 1024, 64, causal=True),
+    Case("s1024-d128", "f16", 4, 16, 1024, 128),
+]
+
+
+def _kernel(ir: str) -> FuncOp:
+    from tests.support import apply_pipeline, parse
+
+    module = apply_pipeline(parse(ir), "outline-kernels,configure-kernels")
+    return next(op for op in module.ops if isinstance(op, FuncOp))
+
+
+def _torch_ms(fn, iters: int, repeats: int) -> float:
+    import torch
+
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(iters):
+            fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end) / iters)
+    return statistics.median(times)
+
+
+def run_case(case: Case, device: Device, stream: Stream, args) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    np_dtype = np.float16 if case.dtype == "f16" else np.float32
+    rng = np.random.default_rng(0)
+    shape = (case.b, case.h, case.s, case.d)
+    q, k, v = (rng.standard_normal(shape).astype(np_dtype) for _ in range(3))
+    mask = None
+    if case.mask:  # the last quarter of each sequence but the first is padding
+        mask = np.zeros((case.b, 1, 1, case.s), np.float32)
+        mask[1:, ..., 3 * case.s // 4 :] = -10000.0
+    kernel = _kernel(case.ir())
+    name, launch = kernel.sym_name.data, kernel.launch
+    cubin = compile_cuda(kernel_source(kernel), f"{name}.cu", arch=device.arch)
+    function = Module(cubin, name).function(name)
+    if launch.shared_bytes > 48 * 1024:
+        function.set_max_dynamic_shared_memory(launch.shared_bytes)
+    buffers = [DeviceBuffer.from_numpy(a) for a in (q, k, v, *([mask] if mask is not None else []))]
+    out = DeviceBuffer.empty(shape, np_dtype)
+
+    def ours():
+        function.launch(launch.grid_dims, launch.block_dims, [*buffers, out], launch.shared_bytes, stream)
+
+    tq, tk, tv = (torch.from_numpy(a).cuda() for a in (q, k, v))
+    tmask = torch.from_numpy(mask).cuda().to(tq.dtype) if mask is not None else None
+
+    def theirs():
+        return F.scaled_dot_product_attention(tq, tk, tv, attn_mask=tmask, is_causal=case.causal)
+
+    ours()
+    stream.synchronize()
+    want = theirs().float().cpu().numpy()
+    got = out.to_numpy().astype(np.float32)
+    tol = 2e-2 if case.dtype == "f16" else 1e-3  # torch may use TF32 for f32
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{case.name} {case.dtype}")
+    ms = statistics.median(time_ms(ours, stream, args.iters, args.repeats))
+    torch_ms = _torch_ms(theirs, args.iters, args.repeats)
+    result = {
+        "case": case.name, "dtype": case.dtype, "shape": list(shape), "causal": case.causal, "mask": case.mask,
+        "tile": launch.tile_params, "ms": ms, "tflops": case.flops / ms / 1e9,
+        "torch_ms": torch_ms, "torch_tflops": case.flops / torch_ms / 1e9, "of_torch": torch_ms / ms,
+    }  # fmt: skip
+    print(
+        f"{case.name:>14} {case.dtype} {shape}: optc {ms:.4f} ms {result['tflops']:.1f} TFLOP/s | "
+        f"torch {torch_ms:.4f} ms {result['torch_tflops']:.1f} TFLOP/s | {result['of_torch']:.2f} x torch  {launch.tile_params}"
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--only", help="run cases whose name contains this")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+
+    current_context()
+    import torch  # after our context: torch then shares the device's primary context
+
+    device = Device(0)
+    stream = Stream()
+    print(f"device: {device.name}; torch {torch.__version__}")
+    results = [run_case(c, device, stream, args) for c in CASES if not args.only or args.only in c.name]
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"device": device.name, "torch": torch.__version__, "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
