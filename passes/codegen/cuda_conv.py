@@ -1,5 +1,58 @@
-"""CUDA generators for the conv family (being written: no op of this family lowers yet)."""
+"""CUDA generators for the convolution family: `fused.conv` (a conv and its epilogue
+region), `graph.conv` (optionally with a bias) and `graph.conv_transpose`.
 
+Which kernel a convolution gets:
+- depthwise (group = input channels): a direct kernel, threads on output elements
+  (`cuda_conv_direct.emit_depthwise`);
+- every other conv, 1-D/2-D/3-D, NCHW or NHWC, any group: implicit GEMM on a tiled SIMT
+  kernel with fp32 accumulation (`cuda_conv_gemm`), tile chosen from the shapes;
+- conv_transpose: a direct gather kernel (`cuda_conv_direct.emit_transpose`).
+
+f16 and bf16 are loaded into float and accumulated in float (no tensor cores yet); f64 in
+double. Integer convolutions are refused by name.
+"""
+
+from __future__ import annotations
+
+from xdsl.ir import Operation
+
+from dialects import fused, graph
+from dialects.kernel import FuncOp, LaunchAttr
+from passes.codegen import cuda_conv_direct, cuda_conv_gemm
+from passes.codegen.cuda_conv_geometry import Epilogue, geometry, kernel_error
 from passes.codegen.generator import Generator
 
-GENERATORS: dict[type, Generator] = {}
+
+def _kind(kernel: FuncOp, geo) -> str:
+    if isinstance(kernel.computation, graph.ConvTransposeOp):
+        if geo.channels_last:
+            raise kernel_error(kernel, "channels-last conv_transpose is not supported")
+        return "transpose"
+    return "depthwise" if cuda_conv_direct.is_depthwise(geo) else "gemm"
+
+
+def configure(kernel: FuncOp) -> LaunchAttr:
+    geo = geometry(kernel)
+    if _kind(kernel, geo) == "gemm":
+        return cuda_conv_gemm.configure(geo)
+    return cuda_conv_direct.configure(geo)
+
+
+def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
+    geo = geometry(kernel)
+    epilogue = Epilogue(kernel)
+    kind = _kind(kernel, geo)
+    if kind == "gemm":
+        return cuda_conv_gemm.emit(kernel, launch, geo, epilogue)
+    if launch.block_dims[1:] != (1, 1):
+        raise kernel_error(kernel, f"the direct kernel takes a 1-D block, got {list(launch.block_dims)}")
+    if kind == "depthwise":
+        return cuda_conv_direct.emit_depthwise(kernel, launch, geo, epilogue)
+    return cuda_conv_direct.emit_transpose(kernel, launch, geo, epilogue)
+
+
+GENERATORS: dict[type[Operation], Generator] = {
+    op: Generator(configure, emit) for op in (fused.ConvOp, graph.ConvOp, graph.ConvTransposeOp)
+}
+
+

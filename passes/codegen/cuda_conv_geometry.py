@@ -1,0 +1,253 @@
+"""What every convolution kernel needs to know, read once from the kernel.func: the
+geometry (`ConvGeometry`: layout, sizes, strides, pads, dilations, groups, element type,
+which kernel parameter is the input and which the weight) and the epilogue
+(`Epilogue`: the C that turns one accumulator into the stored outputs).
+
+The kernels themselves (`cuda_conv_gemm.py`, `cuda_conv_direct.py`) only print index
+math over these numbers; shapes are static, so every size is a C constant.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xdsl.ir import Operation, SSAValue
+
+from dialects import fused, graph
+from dialects.errors import OptcError
+from dialects.graph.base import int_of, ints
+from dialects.graph.layout import is_channels_last
+from dialects.kernel import FuncOp
+from passes.codegen.cuda_elementwise import broadcast_index, scalar_code
+from passes.codegen.cuda_types import CType, ctype_of
+
+
+def kernel_error(kernel: FuncOp, why: str) -> OptcError:
+    op = kernel.computation
+    return OptcError(f"cuda codegen of @{kernel.sym_name.data} ('{op.name}'): {why}")
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """A convolution's sizes. For conv_transpose `cin`/`cout` are the op's own input and
+    output channels (weight (cin, cout/group, *kernel))."""
+
+    layout: str  # "NCHW" (channels first, any spatial rank) or "NHWC" (channels last)
+    batch: int
+    cin: int
+    cout: int
+    group: int
+    in_size: tuple[int, ...]
+    out_size: tuple[int, ...]
+    kernel: tuple[int, ...]
+    strides: tuple[int, ...]
+    pads: tuple[int, ...]  # begins only: the ends are implied by out_size
+    dilations: tuple[int, ...]
+    ctype: CType  # the element type of input, weight and result
+    input_arg: int  # kernel parameter index of the input (`in{input_arg}`)
+    weight_arg: int
+
+    @property
+    def channels_last(self) -> bool:
+        return self.layout == "NHWC"
+
+    @property
+    def cin_g(self) -> int:
+        return self.cin // self.group
+
+    @property
+    def cout_g(self) -> int:
+        return self.cout // self.group
+
+    @property
+    def taps(self) -> int:
+        return math.prod(self.kernel)
+
+    @property
+    def out_pixels(self) -> int:
+        return math.prod(self.out_size)
+
+    @property
+    def in_pixels(self) -> int:
+        return math.prod(self.in_size)
+
+    @property
+    def gemm_m(self) -> int:
+        """Rows of the implicit GEMM: one per output pixel of every image."""
+        return self.batch * self.out_pixels
+
+    @property
+    def gemm_k(self) -> int:
+        """The reduction length per group: input channels of a group × kernel taps."""
+        return self.cin_g * self.taps
+
+    @property
+    def out_shape(self) -> list[int]:
+        if self.channels_last:
+            return [self.batch, *self.out_size, self.cout]
+        return [self.batch, self.cout, *self.out_size]
+
+    @property
+    def acc(self) -> str:
+        """The accumulator's C type: float for f32/f16/bf16, double for f64."""
+        return self.ctype.compute
+
+    def flops(self) -> int:
+        return 2 * self.gemm_m * self.cout * self.gemm_k
+
+    def output_indices(self, image: str, pixel: Sequence[str], channel: str) -> list[str]:
+        """C expressions of the output's per-dimension indices i0, i1, ... ."""
+        if self.channels_last:
+            return [image, *pixel, channel]
+        return [image, channel, *pixel]
+
+    def output_offset(self, m: str, image: str, pixel_flat: str, channel: str) -> str:
+        """The flat output index of GEMM row `m` (= image·pixels + pixel) and `channel`."""
+        if self.channels_last:
+            return f"(long long){m} * {self.cout} + {channel}"
+        return f"((long long){image} * {self.cout} + {channel}) * {self.out_pixels} + {pixel_flat}"
+
+
+def geometry(kernel: FuncOp) -> ConvGeometry:
+    """The geometry of the conv (or conv_transpose) `kernel` computes."""
+    op = kernel.computation
+    name = f"@{kernel.sym_name.data}"
+    x, w = op.input.type, op.weight.type
+    ctype = ctype_of(x.element_type, name)
+    if not ctype.is_float:
+        raise kernel_error(kernel, f"element type {x.element_type} is not supported (f64, f32, f16 and bf16 are)")
+    layout = "NHWC" if is_channels_last(op) else "NCHW"
+    xs, ws = list(x.get_shape()), list(w.get_shape())
+    spatial = len(xs) - 2
+    result = op.results[0].type if not isinstance(op, fused.ConvOp) else op.accumulator_type()
+    rs = list(result.get_shape())
+    if layout == "NHWC":
+        batch, in_size, cin = xs[0], tuple(xs[1:-1]), xs[-1]
+        out_size, cout = tuple(rs[1:-1]), rs[-1]
+        kernel_size = tuple(ws[1:-1])
+    else:
+        batch, cin, in_size = xs[0], xs[1], tuple(xs[2:])
+        cout, out_size = rs[1], tuple(rs[2:])
+        kernel_size = tuple(ws[2:])
+    args = list(kernel.body.block.args)
+    for what, value in (("input", op.input), ("weight", op.weight)):
+        if value not in args:
+            raise kernel_error(kernel, f"its {what} is not a kernel argument")
+    return ConvGeometry(
+        layout=layout,
+        batch=batch,
+        cin=cin,
+        cout=cout,
+        group=int_of(op.group),
+        in_size=in_size,
+        out_size=out_size,
+        kernel=kernel_size,
+        strides=ints(op.strides),
+        pads=ints(op.pads)[:spatial],
+        dilations=ints(op.dilations),
+        ctype=ctype,
+        input_arg=args.index(op.input),
+        weight_arg=args.index(op.weight),
+    )
+
+
+# --- the epilogue ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Epilogue:
+    """The C that stores one output element, given the accumulator `acc` (in the
+    accumulator's C type) and the output indices i0, i1, ... (what `broadcast_index` reads).
+
+    fused.conv: its region printed by `scalar_code`, the accumulator rounded to the
+    element type first (the region's first argument has that type, as in the reference).
+    graph.conv / conv_transpose: `acc` (+ bias[channel]), rounded once."""
+
+    kernel: FuncOp
+
+    def _returns(self, value: SSAValue) -> list[int]:
+        """The result positions (`out<r>`) at which the kernel returns `value`."""
+        values = list(self.kernel.body.block.last_op.operands)
+        return [r for r, v in enumerate(values) if v == value]
+
+    def lines(self, geo: ConvGeometry, indices: Sequence[str], flat: str) -> list[str]:
+        """Statements that store every result at output flat index `flat`; `indices` are
+        the C expressions of i0, i1, ... (only those read are declared)."""
+        op = self.kernel.computation
+        name = f"@{self.kernel.sym_name.data}"
+        out_shape = geo.out_shape
+        args = list(self.kernel.body.block.args)
+        body: list[str] = []
+        names: dict[SSAValue, str] = {}
+        if isinstance(op, fused.ConvOp):
+            block = op.epilogue.block
+            acc_arg, *extra_args = block.args
+            names[acc_arg] = geo.ctype.load(geo.ctype.store("acc")) if geo.ctype.narrow else "acc"
+            for j, (inner, outer) in enumerate(zip(extra_args, op.extras)):
+                ctype = ctype_of(outer.type.element_type, name)
+                index = broadcast_index(outer.type.get_shape(), out_shape)
+                if index == "i":
+                    index = flat
+                body.append(f"const {ctype.compute} e{j} = {ctype.load(f'in{args.index(outer)}[{index}]')};")
+                names[inner] = f"e{j}"
+            ops: list[Operation] = [inner for inner in block.ops if not isinstance(inner, fused.YieldOp)]
+            for inner in ops:
+                if list(inner.results[0].type.get_shape()) != out_shape and not isinstance(inner, graph.ConstantOp):
+                    raise kernel_error(
+                        self.kernel, f"epilogue op '{inner.name}' has shape {inner.results[0].type}, not the output's"
+                    )
+            try:
+                body += scalar_code(ops, names, lambda shape: broadcast_index(shape, out_shape), "v")
+            except OptcError as exc:
+                raise kernel_error(self.kernel, f"epilogue: {exc}") from None
+            yielded = list(block.last_op.operands)
+            stores = list(zip(op.outputs, yielded))
+        else:
+            value = "acc"
+            if op.bias is not None:
+                bias = ctype_of(op.bias.type.element_type, name)
+                channel = indices[-1] if geo.channels_last else indices[1]
+                value = f"(acc + {bias.load(f'in{args.index(op.bias)}[{channel}]')})"
+            names[op.result] = value
+            stores = [(op.result, op.result)]
+        for result, value in stores:
+            if list(result.type.get_shape()) != out_shape:
+                raise kernel_error(self.kernel, f"result {result.type} differs from the output shape {out_shape}")
+            ctype = ctype_of(result.type.element_type, name)
+            for r in self._returns(result):
+                body.append(f"out{r}[{flat}] = {ctype.store(names[value])};")
+        declared = [
+            f"const long long i{d} = {expr};"
+            for d, expr in enumerate(indices)
+            if re.search(rf"\bi{d}\b", "\n".join(body))
+        ]
+        return [*declared, *body]
+
+
+def unravel(flat: str, sizes: Sequence[int], names: Sequence[str], kind: str = "int") -> list[str]:
+    """C declarations splitting `flat` (row-major over `sizes`) into `names`; the first
+    name takes the quotient (no modulo on the outermost size)."""
+    lines = []
+    rest = flat
+    for k in range(len(sizes) - 1, 0, -1):
+        lines.append(f"const {kind} {names[k]} = {rest} % {sizes[k]};")
+        lines.append(f"const {kind} {names[k]}_q = {rest} / {sizes[k]};")
+        rest = f"{names[k]}_q"
+    lines.append(f"const {kind} {names[0]} = {rest};")
+    return lines
+
+
+def used_only(declarations: Sequence[str], code: Sequence[str]) -> list[str]:
+    """The `const T name = ...;` declarations that `code` (or a kept declaration after
+    them) reads: an unused one is an NVRTC warning."""
+    kept: list[str] = []
+    text = "\n".join(code)
+    for line in reversed(declarations):
+        name = re.match(r"const [\w ]+? (\w+) =", line).group(1)
+        if re.search(rf"\b{name}\b", text):
+            kept.insert(0, line)
+            text += "\n" + line
+    return kept
