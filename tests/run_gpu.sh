@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# GPU tests and benchmarks on a machine with an NVIDIA GPU, in stages that each fit a
+# 10-minute call of the device tool; every log goes to $OUT (default: out/).
+#
+#   bash tests/run_gpu.sh tests        # every `gpu` test but the node tests and the zoo
+#   bash tests/run_gpu.sh node         # the ONNX backend node tests through GPU engines
+#   bash tests/run_gpu.sh zoo          # build the zoo (torch needed) and run it on the GPU
+#   bash tests/run_gpu.sh bench        # the benchmark scripts
+#   bash tests/run_gpu.sh tests node   # several stages, in order
+#
+# Where the environment lacks xdsl/filecheck/lit but .wheels/ holds them (the device
+# image), they are installed from there first, without touching its other packages.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-out}
+mkdir -p "$OUT"
+if ! python3 -c "import xdsl" 2>/dev/null && [ -d .wheels ]; then
+    python3 -m pip install -q --no-deps --no-index --find-links .wheels xdsl filecheck lit immutabledict ordered-set
+fi
+export PYTHONPATH=$PWD OPTC_REQUIRE_GPU=1
+pytest=(python3 -m pytest -q -rfE -p no:cacheprovider)
+status=0
+for stage in "$@"; do
+    started=$SECONDS
+    case "$stage" in
+        tests) "${pytest[@]}" -m "gpu and not zoo" --ignore=tests/test_onnx_backend_gpu.py tests/ >"$OUT/gpu-tests.log" 2>&1 ;;
+        node) "${pytest[@]}" tests/test_onnx_backend_gpu.py -s >"$OUT/gpu-node-tests.log" 2>&1 ;;
+        zoo)
+            [ -f benchmarks/zoo/manifest.json ] || python3 benchmarks/build_zoo.py >"$OUT/build-zoo.log" 2>&1
+            "${pytest[@]}" -s -m "zoo and gpu" tests/test_zoo_gpu.py >"$OUT/gpu-zoo.log" 2>&1 ;;
+        bench)
+            for script in copy_bandwidth pointwise_bandwidth reduction_bandwidth matmul_throughput conv_throughput attention_throughput; do
+                [ -f "benchmarks/$script.py" ] && python3 "benchmarks/$script.py" >"$OUT/$script.log" 2>&1
+            done ;;
+        *) echo "unknown stage '$stage' (tests, node, zoo, bench)"; exit 2 ;;
+    esac
+    code=$?
+    echo "== $stage: exit $code in $((SECONDS - started)) s"
+    [ "$code" -eq 0 ] || status=1
+done
+exit $status
