@@ -190,3 +190,30 @@ def test_compare_without_onnxruntime_is_an_error(capsys, model_path, monkeypatch
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
     code, _, err = run(capsys, model_path, "--shape", "x=1x3x8x8", "--compare", "onnxruntime")
     assert code == 1 and "needs onnxruntime (pip install onnxruntime)" in err
+
+
+# --- on the GPU ------------------------------------------------------------------------------
+
+
+@pytest.mark.gpu
+def test_cuda_run_compares_saves_and_reruns_the_engine(gpu, capsys, model_path, tmp_path):
+    engine = tmp_path / "model.engine"
+    argv = [model_path, "--device", "cuda", "--shape", "x=2x3x8x8", "--compare", "reference", "--repeat", 3]
+    code, out, err = run(capsys, *argv, "--save-engine", engine, "--output", tmp_path / "a.npz")
+    assert code == 0, err
+    assert "engine: 2 kernels compiled with NVRTC" in out or "kernels compiled with NVRTC" in out
+    assert f"saved to {engine}" in out and "arena " in out and "lower bound" in out
+    assert "CUDA graph of" in out and "PASS: every output matches the reference interpreter" in out
+    code, out, err = run(capsys, engine, "--device", "cuda", "--compare", "onnxruntime", "--onnx", model_path, "--output", tmp_path / "b.npz")
+    assert code == 0, err
+    assert "engine: loaded" in out and "PASS: every output matches onnxruntime" in out
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
+        np.testing.assert_array_equal(a["y"], b["y"])  # same engine, same seeded inputs
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_cuda_run_at_half_precision_uses_its_tolerance(gpu, capsys, model_path, precision):
+    code, out, err = run(capsys, model_path, "--device", "cuda", "--shape", "x=1x3x8x8", "--precision", precision, "--compare", "reference")
+    assert code == 0, err
+    assert "rtol 0.02" in out if precision == "fp16" else "rtol 0.06" in out
