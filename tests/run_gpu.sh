@@ -8,14 +8,15 @@
 #   bash tests/run_gpu.sh bench        # the benchmark scripts
 #   bash tests/run_gpu.sh tests node   # several stages, in order
 #
-# Where the environment lacks xdsl/filecheck/lit but .wheels/ holds them (the device
-# image), they are installed from there first, without touching its other packages.
+# Where .wheels/ holds xdsl, filecheck, lit and onnxruntime (what the device image lacks,
+# see README), they are installed from there first, without touching other packages.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}
 mkdir -p "$OUT"
-if ! python3 -c "import xdsl" 2>/dev/null && [ -d .wheels ]; then
-    python3 -m pip install -q --no-deps --no-index --find-links .wheels xdsl filecheck lit immutabledict ordered-set
+if [ -d .wheels ]; then  # onnxruntime >= 1.32 reads the IR version onnx 1.23 writes
+    python3 -m pip install -q --no-deps --no-index --find-links .wheels \
+        xdsl filecheck lit immutabledict ordered-set "onnxruntime>=1.32" 2>&1 | grep -v "^WARNING" || true
 fi
 export PYTHONPATH=$PWD OPTC_REQUIRE_GPU=1
 pytest=(python3 -m pytest -q -rfE -p no:cacheprovider)
