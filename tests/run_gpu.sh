@@ -19,7 +19,7 @@ if [ -d .wheels ]; then  # onnxruntime >= 1.32 reads the IR version onnx 1.23 wr
         xdsl filecheck lit immutabledict ordered-set "onnxruntime>=1.32" 2>&1 | grep -v "^WARNING" || true
 fi
 export PYTHONPATH=$PWD OPTC_REQUIRE_GPU=1
-pytest=(python3 -m pytest -q -rfE -p no:cacheprovider)
+pytest=(python3 -m pytest -q -rfE -p no:cacheprovider --continue-on-collection-errors)
 status=0
 for stage in "$@"; do
     started=$SECONDS
