@@ -1,5 +1,521 @@
-"""CUDA generators for the reduction family (being written: no op of this family lowers yet)."""
+"""CUDA generators for the reduction family: a `kernel.func` computing a `fused.reduction`
+(softmax, log_softmax, layer_norm, instance_norm, reduce_*, arg_max/arg_min or a global
+pool with the elementwise ops around it) or one of the lone graph ops softmax, log_softmax,
+layer_norm, reduce_* and arg_max/arg_min.
 
+A fused.reduction region is: the prologue (elementwise ops computing the anchor's data
+input, evaluated per element at load time, their operands read with ONNX broadcasting),
+the anchor (one reduction-like op: `cuda_reduction_ops.recipe` says what it computes), and
+the epilogue (elementwise ops on its results: per element after a normalization, per
+output element after a reduction). Yielded prologue values (a residual sum that feeds a
+layer norm and the next residual add) are written in the first pass, when they are
+computed. The loops and cross-thread reductions are in `cuda_reduction_kernel.py`.
+
+Refused with an OptcError naming the kernel: a region with several anchors, a batch_norm
+anchor, an epilogue that reads a prologue value after a reduction that changes the shape,
+bool reductions, and values yielded that are not computed at the element or the row.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from xdsl.ir import Operation, SSAValue
+
+from dialects import graph
+from dialects.errors import OptcError
+from dialects.fused import ReductionOp, YieldOp
+from dialects.graph.reduction import ArgReduceOp, ReduceOp
+from dialects.kernel import FuncOp, LaunchAttr
+from passes.codegen.cuda_elementwise import broadcast_index, scalar_code
+from passes.codegen.cuda_reduction_kernel import (
+    Geometry,
+    block_allreduce,
+    column_allreduce,
+    flat_index_vars,
+    generic_flat,
+    geometry,
+    group_index_vars,
+    indent,
+    used,
+    vector_load,
+    vector_store,
+    warp_allreduce,
+)
+from passes.codegen.cuda_reduction_ops import Recipe, recipe
+from passes.codegen.cuda_types import CType, ctype_of, kernel_signature, pointer_params
 from passes.codegen.generator import Generator
 
-GENERATORS: dict[type, Generator] = {}
+ANCHORS = (
+    graph.SoftmaxOp,
+    graph.LogSoftmaxOp,
+    graph.LayerNormOp,
+    graph.InstanceNormOp,
+    graph.BatchNormOp,
+    graph.GlobalAveragePoolOp,
+    graph.GlobalMaxPoolOp,
+    ReduceOp,
+    ArgReduceOp,
+)
+
+CACHE_LIMIT = 64
+"""Most row elements one thread keeps in registers between passes (32 for f64)."""
+
+ROW_BLOCK = 128
+"""Threads per block when a warp or less holds a row."""
+
+
+# --- the region, taken apart ---------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """A reduction kernel: its anchor, the ops before and after it, where each region value
+    comes from, and the geometry of the anchor's input."""
+
+    kernel: FuncOp
+    anchor: Operation
+    prologue: list[Operation]
+    epilogue: list[Operation]
+    args: dict[SSAValue, int]
+    """Region value → kernel argument index."""
+    yields: list[SSAValue]
+    x: CType
+    """The C type of the anchor's data input."""
+    geo: Geometry | None = None
+    recipe: Recipe | None = None
+
+    @property
+    def name(self) -> str:
+        return self.kernel.sym_name.data
+
+    @property
+    def where(self) -> str:
+        return f"cuda codegen of @{self.name}"
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return tuple(self.anchor.operands[0].type.get_shape())
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return tuple(self.anchor.results[0].type.get_shape())
+
+    @property
+    def is_norm(self) -> bool:
+        """Whether results are per element (softmax, norms) rather than per row."""
+        return self.out_shape == self.in_shape and not isinstance(self.anchor, ReduceOp | ArgReduceOp | graph.GlobalAveragePoolOp | graph.GlobalMaxPoolOp)
+
+
+def _ancestors(values, ops: list[Operation]) -> set[Operation]:
+    """The ops of `ops` that the values depend on."""
+    inside, found, stack = set(ops), set(), list(values)
+    while stack:
+        owner = stack.pop().owner
+        if isinstance(owner, Operation) and owner in inside and owner not in found:
+            found.add(owner)
+            stack.extend(owner.operands)
+    return found
+
+
+def analyse(kernel: FuncOp) -> Plan:
+    """Split the kernel's computation into prologue, anchor and epilogue."""
+    op, where = kernel.computation, f"cuda codegen of @{kernel.sym_name.data}"
+    kernel_args = {a: j for j, a in enumerate(kernel.body.block.args)}
+    if isinstance(op, ReductionOp):
+        block = op.body.block
+        args = {inner: kernel_args[outer] for inner, outer in zip(block.args, op.inputs)}
+        ops = [o for o in block.ops if not isinstance(o, YieldOp)]
+        yields = list(block.last_op.values)
+    else:
+        args = {v: kernel_args[v] for v in op.operands}
+        ops, yields = [op], list(op.results)
+    anchors = [o for o in ops if isinstance(o, ANCHORS)]
+    if len(anchors) != 1:
+        found = ", ".join(o.name for o in anchors) or "none"
+        raise OptcError(f"{where}: a reduction kernel needs exactly one reduction op, found {found}")
+    anchor = anchors[0]
+    if isinstance(anchor, graph.BatchNormOp):
+        raise OptcError(f"{where}: 'graph.batch_norm' has no CUDA lowering here (fold it into a convolution or decompose it)")
+    before = _ancestors(anchor.operands, ops)
+    prologue = [o for o in ops if o in before]
+    epilogue = [o for o in ops if o is not anchor and o not in before]
+    x = ctype_of(anchor.operands[0].type.element_type, f"@{kernel.sym_name.data}")
+    return Plan(kernel, anchor, prologue, epilogue, args, yields, x)
+
+
+def _checked(plan: Plan, rec: Recipe) -> None:
+    """Refuse what the loops cannot compute (with the reason)."""
+    pro = {r for o in plan.prologue for r in o.results}
+    for o in plan.epilogue:
+        if not plan.is_norm and any(v in pro for v in o.operands):
+            raise OptcError(
+                f"{plan.where}: epilogue op '{o.name}' reads a prologue value, which a reduction to "
+                f"{list(plan.out_shape)} no longer has at hand"
+            )
+    for v in plan.yields:
+        owner = v.owner
+        if v in pro:
+            if tuple(v.type.get_shape()) != plan.in_shape:
+                raise OptcError(f"{plan.where}: a yielded prologue value of shape {v.type} is not the reduced input's shape")
+        elif v in rec.row_outputs or owner is plan.anchor or owner in plan.epilogue:
+            continue
+        else:
+            raise OptcError(f"{plan.where}: yields a value that is neither computed per element nor per row ({v.type})")
+    for k in rec.channel_operands:
+        operand = plan.anchor.operands[k]
+        if operand not in plan.args and not isinstance(operand.owner, graph.ConstantOp):
+            raise OptcError(f"{plan.where}: '{plan.anchor.name}' reads a per-channel operand computed in the region")
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+def _pow2_at_least(n: int) -> int:
+    return 1 << max(0, math.ceil(math.log2(max(1, n))))
+
+
+def _element_arrays(plan: Plan) -> list[CType]:
+    """The C types of the full-shape tensors the element loops read or write."""
+    where = f"@{plan.name}"
+    types = [ctype_of(a.type.element_type, where) for a in plan.kernel.body.block.args if tuple(a.type.get_shape()) == plan.in_shape]
+    types += [ctype_of(t.element_type, where) for t in plan.kernel.function_type.outputs.data if tuple(t.get_shape()) == plan.in_shape]
+    return types or [plan.x]
+
+
+def configure(kernel: FuncOp) -> LaunchAttr:
+    """Row mode: threads per row and vector width from the row length; column mode: 32-128
+    threads along the inner axis, the rest of 256 along the reduced one."""
+    plan = _planned(kernel, cached=False)
+    geo = plan.geo
+    if geo.row_mode:
+        widest = max(t.itemsize for t in _element_arrays(plan))
+        vector = max(1, 16 // widest) if geo.contiguous else 1
+        while geo.reduced % vector:
+            vector //= 2
+        chunks = -(-geo.reduced // vector)
+        if chunks <= 32 * 8:
+            threads = min(32, _pow2_at_least(chunks))
+        else:
+            threads = min(1024, _pow2_at_least(-(-chunks // 4)))
+        rows_per_block = max(1, ROW_BLOCK // threads) if threads <= 32 else 1
+        steps = -(-chunks // threads)
+        limit = CACHE_LIMIT // (2 if plan.x.compute == "double" else 1)
+        cache = int(bool(plan.recipe.write) and steps * vector <= limit) if plan.recipe.write else 0
+        grid = -(-geo.outer // rows_per_block)
+        tile = {"threads_per_row": threads, "rows_per_block": rows_per_block, "vector": vector, "cache": cache}
+        return LaunchAttr([max(1, grid)], [threads * rows_per_block], 0, tile)
+    block_inner = min(128, max(32, _pow2_at_least(geo.inner))) if geo.inner >= 32 else _pow2_at_least(geo.inner)
+    block_reduce = max(1, min(32, 256 // block_inner, _pow2_at_least(geo.reduced)))
+    grid = geo.outer * -(-geo.inner // block_inner)
+    tile = {"block_inner": block_inner, "block_reduce": block_reduce}
+    return LaunchAttr([max(1, grid)], [block_inner, block_reduce], 0, tile)
+
+
+def _planned(kernel: FuncOp, cached: bool) -> Plan:
+    plan = analyse(kernel)
+    rec = recipe(plan.anchor, plan.x, cached, plan.where)
+    plan.geo = geometry(plan.in_shape, rec.axes)
+    plan.recipe = rec
+    _checked(plan, rec)
+    return plan
+
+
+# --- emission ------------------------------------------------------------------------------
+
+
+class _Emitter:
+    """Prints one kernel for one launch configuration."""
+
+    def __init__(self, plan: Plan, launch: LaunchAttr):
+        self.plan, self.launch, self.geo, self.rec = plan, launch, plan.geo, plan.recipe
+        self.tile = launch.tile_params
+        block = plan.kernel.body.block
+        self.arg_types = [ctype_of(a.type.element_type, f"@{plan.name}") for a in block.args]
+        self.arg_shapes = [tuple(a.type.get_shape()) for a in block.args]
+        self.out_types = [ctype_of(t.element_type, f"@{plan.name}") for t in plan.kernel.function_type.outputs.data]
+        pro = {r for o in plan.prologue for r in o.results}
+        self.element_yields = [(k, v) for k, v in enumerate(plan.yields) if v in pro]
+        result_like = [(k, v) for k, v in enumerate(plan.yields) if v not in pro and v not in self.rec.row_outputs]
+        self.row_stats = [(k, v) for k, v in enumerate(plan.yields) if v in self.rec.row_outputs]
+        if plan.is_norm:
+            self.write_yields, self.row_yields = result_like, []
+        else:
+            self.write_yields, self.row_yields = [], result_like
+
+    # -- element code --
+
+    def _needed(self, values) -> tuple[list[Operation], set[int]]:
+        """The prologue ops computing `values`, and the kernel arguments they read."""
+        ops = _ancestors(values, self.plan.prologue)
+        reads = set(values) | {v for o in ops for v in o.operands}
+        return [o for o in self.plan.prologue if o in ops], {self.plan.args[v] for v in reads if v in self.plan.args}
+
+    def _element(self, values, vector_arrays: dict[int, str]) -> tuple[list[str], dict[SSAValue, str]]:
+        """Loads and prologue lines computing `values` at element `i` of the input."""
+        ops, arg_ids = self._needed(values)
+        names: dict[SSAValue, str] = {}
+        lines = []
+        for j in sorted(arg_ids):
+            ctype = self.arg_types[j]
+            if j in vector_arrays:
+                lines.append(f"const {ctype.compute} a{j} = {ctype.load(vector_arrays[j])};")
+            else:
+                index = broadcast_index(self.arg_shapes[j], self.plan.in_shape)
+                lines.append(f"const {ctype.compute} a{j} = {ctype.load(f'in{j}[{index}]')};")
+        for v, j in self.plan.args.items():
+            if j in arg_ids:
+                names[v] = f"a{j}"
+        try:
+            lines += scalar_code(ops, names, lambda shape: broadcast_index(shape, self.plan.in_shape), prefix="p")
+        except Exception as exc:  # OptcError from the op table
+            raise OptcError(f"{self.plan.where}: {exc}") from None
+        return lines, names
+
+    def _element_body(self, pass_no: int, stat, writing: bool, vector_arrays, out_arrays) -> list[str]:
+        """One element of one pass: x (loaded and computed, or from the register cache), the
+        pass's fold or the normalization's result, epilogue and element stores."""
+        plan, rec = self.plan, self.rec
+        cached = bool(self.tile.get("cache", 0))
+        from_cache = cached and pass_no > 0
+        data = plan.anchor.operands[0]
+        wanted = [] if from_cache else [data]
+        if pass_no == 0:
+            wanted += [v for _, v in self.element_yields]
+        extra = []
+        if writing:
+            extra = [v for k, v in enumerate(plan.anchor.operands) if k > 0 and k not in rec.channel_operands]
+            extra += [v for o in plan.epilogue for v in o.operands]
+        lines, names = self._element([*wanted, *extra], vector_arrays)
+        x = f"xs[c * {self.tile.get('vector', 1)} + v]" if from_cache else names[data]
+        lines.append(f"const {rec.xtype} x = {x};")
+        if cached and pass_no == 0:
+            lines.append(f"xs[c * {self.tile['vector']} + v] = x;")
+        stores = []
+        if pass_no == 0:
+            for k, v in self.element_yields:
+                stores.append(self._element_store(k, names[v], out_arrays))
+        if stat is not None:
+            lines += stat.fold_element()
+            if cached and stat.cache_store:
+                lines.append(f"xs[c * {self.tile['vector']} + v] = {stat.cache_store};")
+        if writing:
+            for k in rec.channel_operands:
+                operand = plan.anchor.operands[k]
+                if operand in plan.args:
+                    j = plan.args[operand]
+                    names[operand] = f"c{k}"
+                    lines.append(f"const {rec.xtype} c{k} = {self.arg_types[j].load(f'in{j}[i{rec.channel_axis}]')};")
+            lines += rec.write(names)
+            names[plan.anchor.results[0]] = "y"
+            names.update(rec.row_outputs)
+            try:
+                lines += scalar_code(plan.epilogue, names, lambda shape: broadcast_index(shape, plan.in_shape), prefix="q")
+            except Exception as exc:
+                raise OptcError(f"{plan.where}: {exc}") from None
+            for k, v in self.write_yields:
+                stores.append(self._element_store(k, names[v], out_arrays))
+        return lines + stores
+
+    def _element_store(self, k: int, value: str, out_arrays: dict[int, str]) -> str:
+        ctype = self.out_types[k]
+        if k in out_arrays:
+            return f"{out_arrays[k]}[v] = {ctype.store(value)};"
+        return f"out{k}[i] = {ctype.store(value)};"
+
+    def _with_indices(self, header: list[str], group_vars: dict[str, str], body: list[str]) -> list[str]:
+        """`i` and the index variables the body reads, before it."""
+        shape, roles = self.plan.in_shape, self.geo.roles
+        candidates = group_index_vars(shape, roles, group_vars)
+        flat = (
+            self._contiguous_flat(group_vars) if self.geo.contiguous else generic_flat(shape)
+        )
+        i_line = [f"const long long i = {flat};"]
+        needs_i = re.search(r"\bi\b", "\n".join(body)) is not None
+        keep = used(candidates, [*body, *(i_line if needs_i else [])])
+        code = [*keep, *(i_line if needs_i else []), *body]
+        header = [line for line in header if re.search(r"\br\b", "\n".join(code))]
+        return [*header, *code]
+
+    def _contiguous_flat(self, group_vars: dict[str, str]) -> str:
+        """o * reduced * inner + r * inner + n, without the terms of size-one groups."""
+        g = self.geo
+        terms = []
+        if g.outer > 1:
+            terms.append(f"{group_vars['o']} * {g.reduced * g.inner}LL")
+        if g.reduced > 1:
+            terms.append("r" if g.inner == 1 else f"r * {g.inner}LL")
+        if g.inner > 1:
+            terms.append("n")
+        return " + ".join(terms) or "0LL"
+
+    # -- row-level code (reductions, layer norm statistics) --
+
+    def _row_epilogue(self, i_expr: str) -> list[str]:
+        plan = self.plan
+        lines, names = [], {}
+        if self.row_yields:
+            names[plan.anchor.results[0]] = self.rec.row_result
+            reads = {v for o in plan.epilogue for v in o.operands if v in plan.args}
+            for v in sorted(reads, key=lambda v: plan.args[v]):
+                j = plan.args[v]
+                index = broadcast_index(self.arg_shapes[j], plan.out_shape)
+                lines.append(f"const {self.arg_types[j].compute} a{j} = {self.arg_types[j].load(f'in{j}[{index}]')};")
+                names[v] = f"a{j}"
+            try:
+                lines += scalar_code(plan.epilogue, names, lambda shape: broadcast_index(shape, plan.out_shape), prefix="q")
+            except Exception as exc:
+                raise OptcError(f"{plan.where}: {exc}") from None
+            for k, v in self.row_yields:
+                lines.append(f"out{k}[i] = {self.out_types[k].store(names[v])};")
+        for k, v in self.row_stats:
+            lines.append(f"out{k}[i] = {self.out_types[k].store(self.rec.row_outputs[v])};")
+        if not lines:
+            return []
+        index_vars = used(flat_index_vars(plan.out_shape), lines)
+        return [f"const long long i = {i_expr};", *index_vars, *lines]
+
+    # -- the two loop shapes --
+
+    def row_kernel(self) -> list[str]:
+        g, t = self.geo, self.tile
+        threads, rows, vector, cached = t["threads_per_row"], t["rows_per_block"], t["vector"], t["cache"]
+        if self.launch.block_dims != (threads * rows, 1, 1):
+            raise OptcError(f"{self.plan.where}: block {list(self.launch.block_dims)} is not threads_per_row x rows_per_block")
+        if g.reduced % vector or (vector > 1 and not g.contiguous):
+            raise OptcError(f"{self.plan.where}: vector {vector} does not divide the row of {g.reduced}")
+        if threads > 32 and rows != 1:
+            raise OptcError(f"{self.plan.where}: a row of more than 32 threads takes the whole block")
+        steps = -(-g.reduced // (threads * vector))
+        lines = [
+            f"const int lane = threadIdx.x % {threads};",
+            f"const long long row = (long long)blockIdx.x * {rows} + threadIdx.x / {threads};",
+            f"const bool row_ok = row < {g.outer}LL;",
+        ]
+        if cached:
+            lines.append(f"{self.rec.xtype} xs[{steps * vector}];")
+        passes = list(self.rec.stats) + ([None] if self.rec.write else [])
+        for p, stat in enumerate(passes):
+            writing = stat is None
+            lines.append(f"// pass {p}: " + ("write" if writing else stat.name))
+            if stat is not None:
+                lines += stat.declare()
+            vector_arrays, out_arrays, pre, post = {}, {}, [], []
+            if vector > 1:
+                reads = not (cached and p > 0) or writing
+                for j, shape in enumerate(self.arg_shapes):
+                    if shape == self.plan.in_shape and reads:
+                        vector_arrays[j] = f"a{j}v[v]"
+                stores = [k for k, _ in self.element_yields] if p == 0 else []
+                stores += [k for k, _ in self.write_yields] if writing else []
+                for k in stores:
+                    out_arrays[k] = f"o{k}v"
+                    pre.append(f"__align__(16) {self.out_types[k].storage} o{k}v[{vector}];")
+                    post.append(vector_store(self.out_types[k].itemsize, vector, f"o{k}v", f"out{k}", "(row * " + f"{g.reduced}LL + col0)"))
+            body = self._element_body(p, stat, writing, vector_arrays, out_arrays)
+            body = self._with_indices([f"const long long r = col0 + v;"], {"o": "row", "r": "r"}, body)
+            # vector loads only of the arrays the body reads
+            loads = []
+            for j in list(vector_arrays):
+                if any(f"a{j}v[v]" in line for line in body):
+                    loads += vector_load(self.arg_types[j].storage, self.arg_types[j].itemsize, vector, f"a{j}v", f"in{j}", f"(row * {g.reduced}LL + col0)")
+            unroll = "#pragma unroll" if cached else "#pragma unroll 1"
+            lines += [
+                unroll,
+                f"for (int c = 0; c < {steps}; ++c) {{",
+                f"    const long long col0 = ((long long)c * {threads} + lane) * {vector};",
+                f"    if (row_ok && col0 < {g.reduced}LL) {{",
+                *indent([*loads, *pre], 2),
+                "        #pragma unroll",
+                f"        for (int v = 0; v < {vector}; ++v) {{",
+                *indent(body, 3),
+                "        }",
+                *indent(post, 2),
+                "    }",
+                "}",
+            ]
+            if stat is not None:
+                lines += warp_allreduce(stat, threads) if threads <= 32 else block_allreduce(stat, threads)
+                lines += stat.after
+        row_code = self._row_epilogue("row")
+        if row_code:
+            lines += ["if (lane == 0 && row_ok) {", *indent(row_code, 1), "}"]
+        return lines
+
+    def column_kernel(self) -> list[str]:
+        g, t = self.geo, self.tile
+        bx, by = t["block_inner"], t["block_reduce"]
+        if self.launch.block_dims != (bx, by, 1):
+            raise OptcError(f"{self.plan.where}: block {list(self.launch.block_dims)} is not block_inner x block_reduce")
+        if t.get("cache"):
+            raise OptcError(f"{self.plan.where}: column mode has no register cache")
+        tiles = -(-g.inner // bx)
+        lines = [
+            f"const long long o = (long long)blockIdx.x / {tiles};",
+            f"const long long n = ((long long)blockIdx.x % {tiles}) * {bx} + threadIdx.x;",
+            f"const bool ok = o < {g.outer}LL && n < {g.inner}LL;",
+        ]
+        passes = list(self.rec.stats) + ([None] if self.rec.write else [])
+        for p, stat in enumerate(passes):
+            writing = stat is None
+            lines.append(f"// pass {p}: " + ("write" if writing else stat.name))
+            if stat is not None:
+                lines += stat.declare()
+            body = self._element_body(p, stat, writing, {}, {})
+            body = self._with_indices([], {"o": "o", "r": "r", "n": "n"}, body)
+            lines += [
+                f"if (ok) {{",
+                f"    for (long long r = threadIdx.y; r < {g.reduced}LL; r += {by}) {{",
+                *indent(body, 2),
+                "    }",
+                "}",
+            ]
+            if stat is not None:
+                lines += column_allreduce(stat, bx, by)
+                lines += stat.after
+        row_code = self._row_epilogue(f"o * {g.inner}LL + n")
+        if row_code:
+            lines += ["if (threadIdx.y == 0 && ok) {", *indent(row_code, 1), "}"]
+        return lines
+
+
+def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
+    """The CUDA C of one reduction kernel.func for its launch configuration."""
+    tile = launch.tile_params
+    plan = _planned(kernel, cached=bool(tile.get("cache", 0)))
+    emitter = _Emitter(plan, launch)
+    if plan.geo.row_mode:
+        if "threads_per_row" not in tile:
+            raise OptcError(f"{plan.where}: a row-mode launch needs tile threads_per_row, rows_per_block, vector, cache")
+        body = emitter.row_kernel()
+    else:
+        if "block_inner" not in tile:
+            raise OptcError(f"{plan.where}: a column-mode launch needs tile block_inner, block_reduce")
+        body = emitter.column_kernel()
+    threads = math.prod(launch.block_dims)
+    signature = kernel_signature(plan.name, pointer_params(kernel), threads)
+    return signature + "\n{\n" + "\n".join(indent(body, 1)) + "\n}\n"
+
+
+_GENERATOR = Generator(configure, emit)
+
+GENERATORS: dict[type, Generator] = {
+    op: _GENERATOR
+    for op in (
+        ReductionOp,
+        graph.SoftmaxOp,
+        graph.LogSoftmaxOp,
+        graph.LayerNormOp,
+        graph.ReduceSumOp,
+        graph.ReduceMeanOp,
+        graph.ReduceMaxOp,
+        graph.ReduceMinOp,
+        graph.ReduceProdOp,
+        graph.ReduceL2Op,
+        graph.ReduceSumSquareOp,
+        graph.ArgMaxOp,
+        graph.ArgMinOp,
+    )
+}
