@@ -1,0 +1,176 @@
+"""Tensor-core building blocks for generated matrix kernels (matmul, implicit-GEMM conv):
+inline-PTX helpers as C text, and generators of the C that stages tiles into shared memory
+and feeds `mma.sync.aligned.m16n8k16` from it.
+
+NVRTC's wheel has no CUDA headers (no mma.h, no cuda_pipeline.h), so every instruction is
+inline PTX. The helpers sit behind an include guard: a module that prints several kernels
+into one file (`emit_module`) defines them once.
+
+Shared-memory tiles hold 16-bit elements (`unsigned short`) in the orientation they have
+in global memory (so 16-byte `cp.async` copies need no transpose), each row padded by 8
+elements: a row of L elements, L a multiple of 16, then starts 16·(L/8 + 1) bytes after
+the previous one, an odd number of 16-byte slots, so the 8 row addresses of one
+`ldmatrix` phase fall in 8 different bank groups (no conflicts). `ldmatrix` (plain or
+`.trans`) then produces the m16n8k16 fragments from either orientation:
+
+| operand | stored as        | fragment load           |
+|---------|------------------|-------------------------|
+| A       | [m][k] (k fast)  | `ldmatrix.x4`           |
+| A       | [k][m] (m fast)  | `ldmatrix.x4.trans`     |
+| B       | [k][n] (n fast)  | `ldmatrix.x4.trans` (two n8 tiles) |
+| B       | [n][k] (k fast)  | `ldmatrix.x4` (two n8 tiles)       |
+
+Fragment layouts are the PTX ISA's for m16n8k16 (g = lane / 4, t = lane % 4): A regs
+(a[g][2t..2t+1], a[g+8][2t..], a[g][2t+8..], a[g+8][2t+8..]); B regs (b[2t..2t+1][g],
+b[2t+8..2t+9][g]); C floats (c[g][2t], c[g][2t+1], c[g+8][2t], c[g+8][2t+1]).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PAD = 8
+"""Elements of padding after each shared-memory row (16 bytes: keeps ldmatrix conflict-free)."""
+
+HELPERS = r"""#ifndef OPTC_MMA_HELPERS
+#define OPTC_MMA_HELPERS
+// optc tensor-core helpers: inline PTX (sm_80+), no headers.
+__device__ __forceinline__ unsigned optc_smem_addr(const void* p) {
+    unsigned a;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+    return a;
+}
+// 16 bytes global -> shared, asynchronously; bytes < 16 zero-fills the rest (0: all zeros).
+__device__ __forceinline__ void optc_cp_async16(void* dst, const void* src, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(optc_smem_addr(dst)), "l"(src), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void optc_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+#define OPTC_CP_ASYNC_WAIT(n) asm volatile("cp.async.wait_group " #n ";\n" ::: "memory")
+__device__ __forceinline__ void optc_ldmatrix_x4(unsigned* r, const void* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(optc_smem_addr(p)));
+}
+__device__ __forceinline__ void optc_ldmatrix_x4_trans(unsigned* r, const void* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(optc_smem_addr(p)));
+}
+// d += a * b on one m16n8k16 tile, fp32 accumulate.
+__device__ __forceinline__ void optc_mma_f16(float* d, const unsigned* a, const unsigned* b) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+__device__ __forceinline__ void optc_mma_bf16(float* d, const unsigned* a, const unsigned* b) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+#endif
+"""
+
+
+@dataclass(frozen=True)
+class TileCopy:
+    """One operand tile's copy from global to shared memory: `rows` rows of `cols` elements,
+    rows running along the operand's strided dimension, columns along its contiguous one.
+
+    Element (r, c) of the tile is `src[(outer0 + r) * stride + inner0 + c]` when
+    `outer0 + r < outer_size` and `inner0 + c < inner_size`, else zero; it lands at
+    `dst[r * (cols + PAD) + c]`. All names are C expressions."""
+
+    dst: str
+    src: str
+    rows: int
+    cols: int
+    outer0: str
+    outer_size: int
+    inner0: str
+    inner_size: int
+    stride: int
+    index_type: str = "int"
+
+    @property
+    def row_length(self) -> int:
+        return self.cols + PAD
+
+    @property
+    def vectorisable(self) -> bool:
+        """16-byte copies need every row to start on a multiple of 8 elements, so chunks are
+        wholly inside or wholly outside the tensor."""
+        return self.stride % 8 == 0 and self.inner_size % 8 == 0 and self.cols % 8 == 0
+
+    def code(self, threads: int, vector: bool) -> list[str]:
+        """C statements (every thread of the block runs them) issuing the copy: cp.async
+        16-byte chunks, zero-filled outside the tensor, when `vector`; else element by
+        element through registers."""
+        it = self.index_type
+        if vector:
+            per_row = self.cols // 8
+            total = self.rows * per_row
+            return [
+                *_strided_loop("c", total, threads),
+                f"    const int r = c / {per_row}, cc = (c % {per_row}) * 8;",
+                f"    const {it} o = {self.outer0} + r, i = {self.inner0} + cc;",
+                f"    const bool ok = o < {self.outer_size} && i < {self.inner_size};",
+                f"    optc_cp_async16({self.dst} + r * {self.row_length} + cc, ok ? {self.src} + o * {self.stride} + i : {self.src}, ok ? 16 : 0);",
+                "}",
+            ]
+        total = self.rows * self.cols
+        return [
+            *_strided_loop("e", total, threads),
+            f"    const int r = e / {self.cols}, cc = e % {self.cols};",
+            f"    const {it} o = {self.outer0} + r, i = {self.inner0} + cc;",
+            f"    {self.dst}[r * {self.row_length} + cc] = (o < {self.outer_size} && i < {self.inner_size}) ? {self.src}[o * {self.stride} + i].bits : (unsigned short)0;",
+            "}",
+        ]
+
+
+def _strided_loop(var: str, total: int, threads: int) -> list[str]:
+    """The head of a loop giving each thread the items `threadIdx.x + j * threads` below
+    `total`, with a constant trip count (so it unrolls), guarded only where uneven; the
+    caller closes it with one `}`."""
+    trips = -(-total // threads)
+    guard = "" if total % threads == 0 else f" if ({var} >= {total}) break;"
+    return [
+        "#pragma unroll",
+        f"for (int j_{var} = 0; j_{var} < {trips}; ++j_{var}) {{",
+        f"    const int {var} = threadIdx.x + j_{var} * {threads};{guard}",
+    ]
+
+
+def a_fragments(smem: str, k_fast: bool, row_length: int, mi_count: int, warp_m: str, kk: str) -> list[str]:
+    """Load `unsigned a[mi][4]` for the warp's `mi_count` m16 tiles at k offset `kk` from
+    the A tile `smem` ([m][k] when `k_fast`, else [k][m])."""
+    if k_fast:
+        addr = f"{smem} + ({warp_m} + mi * 16 + (lane & 15)) * {row_length} + {kk} + (lane >> 4) * 8"
+        load = "optc_ldmatrix_x4"
+    else:
+        addr = f"{smem} + ({kk} + (lane >> 4) * 8 + (lane & 7)) * {row_length} + {warp_m} + mi * 16 + ((lane >> 3) & 1) * 8"
+        load = "optc_ldmatrix_x4_trans"
+    return ["#pragma unroll", f"for (int mi = 0; mi < {mi_count}; ++mi) {load}(a[mi], {addr});"]
+
+
+def b_fragments(smem: str, n_fast: bool, row_length: int, ni_count: int, warp_n: str, kk: str) -> list[str]:
+    """Load `unsigned b[ni][2]` for the warp's `ni_count` n8 tiles (two per ldmatrix.x4) at
+    k offset `kk` from the B tile `smem` ([k][n] when `n_fast`, else [n][k])."""
+    if n_fast:
+        addr = f"{smem} + ({kk} + (lane & 15)) * {row_length} + {warp_n} + ni * 8 + (lane >> 4) * 8"
+        load = "optc_ldmatrix_x4_trans"
+    else:
+        addr = f"{smem} + ({warp_n} + ni * 8 + (lane & 7) + (lane >> 4) * 8) * {row_length} + {kk} + ((lane >> 3) & 1) * 8"
+        load = "optc_ldmatrix_x4"
+    return [
+        "#pragma unroll",
+        f"for (int ni = 0; ni < {ni_count}; ni += 2) {{",
+        "    unsigned r[4];",
+        f"    {load}(r, {addr});",
+        "    b[ni][0] = r[0]; b[ni][1] = r[1]; b[ni + 1][0] = r[2]; b[ni + 1][1] = r[3];",
+        "}",
+    ]
+
+
+def mma_function(element: str) -> str:
+    """The helper computing one m16n8k16 product for 'f16' or 'bf16' operands."""
+    if element not in ("f16", "bf16"):
+        raise ValueError(f"mma.sync m16n8k16 takes f16 or bf16 operands, not {element}")
+    return f"optc_mma_{element}"

@@ -1,0 +1,389 @@
+"""CUDA codegen of matrix products (passes/codegen/cuda_matmul.py, cuda_mma.py): for a table
+of small kernels (every dtype, 2-D, batched and broadcast batches, transpose_b, gemm's
+transposes/alpha/beta/c, odd sizes, epilogues with bias, gelu, residual, several results and
+the QKV head split) every emitted kernel compiles with NVRTC for sm_80 and sm_90 at the
+configuration `configure` picks and at other valid tiles; invalid tiles and unsupported
+kernels are refused by name; on a GPU (marker `gpu`) each case matches the reference
+interpreter.
+
+Tolerances on the GPU, with standard-normal inputs (`random_inputs`):
+- f32/f64: rtol 1e-4, atol 1e-4·sqrt(K): exact fp32 products (no TF32), only the summation
+  order differs from numpy's BLAS (error grows like sqrt(K)·eps·|row|·|col|);
+- f16: rtol 2e-2, atol 5e-2; bf16: rtol 3e-2, atol 2e-1. The reference rounds the
+  accumulator and each epilogue op's result to the storage type, the kernel keeps the
+  epilogue in fp32 and rounds once; results of magnitude ~sqrt(K) ≈ 10 then differ by a
+  few units in the last place (f16: 2^-7 at 8..16, bf16: 2^-4).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dialects.errors import OptcError
+from dialects.kernel import FuncOp, LaunchAttr
+from passes.codegen import cuda_matmul
+from passes.codegen.cuda import emit_module, kernel_source, kernels_of
+from passes.codegen.cuda_types import PRELUDE
+from runtime.cuda import compile_cuda
+from tests.cuda_support import ARCHS, assert_gpu_matches_reference, lower
+
+
+def _t(shape, dtype: str) -> str:
+    return f"tensor<{'x'.join(map(str, shape))}{'x' if shape else ''}{dtype}>"
+
+
+def _acc_shape(a, b, transpose_b: bool) -> list[int]:
+    b = [*b[:-2], b[-1], b[-2]] if transpose_b else list(b)
+    batch = list(np.broadcast_shapes(tuple(a[:-2]), tuple(b[:-2])))
+    return [*batch, a[-2], b[-1]]
+
+
+def fused_matmul(dtype: str, a, b, transpose_b: bool = False, epilogue: str = "none") -> str:
+    """@main with one fused.matmul of `a` x `b` shapes and an epilogue:
+    none | bias_gelu | bias_residual | multi (bias sum and its gelu) | cast (to f32)."""
+    acc = _acc_shape(a, b, transpose_b)
+    n = acc[-1]
+    ta, tb, tacc, tn = _t(a, dtype), _t(b, dtype), _t(acc, dtype), _t([n], dtype)
+    args, extras, eargs = [f"%a: {ta}", f"%b: {tb}"], [], []
+    results, body = [tacc], []
+    if epilogue == "none":
+        body.append(f"fused.yield %acc : {tacc}")
+    elif epilogue == "bias_gelu":
+        args.append(f"%bias: {tn}")
+        extras, eargs = [("%bias", tn)], [f"%bb: {tn}"]
+        body += [
+            f"%s = graph.add %acc, %bb : ({tacc}, {tn}) -> {tacc}",
+            f'%g = graph.gelu %s {{approximate = "none"}} : {tacc}',
+            f"fused.yield %g : {tacc}",
+        ]
+    elif epilogue == "bias_residual":
+        args += [f"%bias: {tn}", f"%res: {tacc}"]
+        extras, eargs = [("%bias", tn), ("%res", tacc)], [f"%bb: {tn}", f"%rr: {tacc}"]
+        body += [
+            f"%s = graph.add %acc, %bb : ({tacc}, {tn}) -> {tacc}",
+            f"%r = graph.add %rr, %s : ({tacc}, {tacc}) -> {tacc}",
+            f"fused.yield %r : {tacc}",
+        ]
+    elif epilogue == "multi":
+        args.append(f"%bias: {tn}")
+        extras, eargs = [("%bias", tn)], [f"%bb: {tn}"]
+        results = [tacc, tacc]
+        body += [
+            f"%s = graph.add %acc, %bb : ({tacc}, {tn}) -> {tacc}",
+            f'%g = graph.gelu %s {{approximate = "tanh"}} : {tacc}',
+            f"%h = graph.relu %g : {tacc}",
+            f"fused.yield %s, %h : {tacc}, {tacc}",
+        ]
+    elif epilogue == "cast":
+        results = [_t(acc, "f32")]
+        body += [f"%c = graph.cast %acc : {tacc} -> {results[0]}", f"fused.yield %c : {results[0]}"]
+    else:
+        raise ValueError(epilogue)
+    extra_text = f" extras({', '.join(e for e, _ in extras)} : {', '.join(t for _, t in extras)})" if extras else ""
+    out = ", ".join(results)
+    names = ", ".join(f"%y#{i}" for i in range(len(results))) if len(results) > 1 else "%y"
+    inner = "\n    ".join(body)
+    return f"""
+func.func @main({', '.join(args)}) -> ({out}) {{
+  %y{':' + str(len(results)) if len(results) > 1 else ''} = fused.matmul %a, %b{extra_text} {{transpose_b = {int(transpose_b)} : i64}} : ({ta}, {tb}) -> {out} {{
+  ^bb0(%acc: {tacc}{''.join(', ' + e for e in eargs)}):
+    {inner}
+  }}
+  func.return {names} : {out}
+}}"""
+
+
+def graph_matmul(dtype: str, a, b, bias: bool = False) -> str:
+    ta, tb = _t(a, dtype), _t(b, dtype)
+    a2 = [1, *a] if len(a) == 1 else list(a)
+    b2 = [*b, 1] if len(b) == 1 else list(b)
+    batch = list(np.broadcast_shapes(tuple(a2[:-2]), tuple(b2[:-2])))
+    out = _t([*batch, *([a2[-2]] if len(a) > 1 else []), *([b2[-1]] if len(b) > 1 else [])], dtype)
+    if bias:
+        tv = _t([b2[-1]], dtype)
+        return f"""
+func.func @main(%a: {ta}, %b: {tb}, %v: {tv}) -> {out} {{
+  %y = graph.matmul %a, %b, %v : ({ta}, {tb}, {tv}) -> {out}
+  func.return %y : {out}
+}}"""
+    return f"""
+func.func @main(%a: {ta}, %b: {tb}) -> {out} {{
+  %y = graph.matmul %a, %b : ({ta}, {tb}) -> {out}
+  func.return %y : {out}
+}}"""
+
+
+def gemm(dtype: str, m, n, k, trans_a=0, trans_b=0, alpha=1.0, beta=1.0, c=None) -> str:
+    ta = _t([k, m] if trans_a else [m, k], dtype)
+    tb = _t([n, k] if trans_b else [k, n], dtype)
+    out = _t([m, n], dtype)
+    props = f"{{alpha = {alpha} : f32, beta = {beta} : f32, trans_a = {trans_a} : i64, trans_b = {trans_b} : i64}}"
+    if c is None:
+        return f"""
+func.func @main(%a: {ta}, %b: {tb}) -> {out} {{
+  %y = graph.gemm %a, %b {props} : ({ta}, {tb}) -> {out}
+  func.return %y : {out}
+}}"""
+    tc = _t(c, dtype)
+    return f"""
+func.func @main(%a: {ta}, %b: {tb}, %c: {tc}) -> {out} {{
+  %y = graph.gemm %a, %b, %c {props} : ({ta}, {tb}, {tc}) -> {out}
+  func.return %y : {out}
+}}"""
+
+
+def _split_heads(dtype: str, s: int, heads: int, d: int) -> str:
+    """BERT's QKV projection: [1, s, h·d] x [3·h·d, h·d]ᵀ + bias, split into q, k, v and each
+    viewed as [1, s, h, d] and transposed to [1, h, s, d]; one slice result besides."""
+    e = heads * d
+    ta, tb, tacc, tv = _t([1, s, e], dtype), _t([3 * e, e], dtype), _t([1, s, 3 * e], dtype), _t([3 * e], dtype)
+    tp, th, tq = _t([1, s, e], dtype), _t([1, s, heads, d], dtype), _t([1, heads, s, d], dtype)
+    half = _t([1, (s + 1) // 2, e], dtype)
+    return f"""
+func.func @main(%a: {ta}, %b: {tb}, %bias: {tv}) -> ({tq}, {tq}, {tq}, {half}) {{
+  %q, %k, %v, %h = fused.matmul %a, %b extras(%bias : {tv}) {{transpose_b = 1 : i64}} : ({ta}, {tb}) -> {tq}, {tq}, {tq}, {half} {{
+  ^bb0(%acc: {tacc}, %bb: {tv}):
+    %s = graph.add %acc, %bb : ({tacc}, {tv}) -> {tacc}
+    %x, %y, %z = graph.split %s {{axis = 2 : i64, split = array<i64: {e}, {e}, {e}>}} : {tacc} -> {tp}, {tp}, {tp}
+    %xr = graph.reshape %x : {tp} -> {th}
+    %xt = graph.transpose %xr {{perm = array<i64: 0, 2, 1, 3>}} : {th} -> {tq}
+    %yr = graph.reshape %y : {tp} -> {th}
+    %yt = graph.transpose %yr {{perm = array<i64: 0, 2, 1, 3>}} : {th} -> {tq}
+    %zr = graph.reshape %z : {tp} -> {th}
+    %zt = graph.transpose %zr {{perm = array<i64: 0, 2, 1, 3>}} : {th} -> {tq}
+    %zh = graph.slice %z {{starts = array<i64: 0, 0, 0>, steps = array<i64: 1, 2, 1>}} : {tp} -> {half}
+    fused.yield %xt, %yt, %zt, %zh : {tq}, {tq}, {tq}, {half}
+  }}
+  func.return %q, %k, %v, %h : {tq}, {tq}, {tq}, {half}
+}}"""
+
+
+CASES: dict[str, tuple[str, str]] = {}
+"""name -> (IR, dtype whose tolerance applies)."""
+for dt in ("f32", "f16", "bf16", "f64"):
+    CASES[f"{dt}_2d_odd"] = (fused_matmul(dt, [33, 100], [100, 7]), dt)
+    CASES[f"{dt}_ones"] = (fused_matmul(dt, [1, 1], [1, 1]), dt)
+    CASES[f"{dt}_batched_bias_gelu"] = (fused_matmul(dt, [2, 3, 17, 40], [2, 3, 40, 24], epilogue="bias_gelu"), dt)
+    CASES[f"{dt}_broadcast_batch_transpose_b"] = (fused_matmul(dt, [3, 1, 9, 64], [4, 33, 64], transpose_b=True), dt)
+    CASES[f"{dt}_bias_residual"] = (fused_matmul(dt, [1, 100, 72], [72, 40], epilogue="bias_residual"), dt)
+for dt in ("f32", "f16", "bf16"):
+    CASES[f"{dt}_multi_result"] = (fused_matmul(dt, [7, 48], [48, 33], epilogue="multi"), dt)
+    CASES[f"{dt}_qkv_split_heads"] = (_split_heads(dt, 12, 2, 16), dt)
+    CASES[f"{dt}_big_tiles"] = (fused_matmul(dt, [130, 136], [136, 264], epilogue="bias_gelu"), dt)
+CASES["f16_cast_epilogue"] = (fused_matmul("f16", [5, 64], [64, 16], epilogue="cast"), "f16")
+CASES["f16_transpose_b_odd_k"] = (fused_matmul("f16", [2, 19, 37], [21, 37], transpose_b=True), "f16")
+CASES["f16_rhs_odd_n"] = (fused_matmul("f16", [16, 32], [32, 13], epilogue="bias_gelu"), "f16")
+CASES["i32_2d"] = (fused_matmul("i32", [9, 21], [21, 5]), "i32")
+CASES["i64_batched"] = (fused_matmul("i64", [2, 5, 7], [2, 7, 3]), "i64")
+CASES["i8_wraps"] = (fused_matmul("i8", [4, 40], [40, 6]), "i8")
+CASES["graph_matmul_f32_bias"] = (graph_matmul("f32", [3, 10, 20], [20, 30], bias=True), "f32")
+CASES["graph_matmul_vec_mat"] = (graph_matmul("f32", [20], [2, 20, 6]), "f32")
+CASES["graph_matmul_mat_vec"] = (graph_matmul("f16", [2, 5, 24], [24]), "f16")
+CASES["graph_matmul_vec_vec"] = (graph_matmul("f32", [33], [33]), "f32")
+CASES["gemm_plain"] = (gemm("f32", 17, 9, 31), "f32")
+CASES["gemm_trans_a_alpha_beta_c_row"] = (gemm("f32", 17, 9, 31, trans_a=1, alpha=0.5, beta=2.0, c=[9]), "f32")
+CASES["gemm_trans_b_c_full"] = (gemm("f32", 8, 12, 5, trans_b=1, c=[8, 12]), "f32")
+CASES["gemm_trans_both_c_col_f16"] = (gemm("f16", 40, 24, 64, trans_a=1, trans_b=1, alpha=0.25, beta=0.5, c=[40, 1]), "f16")
+CASES["gemm_trans_a_f16_aligned"] = (gemm("f16", 64, 32, 48, trans_a=1, c=[1]), "f16")
+CASES["gemm_beta_zero_bf16"] = (gemm("bf16", 24, 16, 32, beta=0.0, c=[24, 16]), "bf16")
+CASES["gemm_f64"] = (gemm("f64", 10, 11, 12, trans_b=1, alpha=2.0, c=[11]), "f64")
+CASES["gemm_i32_scaled"] = (gemm("i32", 6, 5, 4, alpha=2.0, beta=3.0, c=[5]), "i32")
+
+TOLERANCE = {  # dtype -> (rtol, atol at K = 100)
+    "f32": (1e-4, 1e-3),
+    "f64": (1e-4, 1e-3),
+    "f16": (2e-2, 5e-2),
+    "bf16": (3e-2, 2e-1),
+}
+
+
+def _kernel(ir: str) -> tuple[object, FuncOp]:
+    module = lower(ir, "outline-kernels")
+    return module, kernels_of(module)[0]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_case_compiles(name):
+    """configure's choice, through configure-kernels, compiles for sm_80 and sm_90."""
+    ir, _ = CASES[name]
+    module = lower(ir, "lower-to-kernels")
+    for kernel in kernels_of(module):
+        source = kernel_source(kernel)
+        for arch in ARCHS:
+            assert compile_cuda(source, f"{kernel.sym_name.data}.cu", arch=arch, cache=False)[:4] == b"\x7fELF"
+
+
+# Other valid tiles than configure's: emit honours any of them.
+SIMT_TILES = [(128, 128, 8, 8, 8), (64, 64, 16, 4, 4), (32, 64, 16, 2, 4), (16, 128, 16, 1, 8), (32, 32, 8, 4, 2), (48, 24, 5, 3, 3)]
+MMA_TILES = [(128, 128, 32, 2, 4, 2), (128, 64, 32, 2, 2, 3), (64, 64, 64, 2, 2, 2), (32, 64, 32, 1, 2, 4), (16, 64, 32, 1, 4, 2), (64, 32, 16, 4, 2, 2)]
+
+
+def _launch_for(kernel: FuncOp, tile: dict[str, int]) -> LaunchAttr:
+    problem = cuda_matmul._problem(kernel)
+    if problem.tensor_cores:
+        threads, shared = 32 * tile["warps_m"] * tile["warps_n"], cuda_matmul._mma_shared(problem, tile)
+    else:
+        threads, shared = cuda_matmul._simt_threads(tile), 0
+    return LaunchAttr([7], [threads], shared, tile)
+
+
+@pytest.mark.parametrize(
+    "name, tile",
+    [("f32_batched_bias_gelu", dict(zip(cuda_matmul.SIMT_KEYS, t))) for t in SIMT_TILES]
+    + [("f64_2d_odd", dict(zip(cuda_matmul.SIMT_KEYS, SIMT_TILES[1])))]
+    + [("f16_broadcast_batch_transpose_b", dict(zip(cuda_matmul.MMA_KEYS, t))) for t in MMA_TILES]
+    + [("bf16_qkv_split_heads", dict(zip(cuda_matmul.MMA_KEYS, MMA_TILES[0])))]
+    + [("gemm_trans_both_c_col_f16", dict(zip(cuda_matmul.MMA_KEYS, t))) for t in MMA_TILES[:3]],
+)
+def test_other_tiles_compile(name, tile):
+    _, kernel = _kernel(CASES[name][0])
+    source = PRELUDE + "\n" + cuda_matmul.emit(kernel, _launch_for(kernel, tile))
+    for arch in ARCHS:
+        compile_cuda(source, f"{name}.cu", arch=arch, cache=False)
+
+
+def test_module_with_several_matmuls_compiles():
+    """The tensor-core helpers are guarded: one file may hold many matmul kernels."""
+    module = lower(CASES["f16_2d_odd"][0], "lower-to-kernels")
+    other = kernels_of(lower(CASES["bf16_multi_result"][0], "lower-to-kernels"))[0]
+    second = cuda_matmul.emit(other, other.launch).replace("k0_fused_matmul(", "k1_fused_matmul(")
+    source = emit_module(module) + "\n" + second
+    assert source.count("#ifndef OPTC_MMA_HELPERS") == 2
+    compile_cuda(source, "several.cu", arch="sm_90", cache=False)
+
+
+def test_configure_picks_tensor_cores_and_fills_the_gpu():
+    _, kernel = _kernel(fused_matmul("f16", [1, 4096, 768], [768, 3072], epilogue="bias_gelu"))
+    launch = cuda_matmul.configure(kernel)
+    assert set(launch.tile_params) == set(cuda_matmul.MMA_KEYS)
+    assert launch.tile_params["block_m"] == 128 and launch.tile_params["block_n"] == 128
+    assert launch.block_dims == (256, 1, 1) and launch.shared_bytes <= 48 * 1024
+    _, small = _kernel(fused_matmul("f32", [1, 128, 768], [768, 768], epilogue="bias_gelu"))
+    launch = cuda_matmul.configure(small)
+    assert set(launch.tile_params) == set(cuda_matmul.SIMT_KEYS) and launch.shared_bytes == 0
+    tiles = math.ceil(128 / launch.tile_params["block_m"]) * math.ceil(768 / launch.tile_params["block_n"])
+    assert launch.grid_dims[0] == tiles and tiles >= 48  # small tiles for a BERT-batch-1 shape
+    _, skinny = _kernel(fused_matmul("f32", [1, 768], [768, 3072]))
+    assert cuda_matmul.configure(skinny).tile_params["block_m"] == 16
+
+
+def test_epilogue_indexes_heads_without_flat_divisions():
+    """The QKV split/reshape/transpose becomes index arithmetic on (m, n), not on the flat index."""
+    _, kernel = _kernel(_split_heads("f16", 128, 12, 64))
+    source = cuda_matmul.emit(kernel, cuda_matmul.configure(kernel))
+    assert "if (n < 768) out0[(((n) / 64) * 8192 + (m) * 64 + ((n) % 64))]" in source
+    assert "if (n >= 1536) out2[" in source
+    assert "f / " not in source
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def _emit_with(name: str, **changes) -> None:
+    _, kernel = _kernel(CASES[name][0])
+    launch = cuda_matmul.configure(kernel)
+    tile = {**launch.tile_params, **{k: v for k, v in changes.items() if k not in ("block", "shared")}}
+    block = changes.get("block", None)
+    probe = _launch_for(kernel, tile)
+    launch = LaunchAttr(probe.grid_dims, block or probe.block_dims, changes.get("shared", probe.shared_bytes), tile)
+    cuda_matmul.emit(kernel, launch)
+
+
+@pytest.mark.parametrize(
+    "name, changes, message",
+    [
+        ("f32_2d_odd", {"thread_m": 3}, r"block_m 32 / thread_m 3 .* must divide"),
+        ("f32_2d_odd", {"block": [128, 1, 1]}, r"the tile needs block \[256, 1, 1\], launch has \[128, 1, 1\]"),
+        ("f32_2d_odd", {"block_m": 512, "thread_m": 1, "thread_n": 64}, r"512 threads per block|static shared memory"),
+        ("f32_2d_odd", {"thread_m": 16, "thread_n": 16, "block_m": 64, "block_n": 64}, r"thread_m·thread_n = 256 accumulators per thread"),
+        ("f64_2d_odd", {"block_k": 64, "block_m": 128, "block_n": 128, "thread_m": 8, "thread_n": 8}, r"bytes of static shared memory"),
+        ("f16_2d_odd", {"block_m": 40}, r"block_m 40 must be a multiple of 16·warps_m"),
+        ("f16_2d_odd", {"block_k": 24}, r"block_k 24 must be a multiple of 16"),
+        ("f16_2d_odd", {"stages": 1}, r"stages 1 \(2..4 allowed\)"),
+        ("f16_2d_odd", {"shared": 1024}, r"launch gives 1024"),
+        ("f16_2d_odd", {"block_m": 256, "block_n": 256, "block_k": 64, "stages": 4, "warps_m": 4, "warps_n": 8}, r"bytes of shared memory \(at most"),
+    ],
+)
+def test_invalid_tiles_are_refused(name, changes, message):
+    with pytest.raises(OptcError, match=r"@k0_\w+: invalid matmul tile: (.* )?" + message):
+        _emit_with(name, **changes)
+
+
+def test_missing_tile_parameter_is_refused():
+    _, kernel = _kernel(CASES["f32_2d_odd"][0])
+    with pytest.raises(OptcError, match=r"@k0_fused_matmul: #kernel.launch tile lacks block_k, thread_m, thread_n"):
+        cuda_matmul.emit(kernel, LaunchAttr([1], [256], 0, {"block_m": 64, "block_n": 64}))
+
+
+def test_boolean_matmul_is_refused():
+    _, kernel = _kernel(graph_matmul("i1", [4, 5], [5, 6]))
+    with pytest.raises(OptcError, match=r"@k0_graph_matmul: 'graph.matmul' on i1 has no CUDA kernel"):
+        cuda_matmul.configure(kernel)
+
+
+def test_epilogue_op_without_lowering_is_refused():
+    t, v = _t([4, 6], "f32"), _t([24], "f32")
+    ir = f"""
+func.func @main(%a: {_t([4, 5], 'f32')}, %b: {_t([5, 6], 'f32')}) -> {_t([6], 'f32')} {{
+  %y = fused.matmul %a, %b {{transpose_b = 0 : i64}} : ({_t([4, 5], 'f32')}, {_t([5, 6], 'f32')}) -> {_t([6], 'f32')} {{
+  ^bb0(%acc: {t}):
+    %r = graph.reduce_sum %acc {{axes = array<i64: 0>, keepdims = 0 : i64}} : {t} -> {_t([6], 'f32')}
+    fused.yield %r : {_t([6], 'f32')}
+  }}
+  func.return %y : {_t([6], 'f32')}
+}}"""
+    assert v
+    _, kernel = _kernel(ir)
+    with pytest.raises(OptcError, match=r"@k0_fused_matmul: 'graph.reduce_sum' in a matmul epilogue has no CUDA lowering"):
+        cuda_matmul.emit(kernel, cuda_matmul.configure(kernel))
+
+
+def test_elementwise_after_transpose_is_refused():
+    t, tt = _t([4, 6], "f32"), _t([6, 4], "f32")
+    ir = f"""
+func.func @main(%a: {_t([4, 5], 'f32')}, %b: {_t([5, 6], 'f32')}) -> {tt} {{
+  %y = fused.matmul %a, %b {{transpose_b = 0 : i64}} : ({_t([4, 5], 'f32')}, {_t([5, 6], 'f32')}) -> {tt} {{
+  ^bb0(%acc: {t}):
+    %x = graph.transpose %acc {{perm = array<i64: 1, 0>}} : {t} -> {tt}
+    %r = graph.relu %x : {tt}
+    fused.yield %r : {tt}
+  }}
+  func.return %y : {tt}
+}}"""
+    _, kernel = _kernel(ir)
+    with pytest.raises(OptcError, match=r"'graph.relu' reads a transposed, split or sliced value"):
+        cuda_matmul.emit(kernel, cuda_matmul.configure(kernel))
+
+
+# -- on a GPU -------------------------------------------------------------------------------
+
+
+def _k_of(ir: str) -> int:
+    _, kernel = _kernel(ir)
+    return cuda_matmul._problem(kernel).k
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_case_matches_reference(gpu, name):
+    ir, dtype = CASES[name]
+    if dtype not in TOLERANCE:  # integers: exact (numpy wraps the same way)
+        assert_gpu_matches_reference(ir, rtol=0, atol=0)
+        return
+    rtol, atol = TOLERANCE[dtype]
+    assert_gpu_matches_reference(ir, rtol=rtol, atol=atol * max(1.0, math.sqrt(_k_of(ir) / 100)))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    "dtype, m, n, k, transpose_b",
+    [("f32", 128, 768, 768, False), ("f16", 128, 2304, 768, True), ("f16", 512, 3072, 768, False), ("bf16", 256, 768, 3072, False)],
+)
+def test_bert_shapes_match_reference(gpu, dtype, m, n, k, transpose_b):
+    """BERT-base layer shapes with the bias+gelu epilogue (K up to 3072: atol grows with sqrt(K))."""
+    ir = fused_matmul(dtype, [1, m, k], [n, k] if transpose_b else [k, n], transpose_b, "bias_gelu")
+    rtol, atol = TOLERANCE[dtype]
+    assert_gpu_matches_reference(ir, rtol=rtol, atol=atol * math.sqrt(k / 100))
