@@ -2,7 +2,9 @@
 order, as the reference (np.cumsum) does: the same additions in the same order.
 
 The input is viewed as (outer, L, inner); consecutive threads take consecutive `inner`
-positions, so when the axis is not the last one every step's loads coalesce. Sums are
+positions, so when the axis is not the last one every step's loads coalesce. Along the
+last axis, lines of at least `WARP_SCAN_LENGTH` get a warp each instead (a shuffle scan
+per 32-element chunk, coalesced), the position-id cumsums of transformers for one. Sums are
 kept in float for f16/bf16 (rounded once, as the reference), in the type itself for
 f32/f64, and for integers in the unsigned type of the same width, so that overflow wraps
 as numpy's does (signed overflow is undefined in C).
@@ -15,8 +17,8 @@ import math
 from dialects.graph import CumSumOp
 from dialects.graph.base import int_of
 from dialects.kernel import FuncOp, LaunchAttr
-from passes.codegen.cuda_pool_common import BLOCK_SIZE, check_block, element_ctype, grid_stride_kernel
-from passes.codegen.cuda_types import CType
+from passes.codegen.cuda_pool_common import BLOCK_SIZE, check_block, element_ctype, grid_stride_kernel, refuse
+from passes.codegen.cuda_types import CType, kernel_signature, pointer_params
 from passes.codegen.generator import Generator, grid_stride_blocks
 
 
@@ -32,14 +34,24 @@ def _sum_type(ctype: CType) -> str:
     return ctype.storage if ctype.storage.startswith("unsigned") else f"unsigned {ctype.storage.replace('signed ', '')}"
 
 
+WARP_SCAN_LENGTH = 64
+"""Lines along the last axis at least this long are scanned by a warp each, not a thread."""
+
+
 def configure(kernel: FuncOp) -> LaunchAttr:
-    outer, _, inner = _view(kernel.computation)
+    """A thread per line, or along the last axis with long lines a warp per line (tile
+    `{warp_per_line = 1}`)."""
+    outer, length, inner = _view(kernel.computation)
+    if inner == 1 and length >= WARP_SCAN_LENGTH:
+        return LaunchAttr([grid_stride_blocks(outer, BLOCK_SIZE // 32)], [BLOCK_SIZE], 0, {"warp_per_line": 1})
     return LaunchAttr([grid_stride_blocks(outer * inner, BLOCK_SIZE)], [BLOCK_SIZE])
 
 
 def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
     op = kernel.computation
     check_block(kernel, launch, (BLOCK_SIZE, 1, 1))
+    if launch.tile_params.get("warp_per_line"):
+        return _emit_warp_scan(kernel, op)
     outer, length, inner = _view(op)
     ctype = element_ctype(kernel, op.input)
     acc = _sum_type(ctype)
@@ -60,6 +72,58 @@ def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
         "}",
     ]
     return grid_stride_kernel(kernel, outer * inner, body)
+
+
+def _emit_warp_scan(kernel: FuncOp, op: CumSumOp) -> str:
+    """Each warp walks its line (the last axis) 32 elements at a time, coalesced: a
+    shuffle scan within the chunk plus the carry from the chunks before. The additions
+    are regrouped, so floats may differ from the sequential sum by rounding; integers are
+    exact (they wrap the same)."""
+    outer, length, inner = _view(op)
+    if inner != 1:
+        raise refuse(kernel, op, "runs a warp per line only along the last axis")
+    ctype = element_ctype(kernel, op.input)
+    acc = _shuffle_type(ctype)
+    position = f"{length - 1}LL - j" if int_of(op.reverse) else "j"
+    value = ctype.load("in0[at]") if ctype.is_float else f"({acc})in0[at]"
+    result = "before" if int_of(op.exclusive) else "sum"
+    stored = ctype.store(f"carry + {result}") if ctype.is_float else f"({ctype.storage})(carry + {result})"
+    body = [
+        "const int lane = threadIdx.x & 31;",
+        "const long long warps = ((long long)gridDim.x * blockDim.x) >> 5;",
+        f"for (long long line = i >> 5; line < {outer}LL; line += warps) {{",
+        f"    {acc} carry = 0;",
+        f"    for (long long j0 = 0; j0 < {length}LL; j0 += 32) {{",
+        "        const long long j = j0 + lane;",
+        f"        const long long at = line * {length}LL + ({position});",
+        f"        {acc} sum = 0;",
+        f"        if (j < {length}LL) sum = {value};",
+        "        for (int d = 1; d < 32; d *= 2) {",
+        f"            const {acc} t = __shfl_up_sync(0xffffffffu, sum, d);",
+        "            if (lane >= d) sum += t;",
+        "        }",
+        f"        {acc} before = __shfl_up_sync(0xffffffffu, sum, 1);",
+        "        if (lane == 0) before = 0;",
+        f"        if (j < {length}LL) out0[at] = {stored};",
+        "        carry += __shfl_sync(0xffffffffu, sum, 31);",
+        "    }",
+        "}",
+    ]
+    name = kernel.sym_name.data
+    text = "\n".join(f"    {line}" for line in body)
+    return (
+        f"{kernel_signature(name, pointer_params(kernel), BLOCK_SIZE)}\n{{\n"
+        "    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"
+        f"{text}\n}}\n"
+    )
+
+
+def _shuffle_type(ctype: CType) -> str:
+    """A type __shfl_sync moves: float/double, or for integers an unsigned type of 32 or 64
+    bits (narrower sums wrap the same modulo their width once truncated)."""
+    if ctype.is_float:
+        return ctype.compute
+    return "unsigned long long" if ctype.itemsize == 8 else "unsigned int"
 
 
 GENERATORS: dict[type, Generator] = {CumSumOp: Generator(configure, emit)}
