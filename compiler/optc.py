@@ -99,6 +99,13 @@ class OptcMain(xDSLOptMain):
             help=f"stop after a level ({', '.join(LEVELS)}; later: {', '.join(PLANNED_LEVELS)})",
         )
         arg_parser.add_argument(
+            "--precision",
+            choices=("fp32", "fp16", "bf16"),
+            help="compute in this precision: fp16/bf16 runs graph-convert-precision{precision=...} right after "
+            "the pipeline's graph-level passes (f32 weights and tensors become f16/bf16, inputs and outputs keep "
+            "their types through casts); fp32 (the default) changes nothing",
+        )
+        arg_parser.add_argument(
             "--print-ir-after-all",
             action="store_true",
             help="print the IR after every pass (to stderr)",
@@ -122,7 +129,10 @@ class OptcMain(xDSLOptMain):
             if spec:
                 raise OptcError("give either -p or --compile-to, not both")
             spec = _level_pipeline(self.args.compile_to)
-        self.pipeline = PassPipeline(build(spec or ""), self._after_pass)
+        passes = build(spec or "")
+        if self.args.precision not in (None, "fp32"):
+            passes = with_precision(passes, self.args.precision)
+        self.pipeline = PassPipeline(passes, self._after_pass)
 
     def _after_pass(self, previous: ModulePass | None, module: ModuleOp, following: ModulePass | None):
         # xDSL calls this before the first pass, between passes and after the last one.
@@ -167,6 +177,18 @@ class OptcMain(xDSLOptMain):
             print("\n".join(sorted(IMPORTERS)))
             return
         super().run()
+
+
+def with_precision(passes: tuple[ModulePass, ...], precision: str) -> tuple[ModulePass, ...]:
+    """`passes` with `graph-convert-precision{precision=...}` after the graph-level ones (those
+    named `graph-*`, which come first in every pipeline): the graph is optimised in f32, then
+    converted, then fused and lowered in the new precision. Appended when all are graph-level."""
+    from passes.graph.convert_precision import GraphConvertPrecision
+
+    if any(p.name == GraphConvertPrecision.name for p in passes):
+        raise OptcError("give either --precision or graph-convert-precision in the pipeline, not both")
+    at = next((i for i, p in enumerate(passes) if not p.name.startswith("graph-")), len(passes))
+    return (*passes[:at], GraphConvertPrecision(precision=precision), *passes[at:])
 
 
 def _level_pipeline(level: str) -> str:

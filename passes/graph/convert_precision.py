@@ -1,4 +1,4 @@
-"""`graph-convert-precision`: run `@main`'s float32 computation in float16 or bfloat16.
+"""`graph-convert-precision`: run a model's float32 computation in float16 or bfloat16.
 
 The result is *strongly typed* (TensorRT's term): every conversion is a `graph.cast` in
 the IR, and every op computes in the element type its operands have, so the kernels that
@@ -107,7 +107,7 @@ def _narrow_attr(attr: Attribute, element_type: Attribute) -> Attribute:
 
 @dataclass
 class _Conversion:
-    """One sweep over `@main`'s block, in order, with the two maps of a type conversion:
+    """One sweep over a function's block, in order, with the two maps of a type conversion:
     each f32 value's low-precision twin (made on first use) and each converted value's f32
     twin (made where something must still read f32)."""
 
@@ -189,7 +189,7 @@ class _Conversion:
         """Rebuild `op` on low-precision operands, or keep it if it does not accept them."""
         if not isinstance(op, GraphOp):
             raise PassFailedException(
-                f"graph-convert-precision runs on graph-level IR (before fusion), but @main holds '{op.name}'"
+                f"graph-convert-precision runs on graph-level IR (before fusion), but the function holds '{op.name}'"
             )
         if not any(_is_f32(v) for v in (*op.operands, *op.results)):
             return  # integer, boolean, f64 or f16 work: nothing to convert
@@ -244,20 +244,23 @@ class _Conversion:
 
 @dataclass(frozen=True)
 class GraphConvertPrecision(ModulePass):
-    """Run @main's f32 computation in f16 or bf16, with explicit casts at its interface."""
+    """Run the f32 computation in f16 or bf16, with explicit casts at the function's interface."""
 
     name = "graph-convert-precision"
 
     precision: str = "fp16"
     """`fp16` or `bf16`: the type f32 tensors, weights and constants become; `fp32`: no change."""
 
-    def apply(self, ctx: Context, op: builtin.ModuleOp) -> None:
+    def __post_init__(self) -> None:
+        # checked when the pipeline is built, before any pass runs (optc: "pass '...': ...")
         if self.precision not in PRECISIONS:
-            raise PassFailedException(
-                f"graph-convert-precision: precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'"
-            )
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'")
+
+    def apply(self, ctx: Context, op: builtin.ModuleOp) -> None:
         low = PRECISIONS[self.precision]
-        main = next((f for f in op.ops if isinstance(f, func.FuncOp) and f.sym_name.data == "main"), None)
-        if low is None or main is None:
+        if low is None:
             return
-        _Conversion(low, str(low), store_of(op), main.body.block).run()
+        store = store_of(op)
+        for function in op.ops:  # a model has one, @main; each keeps its own interface
+            if isinstance(function, func.FuncOp) and function.body.blocks:
+                _Conversion(low, str(low), store, function.body.block).run()
