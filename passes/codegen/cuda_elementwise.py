@@ -1,246 +1,86 @@
 """CUDA C for pointwise kernels: a `kernel.func` computing a `fused.elementwise` (or one
 elementwise graph op) becomes one `extern "C" __global__` function.
 
-One thread per output element, in a grid-stride loop over the flat index `i`. The
-output's multi-index is computed from `i` with strides baked in (shapes are static);
-each argument is read with ONNX broadcasting at that multi-index, and the region's ops
-are printed, in order, as scalar C expressions through `TEMPLATES` (op class → C).
-Parameters: one pointer per argument, one per result, then `long long n` (elements):
+Each thread handles `vector` consecutive output elements (the tile parameter `configure`
+picks: 16 bytes of the widest element the kernel streams, so 4 × f32, 8 × f16/bf16,
+2 × f64) in a grid-stride loop sized to fill the GPU. Full-size operands, and broadcast
+ones whose innermost contiguous run is a multiple of the vector, are read with 16-byte
+loads (`uint4` through an aligned local array) and every output is written with 16-byte
+stores; other broadcast operands are read per element at their broadcast index. The
+elements after the last whole vector are done one per thread after the main loop. Index
+math is 32-bit when every index fits.
 
-    extern "C" __global__ void k0_fused_elementwise(const float* __restrict__ in0,
-        const float* __restrict__ in1, float* __restrict__ out0, long long n)
+Per element, the region's values are printed on demand, each in a *frame*: a shape whose
+row-major flat index the element has, and whose per-dimension index variables are
+computed from it. The output's frame is its shape with flat index `i`; an operand that
+broadcasts is read at its broadcast index in its reader's frame; a free view
+(reshape/flatten/squeeze/unsqueeze) keeps every element's flat index, so its input is
+read in a new frame: the input's shape, at the view's flat index. The region's ops are
+printed through the op table (`cuda_pointwise_templates.TEMPLATES`).
 
-Data types: f32, i32, i64 and i1 (`bool`). f16/bf16 need cuda_fp16.h, which NVRTC
-wheels lack; they are refused by name until the headers are wired. An op with no
-template is an error naming the op and the kernel: there is no fallback.
+`scalar_code` and `broadcast_index` are what the other families use to print epilogues.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import struct
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-import numpy as np
-from xdsl.dialects.builtin import Float32Type, IntegerType, ModuleOp
-from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 
 from dialects import graph
 from dialects.errors import OptcError
 from dialects.fused import ElementwiseOp, YieldOp
-from dialects.graph.base import float_of, str_of
 from dialects.kernel import FuncOp, LaunchAttr
-from passes.codegen.cuda_types import ctype_of, kernel_signature, literal, pointer_params
+from passes.codegen.cuda_pointwise_templates import TEMPLATES, Emit
+from passes.codegen.cuda_types import CType, ctype_of, kernel_signature, literal, pointer_params, strides
 from passes.codegen.generator import Generator, grid_stride_blocks
 
+__all__ = ["BLOCK_SIZE", "TEMPLATES", "Emit", "GENERATORS", "broadcast_index", "configure", "emit", "scalar_code"]
+
 BLOCK_SIZE = 256
-"""Threads per block the launcher should use; any grid works (grid-stride loop)."""
+SMS = 132
+"""Streaming multiprocessors of the H100 the grid is sized for (more blocks just loop less)."""
+BLOCKS_PER_SM = 8
+"""Resident 256-thread blocks per SM at full occupancy (2048 threads)."""
+VECTOR_BYTES = 16
+VECTORS = (1, 2, 4, 8, 16)
+VIEWS = (graph.ReshapeOp, graph.FlattenOp, graph.SqueezeOp, graph.UnsqueezeOp)
+_CHUNK = {16: "uint4", 8: "uint2", 4: "unsigned int", 2: "unsigned short", 1: "unsigned char"}
+"""The unsigned type one vector access moves, by bytes."""
 
 
-def c_type(element_type: Attribute, kernel: str) -> str:
+def c_type(element_type, where: str) -> str:
     """The C type arithmetic on `element_type` happens in."""
-    return ctype_of(element_type, f"@{kernel}").compute
+    return ctype_of(element_type, where).compute
 
 
-# --- the table: op class → C ------------------------------------------------------------
-
-Emit = Callable[[Operation, Sequence[str], Sequence[str]], str]
-"""(op, operand names, operand C types) → a C expression of the op's (first) result."""
-
-
-def _expr(template: str) -> Emit:
-    """`{0}`, `{1}`... are the operands' names; `{t}` is the first operand's C type."""
-    return lambda op, a, t: template.format(*a, t=t[0])
-
-
-def _float_only(template: str) -> Emit:
-    def emit(op, a, t):
-        if t[0] != "float":
-            raise OptcError(f"'{op.name}' on {t[0]} has no CUDA template (float only)")
-        return template.format(*a)
-
-    return emit
-
-
-def _by_kind(float_template: str, int_template: str) -> Emit:
-    return lambda op, a, t: (float_template if t[0] == "float" else int_template).format(*a, t=t[0])
-
-
-def _leaky_relu(op, a, t):
-    return f"({a[0]} >= 0.0f ? {a[0]} : {literal(float_of(op.alpha), 'float')} * {a[0]})"
-
-
-def _hard_sigmoid(op, a, t):
-    alpha, beta = literal(float_of(op.alpha), "float"), literal(float_of(op.beta), "float")
-    return f"fmaxf(0.0f, fminf(1.0f, {alpha} * {a[0]} + {beta}))"
-
-
-def _gelu(op, a, t):
-    x = a[0]
-    if str_of(op.approximate) == "tanh":
-        return f"(0.5f * {x} * (1.0f + tanhf(0.7978845608028654f * ({x} + 0.044715f * {x} * {x} * {x}))))"
-    return f"(0.5f * {x} * (1.0f + erff({x} * 0.7071067811865476f)))"
-
-
-def _clip(op, a, t):
-    """min(max(x, lo), hi), NaN kept (as numpy's minimum/maximum)."""
-    if op.min_value is not None or op.max_value is not None:
-        raise OptcError("'graph.clip' with run-time bounds has no CUDA template (property bounds only)")
-    lo, hi = literal(op.min.value.data, t[0]), literal(op.max.value.data, t[0])
-    low = f"({a[0]} < {lo} ? {lo} : {a[0]})"
-    return f"({low} > {hi} ? {hi} : {low})"
-
-
-def _pow(op, a, t):
-    """In float, as the reference's float64 pow then cast (exact enough for f32)."""
-    if t[0] != "float":
-        raise OptcError(f"'graph.pow' on {t[0]} has no CUDA template (float only)")
-    return f"powf({a[0]}, (float){a[1]})"
-
-
-def _cast(op, a, t):
-    return f"(({c_type(op.result.type.element_type, '?')}){a[0]})"
-
-
-_SIGMOID = "({0} >= 0.0f ? 1.0f / (1.0f + expf(-{0})) : expf({0}) / (1.0f + expf({0})))"
-
-TEMPLATES: dict[type[Operation], Emit] = {
-    graph.IdentityOp: _expr("{0}"),
-    graph.AddOp: _expr("({0} + {1})"),
-    graph.SubOp: _expr("({0} - {1})"),
-    graph.MulOp: _expr("({0} * {1})"),
-    graph.DivOp: _expr("({0} / {1})"),
-    graph.NegOp: _expr("(-{0})"),
-    graph.AbsOp: _by_kind("fabsf({0})", "({0} < 0 ? -{0} : {0})"),
-    graph.ReluOp: _by_kind("({0} > 0.0f ? {0} : 0.0f)", "({0} > 0 ? {0} : ({t})0)"),
-    graph.SigmoidOp: _float_only(_SIGMOID),
-    graph.TanhOp: _float_only("tanhf({0})"),
-    graph.ExpOp: _float_only("expf({0})"),
-    graph.LogOp: _float_only("logf({0})"),
-    graph.SqrtOp: _float_only("sqrtf({0})"),
-    graph.ReciprocalOp: _float_only("(1.0f / {0})"),
-    graph.ErfOp: _float_only("erff({0})"),
-    graph.GeluOp: _gelu,
-    graph.SiluOp: _float_only("({0} * " + _SIGMOID + ")"),
-    graph.HardSigmoidOp: _hard_sigmoid,
-    graph.HardSwishOp: _float_only("({0} * fmaxf(0.0f, fminf(1.0f, {0} / 6.0f + 0.5f)))"),
-    graph.LeakyReluOp: _leaky_relu,
-    graph.ClipOp: _clip,
-    graph.MinOp: _by_kind("(({0} < {1} || {0} != {0}) ? {0} : {1})", "({0} < {1} ? {0} : {1})"),
-    graph.MaxOp: _by_kind("(({0} > {1} || {0} != {0}) ? {0} : {1})", "({0} > {1} ? {0} : {1})"),
-    graph.PowOp: _pow,
-    graph.WhereOp: _expr("({0} ? {1} : {2})"),
-    graph.EqualOp: _expr("({0} == {1})"),
-    graph.LessOp: _expr("({0} < {1})"),
-    graph.LessOrEqualOp: _expr("({0} <= {1})"),
-    graph.GreaterOp: _expr("({0} > {1})"),
-    graph.GreaterOrEqualOp: _expr("({0} >= {1})"),
-    graph.AndOp: _expr("({0} && {1})"),
-    graph.OrOp: _expr("({0} || {1})"),
-    graph.XorOp: _expr("({0} != {1})"),
-    graph.NotOp: _expr("(!{0})"),
-    graph.CastOp: _cast,
-}
-
-
-# --- indexing ----------------------------------------------------------------------------
-
-
-def _strides(shape: Sequence[int]) -> list[int]:
-    return [math.prod(shape[k + 1 :]) for k in range(len(shape))]
-
-
-def _index_vars(shape: Sequence[int]) -> list[str]:
-    """`long long iK = (i / strideK) % dimK;` for each output dimension of size > 1."""
-    lines = []
-    for k, (dim, stride) in enumerate(zip(shape, _strides(shape))):
-        if dim == 1:
-            continue
-        q = "i" if stride == 1 else f"(i / {stride}LL)"
-        lines.append(f"long long i{k} = {q} % {dim}LL;" if k > 0 else f"long long i{k} = {q};")
-    return lines
-
-
-def _used_index_vars(shape: Sequence[int], code: Sequence[str]) -> list[str]:
-    """Only the index variables the loads read (an unused one is a warning from NVRTC and a
-    division the compiler must prove dead)."""
-    used = set(re.findall(r"\bi(\d+)\b", "\n".join(code)))
-    return [line for line in _index_vars(shape) if re.match(r"long long i(\d+)", line).group(1) in used]
+# --- printing ops as scalar C (the API the other families use) -----------------------------
 
 
 def broadcast_index(shape: Sequence[int], out_shape: Sequence[int]) -> str:
-    """The flat index into a tensor of `shape` that broadcasts to `out_shape` at `i`'s multi-index."""
+    """The flat index into a tensor of `shape` that broadcasts to `out_shape` at the
+    multi-index held in i0, i1, ... (`i` itself when the shapes are equal)."""
     if list(shape) == list(out_shape):
         return "i"
     offset = len(out_shape) - len(shape)
     terms = [
         f"i{k + offset}" if stride == 1 else f"i{k + offset} * {stride}LL"
-        for k, (dim, stride) in enumerate(zip(shape, _strides(shape)))
+        for k, (dim, stride) in enumerate(zip(shape, strides(shape)))
         if dim != 1
     ]
     return " + ".join(terms) if terms else "0"
 
 
-# --- the kernel --------------------------------------------------------------------------
-
-
-def _body(kernel: FuncOp) -> tuple[list[Operation], dict[SSAValue, SSAValue], list[SSAValue]]:
-    """The ops to print, the map from their block arguments to the kernel's, and the results."""
-    op = kernel.computation
-    if isinstance(op, ElementwiseOp):
-        block = op.body.block
-        args = dict(zip(block.args, op.inputs))
-        ops = [inner for inner in block.ops if not isinstance(inner, YieldOp)]
-        return ops, args, list(block.last_op.values)
-    if type(op) in TEMPLATES:
-        return [op], {}, list(op.results)
-    raise OptcError(
-        f"cuda codegen of @{kernel.sym_name.data}: '{op.name}' is not a pointwise kernel "
-        "(only fused.elementwise and elementwise graph ops have a CUDA generator yet)"
-    )
-
-
-def configure(kernel: FuncOp) -> LaunchAttr:
-    """One thread per element in a grid-stride loop."""
-    elements = math.prod(kernel.function_type.outputs.data[0].get_shape())
-    return LaunchAttr([grid_stride_blocks(elements, BLOCK_SIZE)], [BLOCK_SIZE])
-
-
-def emit_kernel(kernel: FuncOp, launch: LaunchAttr | None = None) -> str:
-    """The CUDA C source of one pointwise kernel.func."""
-    name = kernel.sym_name.data
-    ops, region_args, results = _body(kernel)
-    out_shape = list(results[0].type.get_shape())
-    for r in results:
-        if list(r.type.get_shape()) != out_shape:
-            raise OptcError(f"cuda codegen of @{name}: results of different shapes ({r.type} vs {results[0].type})")
-    names: dict[SSAValue, str] = {}
-    loads = []
-    for j, arg in enumerate(kernel.body.block.args):
-        ctype = ctype_of(arg.type.element_type, f"@{name}")
-        index = broadcast_index(arg.type.get_shape(), out_shape)
-        loads.append(f"{ctype.compute} a{j} = {ctype.load(f'in{j}[{index}]')};")
-        names[arg] = f"a{j}"
-    for inner, outer in region_args.items():
-        names[inner] = names[outer]
-    try:
-        lines = scalar_code(ops, names, lambda shape: broadcast_index(shape, out_shape))
-    except OptcError as exc:
-        raise OptcError(f"cuda codegen of @{name}: {exc}") from None
-    stores = [
-        f"out{r}[i] = {ctype_of(v.type.element_type, f'@{name}').store(names[v])};" for r, v in enumerate(results)
-    ]
-    computed = [*loads, *lines, *stores]
-    body = "\n".join(f"        {line}" for line in [*_used_index_vars(out_shape, computed), *computed])
-    n = math.prod(out_shape)
-    return (
-        f"{kernel_signature(name, pointer_params(kernel), BLOCK_SIZE)}\n{{\n"
-        f"    const long long n = {n}LL;\n"
-        "    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
-        "         i += (long long)gridDim.x * blockDim.x) {\n"
-        f"{body}\n    }}\n}}\n"
-    )
+def op_expression(op: Operation, operands: Sequence[str]) -> str:
+    """The C expression of `op`'s result from its operands' C expressions (compute types)."""
+    emit = TEMPLATES.get(type(op))
+    if emit is None:
+        raise OptcError(f"'{op.name}' has no CUDA template")
+    types = [c_type(v.type.element_type, f"'{op.name}'") for v in op.operands]
+    return emit(op, list(operands), types)
 
 
 def scalar_code(
@@ -258,33 +98,370 @@ def scalar_code(
     no template."""
     lines: list[str] = []
     for counter, op in enumerate(ops):
-        ctype = c_type(op.results[0].type.element_type, "?")
+        ctype = c_type(op.results[0].type.element_type, f"'{op.name}'")
         if isinstance(op, graph.ConstantOp):
-            expr = _constant(op, ctype, index_of, lines, f"{prefix}c{counter}")
+            expr = _constant(op, ctype, lambda: index_of(op.result.type.get_shape()), lines, f"{prefix}c{counter}")
         else:
-            emit = TEMPLATES.get(type(op))
-            if emit is None:
-                raise OptcError(f"'{op.name}' has no CUDA template")
-            operand_types = [c_type(v.type.element_type, "?") for v in op.operands]
-            expr = emit(op, [names[v] for v in op.operands], operand_types)
+            expr = op_expression(op, [names[v] for v in op.operands])
         lines.append(f"{ctype} {prefix}{counter} = {expr};")
         names[op.results[0]] = f"{prefix}{counter}"
     return lines
 
 
-def _constant(op: graph.ConstantOp, ctype: str, index_of, lines: list[str], array_name: str) -> str:
-    """A splat becomes a literal; a small constant a local array read with broadcasting."""
-    array = op.to_array()
-    flat = array.reshape(-1)
+def _constant(op: graph.ConstantOp, ctype: str, index: Callable[[], str], lines: list[str], array_name: str) -> str:
+    """A splat becomes a literal; a small constant a local array (declared into `lines`)
+    read at `index()`."""
+    flat = op.to_array().reshape(-1)
     if flat.size == 0 or graph.is_splat(flat):
-        return literal(flat[0].item(), ctype)
-    if not graph.fits_inline(array):
-        raise OptcError(f"a {array.size}-element constant is too large to inline in a CUDA kernel")
+        return literal(flat[0].item() if flat.size else 0, ctype)
+    if not graph.fits_inline(flat):
+        raise OptcError(f"a {flat.size}-element constant is too large to inline in a CUDA kernel")
     values = ", ".join(literal(x.item(), ctype) for x in flat)
     lines.append(f"const {ctype} {array_name}[{flat.size}] = {{{values}}};")
-    return f"{array_name}[{index_of(array.shape)}]"
+    return f"{array_name}[{index()}]"
+
+
+# --- the kernel's parts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pointwise:
+    """What a pointwise kernel computes: its arguments, the values it stores (one per
+    result, in order), and how region values map to kernel values."""
+
+    kernel: FuncOp
+    args: list[BlockArgument]
+    results: list[SSAValue]
+    outer: dict[SSAValue, SSAValue]
+    """Region block argument → the kernel argument it stands for."""
+    elements: int
+
+    @property
+    def name(self) -> str:
+        return self.kernel.sym_name.data
+
+    def error(self, why: str) -> OptcError:
+        return OptcError(f"cuda codegen of @{self.name}: {why}")
+
+    def ctype(self, value: SSAValue, what: str = "") -> CType:
+        return ctype_of(value.type.element_type, f"@{self.name}{what}")
+
+
+def _pointwise(kernel: FuncOp) -> _Pointwise:
+    name = kernel.sym_name.data
+    op = kernel.computation
+    returned = list(kernel.body.block.last_op.operands)
+    if isinstance(op, ElementwiseOp):
+        block = op.body.block
+        outer = dict(zip(block.args, op.inputs))
+        yielded = list(block.last_op.values)
+        results = [yielded[v.index] if v.owner is op else v for v in returned]
+    elif type(op) in TEMPLATES:
+        outer, results = {}, returned
+    else:
+        raise OptcError(
+            f"cuda codegen of @{name}: '{op.name}' is not a pointwise kernel "
+            "(only fused.elementwise and elementwise graph ops have a CUDA generator here)"
+        )
+    sizes = {math.prod(r.type.get_shape()) for r in results}
+    if len(sizes) != 1:
+        shapes = ", ".join(str(r.type) for r in results)
+        raise OptcError(f"cuda codegen of @{name}: results of different sizes ({shapes}) cannot share one loop")
+    return _Pointwise(kernel, list(kernel.body.block.args), results, outer, sizes.pop())
+
+
+def _strip(shape: Sequence[int]) -> tuple[int, ...]:
+    """The shape without leading 1s (they change no flat index)."""
+    shape = list(shape)
+    while shape and shape[0] == 1:
+        shape.pop(0)
+    return tuple(shape)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A shape whose flat index is `flat` (a C expression) at the element at hand; its
+    index variables are `<prefix><dim>`."""
+
+    shape: tuple[int, ...]
+    flat: str
+    prefix: str
+
+
+class _Printer:
+    """Prints the scalar code of one element: index variables, loads, the region's ops.
+
+    With `vector` > 1, kernel arguments that can be read a whole vector at a time come
+    from local arrays `x<k>[l]` filled before the lane loop (`vector_loads` records them);
+    otherwise each load reads global memory at its index."""
+
+    def __init__(self, pw: _Pointwise, index: str, constants: dict[Operation, tuple[str, str]], vector: int = 1):
+        self.pw, self.index, self.vector = pw, index, vector
+        self.lines: list[str] = []
+        self.constants = constants
+        """Non-splat constant → its array's declaration, shared by the kernel's printers."""
+        self.frames: dict[tuple[tuple[int, ...], str], _Frame] = {}
+        self.definitions: dict[str, str] = {}
+        """Index variable → its definition, printed only where some line reads it."""
+        self.memo: dict[tuple[SSAValue, str], str] = {}
+        self.vector_loads: dict[tuple[int, _Frame], str] = {}
+        """(argument, frame) → the local array its vector is loaded into."""
+        self.counter = 0
+
+    def fresh(self, letter: str) -> str:
+        self.counter += 1
+        return f"{letter}{self.counter - 1}"
+
+    def int_literal(self, n: int) -> str:
+        return str(n) if self.index == "int" else f"{n}LL"
+
+    # frames and indices
+
+    def frame(self, shape: Sequence[int], flat: str) -> _Frame:
+        key = (_strip(shape), flat)
+        if key not in self.frames:
+            if not self.frames:
+                prefix = "i"
+            else:
+                prefix = f"j{len(self.frames)}_"
+                if not re.fullmatch(r"\w+", flat):
+                    name = f"f{len(self.frames)}"
+                    self.definitions[name] = f"const {self.index} {name} = {flat};"
+                    flat = name
+            self.frames[key] = _Frame(tuple(shape), flat, prefix)
+        return self.frames[key]
+
+    def index_var(self, frame: _Frame, k: int) -> str:
+        """`<prefix>k = (flat / stride) % dim`, defined on first use."""
+        name = f"{frame.prefix}{k}"
+        if name not in self.definitions:
+            shape = frame.shape
+            stride = math.prod(shape[k + 1 :])
+            q = frame.flat if stride == 1 else f"({frame.flat} / {self.int_literal(stride)})"
+            if math.prod(shape[:k]) > 1:
+                q = f"{q} % {self.int_literal(shape[k])}"
+            self.definitions[name] = f"const {self.index} {name} = {q};"
+        return name
+
+    def code(self, after: Sequence[str] = ()) -> list[str]:
+        """The printed lines, then `after`, preceded by the index variables they read
+        (definitions come in creation order, which is their dependency order)."""
+        lines = [*self.lines, *after]
+        used = set(re.findall(r"\b\w+\b", "\n".join(lines)))
+        for name, definition in reversed(self.definitions.items()):
+            if name in used:
+                used |= set(re.findall(r"\b\w+\b", definition.split("=", 1)[1]))
+        return [d for name, d in self.definitions.items() if name in used] + lines
+
+    def element_index(self, shape: Sequence[int], frame: _Frame, what: str) -> str:
+        """The flat index of the element of a `shape` tensor that broadcasts to the frame's."""
+        if _strip(shape) == _strip(frame.shape):
+            return frame.flat
+        offset = len(frame.shape) - len(shape)
+        terms = []
+        for k, (dim, stride) in enumerate(zip(shape, strides(shape))):
+            if dim == 1:
+                continue
+            if k + offset < 0 or frame.shape[k + offset] != dim:
+                raise self.pw.error(f"{what} of shape {list(shape)} does not broadcast to {list(frame.shape)}")
+            var = self.index_var(frame, k + offset)
+            terms.append(var if stride == 1 else f"{var} * {self.int_literal(stride)}")
+        return " + ".join(terms) if terms else "0"
+
+    # values
+
+    def value(self, v: SSAValue, frame: _Frame) -> str:
+        """A C name of `v`'s element at the frame's element (computed on first use)."""
+        v = self.pw.outer.get(v, v)
+        if isinstance(v, BlockArgument) and self.vector > 1 and vectorisable(v.type.get_shape(), frame, self.vector):
+            key = (v, f"vector {frame}")
+            if key not in self.memo:
+                self.memo[key] = self._load(v, self._vector_element(v, frame))
+            return self.memo[key]
+        what = f"'{v.owner.name}'" if isinstance(v.owner, Operation) else f"argument {v.index}"
+        index = self.element_index(v.type.get_shape(), frame, what)
+        key = (v, index)
+        if key not in self.memo:
+            self.memo[key] = self._compute(v, frame, index)
+        return self.memo[key]
+
+    def _compute(self, v: SSAValue, frame: _Frame, index: str) -> str:
+        if isinstance(v, BlockArgument):
+            return self._load(v, f"in{v.index}[{index}]")
+        op = v.owner
+        if isinstance(op, VIEWS):
+            return self.value(op.operands[0], self.frame(op.operands[0].type.get_shape(), index))
+        ctype = self.pw.ctype(v, f" ('{op.name}')").compute
+        try:
+            if isinstance(op, graph.ConstantOp):
+                expr = self._constant(op, ctype, index)
+            else:
+                expr = op_expression(op, [self.value(o, frame) for o in op.operands])
+        except OptcError as exc:
+            raise self.pw.error(str(exc)) from None
+        name = self.fresh("v")
+        self.lines.append(f"const {ctype} {name} = {expr};")
+        return name
+
+    def _constant(self, op: graph.ConstantOp, ctype: str, index: str) -> str:
+        """A literal, or the element of a per-thread array declared once for the kernel."""
+        if op not in self.constants:
+            name, declared = f"c{len(self.constants)}", []
+            expr = _constant(op, ctype, lambda: index, declared, name)
+            if not declared:
+                return expr
+            self.constants[op] = (name, declared[0])
+        return f"{self.constants[op][0]}[{index}]"
+
+    def _vector_element(self, arg: BlockArgument, frame: _Frame) -> str:
+        """Lane `l` of the local array the argument's vector is loaded into before the lanes."""
+        key = (arg.index, frame)
+        if key not in self.vector_loads:
+            self.vector_loads[key] = f"x{len(self.vector_loads)}"
+        return f"{self.vector_loads[key]}[l]"
+
+    def _load(self, arg: BlockArgument, element: str) -> str:
+        ctype = self.pw.ctype(arg)
+        name = self.fresh("a")
+        self.lines.append(f"const {ctype.compute} {name} = {ctype.load(element)};")
+        return name
+
+
+def vectorisable(shape: Sequence[int], frame: _Frame, vector: int) -> bool:
+    """Whether `vector` lanes from a multiple of `vector` read consecutive elements of a
+    `shape` operand: the frame's flat index is the lane's own, and the operand's innermost
+    run of the frame's dimensions (what it does not broadcast) is a multiple of `vector`
+    (or everything)."""
+    if frame.flat != "i":
+        return False
+    if _strip(shape) == _strip(frame.shape):
+        return True
+    run = 1
+    for dim, full in zip(reversed(shape), reversed(frame.shape)):
+        if dim != full:
+            break
+        run *= dim
+    return run > 1 and run % vector == 0
+
+
+# --- configure and emit ------------------------------------------------------------------
+
+
+def _streamed_itemsize(pw: _Pointwise) -> int:
+    """The widest element the kernel reads or writes a whole vector of."""
+    sizes = [pw.ctype(r).itemsize for r in pw.results]
+    out_shape = pw.results[0].type.get_shape()
+    probe = _Frame(tuple(out_shape), "i", "i")
+    for arg in pw.args:
+        if vectorisable(arg.type.get_shape(), probe, 2):
+            sizes.append(pw.ctype(arg).itemsize)
+    return max(sizes)
+
+
+def configure(kernel: FuncOp) -> LaunchAttr:
+    """256 threads a block, each taking a 16-byte vector of the widest streamed element,
+    grid-stride over at most enough blocks to fill every SM."""
+    pw = _pointwise(kernel)
+    for arg in pw.args:
+        pw.ctype(arg)
+    vector = max(1, VECTOR_BYTES // _streamed_itemsize(pw))
+    blocks = grid_stride_blocks(pw.elements, BLOCK_SIZE, vector, SMS * BLOCKS_PER_SM)
+    return LaunchAttr([blocks], [BLOCK_SIZE], 0, {"vector": vector})
+
+
+def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
+    """The CUDA C of one pointwise kernel.func for `launch` (any grid; `vector` in VECTORS)."""
+    pw = _pointwise(kernel)
+    vector = launch.tile_params.get("vector", 1)
+    if vector not in VECTORS:
+        raise pw.error(f"tile parameter vector = {vector} is not one of {', '.join(map(str, VECTORS))}")
+    block = launch.block_dims
+    if block[1] != 1 or block[2] != 1 or launch.grid_dims[1] != 1 or launch.grid_dims[2] != 1:
+        raise pw.error(f"a pointwise kernel runs on a 1-D grid of 1-D blocks, got {launch}")
+    n = pw.elements
+    threads = launch.grid_dims[0] * block[0]
+    index = "int" if n + threads * (vector + 1) < 2**31 else "long long"
+    main = n - n % vector if vector > 1 else 0
+    constants: dict[Operation, tuple[str, str]] = {}
+    body = [f"const {index} stride = ({index})gridDim.x * blockDim.x;"]
+    if vector > 1:
+        body += _vector_loop(pw, index, vector, main, constants)
+    if main < n:
+        scalar = _Printer(pw, index, constants)
+        stores = _stores(pw, scalar, lambda r: f"out{r}[i]")
+        first = f"{main} + " if main else ""
+        body.append(f"for ({index} i = {first}({index})blockIdx.x * blockDim.x + threadIdx.x; i < {n}; i += stride) {{")
+        body += _indented(scalar.code(stores))
+        body.append("}")
+    text = "\n".join("    " + line for line in [*(decl for _, decl in constants.values()), *body])
+    return f"{kernel_signature(pw.name, pointer_params(kernel), block[0])}\n{{\n{text}\n}}\n"
+
+
+def _stores(pw: _Pointwise, printer: _Printer, target: Callable[[int], str]) -> list[str]:
+    """Statements storing every result at the element at hand (printing what they need)."""
+    stores = []
+    for r, v in enumerate(pw.results):
+        value = printer.value(v, printer.frame(v.type.get_shape(), "i"))
+        stores.append(f"{target(r)} = {pw.ctype(v).store(value)};")
+    return stores
+
+
+def _vector_loop(pw: _Pointwise, index: str, vector: int, main: int, constants: dict[Operation, tuple[str, str]]) -> list[str]:
+    """The main loop: each iteration one vector of elements from `base`: the vector loads
+    into aligned local arrays, the lanes (unrolled), the vector stores."""
+    lanes = _Printer(pw, index, constants, vector)
+    stores = _stores(pw, lanes, lambda r: f"y{r}[l]")
+    preload = _Printer(pw, index, constants)
+    arrays, copies = [], []
+    for (j, frame), array in lanes.vector_loads.items():
+        arg = pw.args[j]
+        ctype = pw.ctype(arg)
+        start = preload.element_index(arg.type.get_shape(), preload.frame(frame.shape, "i"), f"argument {j}")
+        arrays.append(f"__align__(16) {ctype.storage} {array}[{vector}];")
+        copies += _copy(f"in{j} + {start}", array, vector * ctype.itemsize, load=True)
+    inner = list(arrays)
+    if copies:
+        inner += ["{", *_indented([f"const {index} i = base;", *preload.code(copies)]), "}"]
+    inner += [f"__align__(16) {pw.ctype(v).storage} y{r}[{vector}];" for r, v in enumerate(pw.results)]
+    inner += ["#pragma unroll", f"for (int l = 0; l < {vector}; ++l) {{"]
+    lane = lanes.code(stores)
+    inner += _indented([f"const {index} i = base + l;", *lane] if _reads_i(lane) else lane)
+    inner.append("}")
+    for r, v in enumerate(pw.results):
+        inner += _copy(f"out{r} + base", f"y{r}", vector * pw.ctype(v).itemsize, load=False)
+    start = f"(({index})blockIdx.x * blockDim.x + threadIdx.x) * {vector}"
+    return [f"for ({index} base = {start}; base < {main}; base += stride * {vector}) {{", *_indented(inner), "}"]
+
+
+def _copy(pointer: str, array: str, nbytes: int, *, load: bool) -> list[str]:
+    """Move `nbytes` between global memory at `pointer` and a local array, 16 bytes (or
+    all, if fewer) per access."""
+    chunk = min(nbytes, VECTOR_BYTES)
+    ty = _CHUNK[chunk]
+    lines = []
+    for c in range(nbytes // chunk):
+        local = f"reinterpret_cast<{ty}*>({array})[{c}]"
+        if load:
+            lines.append(f"{local} = reinterpret_cast<const {ty}*>({pointer})[{c}];")
+        else:
+            lines.append(f"reinterpret_cast<{ty}*>({pointer})[{c}] = {local};")
+    return lines
+
+
+def _reads_i(lines: Sequence[str]) -> bool:
+    return any(re.search(r"\bi\b", line) for line in lines)
+
+
+def _indented(lines: Sequence[str]) -> list[str]:
+    return ["    " + line for line in lines]
+
+
+def emit_kernel(kernel: FuncOp, launch: LaunchAttr | None = None) -> str:
+    """The CUDA C of one pointwise kernel.func (for its configured launch, or `configure`'s)."""
+    launch = launch or kernel.launch or configure(kernel)
+    return emit(kernel, launch)
 
 
 GENERATORS: dict[type[Operation], Generator] = {
-    op_class: Generator(configure, emit_kernel) for op_class in [ElementwiseOp, *TEMPLATES]
+    op_class: Generator(configure, emit) for op_class in [ElementwiseOp, *TEMPLATES]
 }
