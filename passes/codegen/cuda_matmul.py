@@ -52,6 +52,8 @@ SMS = 132
 """Streaming multiprocessors to fill (an H100 SXM); configure prefers tiles giving this many blocks."""
 MAX_GRID = 2**31 - 1
 STATIC_SHARED = 48 * 1024
+"""Shared memory any kernel may use without the runtime raising its limit; every
+configuration `configure` picks stays under it."""
 MAX_SHARED = 99 * 1024
 """Dynamic shared memory an mma config may ask for (sm_80..sm_90 all allow it once the
 runtime raises the kernel's limit with cuFuncSetAttribute)."""
@@ -68,11 +70,11 @@ SIMT_SKINNY = (16, 128, 16, 1, 8)
 """For M <= 16 (GEMV-like): 16 rows, wide in N."""
 MMA_CONFIGS = [  # largest first: (block_m, block_n, block_k, warps_m, warps_n, stages)
     (128, 128, 32, 2, 4, 2),
-    (128, 64, 32, 2, 2, 2),
-    (64, 64, 32, 2, 2, 2),
-    (32, 64, 32, 1, 2, 2),
+    (128, 64, 32, 2, 2, 3),
+    (64, 64, 32, 2, 2, 3),
+    (32, 64, 32, 2, 2, 3),
 ]
-MMA_SKINNY = (16, 64, 32, 1, 4, 2)
+MMA_SKINNY = (16, 64, 32, 1, 4, 3)
 
 
 # --- the problem: what the kernel multiplies ---------------------------------------------
