@@ -20,7 +20,7 @@ from xdsl.universe import Universe
 from xdsl.utils.exceptions import DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-from compiler.pipelines import LEVELS, PIPELINES, PLANNED_LEVELS, build
+from compiler.pipelines import LEVEL_ORDER, LEVELS, PIPELINES, PLANNED_LEVELS, build
 from dialects.errors import OptcError
 from dialects.registry import DIALECTS
 from dialects.weights import WEIGHTS_ATTR, WeightStore, attach, store_of
@@ -196,7 +196,7 @@ def _level_pipeline(level: str) -> str:
         return LEVELS[level]
     if level in PLANNED_LEVELS:
         raise OptcError(f"level '{level}' does not exist yet; optc compiles to: {', '.join(LEVELS)}")
-    raise OptcError(f"unknown level '{level}' (levels: {', '.join([*LEVELS, *PLANNED_LEVELS])})")
+    raise OptcError(f"unknown level '{level}' (levels: {', '.join(LEVEL_ORDER)})")
 
 
 def _epilog() -> str:

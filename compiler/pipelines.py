@@ -48,6 +48,8 @@ LEVELS: dict[str, str] = {
     "kernel": "kernel",
 }
 PLANNED_LEVELS = ("quant",)
+LEVEL_ORDER = ("graph", "fused", "quant", "kernel")
+"""Every level, in the order a model goes through them."""
 
 
 def expand(spec: str) -> Iterator[ArgSpec]:
