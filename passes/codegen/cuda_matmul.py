@@ -267,7 +267,6 @@ class _Epilogue:
     type), `bz` (flat batch index), `m`, `n`; `f` is the element's flat index."""
 
     problem: Problem
-    kernel: FuncOp
     acc_shape: tuple[int, ...]
     lines: list[str] = field(default_factory=list)
     names: dict[SSAValue, str] = field(default_factory=dict)
@@ -420,7 +419,7 @@ class _FusedEpilogue(_Epilogue):
         return lines
 
 
-def _graph_epilogue(kernel: FuncOp, problem: Problem, acc_ctype: CType) -> list[str]:
+def _graph_epilogue(kernel: FuncOp, problem: Problem) -> list[str]:
     """graph.matmul (+ bias over the columns) and graph.gemm (alpha, beta, c) without fusion."""
     op = kernel.computation
     params = {arg: f"in{j}" for j, arg in enumerate(kernel.body.block.args)}
@@ -466,11 +465,11 @@ def epilogue_lambda(kernel: FuncOp, problem: Problem, acc_type: str) -> list[str
     if isinstance(op, MatmulOp):
         acc_arg = op.epilogue.block.args[0]
         acc_ctype = ctype_of(acc_arg.type.element_type, problem.kernel)
-        printer = _FusedEpilogue(problem, kernel, tuple(acc_arg.type.get_shape()), op=op)
+        printer = _FusedEpilogue(problem, tuple(acc_arg.type.get_shape()), op=op)
         body = printer.print()
     else:
         acc_ctype = ctype_of(op.result.type.element_type, problem.kernel)
-        body = _graph_epilogue(kernel, problem, acc_ctype)
+        body = _graph_epilogue(kernel, problem)
     text = "\n".join(body)
     head = [f"const {acc_ctype.compute} acc = ({acc_ctype.compute})acc_raw;"]
     if re.search(r"\bf\b", text):
