@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from xdsl.dialects.builtin import BFloat16Type, Float16Type
+from xdsl.dialects.builtin import BFloat16Type
 
 from dialects.dtypes import numpy_dtype, round_to_bf16
 from dialects.errors import OptcError

@@ -28,11 +28,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from xdsl.ir import Block, BlockArgument, Operation, SSAValue
+from xdsl.ir import BlockArgument, Operation, SSAValue
 
 from dialects import graph
 from dialects.errors import OptcError
-from dialects.fused import ElementwiseOp, YieldOp
+from dialects.fused import ElementwiseOp
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.cuda_pointwise_templates import TEMPLATES, Emit
 from passes.codegen.cuda_types import CType, ctype_of, kernel_signature, literal, pointer_params, strides
