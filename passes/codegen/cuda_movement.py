@@ -68,16 +68,14 @@ def _concat_plan(ctx: Context) -> Plan:
     op = ctx.op
     outer, sizes, inner = _joined_units(_concat_shapes(ctx.kernel), int_of(op.axis), ctx.vector)
     total = sum(sizes)
-    lines = [
-        f"const {ctx.index} s = i % {ctx.lit(inner)}, a = (i / {ctx.lit(inner)}) % {ctx.lit(total)}, "
-        f"o = i / {ctx.lit(inner * total)};"
-    ]
+    lines = [ctx.split3(outer, total, inner)]
     start = 0
     branches = []
     for j, size in enumerate(sizes):
         if size == 0:
             continue
-        source = f"in{j}[(o * {ctx.lit(size)} + a - {ctx.lit(start)}) * {ctx.lit(inner)} + s]"
+        shift = f" - {ctx.lit(start)}" if start else ""
+        source = f"in{j}[{ctx.linear((f'(o * {ctx.lit(size)} + a{shift})', inner), ('s', 1))}]"
         branches.append((start + size, source))
         start += size
     for k, (end, source) in enumerate(branches):
@@ -103,16 +101,14 @@ def _split_plan(ctx: Context) -> Plan:
     op = ctx.op
     outer, sizes, inner = _joined_units(_split_shapes(ctx.kernel), int_of(op.axis), ctx.vector)
     total = sum(sizes)
-    lines = [
-        f"const {ctx.index} s = i % {ctx.lit(inner)}, a = (i / {ctx.lit(inner)}) % {ctx.lit(total)}, "
-        f"o = i / {ctx.lit(inner * total)};"
-    ]
+    lines = [ctx.split3(outer, total, inner)]
     start = 0
     branches = []
     for r, size in enumerate(sizes):
         if size == 0:
             continue
-        target = f"out{r}[(o * {ctx.lit(size)} + a - {ctx.lit(start)}) * {ctx.lit(inner)} + s] = in0[i];"
+        shift = f" - {ctx.lit(start)}" if start else ""
+        target = f"out{r}[{ctx.linear((f'(o * {ctx.lit(size)} + a{shift})', inner), ('s', 1))}] = in0[i];"
         branches.append((start + size, target))
         start += size
     for k, (end, target) in enumerate(branches):

@@ -127,6 +127,19 @@ class Context:
             names.append(f"{prefix}{k}")
         return lines, names
 
+    def split3(self, outer: int, middle: int, inner: int) -> str:
+        """`const o, a, s` = the coordinates of `i` in a row-major [outer, middle, inner] view."""
+        s = "0" if inner == 1 else f"i % {self.lit(inner)}"
+        over = "i" if inner == 1 else f"(i / {self.lit(inner)})"
+        a = "0" if middle == 1 else (over if outer == 1 else f"{over} % {self.lit(middle)}")
+        o = "0" if outer == 1 else f"i / {self.lit(middle * inner)}"
+        return f"const {self.index} o = {o}, a = {a}, s = {s};"
+
+    def linear(self, *terms: tuple[str, int]) -> str:
+        """`sum name * coefficient`, omitting zero names and unit coefficients (all >= 0)."""
+        parts = [n if c == 1 else f"{n} * {self.lit(c)}" for n, c in terms if n != "0" and c != 0]
+        return " + ".join(parts) if parts else self.lit(0)
+
     def dot(self, names: Sequence[str], coefficients: Sequence[int]) -> str:
         """`sum names[k] * coefficients[k]` in the index type; negative coefficients are fine
         (unsigned arithmetic is modular and the true sum is in range)."""

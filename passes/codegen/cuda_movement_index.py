@@ -61,9 +61,9 @@ def _gather_plan(ctx: Context) -> Plan:
     inner //= ctx.vector
     lit = ctx.lit
     lines = [
-        f"const {ctx.index} s = i % {lit(inner)}, j = (i / {lit(inner)}) % {lit(count)}, o = i / {lit(inner * count)};",
-        *resolve(ctx, "q", _index_load(ctx.kernel, 1, "j"), dim),
-        f"out0[i] = in0[(o * {lit(dim)} + ({ctx.index})q) * {lit(inner)} + s];",
+        ctx.split3(outer, count, inner),
+        *resolve(ctx, "q", _index_load(ctx.kernel, 1, "a"), dim),
+        f"out0[i] = in0[{ctx.linear((f'(o * {lit(dim)} + ({ctx.index})q)', inner), ('s', 1))}];",
     ]
     return Plan(outer * count * inner, lines)
 
