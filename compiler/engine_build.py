@@ -30,7 +30,7 @@ from dialects.graph import ConstantOp, WeightOp
 from dialects.kernel import FuncOp, LaunchOp
 from dialects.weights import store_of
 from passes.codegen.cuda import kernel_source, launch_of
-from passes.codegen.cuda_types import ctype_of
+from passes.codegen.cuda_types import device_itemsize
 from passes.memory.plan_memory import ARENA_ATTR, VIEW_OPS
 from runtime.cuda import compile_cuda
 from runtime.engine.file import EngineImage
@@ -108,7 +108,7 @@ def _device_arch() -> str:
 
 
 def _device_type_name(t, where: str) -> str:
-    ctype_of(t.element_type, where)  # refuses what has no device representation
+    device_itemsize(t.element_type, where)  # refuses what has no device representation
     return "bfloat16" if isinstance(t.element_type, BFloat16Type) else numpy_dtype(t.element_type).name
 
 

@@ -149,7 +149,8 @@ def is_storage_float(element_type: Attribute) -> bool:
 
 def round_to_bf16(array: np.ndarray) -> np.ndarray:
     """Round float32 values to the nearest bf16 (ties to even), kept as float32."""
+    shape = np.shape(array)  # ascontiguousarray makes a 0-d array 1-d
     bits = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32)
     rounding = ((bits >> 16) & 1) + np.uint32(0x7FFF)
-    rounded = np.where(np.isnan(array), bits, (bits + rounding) & np.uint32(0xFFFF0000))
-    return rounded.astype(np.uint32).view(np.float32)
+    rounded = np.where(np.isnan(bits.view(np.float32)), bits, (bits + rounding) & np.uint32(0xFFFF0000))
+    return rounded.astype(np.uint32).view(np.float32).reshape(shape)

@@ -17,6 +17,7 @@ import numpy as np
 from xdsl.dialects.builtin import BFloat16Type, Float16Type, Float32Type, Float64Type, IntegerType, Signedness
 from xdsl.ir import Attribute
 
+from dialects.dtypes import is_storage_only, numpy_dtype
 from dialects.errors import OptcError
 
 PRELUDE = r"""// optc prelude: 2-byte float storage without CUDA headers; compute happens in float.
@@ -86,6 +87,15 @@ def ctype_of(element_type: Attribute, where: str) -> CType:
         f"cuda codegen of {where}: element type {element_type} has no CUDA type "
         "(f64, f32, f16, bf16, integers of 8 to 64 bits and i1 do)"
     )
+
+
+def device_itemsize(element_type: Attribute, where: str) -> int:
+    """Bytes per element on the device: the CType's, or one byte for the storage-only types
+    (float8, float4, int4, int2: one element per byte, as the host holds them), which data
+    movement kernels copy as plain bytes."""
+    if is_storage_only(element_type):
+        return numpy_dtype(element_type).itemsize
+    return ctype_of(element_type, where).itemsize
 
 
 def math_fn(name: str, ctype: CType) -> str:

@@ -41,7 +41,9 @@ class OutlineKernels(ModulePass):
     name = "outline-kernels"
 
     def apply(self, ctx: Context, op: builtin.ModuleOp) -> None:
-        for index, kernel_op in enumerate(kernel_ops(op)):
+        done = sum(isinstance(k, FuncOp) for k in op.ops)  # already outlined: keep them, number on
+        todo = [k for k in kernel_ops(op) if not isinstance(k, LaunchOp)]
+        for index, kernel_op in enumerate(todo, start=done):
             main = kernel_op.parent_op()
             name = _kernel_name(index, kernel_op)
             reads = list(dict.fromkeys(kernel_op.operands))

@@ -25,7 +25,7 @@ from xdsl.passes import ModulePass
 
 from dialects.errors import OptcError
 from dialects.kernel import LaunchOp
-from passes.codegen.cuda_types import ctype_of
+from passes.codegen.cuda_types import device_itemsize
 from passes.memory.planner import Buffer, MemoryPlan, plan_memory
 
 ARENA_ATTR = "kernel.arena"
@@ -36,7 +36,7 @@ VIEW_OPS = ("graph.reshape", "graph.flatten", "graph.squeeze", "graph.unsqueeze"
 def tensor_bytes(value: SSAValue) -> int:
     """Bytes on the device (bf16 is 2 bytes there, though numpy holds it as float32)."""
     t = value.type
-    return math.prod(t.get_shape()) * ctype_of(t.element_type, "plan-memory").itemsize
+    return math.prod(t.get_shape()) * device_itemsize(t.element_type, "plan-memory")
 
 
 def storage_root(value: SSAValue) -> SSAValue:

@@ -24,8 +24,9 @@ REGIONS = ("inputs", "weights", "arena")
 
 
 def device_dtype(name: str) -> np.dtype:
-    """The numpy dtype of a device element type name (bfloat16 through ml_dtypes)."""
-    return np.dtype(ml_dtypes.bfloat16) if name == "bfloat16" else np.dtype(name)
+    """The numpy dtype of a device element type name (bfloat16 and the storage-only float8,
+    float4, int4, int2 types through ml_dtypes)."""
+    return np.dtype(getattr(ml_dtypes, name)) if hasattr(ml_dtypes, name) else np.dtype(name)
 
 
 @dataclass(frozen=True)
