@@ -50,6 +50,7 @@ from compiler.onnx_import import import_onnx
 from compiler.onnx_import.context import ConstantInputRequired
 from compiler.onnx_import.frontend import DEFAULT_DOMAINS, MIN_OPSET
 from dialects.errors import OptcError
+from dialects.weights import clone_with_weights
 from runtime.reference import run
 from runtime.reference.interpreter import entry, io_names
 
@@ -94,7 +95,7 @@ class OptcReferenceRep(BackendRep):
         from compiler.engine_build import build_module
 
         if id(module) not in self._engines:
-            self._engines[id(module)] = build_module(module.clone(), pipeline="kernel")
+            self._engines[id(module)] = build_module(clone_with_weights(module), pipeline="kernel")
         return self._engines[id(module)]
 
     def _by_name(self, inputs: Any) -> dict[str, np.ndarray]:

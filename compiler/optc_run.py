@@ -41,7 +41,7 @@ from xdsl.utils.exceptions import DiagnosticException, ParseError
 from compiler.pipelines import build
 from dialects.errors import OptcError
 from dialects.registry import DIALECTS
-from dialects.weights import from_npz_arrays, store_of, to_npz_arrays
+from dialects.weights import clone_with_weights, from_npz_arrays, store_of, to_npz_arrays
 from runtime.cuda.errors import CudaError, CudaUnavailable, KernelArgumentError, NvrtcError
 from runtime.engine.engine import EngineError
 from runtime.engine.file import EngineFileError
@@ -335,7 +335,7 @@ def run_main(args: argparse.Namespace) -> tuple[list[str], str | None]:
 
     start = time.perf_counter()
     imported = None if args.model.endswith(".engine") else _load_model(args, shapes, given)
-    reference = imported.clone() if args.compare == "reference" else None
+    reference = clone_with_weights(imported) if args.compare == "reference" else None
     loaded = time.perf_counter()
     spec = _pipeline(args)
     if imported is not None:

@@ -120,6 +120,14 @@ def attach(module: ModuleOp, store: WeightStore) -> None:
         module.attributes.pop(WEIGHTS_ATTR, None)
 
 
+def clone_with_weights(module: ModuleOp) -> ModuleOp:
+    """A copy of `module` that shares its weight store (a plain clone would not: weights
+    made by passes live only in the store attached to the original)."""
+    copy = module.clone()
+    attach(copy, store_of(module))
+    return copy
+
+
 def store_of(module: ModuleOp, base_dir: str = ".") -> WeightStore:
     """The module's store: the attached one, else the file its `optc.weights` names."""
     if module in _attached:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
+from dialects.weights import clone_with_weights
 from passes.codegen.cuda import kernel_source, kernels_of
 from runtime.cuda import compile_cuda
 from tests.support import apply_pipeline, parse
@@ -17,7 +18,7 @@ ARCHS = ("sm_80", "sm_90")
 
 def lower(ir: str | ModuleOp, pipeline: str = "lower-to-kernels") -> ModuleOp:
     """`ir` (text or module, at any level) through `pipeline`, on a copy."""
-    module = parse(ir) if isinstance(ir, str) else ir.clone()
+    module = parse(ir) if isinstance(ir, str) else clone_with_weights(ir)
     return apply_pipeline(module, pipeline)
 
 
@@ -53,7 +54,7 @@ def assert_gpu_matches_reference(
     module = parse(ir) if isinstance(ir, str) else ir
     feeds = dict(inputs) if inputs is not None else random_inputs(module, seed=seed)
     expected = run(module, feeds)
-    engine = build_module(module.clone(), pipeline=pipeline)
+    engine = build_module(clone_with_weights(module), pipeline=pipeline)
     got = engine.run(feeds)
     for name, want in expected.items():
         np.testing.assert_allclose(

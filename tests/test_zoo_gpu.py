@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from compiler.engine_build import build_module, kernel_pipeline
-from dialects.weights import attach, store_of
+from dialects.weights import clone_with_weights
 from runtime.reference import run
 from tests.test_zoo import zoo_inputs
 from tests.test_zoo_fusion import _entries
@@ -44,8 +44,7 @@ def test_zoo_model_on_the_gpu(gpu, entry, precision):
     imported = _imported(entry)
     inputs = zoo_inputs(entry["inputs"])
     want = run(imported, inputs)
-    module = imported.clone()
-    attach(module, store_of(imported))
+    module = clone_with_weights(imported)
     start = time.perf_counter()
     engine = build_module(module, pipeline=kernel_pipeline(precision))
     built = time.perf_counter() - start
