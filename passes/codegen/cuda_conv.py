@@ -4,11 +4,13 @@ region), `graph.conv` (optionally with a bias) and `graph.conv_transpose`.
 Which kernel a convolution gets:
 - depthwise (group = input channels): a direct kernel, threads on output elements
   (`cuda_conv_direct.emit_depthwise`);
+- f16/bf16, NHWC, group 1, C_in % 8 == 0: implicit GEMM on tensor cores
+  (`cuda_conv_mma`, fp32 accumulation);
 - every other conv, 1-D/2-D/3-D, NCHW or NHWC, any group: implicit GEMM on a tiled SIMT
   kernel with fp32 accumulation (`cuda_conv_gemm`), tile chosen from the shapes;
 - conv_transpose: a direct gather kernel (`cuda_conv_direct.emit_transpose`).
 
-f16 and bf16 are loaded into float and accumulated in float (no tensor cores yet); f64 in
+f16 and bf16 accumulate in float (on tensor cores where `cuda_conv_mma` applies); f64 in
 double. Integer convolutions are refused by name.
 """
 
@@ -18,7 +20,7 @@ from xdsl.ir import Operation
 
 from dialects import fused, graph
 from dialects.kernel import FuncOp, LaunchAttr
-from passes.codegen import cuda_conv_direct, cuda_conv_gemm
+from passes.codegen import cuda_conv_direct, cuda_conv_gemm, cuda_conv_mma
 from passes.codegen.cuda_conv_geometry import Epilogue, geometry, kernel_error
 from passes.codegen.generator import Generator
 
@@ -28,12 +30,17 @@ def _kind(kernel: FuncOp, geo) -> str:
         if geo.channels_last:
             raise kernel_error(kernel, "channels-last conv_transpose is not supported")
         return "transpose"
-    return "depthwise" if cuda_conv_direct.is_depthwise(geo) else "gemm"
+    if cuda_conv_direct.is_depthwise(geo):
+        return "depthwise"
+    return "mma" if cuda_conv_mma.applies(geo) else "gemm"
 
 
 def configure(kernel: FuncOp) -> LaunchAttr:
     geo = geometry(kernel)
-    if _kind(kernel, geo) == "gemm":
+    kind = _kind(kernel, geo)
+    if kind == "mma":
+        return cuda_conv_mma.configure(geo)
+    if kind == "gemm":
         return cuda_conv_gemm.configure(geo)
     return cuda_conv_direct.configure(geo)
 
@@ -42,6 +49,8 @@ def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
     geo = geometry(kernel)
     epilogue = Epilogue(kernel)
     kind = _kind(kernel, geo)
+    if kind == "mma":
+        return cuda_conv_mma.emit(kernel, launch, geo, epilogue)
     if kind == "gemm":
         return cuda_conv_gemm.emit(kernel, launch, geo, epilogue)
     if launch.block_dims[1:] != (1, 1):
