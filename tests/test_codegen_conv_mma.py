@@ -1,0 +1,364 @@
+"""The tensor-core convolution (`passes/codegen/cuda_conv_mma.py`): f16/bf16, NHWC,
+group 1, C_in % 8 == 0.
+
+- CPU: a table of ResNet-50 / MobileNetV2 conv shapes (batch 1 and 2) and edge cases (odd
+  C_out, OH·OW not a multiple of any tile, stride 2, 7x7 on C_in = 8/16, K shorter than or
+  not a multiple of block_k, asymmetric pads, dilation, 1-D and 3-D, bias/relu/residual
+  epilogues, graph.conv with and without bias) compiles with NVRTC for sm_80 and sm_90 and
+  takes the tensor-core kernel; what must fall back (C_in % 8 != 0, NCHW, groups, f32)
+  takes the SIMT kernel.
+- CPU emulation: the emitted C++ runs under g++ with every CUDA thread of a block as a
+  fiber (ucontext), `__syncthreads` and the warp-collective `ldmatrix`/`mma.sync` as
+  round-robin barriers, and `ldmatrix` / m16n8k16 implemented from the PTX ISA fragment
+  layouts (cp.async is a synchronous copy with the same zero-fill; shared memory starts as
+  NaN bits so a read of an unwritten element shows). Compared with the reference.
+- GPU (`gpu` marker): the same table through the engine against the reference.
+
+Tolerances: operands are exact in fp32 and accumulate in fp32 (order differs from the
+reference's), then the result — and for fused.conv the accumulator before the epilogue, as
+in the reference — rounds to f16 (11 significant bits) or bf16 (8): one rounding step is
+2^-11 / 2^-8 relative, so rtol/atol 2e-2 (f16) and 5e-2 (bf16), as the SIMT conv tests.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dialects.errors import OptcError
+from dialects.kernel import LaunchAttr
+from passes.codegen import cuda_conv, cuda_conv_mma
+from passes.codegen.cuda import emit_kernel, kernels_of
+from passes.codegen.cuda_conv_geometry import geometry
+from passes.codegen.cuda_conv_mma import CANDIDATES, Tile, check_tile, choose_tile
+from passes.codegen.cuda_types import PRELUDE, pointer_params
+from runtime.cuda import compile_cuda
+from runtime.reference.inputs import random_inputs
+from runtime.reference.interpreter import run
+from tests.cuda_support import assert_gpu_matches_reference, compile_kernels, lower
+from tests.support import parse
+from tests.test_codegen_conv import Case
+from tests.test_codegen_pool import HOST_PRELUDE, _from_buffer, _to_buffer
+
+P1 = (1, 1, 1, 1)
+CASES = [
+    # ResNet-50 (spatial sizes of the stage, some reduced to keep the reference quick)
+    Case("rn50_s2_1x1_64_256", 1, 64, (56, 56), 256, (1, 1), dtype="f16"),
+    Case("rn50_s2_3x3_64_b2", 2, 64, (14, 14), 64, (3, 3), pads=P1, dtype="f16", epilogue="bias_residual_relu"),
+    Case("rn50_s3_3x3_s2_128", 1, 128, (28, 28), 128, (3, 3), strides=(2, 2), pads=P1, dtype="f16"),
+    Case("rn50_s3_1x1_s2_down_b2", 2, 256, (14, 14), 512, (1, 1), strides=(2, 2), dtype="bf16", epilogue="none"),
+    Case("rn50_s5_3x3_512", 1, 512, (7, 7), 512, (3, 3), pads=P1, dtype="f16"),
+    Case("rn50_s5_1x1_512_2048_bf16", 1, 512, (7, 7), 2048, (1, 1), dtype="bf16", epilogue="bias_residual_relu"),
+    # MobileNetV2 pointwise
+    Case("mbv2_pw_expand_16_96", 1, 16, (28, 28), 96, (1, 1), dtype="f16"),
+    Case("mbv2_pw_project_96_24_b2", 2, 96, (14, 14), 24, (1, 1), dtype="bf16", epilogue="graph_bias"),
+    # edges: odd C_out, OH·OW off every tile, K tails, 7x7 on few channels, pads, dilation
+    Case("odd_cout_b2", 2, 24, (9, 7), 37, (3, 3), pads=P1, dtype="f16", epilogue="bias_residual_relu"),
+    Case("c8_3x3_k72", 1, 8, (6, 5), 16, (3, 3), pads=P1, dtype="f16"),
+    Case("c8_1x1_k8_bf16", 2, 8, (5, 5), 12, (1, 1), dtype="bf16"),
+    Case("stem_7x7_s2_c8", 1, 8, (23, 23), 16, (7, 7), strides=(2, 2), pads=(3, 3, 3, 3), dtype="f16", epilogue="graph_bias"),
+    Case("stem_7x7_s2_c16_b2", 2, 16, (19, 19), 20, (7, 7), strides=(2, 2), pads=(3, 3, 3, 3), dtype="bf16"),
+    Case("asym_pads_dilated", 1, 8, (11, 10), 12, (3, 3), pads=(2, 1, 0, 2), dilations=(2, 1), dtype="f16", epilogue="none"),
+    Case("graph_conv_c40_bf16", 1, 40, (5, 5), 40, (3, 3), dtype="bf16", epilogue="graph"),
+    Case("conv1d_s2", 2, 16, (13,), 24, (3,), strides=(2,), pads=(1, 1), dtype="f16"),
+    Case("conv3d_bf16", 1, 8, (4, 5, 4), 16, (3, 3, 3), pads=(1, 1, 1, 1, 1, 1), dtype="bf16", epilogue="graph_bias"),
+]
+
+FALLBACK = [
+    Case("stem_rgb_c3", 1, 3, (23, 23), 16, (7, 7), strides=(2, 2), pads=(3, 3, 3, 3), dtype="f16"),
+    Case("nchw_f16", 1, 16, (8, 8), 16, (3, 3), pads=P1, layout="NCHW", dtype="f16"),
+    Case("group2_f16", 1, 16, (6, 6), 16, (3, 3), pads=P1, group=2, dtype="f16"),
+    Case("f32_nhwc", 1, 16, (6, 6), 16, (3, 3), pads=P1),
+    Case("c12_f16", 1, 12, (6, 6), 16, (3, 3), pads=P1, dtype="f16"),
+]
+
+TOLERANCE = {"f16": 2e-2, "bf16": 5e-2}
+EMULATED = ["odd_cout_b2", "c8_3x3_k72", "c8_1x1_k8_bf16", "stem_7x7_s2_c8", "asym_pads_dilated", "graph_conv_c40_bf16", "conv1d_s2", "conv3d_bf16"]
+BY_ID = {c.id: c for c in CASES}
+
+
+def _kernel(case: Case):
+    (kernel,) = kernels_of(lower(case.ir(), "outline-kernels"))
+    return kernel
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_kernels_compile_on_tensor_cores(case: Case):
+    (source,) = compile_kernels(case.ir()).values()
+    assert "optc_mma_" + ("f16" if case.dtype == "f16" else "bf16") in source
+    assert "cp.async" in source
+
+
+@pytest.mark.parametrize("case", FALLBACK, ids=lambda c: c.id)
+def test_fallbacks_keep_the_simt_kernel(case: Case):
+    geo = geometry(_kernel(case))
+    assert cuda_conv_mma.why_not(geo) is not None
+    (source,) = compile_kernels(case.ir()).values()
+    assert "optc_mma_" not in source
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_gpu_matches_reference(case: Case):
+    tol = TOLERANCE[case.dtype]
+    assert_gpu_matches_reference(case.ir(), rtol=tol, atol=tol)
+
+
+# --- tiles --------------------------------------------------------------------------------
+
+
+def test_candidates_are_valid():
+    geo = geometry(_kernel(CASES[0]))
+    for tile in CANDIDATES:
+        assert check_tile(tile, geo) is None, tile
+
+
+def _geo(batch: int, size: int, cin: int, cout: int, k: int, stride: int):
+    pad = k // 2
+    return geometry(_kernel(Case("t", batch, cin, (size, size), cout, (k, k), strides=(stride, stride), pads=(pad,) * 4, dtype="f16")))
+
+
+def test_configure_by_shape():
+    # ResNet-50 batch 32: big tiles; batch 1 late stages: small tiles for more blocks
+    assert choose_tile(_geo(32, 56, 64, 256, 1, 1)) == Tile(128, 128, 32, 2, 4, 3)
+    small = choose_tile(_geo(1, 7, 512, 2048, 1, 1))
+    assert small.block_m <= 64
+    # C_out = 24: no 128-wide tile (most of its columns would be empty)
+    assert choose_tile(_geo(1, 56, 96, 24, 1, 1)).block_n <= 64
+    launch = cuda_conv.configure(_kernel(CASES[0]))
+    assert set(launch.tile_params) == set(cuda_conv_mma.TILE_KEYS)
+    tile = cuda_conv_mma.tile_of(launch)
+    assert launch.shared_bytes == tile.shared_bytes and launch.block_dims == (tile.threads, 1, 1)
+
+
+@pytest.mark.parametrize("tile", CANDIDATES + (Tile(64, 32, 16, 4, 1, 2), Tile(16, 64, 64, 1, 4, 2)), ids=str)
+def test_emit_honours_every_valid_tile(tile: Tile):
+    kernel = _kernel(BY_ID["odd_cout_b2"])
+    geo = geometry(kernel)
+    assert check_tile(tile, geo) is None
+    source = cuda_conv.emit(kernel, tile.launch(geo))
+    assert f"__launch_bounds__({tile.threads})" in source
+    compile_cuda(PRELUDE + source, "tile.cu", arch="sm_80", cache=False)
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+def _launch(**changes) -> LaunchAttr:
+    kernel = _kernel(BY_ID["odd_cout_b2"])
+    good = Tile(64, 64, 32, 2, 2, 3).launch(geometry(kernel))
+    grid = changes.pop("grid", good.grid_dims)
+    block = changes.pop("block", good.block_dims)
+    shared = changes.pop("shared", good.shared_bytes)
+    params = {**good.tile_params, **changes}
+    return LaunchAttr(list(grid), list(block), shared, {k: v for k, v in params.items() if v is not None})
+
+
+@pytest.mark.parametrize(
+    "launch, message",
+    [
+        (_launch(block_m=48), r"invalid tile .*block_m 48 must be a multiple of 16·warps_m = 32"),
+        (_launch(block_k=24), r"block_k 24 must be a multiple of 16"),
+        (_launch(stages=5), r"stages 5 \(2..4 allowed\)"),
+        (_launch(stages=None), r"missing tile parameters stages"),
+        (_launch(block=[64, 1, 1]), r"block \[64, 1, 1\] does not match the tile's 128 threads"),
+        (_launch(grid=[1, 1, 1]), r"does not cover the output"),
+        (_launch(shared=1024), r"needs 30720 bytes of dynamic shared memory, launch gives 1024"),
+        (_launch(block_m=256, block_n=256, block_k=64, stages=4, warps_m=4, warps_n=8, block=[1024, 1, 1]), r"bytes of shared memory \(at most"),
+    ],
+)
+def test_invalid_launch_is_refused_by_name(launch: LaunchAttr, message: str):
+    kernel = _kernel(BY_ID["odd_cout_b2"])
+    with pytest.raises(OptcError, match=r"@k0_fused_conv \('fused.conv'\): .*" + message):
+        cuda_conv.emit(kernel, launch)
+
+
+def test_emit_refuses_a_conv_it_does_not_apply_to():
+    from passes.codegen.cuda_conv_geometry import Epilogue
+
+    kernel = _kernel(FALLBACK[0])
+    geo = geometry(kernel)
+    with pytest.raises(OptcError, match=r"the tensor-core conv does not apply: C_in = 3 is not a multiple of 8"):
+        cuda_conv_mma.emit(kernel, Tile(64, 64, 32, 2, 2, 3).launch(geo), geo, Epilogue(kernel))
+
+
+# --- the emitted C++ on the CPU, every thread a fiber ----------------------------------------
+
+FIBERS = r"""
+#include <ucontext.h>
+#include <vector>
+struct optc_fiber { ucontext_t ctx; optc_dim3 tid; bool done; const unsigned short* addr; unsigned a[4], b[2]; };
+static std::vector<optc_fiber> optc_fibers;
+static int optc_cur;
+static ucontext_t optc_scheduler;
+static std::vector<unsigned short> optc_smem;
+#define threadIdx (optc_fibers[optc_cur].tid)
+// Every thread runs to its next barrier, round-robin: with the block's control flow uniform
+// at barriers, one yield is one __syncthreads (or one phase of a warp-collective op).
+static inline void optc_yield() { swapcontext(&optc_fibers[optc_cur].ctx, &optc_scheduler); }
+static inline void __syncthreads() { optc_yield(); }
+#define OPTC_MMA_HELPERS
+#define OPTC_CP_ASYNC_WAIT(n)
+static inline void optc_cp_async_commit() {}
+static inline void optc_cp_async16(void* dst, const void* src, int bytes) {
+    std::memset(dst, 0, 16);
+    std::memcpy(dst, src, bytes);
+}
+static inline unsigned short optc_at(const unsigned short* p, int i) { return p[i]; }
+// ldmatrix .x4: matrix j's row r comes from lane 8j + r's address; lane L gets, of each
+// matrix, row L/4, columns 2(L%4) and 2(L%4)+1 (.trans: the transpose's).
+static void optc_ldmatrix(unsigned* r, const void* p, bool trans) {
+    const int me = optc_cur, warp = me & ~31, lane = me & 31;
+    optc_fibers[me].addr = (const unsigned short*)p;
+    optc_yield();
+    const int row = lane >> 2, col = (lane & 3) * 2;
+    for (int j = 0; j < 4; ++j) {
+        unsigned lo, hi;
+        if (!trans) {
+            const unsigned short* q = optc_fibers[warp + j * 8 + row].addr;
+            lo = q[col]; hi = q[col + 1];
+        } else {
+            lo = optc_fibers[warp + j * 8 + col].addr[row];
+            hi = optc_fibers[warp + j * 8 + col + 1].addr[row];
+        }
+        r[j] = lo | (hi << 16);
+    }
+    optc_yield();
+}
+static inline void optc_ldmatrix_x4(unsigned* r, const void* p) { optc_ldmatrix(r, p, false); }
+static inline void optc_ldmatrix_x4_trans(unsigned* r, const void* p) { optc_ldmatrix(r, p, true); }
+static inline float optc_bits_to_float(unsigned short bits, bool bf16) {
+    if (bf16) return __uint_as_float(((unsigned)bits) << 16);
+    optc_half h; h.bits = bits; return optc_widen(h);
+}
+// mma.sync m16n8k16 row.col, fp32 accumulate; g = lane / 4, t = lane % 4:
+// A regs a[g][2t..], a[g+8][2t..], a[g][2t+8..], a[g+8][2t+8..]; B regs b[2t..][g],
+// b[2t+8..][g]; C c[g][2t], c[g][2t+1], c[g+8][2t], c[g+8][2t+1] (low half = lower index).
+static void optc_mma(float* d, const unsigned* a, const unsigned* b, bool bf16) {
+    const int me = optc_cur, warp = me & ~31, lane = me & 31;
+    for (int i = 0; i < 4; ++i) optc_fibers[me].a[i] = a[i];
+    for (int i = 0; i < 2; ++i) optc_fibers[me].b[i] = b[i];
+    optc_yield();
+    float A[16][16], B[16][8];
+    for (int l = 0; l < 32; ++l) {
+        const optc_fiber& f = optc_fibers[warp + l];
+        const int g = l >> 2, t = l & 3;
+        for (int e = 0; e < 2; ++e) {
+            const int s = 16 * e;
+            A[g][2 * t + e] = optc_bits_to_float(f.a[0] >> s, bf16);
+            A[g + 8][2 * t + e] = optc_bits_to_float(f.a[1] >> s, bf16);
+            A[g][2 * t + 8 + e] = optc_bits_to_float(f.a[2] >> s, bf16);
+            A[g + 8][2 * t + 8 + e] = optc_bits_to_float(f.a[3] >> s, bf16);
+            B[2 * t + e][g] = optc_bits_to_float(f.b[0] >> s, bf16);
+            B[2 * t + 8 + e][g] = optc_bits_to_float(f.b[1] >> s, bf16);
+        }
+    }
+    const int g = lane >> 2, t = lane & 3;
+    for (int q = 0; q < 4; ++q) {
+        const int row = g + (q >> 1) * 8, col = 2 * t + (q & 1);
+        float s = d[q];
+        for (int k = 0; k < 16; ++k) s += A[row][k] * B[k][col];
+        d[q] = s;
+    }
+    optc_yield();
+}
+static inline void optc_mma_f16(float* d, const unsigned* a, const unsigned* b) { optc_mma(d, a, b, false); }
+static inline void optc_mma_bf16(float* d, const unsigned* a, const unsigned* b) { optc_mma(d, a, b, true); }
+"""
+
+
+def _host_source(kernel, launch: LaunchAttr) -> str:
+    prelude = HOST_PRELUDE.replace("static optc_dim3 blockIdx, threadIdx, blockDim, gridDim;", "static optc_dim3 blockIdx, blockDim, gridDim;")
+    prelude = prelude.replace("static inline void __syncthreads() {}", "")
+    assert "threadIdx" not in prelude and "__syncthreads" not in prelude
+    source = emit_kernel(kernel).replace(
+        "extern __shared__ __align__(16) unsigned short smem[];", "unsigned short* smem = optc_smem.data();"
+    )
+    params = pointer_params(kernel)
+    casts = ", ".join(f"({p.rsplit(' ', 1)[0]})optc_args[{j}]" for j, p in enumerate(params))
+    (gx, _, _), (threads, _, _) = launch.grid_dims, launch.block_dims
+    name = kernel.sym_name.data
+    launcher = f"""
+static void** optc_args;
+static void optc_entry() {{ {name}({casts}); optc_fibers[optc_cur].done = true; }}
+extern "C" void optc_launch(void** ptrs) {{
+    optc_args = ptrs;
+    gridDim = {{{gx}, 1, 1}}; blockDim = {{{threads}, 1, 1}};
+    optc_fibers.resize({threads});
+    std::vector<std::vector<char>> stacks({threads}, std::vector<char>(1 << 16));
+    for (unsigned b = 0; b < {gx}; ++b) {{
+        blockIdx = {{b, 0, 0}};
+        optc_smem.assign({launch.shared_bytes // 2 + 8}, 0xFFFF);  // NaN bits: unwritten reads show
+        for (int t = 0; t < {threads}; ++t) {{
+            optc_fiber& f = optc_fibers[t];
+            f.tid = {{(unsigned)t, 0, 0}}; f.done = false;
+            getcontext(&f.ctx);
+            f.ctx.uc_stack.ss_sp = stacks[t].data(); f.ctx.uc_stack.ss_size = stacks[t].size();
+            f.ctx.uc_link = &optc_scheduler;
+            makecontext(&f.ctx, optc_entry, 0);
+        }}
+        for (bool running = true; running;) {{
+            running = false;
+            for (int t = 0; t < {threads}; ++t) {{
+                if (optc_fibers[t].done) continue;
+                optc_cur = t;
+                swapcontext(&optc_scheduler, &optc_fibers[t].ctx);
+                running = running || !optc_fibers[t].done;
+            }}
+        }}
+    }}
+}}
+"""
+    return prelude + FIBERS + source + launcher
+
+
+def run_emulated(ir: str, feeds: dict[str, np.ndarray], tile: Tile | None = None) -> list[np.ndarray]:
+    """Lower `ir` (one tensor-core conv), build the emitted C++ with g++ against the fiber
+    harness and run it on `feeds` (with `tile`'s launch when given)."""
+    (kernel,) = kernels_of(lower(ir))
+    launch = kernel.attributes["launch"] if tile is None else tile.launch(geometry(kernel))
+    kernel.attributes["launch"] = launch
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "k.cpp").write_text(_host_source(kernel, launch))
+        subprocess.run(["g++", "-O1", "-w", "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
+        lib = ctypes.CDLL(f"{tmp}/k.so")
+        types = kernel.function_type
+        inputs = [_to_buffer(feeds[name], t.element_type) for name, t in zip(feeds, types.inputs.data)]
+        outputs = [np.zeros(t.get_shape(), np.uint16) for t in types.outputs.data]
+        ptrs = (ctypes.c_void_p * (len(inputs) + len(outputs)))(*[a.ctypes.data for a in [*inputs, *outputs]])
+        lib.optc_launch(ptrs)
+    results = []
+    for o, t in zip(outputs, types.outputs.data):
+        results.append(_from_buffer(o, t.element_type) if "bf16" in str(t.element_type) else o.view(np.float16))
+    return results
+
+
+def _check_emulated(case: Case, tile: Tile | None = None) -> None:
+    ir = case.ir()
+    feeds = random_inputs(parse(ir), seed=1)
+    expected = run(parse(ir), feeds)
+    got = run_emulated(ir, feeds, tile)
+    tol = TOLERANCE[case.dtype]
+    for g, want in zip(got, expected.values()):
+        np.testing.assert_allclose(g.astype(np.float64), np.asarray(want).astype(np.float64), rtol=tol, atol=tol)
+
+
+needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ to build the emitted C++ for the CPU")
+
+
+@needs_gxx
+@pytest.mark.parametrize("case", EMULATED)
+def test_emulated_kernel_matches_reference(case: str):
+    _check_emulated(BY_ID[case])
+
+
+@needs_gxx
+@pytest.mark.parametrize("tile", [Tile(128, 128, 32, 2, 4, 3), Tile(128, 64, 32, 2, 2, 2), Tile(16, 64, 64, 1, 4, 4)], ids=str)
+def test_emulated_kernel_matches_reference_with_other_tiles(tile: Tile):
+    _check_emulated(BY_ID["odd_cout_b2"], tile)
