@@ -36,8 +36,8 @@
 // CHECK:      extern "C" __global__ void __launch_bounds__(256) k1_fused_matmul(
 // CHECK:        __shared__ __align__(16) float As[2][16][20];
 // The head split: q, k, v are [1, heads, seq, dim] = split n, then index by (n / dim, m, n % dim).
-// CHECK:        if (n < 64) out0[(((n) / 16) * 160 + (m) * 16 + ((n) % 16))] = e0_0;
-// CHECK-NEXT:   if (n >= 64 && n < 128) out1[((((n - 64)) / 16) * 160 + (m) * 16 + (((n - 64)) % 16))] = e0_0;
+// CHECK:        if (n < 64) out0[((n / 16) * 160 + m * 16 + (n % 16))] = e0_0;
+// CHECK-NEXT:   if (n >= 64 && n < 128) out1[(((n - 64) / 16) * 160 + m * 16 + ((n - 64) % 16))] = e0_0;
 // CHECK-NEXT:   if (n >= 128) out2[
 // transpose_b: B is read as [N, K].
 // CHECK:        (float)B[(int)(n0 + col) * 64 + k0 + kk]
