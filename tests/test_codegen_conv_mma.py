@@ -131,6 +131,7 @@ def test_configure_by_shape():
     assert small.block_m <= 64
     # C_out = 24: no 128-wide tile (most of its columns would be empty)
     assert choose_tile(_geo(1, 56, 96, 24, 1, 1)).block_n <= 64
+    assert choose_tile(_geo(32, 56, 144, 24, 1, 1)) == Tile(128, 32, 32, 4, 1, 3)
     launch = cuda_conv.configure(_kernel(CASES[0]))
     assert set(launch.tile_params) == set(cuda_conv_mma.TILE_KEYS)
     tile = cuda_conv_mma.tile_of(launch)
@@ -359,6 +360,6 @@ def test_emulated_kernel_matches_reference(case: str):
 
 
 @needs_gxx
-@pytest.mark.parametrize("tile", [Tile(128, 128, 32, 2, 4, 3), Tile(128, 64, 32, 2, 2, 2), Tile(16, 64, 64, 1, 4, 4)], ids=str)
+@pytest.mark.parametrize("tile", [Tile(128, 128, 32, 2, 4, 3), Tile(128, 64, 32, 2, 2, 2), Tile(128, 32, 32, 4, 1, 3), Tile(16, 64, 64, 1, 4, 4)], ids=str)
 def test_emulated_kernel_matches_reference_with_other_tiles(tile: Tile):
     _check_emulated(BY_ID["odd_cout_b2"], tile)

@@ -86,11 +86,14 @@ CANDIDATES = (
     Tile(128, 64, 32, 2, 2, 3),
     Tile(64, 128, 32, 2, 2, 3),
     Tile(64, 64, 32, 2, 2, 3),
+    Tile(128, 32, 32, 4, 1, 3),
     Tile(32, 64, 32, 1, 2, 4),
+    Tile(64, 32, 32, 2, 1, 4),
     Tile(32, 32, 32, 1, 2, 4),
 )
 """Tiles `configure` picks from, largest first (all valid; only the first needs more than
-48 KiB of shared memory: 60 KiB)."""
+48 KiB of shared memory: 60 KiB). The 32-wide ones serve narrow C_out (MobileNetV2's
+projections to 24 or 32 channels) without empty columns."""
 
 
 def why_not(geo: ConvGeometry) -> str | None:
