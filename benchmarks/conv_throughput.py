@@ -2,13 +2,16 @@
 channels-last tensors), measured in the same run.
 
 The ResNet-50 convolution shapes (the 7x7 stem, 1x1 and 3x3 of each stage, the strided
-3x3s), channels last as optc runs them after graph-optimize, batch 1 and 32, f32 and f16.
+3x3s) and MobileNetV2's pointwise 1x1s, channels last as optc runs them after
+graph-optimize, batch 1 and 32, f32 and f16.
 Each case is a `fused.conv` with no epilogue, lowered through `outline-kernels` and the conv
 generator (passes/codegen/cuda_conv*.py) with the launch `configure` picks, compiled with
 NVRTC for the device, checked against torch, and timed with CUDA events (median of
 repeats). TFLOP/s counts 2·N·OH·OW·C_out·C_in·KH·KW / group. torch runs with TF32 off for
-f32, so both sides do full fp32 FMAs; for f16 cuDNN uses tensor cores and optc (today) does
-not. Run on a GPU machine from the repository root:
+f32, so both sides do full fp32 FMAs. For f16 both sides use tensor cores with fp32
+accumulation: optc's `cuda_conv_mma` (mma.sync m16n8k16) wherever C_in % 8 == 0; the RGB
+stem (C_in = 3) stays on the SIMT implicit GEMM (column `kernel` says which ran). Run on a
+GPU machine from the repository root:
 
     PYTHONPATH=. python3 benchmarks/conv_throughput.py --json out/conv.json
 """
@@ -46,6 +49,10 @@ RESNET50 = {
     "s4 1x1 256-1024": (14, 256, 1024, 1, 1, 0),
     "s5 3x3 512-512": (7, 512, 512, 3, 1, 1),
     "s5 1x1 512-2048": (7, 512, 2048, 1, 1, 0),
+    "mbv2 1x1 32-192": (112, 32, 192, 1, 1, 0),
+    "mbv2 1x1 144-24": (56, 144, 24, 1, 1, 0),
+    "mbv2 1x1 192-64": (14, 192, 64, 1, 1, 0),
+    "mbv2 1x1 960-320": (7, 960, 320, 1, 1, 0),
 }
 
 NUMPY = {"f32": np.float32, "f16": np.float16}
@@ -87,6 +94,8 @@ def run_case(name: str, shape, batch: int, dtype: str, device: Device, stream: S
     source = PRELUDE + cuda_conv.emit(kernel, launch)
     cubin = compile_cuda(source, f"{kernel.sym_name.data}.cu", arch=device.arch)
     function = Module(cubin, kernel.sym_name.data).function(kernel.sym_name.data)
+    if launch.shared_bytes > 48 * 1024:  # the engine does the same for such kernels
+        function.set_max_dynamic_shared_memory(launch.shared_bytes)
     rng = np.random.default_rng(0)
     x_host = rng.standard_normal((batch, size, size, cin)).astype(NUMPY[dtype])
     w_host = (rng.standard_normal((cout, k, k, cin)) / np.sqrt(cin * k * k)).astype(NUMPY[dtype])
@@ -119,7 +128,10 @@ def run_case(name: str, shape, batch: int, dtype: str, device: Device, stream: S
         "case": name,
         "batch": batch,
         "dtype": dtype,
+        "kernel": "mma" if "optc_mma_" in source else "simt",
         "tile": launch.tile_params,
+        "registers": function.num_registers,
+        "spill_bytes": function.local_bytes,
         "optc_ms": ms,
         "cudnn_ms": torch_ms,
         "optc_tflops": flops / (ms * 1e-3) / 1e12,
@@ -173,9 +185,9 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_case(name, shape, batch, dtype, device, stream, args)
                 results.append(r)
                 print(
-                    f"{dtype} n={batch:<3} {name:>18}: optc {r['optc_ms']:8.4f} ms {r['optc_tflops']:6.2f} TFLOP/s | "
+                    f"{dtype} n={batch:<3} {name:>20}: optc {r['optc_ms']:8.4f} ms {r['optc_tflops']:6.2f} TFLOP/s | "
                     f"cuDNN {r['cudnn_ms']:8.4f} ms {r['cudnn_tflops']:6.2f} TFLOP/s | "
-                    f"{r['optc_tflops'] / r['cudnn_tflops']:.2f}x  {r['tile']}",
+                    f"{r['optc_tflops'] / r['cudnn_tflops']:.2f}x  {r['kernel']} {r['tile']} regs {r['registers']} spill {r['spill_bytes']}",
                     flush=True,
                 )
     if args.json:
