@@ -43,7 +43,7 @@ import ml_dtypes
 import numpy as np
 import onnx
 from onnx import ModelProto, NodeProto, helper, numpy_helper
-from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupledict
+from onnx.backend.base import Backend, BackendRep, Device, namedtupledict
 from xdsl.dialects.builtin import BFloat16Type, ModuleOp
 
 from compiler.onnx_import import import_onnx
@@ -53,9 +53,6 @@ from dialects.errors import OptcError
 from dialects.weights import clone_with_weights
 from runtime.reference import run
 from runtime.reference.interpreter import entry, io_names
-
-SUPPORTED_DEVICES = (DeviceType.CPU,)
-
 
 class OptcReferenceRep(BackendRep):
     """A model prepared for any number of runs on the reference interpreter (or, with
@@ -143,28 +140,33 @@ class OptcReferenceRep(BackendRep):
 class OptcReferenceBackend(Backend):
     """optc's frontend + numpy reference interpreter behind the ONNX backend API."""
 
+    DEVICE = "CPU"
+    """The one device this backend runs on (`OptcCudaBackend`: CUDA)."""
+    NAME = "the reference backend"
+
     @classmethod
     def supports_device(cls, device: str) -> bool:
         try:
-            return Device(device).type in SUPPORTED_DEVICES
+            return Device(device).type == Device(cls.DEVICE).type
         except (AttributeError, ValueError):  # an unknown device name or a malformed id
             return False
 
     @classmethod
-    def prepare(cls, model: ModelProto, device: str = "CPU", **kwargs: Any) -> OptcReferenceRep:
+    def prepare(cls, model: ModelProto, device: str | None = None, **kwargs: Any) -> OptcReferenceRep:
         """Import `model` (with its own static input shapes) for repeated runs."""
+        device = device or cls.DEVICE
         if not cls.supports_device(device):
-            raise OptcError(f"the reference backend runs on CPU only, not on '{device}'")
+            raise OptcError(f"{cls.NAME} runs on {cls.DEVICE} only, not on '{device}'")
         if kwargs:
-            raise OptcError(f"the reference backend takes no prepare options, got {', '.join(sorted(kwargs))}")
+            raise OptcError(f"{cls.NAME} takes no prepare options, got {', '.join(sorted(kwargs))}")
         model = _upgraded(model)
         try:
-            return OptcReferenceRep(model, import_onnx(model))
+            return OptcReferenceRep(model, import_onnx(model), cls.DEVICE)
         except ConstantInputRequired:
-            return OptcReferenceRep(model, None)
+            return OptcReferenceRep(model, None, cls.DEVICE)
 
     @classmethod
-    def run_model(cls, model: ModelProto, inputs: Any, device: str = "CPU", **kwargs: Any) -> tuple[np.ndarray, ...]:
+    def run_model(cls, model: ModelProto, inputs: Any, device: str | None = None, **kwargs: Any) -> tuple[np.ndarray, ...]:
         return cls.prepare(model, device, **kwargs).run(inputs)
 
     @classmethod
@@ -172,7 +174,7 @@ class OptcReferenceBackend(Backend):
         cls,
         node: NodeProto,
         inputs: Any,
-        device: str = "CPU",
+        device: str | None = None,
         outputs_info: Sequence[tuple[np.dtype, tuple[int, ...]]] | None = None,
         **kwargs: Any,
     ) -> tuple[np.ndarray, ...]:
@@ -182,6 +184,13 @@ class OptcReferenceBackend(Backend):
         arrays = [np.asarray(x) for x in _positional(inputs)]
         model = _single_node_model(node, arrays, outputs_info, opset)
         return cls.run_model(model, arrays, device, **kwargs)
+
+
+class OptcCudaBackend(OptcReferenceBackend):
+    """The ONNX backend API on the GPU: every model becomes an engine of optc's kernels."""
+
+    DEVICE = "CUDA"
+    NAME = "the CUDA backend"
 
 
 def _positional(inputs: Any) -> list[Any]:
@@ -279,37 +288,6 @@ def _single_node_model(
 
 def _is_bf16(t) -> bool:
     return isinstance(t.element_type, BFloat16Type)
-
-
-class OptcCudaBackend(OptcReferenceBackend):
-    """The ONNX backend API on the GPU: every model becomes an engine of optc's kernels."""
-
-    @classmethod
-    def supports_device(cls, device: str) -> bool:
-        try:
-            return Device(device).type == DeviceType.CUDA
-        except (AttributeError, ValueError):
-            return False
-
-    @classmethod
-    def prepare(cls, model: ModelProto, device: str = "CUDA", **kwargs: Any) -> OptcReferenceRep:
-        if not cls.supports_device(device):
-            raise OptcError(f"the CUDA backend runs on CUDA devices, not on '{device}'")
-        if kwargs:
-            raise OptcError(f"the CUDA backend takes no prepare options, got {', '.join(sorted(kwargs))}")
-        model = _upgraded(model)
-        try:
-            return OptcReferenceRep(model, import_onnx(model), "CUDA")
-        except ConstantInputRequired:
-            return OptcReferenceRep(model, None, "CUDA")
-
-    @classmethod
-    def run_model(cls, model: ModelProto, inputs: Any, device: str = "CUDA", **kwargs: Any) -> tuple[np.ndarray, ...]:
-        return cls.prepare(model, device, **kwargs).run(inputs)
-
-    @classmethod
-    def run_node(cls, node, inputs, device: str = "CUDA", outputs_info=None, **kwargs):
-        return super().run_node(node, inputs, device, outputs_info, **kwargs)
 
 
 # module-level entry points, as other ONNX backends (onnxruntime.backend, ...) offer them

@@ -87,9 +87,14 @@ def _split(method: str) -> tuple[str, str]:
     return name, device.upper()
 
 
-def _tracked(method: str, run: Callable[[unittest.TestCase], None]) -> Callable[[unittest.TestCase], None]:
+def _tracked(
+    method: str,
+    run: Callable[[unittest.TestCase], None],
+    outcomes: dict[str, str],
+    excluded: dict[str, str],
+) -> Callable[[unittest.TestCase], None]:
     """Wrap one BackendTest method: skip unsupported ops, expect excluded tests to fail,
-    and record the outcome for `test_pass_rate`."""
+    and record the outcome in `outcomes` for the pass rate."""
     name, _ = _split(method)
 
     @functools.wraps(run)
@@ -101,28 +106,34 @@ def _tracked(method: str, run: Callable[[unittest.TestCase], None]) -> Callable[
         except unittest.SkipTest:
             raise
         except Exception:
-            if name not in EXCLUDED:
-                OUTCOMES[method] = "failed"
+            if name not in excluded:
+                outcomes[method] = "failed"
                 raise
-            OUTCOMES[method] = "excluded"
-            raise unittest.SkipTest(f"excluded: {EXCLUDED[name]}") from None
-        OUTCOMES[method] = "passed"
-        if name in EXCLUDED:
-            self.fail(f"{name} passes now: remove it from EXCLUDED in tests/onnx_backend_exclusions.py")
+            outcomes[method] = "excluded"
+            raise unittest.SkipTest(f"excluded: {excluded[name]}") from None
+        outcomes[method] = "passed"
+        if name in excluded:
+            self.fail(f"{name} passes now: remove it from its exclusion table in tests/onnx_backend_exclusions.py")
 
     return test
 
 
-def _node_test_case() -> type[unittest.TestCase]:
-    backend_test = onnx.backend.test.BackendTest(OptcReferenceBackend, __name__)
+def node_test_case(
+    backend: type, module: str, device: str, outcomes: dict[str, str], excluded: dict[str, str]
+) -> type[unittest.TestCase]:
+    """onnx's node tests for `backend` on `device` as one TestCase, each method tracked."""
+    backend_test = onnx.backend.test.BackendTest(backend, module)
     backend_test.include(r"^test_")
     case = backend_test.test_cases[CATEGORY]
     for method in [m for m in vars(case) if m.startswith("test_")]:
-        setattr(case, method, _tracked(method, getattr(case, method)))
+        if _split(method)[1] != device:
+            delattr(case, method)
+        else:
+            setattr(case, method, _tracked(method, getattr(case, method), outcomes, excluded))
     return case
 
 
-OnnxBackendNodeModelTest = _node_test_case()
+OnnxBackendNodeModelTest = node_test_case(OptcReferenceBackend, __name__, "CPU", OUTCOMES, EXCLUDED)
 
 
 def _counted_methods() -> list[str]:

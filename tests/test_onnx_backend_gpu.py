@@ -10,59 +10,17 @@ asks for at least 98% of the supported tests to pass.
 
 from __future__ import annotations
 
-import functools
-import unittest
-
-import onnx.backend.test
 import pytest
 
 from compiler.backend import OptcCudaBackend
 from tests.onnx_backend_exclusions import EXCLUDED, GPU_EXCLUDED
-from tests.test_onnx_backend import CATEGORY, MIN_PASS_RATE, UNSUPPORTED, _split
+from tests.test_onnx_backend import MIN_PASS_RATE, UNSUPPORTED, _split, node_test_case
 
 pytestmark = pytest.mark.gpu
 
 OUTCOMES: dict[str, str] = {}
 EXCLUSIONS = {**EXCLUDED, **GPU_EXCLUDED}
-
-
-def _tracked(method, run):
-    name, _ = _split(method)
-
-    @functools.wraps(run)
-    def test(self):
-        if name in UNSUPPORTED:
-            raise unittest.SkipTest(f"no optc importer for {', '.join(UNSUPPORTED[name])}")
-        try:
-            run(self)
-        except unittest.SkipTest:
-            raise
-        except Exception:
-            if name not in EXCLUSIONS:
-                OUTCOMES[method] = "failed"
-                raise
-            OUTCOMES[method] = "excluded"
-            raise unittest.SkipTest(f"excluded: {EXCLUSIONS[name]}") from None
-        OUTCOMES[method] = "passed"
-        if name in GPU_EXCLUDED:
-            self.fail(f"{name} passes on the GPU now: remove it from GPU_EXCLUDED")
-
-    return test
-
-
-def _node_test_case():
-    backend_test = onnx.backend.test.BackendTest(OptcCudaBackend, __name__)
-    backend_test.include(r"^test_")
-    case = backend_test.test_cases[CATEGORY]
-    for method in [m for m in vars(case) if m.startswith("test_")]:
-        if _split(method)[1] != "CUDA":
-            delattr(case, method)
-            continue
-        setattr(case, method, _tracked(method, getattr(case, method)))
-    return case
-
-
-OnnxBackendNodeModelTestGpu = _node_test_case()
+OnnxBackendNodeModelTestGpu = node_test_case(OptcCudaBackend, __name__, "CUDA", OUTCOMES, EXCLUSIONS)
 
 
 def test_pass_rate():
