@@ -293,3 +293,132 @@ def test_epilogue_op_without_template_is_refused_by_name():
     )
     with pytest.raises(OptcError, match=r"@k0_fused_conv \('fused.conv'\): epilogue: 'graph.softmax' has no CUDA template"):
         compile_kernels(ir)
+
+
+# -- epilogue tails: views, transposes, splits and slices after the elementwise part ---------
+
+_TAIL_HEAD = "func.func @main(%x: tensor<2x8x8x3x{dt}>, %w: tensor<{m}x3x3x{cg}x{dt}>, %b: tensor<1x1x1x{m}x{dt}>) -> ({results}) {{\n"
+_TAIL_CONV = (
+    "  {outs} = fused.conv %x, %w extras(%b : tensor<1x1x1x{m}x{dt}>) {{strides = array<i64: 1, 1>, "
+    "pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = {group} : i64, layout = \"NHWC\"}} : "
+    "(tensor<2x8x8x3x{dt}>, tensor<{m}x3x3x{cg}x{dt}>) -> {results} {{\n"
+    "  ^bb0(%acc: tensor<2x8x8x{m}x{dt}>, %bb: tensor<1x1x1x{m}x{dt}>):\n"
+    "    %s = graph.add %acc, %bb : (tensor<2x8x8x{m}x{dt}>, tensor<1x1x1x{m}x{dt}>) -> tensor<2x8x8x{m}x{dt}>\n"
+    "    %r = graph.relu %s : tensor<2x8x8x{m}x{dt}>\n"
+)
+
+
+def _tail_ir(tail: str, results: list[str], dt: str = "f32", m: int = 4, group: int = 1) -> str:
+    outs = ", ".join(f"%o{k}" for k in range(len(results)))
+    fmt = dict(dt=dt, m=m, cg=3 // group, group=group, outs=outs, results=", ".join(results).format(dt=dt))
+    return (
+        _TAIL_HEAD.format(**fmt)
+        + _TAIL_CONV.format(**fmt)
+        + "".join(f"    {line}\n" for line in tail.format(dt=dt).strip().splitlines())
+        + "  }\n"
+        + f"  func.return {outs} : {fmt['results']}\n}}\n"
+    )
+
+
+TAIL_CASES = {
+    # conv + bias + relu in NHWC, then the transpose back to the model's NCHW (graph-to-nhwc)
+    "transpose_to_nchw": _tail_ir(
+        """
+%t = graph.transpose %r {{perm = array<i64: 0, 3, 1, 2>}} : tensor<2x8x8x4x{dt}> -> tensor<2x4x8x8x{dt}>
+fused.yield %t : tensor<2x4x8x8x{dt}>""",
+        ["tensor<2x4x8x8x{dt}>"],
+    ),
+    "transpose_to_nchw_f16": _tail_ir(
+        """
+%t = graph.transpose %r {{perm = array<i64: 0, 3, 1, 2>}} : tensor<2x8x8x4x{dt}> -> tensor<2x4x8x8x{dt}>
+fused.yield %t : tensor<2x4x8x8x{dt}>""",
+        ["tensor<2x4x8x8x{dt}>"],
+        dt="f16",
+    ),
+    # the direct (depthwise) kernel with the same tail
+    "depthwise_transpose_to_nchw": _tail_ir(
+        """
+%t = graph.transpose %r {{perm = array<i64: 0, 3, 1, 2>}} : tensor<2x8x8x6x{dt}> -> tensor<2x6x8x8x{dt}>
+fused.yield %t : tensor<2x6x8x8x{dt}>""",
+        ["tensor<2x6x8x8x{dt}>"],
+        m=6,
+        group=3,
+    ),
+    # channels split 1 + 3, the second flattened: per-output conditions on the channel
+    "split_channels": _tail_ir(
+        """
+%p, %q = graph.split %r {{axis = 3 : i64, split = array<i64: 1, 3>}} : tensor<2x8x8x4x{dt}> -> tensor<2x8x8x1x{dt}>, tensor<2x8x8x3x{dt}>
+%f = graph.reshape %q : tensor<2x8x8x3x{dt}> -> tensor<128x3x{dt}>
+fused.yield %p, %f : tensor<2x8x8x1x{dt}>, tensor<128x3x{dt}>""",
+        ["tensor<2x8x8x1x{dt}>", "tensor<128x3x{dt}>"],
+    ),
+    # every other row from row 1, channels 1..2: conditions on rows, columns and channels
+    "slice_rows_and_channels": _tail_ir(
+        """
+%s2 = graph.slice %r {{starts = array<i64: 0, 1, 0, 1>, steps = array<i64: 1, 2, 1, 1>}} : tensor<2x8x8x4x{dt}> -> tensor<2x4x8x2x{dt}>
+fused.yield %s2 : tensor<2x4x8x2x{dt}>""",
+        ["tensor<2x4x8x2x{dt}>"],
+    ),
+    # an elementwise op after the transpose reads an extra in the transposed frame
+    "transpose_then_add": _tail_ir(
+        """
+%t = graph.transpose %r {{perm = array<i64: 0, 3, 1, 2>}} : tensor<2x8x8x4x{dt}> -> tensor<2x4x8x8x{dt}>
+%k = graph.constant dense<[[[1.0]], [[2.0]], [[3.0]], [[4.0]]]> : tensor<4x1x1x{dt}>
+%u = graph.mul %t, %k : (tensor<2x4x8x8x{dt}>, tensor<4x1x1x{dt}>) -> tensor<2x4x8x8x{dt}>
+fused.yield %u : tensor<2x4x8x8x{dt}>""",
+        ["tensor<2x4x8x8x{dt}>"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAIL_CASES))
+def test_epilogue_tail_compiles(name):
+    """Views, transposes, splits and slices after a conv's elementwise epilogue become
+    store-index arithmetic (cuda_epilogue.py), in the GEMM and the direct kernels."""
+    compile_kernels(TAIL_CASES[name])
+
+
+def test_transpose_tail_stores_nchw():
+    """NHWC accumulator (i0, i1, i2, i3) = (n, y, x, c) stored at NCHW offset n·256 + c·64 + y·8 + x."""
+    sources = compile_kernels(TAIL_CASES["transpose_to_nchw"])
+    assert "out0[(i0 * 256 + i3 * 64 + i1 * 8 + i2)]" in next(iter(sources.values()))
+
+
+def _conv_add_relu_model():
+    """tests/test_optc_run.py's model: Conv pads=1 → Add(bias [4,1,1]) → Relu, NCHW [2,3,8,8]."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    from compiler.onnx_import import import_onnx
+    from tests.support import make_model
+
+    rng = np.random.default_rng(0)
+    model = make_model(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("Add", ["c", "b"], ["s"]),
+            helper.make_node("Relu", ["s"], ["y"]),
+        ],
+        {"x": ([2, 3, 8, 8], TensorProto.FLOAT)},
+        ["y"],
+        {"w": rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "b": rng.standard_normal((4, 1, 1)).astype(np.float32)},
+    )
+    return import_onnx(model)
+
+
+def test_model_conv_add_relu_compiles():
+    """After graph-to-nhwc the transpose back to NCHW joins the conv's epilogue."""
+    sources = compile_kernels(_conv_add_relu_model(), pipeline="kernel")
+    assert any("fused_conv" in name for name in sources)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(TAIL_CASES))
+def test_epilogue_tail_on_gpu(name):
+    f16 = "f16" in name
+    assert_gpu_matches_reference(TAIL_CASES[name], rtol=2e-2 if f16 else 1e-4, atol=2e-2 if f16 else 1e-4)
+
+
+@pytest.mark.gpu
+def test_model_conv_add_relu_on_gpu():
+    assert_gpu_matches_reference(_conv_add_relu_model(), pipeline="kernel", rtol=1e-4, atol=1e-4)

@@ -14,14 +14,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import SSAValue
 
-from dialects import fused, graph
+from dialects import fused
 from dialects.errors import OptcError
 from dialects.graph.base import int_of, ints
 from dialects.graph.layout import is_channels_last
 from dialects.kernel import FuncOp
-from passes.codegen.cuda_elementwise import broadcast_index, scalar_code
+from passes.codegen.cuda_epilogue import EpiloguePrinter, Place
 from passes.codegen.cuda_types import CType, ctype_of
 
 
@@ -160,11 +160,17 @@ def geometry(kernel: FuncOp) -> ConvGeometry:
 @dataclass(frozen=True)
 class Epilogue:
     """The C that stores one output element, given the accumulator `acc` (in the
-    accumulator's C type) and the output indices i0, i1, ... (what `broadcast_index` reads).
+    accumulator's C type) at output indices i0, i1, ... of the conv's accumulator.
 
-    fused.conv: its region printed by `scalar_code`, the accumulator rounded to the
-    element type first (the region's first argument has that type, as in the reference).
-    graph.conv / conv_transpose: `acc` (+ bias[channel]), rounded once."""
+    fused.conv: its region printed by `cuda_epilogue.EpiloguePrinter` (elementwise ops
+    through `scalar_code`, operands of any shape read with ONNX broadcasting; a tail of
+    views, transposes, splits and slices, e.g. the NHWC → NCHW transpose back to the
+    model's layout, as store-index arithmetic), the accumulator rounded to the element
+    type first (the region's first argument has that type, as in the reference).
+    graph.conv / conv_transpose: `acc` (+ bias[channel]), rounded once.
+
+    Public and stable (every conv kernel calls it: GEMM, direct, tensor-core):
+    `Epilogue(kernel).lines(geo, indices, flat)`."""
 
     kernel: FuncOp
 
@@ -174,51 +180,34 @@ class Epilogue:
         return [r for r, v in enumerate(values) if v == value]
 
     def lines(self, geo: ConvGeometry, indices: Sequence[str], flat: str) -> list[str]:
-        """Statements that store every result at output flat index `flat`; `indices` are
-        the C expressions of i0, i1, ... (only those read are declared)."""
+        """Statements that store every result of the element at accumulator flat index
+        `flat` (row-major over `geo.out_shape`); `indices` are C expressions of its
+        per-dimension indices (declared as `long long i0, i1, ...` where read)."""
         op = self.kernel.computation
         name = f"@{self.kernel.sym_name.data}"
         out_shape = geo.out_shape
         args = list(self.kernel.body.block.args)
-        body: list[str] = []
-        names: dict[SSAValue, str] = {}
+        idx = tuple(f"i{d}" for d in range(len(indices)))
         if isinstance(op, fused.ConvOp):
             block = op.epilogue.block
-            acc_arg, *extra_args = block.args
-            names[acc_arg] = geo.ctype.load(geo.ctype.store("acc")) if geo.ctype.narrow else "acc"
-            for j, (inner, outer) in enumerate(zip(extra_args, op.extras)):
-                ctype = ctype_of(outer.type.element_type, name)
-                index = broadcast_index(outer.type.get_shape(), out_shape)
-                if index == "i":
-                    index = flat
-                body.append(f"const {ctype.compute} e{j} = {ctype.load(f'in{args.index(outer)}[{index}]')};")
-                names[inner] = f"e{j}"
-            ops: list[Operation] = [inner for inner in block.ops if not isinstance(inner, fused.YieldOp)]
-            for inner in ops:
-                if list(inner.results[0].type.get_shape()) != out_shape and not isinstance(inner, graph.ConstantOp):
-                    raise kernel_error(
-                        self.kernel, f"epilogue op '{inner.name}' has shape {inner.results[0].type}, not the output's"
-                    )
-            try:
-                body += scalar_code(ops, names, lambda shape: broadcast_index(shape, out_shape), "v")
-            except OptcError as exc:
-                raise kernel_error(self.kernel, f"epilogue: {exc}") from None
-            yielded = list(block.last_op.operands)
-            stores = list(zip(op.outputs, yielded))
+            acc = geo.ctype.load(geo.ctype.store("acc")) if geo.ctype.narrow else "acc"
+            params = {inner: f"in{args.index(outer)}" for inner, outer in zip(block.args[1:], op.extras)}
+            printer = EpiloguePrinter(
+                block, params, acc, Place(tuple(out_shape), flat=flat, idx=idx), lambda why: kernel_error(self.kernel, f"epilogue: {why}"), "v"
+            )
+            outputs = list(op.outputs)
+            body = printer.print(lambda r: self._returns(outputs[r]))
         else:
             value = "acc"
             if op.bias is not None:
                 bias = ctype_of(op.bias.type.element_type, name)
-                channel = indices[-1] if geo.channels_last else indices[1]
+                channel = idx[-1] if geo.channels_last else idx[1]
                 value = f"(acc + {bias.load(f'in{args.index(op.bias)}[{channel}]')})"
-            names[op.result] = value
-            stores = [(op.result, op.result)]
-        for result, value in stores:
+            result = op.result
             if list(result.type.get_shape()) != out_shape:
                 raise kernel_error(self.kernel, f"result {result.type} differs from the output shape {out_shape}")
             ctype = ctype_of(result.type.element_type, name)
-            for r in self._returns(result):
-                body.append(f"out{r}[{flat}] = {ctype.store(names[value])};")
+            body = [f"out{r}[{flat}] = {ctype.store(value)};" for r in self._returns(result)]
         declared = [
             f"const long long i{d} = {expr};"
             for d, expr in enumerate(indices)

@@ -180,8 +180,11 @@ class EpiloguePrinter:
             elif type(op) in TEMPLATES:
                 self.elementwise(op)
             else:
-                raise self.fail(f"'{op.name}' in the epilogue has no CUDA lowering")
+                raise self.unsupported(op)
         return self.lines + self.stores(list(terminator.operands), targets)
+
+    def unsupported(self, op: Operation) -> OptcError:
+        return self.fail(f"'{op.name}' has no CUDA template (an epilogue runs elementwise ops, views, transposes, splits and slices)")
 
     def fresh(self) -> str:
         self.counter += 1
@@ -283,7 +286,7 @@ class EpiloguePrinter:
                 self.scalar(op, names, idx)
                 name = names[v]
             else:
-                raise self.fail(f"'{op.name}' in the epilogue has no CUDA lowering")
+                raise self.unsupported(op)
         self.memo[key] = name
         return name
 
