@@ -23,9 +23,9 @@
 // CHECK-NEXT:   As[kk][a_r + i * 16] = ok ? (float)in0[a_base[i] + ((x0) * 8 + x1) * 16 + kc] : 0.0f;
 // CHECK:        c[i][j] = fmaf(a[i], b[j], c[i][j]);
 // The epilogue reads the bias at the channel and stores channels last:
-// CHECK:        const float e0 = in2[i3];
-// CHECK-NEXT:   float v0 = (acc + e0);
-// CHECK:        out0[((long long)m * 32 + ch)] = v1;
+// CHECK:        const float x0 = in2[i3];
+// CHECK-NEXT:   float v0_0 = (acc + x0);
+// CHECK:        out0[((long long)m * 32 + ch)] = v1_0;
 
 // CHECK:      extern "C" __global__ void __launch_bounds__(256) k1_graph_conv(
 // CHECK-NOT:    __shared__

@@ -274,9 +274,10 @@ class EpiloguePrinter:
             if v not in self.params:
                 raise self.fail("the epilogue reads the accumulator where it expects an extra")
             ctype = ctype_of(v.type.element_type, "an epilogue extra")
+            index = self.same_as_acc(shape, idx) or flat_of(shape, idx)
             name = f"x{self.loads}"
             self.loads += 1
-            self.lines.append(f"const {ctype.compute} {name} = {ctype.load(f'{self.params[v]}[{flat_of(shape, idx)}]')};")
+            self.lines.append(f"const {ctype.compute} {name} = {ctype.load(f'{self.params[v]}[{index}]')};")
         else:
             op = v.owner
             if isinstance(op, TAIL):
@@ -289,6 +290,14 @@ class EpiloguePrinter:
                 raise self.unsupported(op)
         self.memo[key] = name
         return name
+
+    def same_as_acc(self, shape: tuple[int, ...], idx: tuple[str, ...]) -> str | None:
+        """The accumulator's own flat index (the kernel has it at hand) when the element at
+        `idx` of a `shape` tensor is the accumulator's element (a residual, say)."""
+        acc = self.acc_place
+        if acc.flat is None or _strip(shape) != _strip(acc.shape):
+            return None
+        return acc.flat if _aligned(acc, shape).indices() == idx else None
 
     def source_indices(self, op: Operation, result: SSAValue, idx: tuple[str, ...]) -> tuple[str, ...]:
         """The indices in a tail op's source of the element at `idx` of its `result`."""
