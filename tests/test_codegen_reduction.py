@@ -163,6 +163,86 @@ func.func @main(%x: tensor<2x7x7x40xf32>, %z: tensor<2x40x5x5xf32>) -> (tensor<2
   func.return %y, %w : tensor<2x1x1x40xf32>, tensor<2x40x1x1xf32>
 }"""
 
+MASKED_ROW_MAX = """
+func.func @main(%m: tensor<4x6xi1>) -> tensor<4x1xi1> {
+  %y = fused.reduction (%m) : (tensor<4x6xi1>) -> tensor<4x1xi1> {
+  ^bb0(%ma: tensor<4x6xi1>):
+    %z = graph.constant dense<0.0> : tensor<1xf32>
+    %n = graph.constant dense<0xFF800000> : tensor<1xf32>
+    %w = graph.where %ma, %z, %n : (tensor<4x6xi1>, tensor<1xf32>, tensor<1xf32>) -> tensor<4x6xf32>
+    %r = graph.reduce_max %w {axes = array<i64: 1>, keepdims = 1 : i64} : tensor<4x6xf32> -> tensor<4x1xf32>
+    %e = graph.equal %r, %n : (tensor<4x1xf32>, tensor<1xf32>) -> tensor<4x1xi1>
+    fused.yield %e : tensor<4x1xi1>
+  }
+  func.return %y : tensor<4x1xi1>
+}"""
+"""The attention node tests' fully-masked-row test: the epilogue reads a prologue constant."""
+
+ELEMENT_EPILOGUE = """
+func.func @main(%x: tensor<5x37xf32>) -> (tensor<5x37xi1>, tensor<5x1xf32>, tensor<5x37xf32>) {
+  %e, %r, %d = fused.reduction (%x) : (tensor<5x37xf32>) -> (tensor<5x37xi1>, tensor<5x1xf32>, tensor<5x37xf32>) {
+  ^bb0(%xa: tensor<5x37xf32>):
+    %a = graph.abs %xa : tensor<5x37xf32>
+    %m = graph.reduce_max %a {axes = array<i64: 1>, keepdims = 1 : i64} : tensor<5x37xf32> -> tensor<5x1xf32>
+    %q = graph.equal %a, %m : (tensor<5x37xf32>, tensor<5x1xf32>) -> tensor<5x37xi1>
+    %d = graph.div %xa, %m : (tensor<5x37xf32>, tensor<5x1xf32>) -> tensor<5x37xf32>
+    fused.yield %q, %m, %d : tensor<5x37xi1>, tensor<5x1xf32>, tensor<5x37xf32>
+  }
+  func.return %e, %r, %d : tensor<5x37xi1>, tensor<5x1xf32>, tensor<5x37xf32>
+}"""
+"""x == max(|x|) and x / max(|x|): full-shape results of a reduction, per element in a last
+pass that recomputes the prologue (|x|) with the row maximum at hand."""
+
+ELEMENT_EPILOGUE_COLUMN = """
+func.func @main(%x: tensor<9x40xf16>) -> tensor<9x40xf16> {
+  %y = fused.reduction (%x) : (tensor<9x40xf16>) -> tensor<9x40xf16> {
+  ^bb0(%xa: tensor<9x40xf16>):
+    %m = graph.reduce_mean %xa {axes = array<i64: 0>, keepdims = 0 : i64} : tensor<9x40xf16> -> tensor<40xf16>
+    %d = graph.sub %xa, %m : (tensor<9x40xf16>, tensor<40xf16>) -> tensor<9x40xf16>
+    fused.yield %d : tensor<9x40xf16>
+  }
+  func.return %y : tensor<9x40xf16>
+}"""
+"""Column mode with a full-shape epilogue (the mean over axis 0 without keepdims still
+broadcasts along the columns)."""
+
+ROW_PROLOGUE_VALUE = """
+func.func @main(%x: tensor<6x50xf32>, %k: tensor<6x1xi1>) -> (tensor<6x1xf32>, tensor<6x50xf32>) {
+  %y, %z = fused.reduction (%x, %k) : (tensor<6x50xf32>, tensor<6x1xi1>) -> (tensor<6x1xf32>, tensor<6x50xf32>) {
+  ^bb0(%xa: tensor<6x50xf32>, %ka: tensor<6x1xi1>):
+    %n = graph.not %ka : tensor<6x1xi1>
+    %c = graph.constant dense<0.0> : tensor<f32>
+    %w = graph.where %n, %xa, %c : (tensor<6x1xi1>, tensor<6x50xf32>, tensor<f32>) -> tensor<6x50xf32>
+    %s = graph.reduce_sum %w {axes = array<i64: 1>, keepdims = 1 : i64} : tensor<6x50xf32> -> tensor<6x1xf32>
+    %one = graph.constant dense<1.0> : tensor<f32>
+    %o = graph.where %n, %s, %one : (tensor<6x1xi1>, tensor<6x1xf32>, tensor<f32>) -> tensor<6x1xf32>
+    %p = graph.div %w, %o : (tensor<6x50xf32>, tensor<6x1xf32>) -> tensor<6x50xf32>
+    fused.yield %o, %p : tensor<6x1xf32>, tensor<6x50xf32>
+  }
+  func.return %y, %z : tensor<6x1xf32>, tensor<6x50xf32>
+}"""
+"""A per-row prologue value (not mask) read again after the reduction, at the row and per
+element."""
+
+
+def batch_norm_ir(shape, dtype="f32", layout=None, relu=False, scale_const=False) -> str:
+    c = shape[-1] if layout == "NHWC" else shape[1]
+    x, v = _t(shape, dtype), _t([c], dtype)
+    attrs = "epsilon = 1.0e-02 : f32" + (f', layout = "{layout}"' if layout else "")
+    scale = "%k" if scale_const else "%sa"
+    const = f"    %k = graph.constant dense<1.5> : {v}\n" if scale_const else ""
+    tail = f"    %o = graph.relu %b : {x}\n    fused.yield %o : {x}" if relu else f"    fused.yield %b : {x}"
+    return f"""
+func.func @main(%x: {x}, %s: {v}, %bi: {v}, %mu: {v}, %va: {v}) -> {x} {{
+  %y = fused.reduction (%x, %s, %bi, %mu, %va) : ({x}, {v}, {v}, {v}, {v}) -> {x} {{
+  ^bb0(%xa: {x}, %sa: {v}, %ba: {v}, %ma: {v}, %vb: {v}):
+{const}    %b = graph.batch_norm %xa, {scale}, %ba, %ma, %vb {{{attrs}}} : ({x}, {v}, {v}, {v}, {v}) -> {x}
+{tail}
+  }}
+  func.return %y : {x}
+}}"""
+
+
 REDUCES = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_l2", "reduce_sum_square"]
 
 
@@ -213,6 +293,19 @@ def _cases() -> dict[str, tuple[str, float]]:
     cases["fused-instance-norm-nhwc"] = (FUSED_INSTANCE_NORM_NHWC, 1e-4)
     cases["fused-instance-norm-nchw-f16"] = (FUSED_INSTANCE_NORM_NCHW, TOL["f16"])
     cases["fused-global-pools"] = (FUSED_GLOBAL_POOLS, TOL["f32"])
+    cases["fused-masked-row-max"] = (MASKED_ROW_MAX, 0)
+    cases["fused-element-epilogue"] = (ELEMENT_EPILOGUE, TOL["f32"])
+    cases["fused-element-epilogue-column-f16"] = (ELEMENT_EPILOGUE_COLUMN, TOL["f16"])
+    cases["fused-row-prologue-value"] = (ROW_PROLOGUE_VALUE, TOL["f32"])
+    cases["batch_norm-nchw"] = (batch_norm_ir([2, 3, 4, 5]), TOL["f32"])
+    cases["batch_norm-nchw-large"] = (batch_norm_ir([2, 64, 56, 56]), TOL["f32"])
+    cases["batch_norm-nhwc-f16-relu"] = (batch_norm_ir([2, 5, 7, 24], "f16", "NHWC", relu=True), TOL["f16"])
+    cases["batch_norm-one-channel-const-scale"] = (batch_norm_ir([3, 1, 9], scale_const=True), TOL["f32"])
+    cases["batch_norm-f64"] = (batch_norm_ir([2, 6, 33], "f64"), TOL["f64"])
+    for op in ("reduce_max", "reduce_min", "reduce_sum", "reduce_prod"):
+        cases[f"{op}-i1"] = (reduce_ir(op, [4, 2], [1], dtype="i1"), 0)
+        cases[f"{op}-i1-long"] = (reduce_ir(op, [3, 100], [1], keepdims=0, dtype="i1"), 0)
+        cases[f"{op}-i1-first"] = (reduce_ir(op, [7, 5], [0], dtype="i1"), 0)
     return cases
 
 
@@ -225,11 +318,31 @@ def test_compiles(name):
     assert sources
 
 
+def _feeds(name: str, ir: str, seed: int = 0) -> dict[str, np.ndarray] | None:
+    """Seeded random inputs, with batch norms' variances made positive (a negative one
+    gives NaN on both sides, which would test nothing)."""
+    if not name.startswith("batch_norm"):
+        return None if seed == 0 else _random(ir, seed)
+    feeds = _random(ir, seed)
+    var = list(feeds)[4]
+    feeds[var] = np.abs(feeds[var]) + np.asarray(0.25, feeds[var].dtype)
+    return feeds
+
+
+def _random(ir: str, seed: int) -> dict[str, np.ndarray]:
+    from runtime.reference.inputs import random_inputs
+    from tests.support import parse
+
+    return random_inputs(parse(ir), seed=seed)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_matches_reference_on_gpu(name):
     ir, tol = CASES[name]
-    assert_gpu_matches_reference(ir, pipeline="outline-kernels,configure-kernels,plan-memory", rtol=tol, atol=tol)
+    assert_gpu_matches_reference(
+        ir, pipeline="outline-kernels,configure-kernels,plan-memory", rtol=tol, atol=tol, inputs=_feeds(name, ir)
+    )
 
 
 # --- launches the generator chooses -------------------------------------------------------
@@ -241,8 +354,15 @@ def _kernel(ir: str) -> FuncOp:
 
 def test_row_configurations():
     # hidden 768 f32: a warp per row, 16-byte loads, the row kept in registers
-    tile = _kernel(layer_norm_ir([64, 768], -1)).launch.tile_params
+    tile = _kernel(layer_norm_ir([4096, 768], -1)).launch.tile_params
     assert tile == {"cache": 1, "rows_per_block": 4, "threads_per_row": 32, "vector": 4}
+    # BERT/GPT-2's 128 rows (ViT's 197): one warp-sized block per row, to reach more SMs
+    for rows in (128, 197):
+        launch = _kernel(layer_norm_ir([rows, 768], -1)).launch
+        assert launch.tile_params["rows_per_block"] == 1 and launch.grid_dims == (rows, 1, 1)
+    # softmax rows of 128 (12 heads x 128 queries): a warp per row, one 16-byte load per lane
+    launch = _kernel(softmax_ir("softmax", [12 * 128, 128], 1)).launch
+    assert launch.tile_params == {"cache": 1, "rows_per_block": 4, "threads_per_row": 32, "vector": 4}
     # 4096 f16: a block per row, 8 halves per load
     launch = _kernel(softmax_ir("softmax", [16, 4096], 1, "f16")).launch
     assert launch.tile_params["vector"] == 8 and launch.tile_params["rows_per_block"] == 1
@@ -363,25 +483,26 @@ func.func @main(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   func.return %y : tensor<4x8xf32>
 }"""
 
-BATCH_NORM = """
-func.func @main(%x: tensor<2x3x4x4xf32>, %s: tensor<3xf32>) -> tensor<2x3x4x4xf32> {
-  %y = fused.reduction (%x, %s) : (tensor<2x3x4x4xf32>, tensor<3xf32>) -> tensor<2x3x4x4xf32> {
-  ^bb0(%xa: tensor<2x3x4x4xf32>, %sa: tensor<3xf32>):
-    %b = graph.batch_norm %xa, %sa, %sa, %sa, %sa {epsilon = 1.0e-05 : f32} : (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<2x3x4x4xf32>
-    fused.yield %b : tensor<2x3x4x4xf32>
+UNALIGNED_ELEMENT_EPILOGUE = """
+func.func @main(%x: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  %y = fused.reduction (%x) : (tensor<4x4xf32>) -> tensor<4x4xf32> {
+  ^bb0(%xa: tensor<4x4xf32>):
+    %s = graph.reduce_sum %xa {axes = array<i64: 1>, keepdims = 0 : i64} : tensor<4x4xf32> -> tensor<4xf32>
+    %d = graph.sub %xa, %s : (tensor<4x4xf32>, tensor<4xf32>) -> tensor<4x4xf32>
+    fused.yield %d : tensor<4x4xf32>
   }
-  func.return %y : tensor<2x3x4x4xf32>
+  func.return %y : tensor<4x4xf32>
 }"""
 
-BOOL_REDUCE = reduce_ir("reduce_max", [4, 8], [1], dtype="i1")
+BOOL_MEAN = reduce_ir("reduce_mean", [4, 8], [1], dtype="i1")
 
 
 @pytest.mark.parametrize(
     "ir, message",
     [
-        (TWO_ANCHORS, r"@k0_fused_reduction: a reduction kernel needs exactly one reduction op, found graph.softmax, graph.softmax"),
-        (BATCH_NORM, r"@k0_fused_reduction: 'graph.batch_norm' has no CUDA lowering"),
-        (BOOL_REDUCE, r"'graph.reduce_max' on i1 has no CUDA lowering"),
+        (TWO_ANCHORS, r"@k0_fused_reduction: a reduction kernel needs exactly one reduction op .*found graph.softmax, graph.softmax"),
+        (UNALIGNED_ELEMENT_EPILOGUE, r"@k0_fused_reduction: the epilogue combines the reduction to \[4\] with values of the input's shape"),
+        (BOOL_MEAN, r"'graph.reduce_mean' on i1 has no CUDA lowering \(max, min, sum and prod do\)"),
     ],
 )
 def test_refusals(ir, message):
@@ -394,3 +515,135 @@ def test_bad_tile_is_refused():
     kernel.attributes["launch"] = LaunchAttr([8], [32], 0, {"threads_per_row": 32, "rows_per_block": 1, "vector": 4, "cache": 0})
     with pytest.raises(OptcError, match="vector 4 does not divide the row of 30"):
         emit_kernel(kernel)
+
+
+# --- the emitted C++ on the CPU -------------------------------------------------------------
+# g++ builds a kernel with the host prelude of tests/test_codegen_pool.py; blocks and threads
+# run one after another, which is exact with one thread per row (row mode) or per column
+# (column mode, block_reduce 1): no shuffle, barrier or shared memory is emitted then.
+
+SERIAL_CASES = [
+    "fused-masked-row-max",
+    "fused-element-epilogue",
+    "fused-element-epilogue-column-f16",
+    "fused-row-prologue-value",
+    "batch_norm-nchw",
+    "batch_norm-nhwc-f16-relu",
+    "batch_norm-one-channel-const-scale",
+    "batch_norm-f64",
+    "reduce_max-i1",
+    "reduce_min-i1-long",
+    "reduce_sum-i1-first",
+    "reduce_prod-i1",
+    "softmax-row33",
+    "layer_norm-stats",
+]
+
+
+VECTOR_PRELUDE = "struct alignas(8) uint2 { unsigned x, y; };\nstruct alignas(16) uint4 { unsigned x, y, z, w; };\n"
+"""CUDA's vector types, which the row loops use for 8- and 16-byte accesses."""
+
+
+def _serial_launch(kernel: FuncOp) -> LaunchAttr:
+    """The kernel's launch with one thread per row (row mode) or per column (column mode)."""
+    from passes.codegen.cuda_reduction import _planned
+
+    tile = kernel.launch.tile_params
+    if "threads_per_row" in tile:
+        rows = _planned(kernel, cached=False).geo.outer
+        return LaunchAttr([rows], [1], 0, {**tile, "threads_per_row": 1, "rows_per_block": 1})
+    return LaunchAttr(kernel.launch.grid_dims, [tile["block_inner"], 1], 0, {**tile, "block_reduce": 1})
+
+
+@pytest.mark.skipif(__import__("shutil").which("g++") is None, reason="needs g++ to build the emitted C++ for the CPU")
+@pytest.mark.parametrize("name", SERIAL_CASES)
+def test_emitted_code_matches_reference_on_cpu(name):
+    import ctypes
+    import subprocess
+    import tempfile
+
+    from dialects.dtypes import numpy_dtype
+    from runtime.reference.inputs import random_inputs
+    from runtime.reference.interpreter import run
+    from tests.support import parse
+    from tests.test_codegen_pool import HOST_PRELUDE, _from_buffer, _launcher, _to_buffer
+
+    ir, tol = CASES[name]
+    feeds = _feeds(name, ir, seed=3)
+    want = list(run(parse(ir), feeds).values())
+    (kernel,) = kernels_of(lower(ir, "outline-kernels,configure-kernels"))
+    launch = _serial_launch(kernel)
+    kernel.attributes["launch"] = launch
+    source = HOST_PRELUDE + VECTOR_PRELUDE + emit_kernel(kernel) + _launcher(kernel, launch)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "k.cpp").write_text(source)
+        subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
+        lib = ctypes.CDLL(f"{tmp}/k.so")
+        types = kernel.function_type
+        inputs = [_to_buffer(np.asarray(feeds[n]), t.element_type) for n, t in zip(feeds, types.inputs.data)]
+        outputs = [
+            np.zeros(t.get_shape(), _to_buffer(np.zeros(0, numpy_dtype(t.element_type)), t.element_type).dtype)
+            for t in types.outputs.data
+        ]
+        ptrs = (ctypes.c_void_p * (len(inputs) + len(outputs)))(*[a.ctypes.data for a in [*inputs, *outputs]])
+        lib.optc_launch(ptrs)
+    got = [_from_buffer(o, t.element_type) for o, t in zip(outputs, types.outputs.data)]
+    for g, w in zip(got, want):
+        w = np.asarray(w)
+        if w.dtype.kind in "biu":
+            np.testing.assert_array_equal(g, w)
+        else:
+            np.testing.assert_allclose(np.asarray(g, np.float64), np.asarray(w, np.float64), rtol=tol, atol=tol)
+
+
+# --- the ONNX node tests that needed this family's generalisations ------------------------
+
+NODE_TESTS = [
+    "test_attention_4d_attn_mask_bool_expanded",
+    "test_attention_4d_attn_mask_bool_4d_expanded",
+    "test_attention_23_boolmask_fullymasked_row_nan_robustness_expanded",
+    "test_attention_causal_boolmask_nan_robustness_expanded",
+    "test_attention_4d_gqa_causal_nonpad_decode_expanded",
+    "test_attention_local_window_gqa_rank4_mask_expanded",
+    "test_batchnorm_example",
+    "test_batchnorm_epsilon",
+    "test_reduce_max_bool_inputs",
+    "test_reduce_min_bool_inputs",
+]
+
+
+def _node_case(name: str):
+    from onnx.backend.test.loader import load_model_tests
+
+    return next(c for c in load_model_tests(kind="node") if c.name == name)
+
+
+def _node_module(case):
+    """The node test's model imported as the GPU backend imports it (inputs it needs as
+    constants, such as a ReduceMax's axes, bound to the test's values)."""
+    from compiler.backend import OptcReferenceRep, _upgraded
+
+    model = _upgraded(case.model)
+    names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    inputs = dict(zip(names, case.data_sets[0][0])) if case.data_sets else {}
+    return OptcReferenceRep(model, None)._find_constant_inputs(inputs)[1]
+
+
+@pytest.mark.parametrize("name", NODE_TESTS)
+def test_node_test_kernels_compile(name):
+    assert compile_kernels(_node_module(_node_case(name)), pipeline="kernel")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", NODE_TESTS)
+def test_node_test_on_gpu(name):
+    from compiler.backend import OptcCudaBackend
+
+    case = _node_case(name)
+    inputs, outputs = case.data_sets[0]
+    got = OptcCudaBackend.run_model(case.model, list(inputs))
+    for g, w in zip(got, outputs):
+        if np.asarray(w).dtype.kind == "f":
+            np.testing.assert_allclose(np.asarray(g, np.float64), np.asarray(w, np.float64), rtol=1e-4, atol=1e-5)
+        else:
+            np.testing.assert_array_equal(g, w)

@@ -2,19 +2,20 @@
 // RUN: optc %s -p outline-kernels,configure-kernels | filecheck %s --check-prefix=LAUNCH
 // A layer norm over the hidden dim with the residual add before it (the sum is also
 // yielded) and a relu after it: a warp per row, 16-byte loads, the row kept in registers
-// between the mean, variance and write passes; the sum is written in the first pass.
+// between the mean, variance and write passes; the sum is written in the first pass. Eight
+// rows: one row (one warp) per block, so that the rows spread over the SMs.
 
 // LAUNCH: kernel.func @k0_fused_reduction
-// LAUNCH-SAME: launch = #kernel.launch<grid = [2, 1, 1], block = [128, 1, 1], shared = 0, tile = {cache = 1, rows_per_block = 4, threads_per_row = 32, vector = 4}>
+// LAUNCH-SAME: launch = #kernel.launch<grid = [8, 1, 1], block = [32, 1, 1], shared = 0, tile = {cache = 1, rows_per_block = 1, threads_per_row = 32, vector = 4}>
 
-// CHECK:      extern "C" __global__ void __launch_bounds__(128) k0_fused_reduction(
+// CHECK:      extern "C" __global__ void __launch_bounds__(32) k0_fused_reduction(
 // CHECK-NEXT:     const float* __restrict__ in0,
 // CHECK-NEXT:     const float* __restrict__ in1,
 // CHECK-NEXT:     const float* __restrict__ in2,
 // CHECK-NEXT:     const float* __restrict__ in3,
 // CHECK-NEXT:     float* __restrict__ out0,
 // CHECK-NEXT:     float* __restrict__ out1)
-// CHECK:        const long long row = (long long)blockIdx.x * 4 + threadIdx.x / 32;
+// CHECK:        const long long row = (long long)blockIdx.x * 1 + threadIdx.x / 32;
 // CHECK:        float xs[24];
 // CHECK:        // pass 0: mu
 // CHECK:        *reinterpret_cast<uint4*>(a0v) = *reinterpret_cast<const uint4*>(in0 + (row * 768LL + col0));

@@ -6,21 +6,28 @@ layer_norm, reduce_* and arg_max/arg_min.
 A fused.reduction region is: the prologue (elementwise ops computing the anchor's data
 input, evaluated per element at load time, their operands read with ONNX broadcasting),
 the anchor (one reduction-like op: `cuda_reduction_ops.recipe` says what it computes), and
-the epilogue (elementwise ops on its results: per element after a normalization, per
-output element after a reduction). Yielded prologue values (a residual sum that feeds a
-layer norm and the next residual add) are written in the first pass, when they are
-computed. The loops and cross-thread reductions are in `cuda_reduction_kernel.py`.
+the epilogue (elementwise ops on its results). Results of the input's shape (a
+normalization's, or an epilogue combining a reduction with values of the input's shape,
+e.g. x == reduce_max(x)) are computed per element in a last pass over the row, which
+recomputes the prologue values it reads from the kernel's inputs with the row statistics
+at hand; results of the reduced shape are computed once per row (with constants and
+prologue values that are the same all along the row, such as a [rows, 1] mask). Yielded
+prologue values (a residual sum that feeds a layer norm and the next residual add) are
+written in the first pass, when they are computed. A batch norm (inference) is an anchor
+with no statistics: per element, with its channel's parameters. The loops and
+cross-thread reductions are in `cuda_reduction_kernel.py`.
 
-Refused with an OptcError naming the kernel: a region with several anchors, a batch_norm
-anchor, an epilogue that reads a prologue value after a reduction that changes the shape,
-bool reductions, and values yielded that are not computed at the element or the row.
+Refused with an OptcError naming the kernel: a region with several anchors, a full-shape
+epilogue after a reduction whose shape does not broadcast along the rows (keepdims=0 over
+the last axes), i1 reductions other than max/min/sum/prod, and values yielded that are not
+computed at the element or the row.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from xdsl.ir import Operation, SSAValue
 
@@ -45,7 +52,7 @@ from passes.codegen.cuda_reduction_kernel import (
     warp_allreduce,
 )
 from passes.codegen.cuda_reduction_ops import Recipe, recipe
-from passes.codegen.cuda_types import CType, ctype_of, kernel_signature, pointer_params
+from passes.codegen.cuda_types import CType, ctype_of, kernel_signature, literal, pointer_params
 from passes.codegen.generator import Generator
 
 ANCHORS = (
@@ -86,6 +93,18 @@ class Plan:
     """The C type of the anchor's data input."""
     geo: Geometry | None = None
     recipe: Recipe | None = None
+    element_yields: list[tuple[int, SSAValue]] = field(default_factory=list)
+    """Prologue values yielded: stored in the first pass, where they are computed."""
+    write_yields: list[tuple[int, SSAValue]] = field(default_factory=list)
+    """Full-shape results stored per element in the last (write) pass."""
+    row_yields: list[tuple[int, SSAValue]] = field(default_factory=list)
+    """Results of the reduced shape, computed once per row after the reduction."""
+    row_stats: list[tuple[int, SSAValue]] = field(default_factory=list)
+
+    @property
+    def has_write(self) -> bool:
+        """Whether the kernel ends with a pass over the row's elements that stores results."""
+        return bool(self.write_yields) or self.recipe.write is not None
 
     @property
     def name(self) -> str:
@@ -135,10 +154,11 @@ def analyse(kernel: FuncOp) -> Plan:
     anchors = [o for o in ops if isinstance(o, ANCHORS)]
     if len(anchors) != 1:
         found = ", ".join(o.name for o in anchors) or "none"
-        raise OptcError(f"{where}: a reduction kernel needs exactly one reduction op, found {found}")
+        raise OptcError(
+            f"{where}: a reduction kernel needs exactly one reduction op (its row statistics are computed "
+            f"in successive passes over one row layout), found {found}"
+        )
     anchor = anchors[0]
-    if isinstance(anchor, graph.BatchNormOp):
-        raise OptcError(f"{where}: 'graph.batch_norm' has no CUDA lowering here (fold it into a convolution or decompose it)")
     before = _ancestors(anchor.operands, ops)
     prologue = [o for o in ops if o in before]
     epilogue = [o for o in ops if o is not anchor and o not in before]
@@ -146,15 +166,35 @@ def analyse(kernel: FuncOp) -> Plan:
     return Plan(kernel, anchor, prologue, epilogue, args, yields, x)
 
 
+def _row_aligned(plan: Plan, shape) -> bool:
+    """Whether a value of `shape`, broadcast to the input's shape, is constant along the
+    reduced axes and lines up with the kept ones: what a row statistic needs to be read at
+    an element, and a prologue value to be read at a row (when the result keeps the rank)."""
+    shape = tuple(shape)
+    if len(shape) > len(plan.in_shape):
+        return False
+    padded = (1,) * (len(plan.in_shape) - len(shape)) + shape
+    reduced = set(plan.recipe.axes)
+    return all(d == 1 or (d == n and k not in reduced) for k, (d, n) in enumerate(zip(padded, plan.in_shape)))
+
+
+def _classify(plan: Plan, rec: Recipe) -> None:
+    """Sort the yields: prologue values (first pass), full-shape results (write pass),
+    reduced-shape results (once per row) and row statistics (layer norm's mean)."""
+    pro = {r for o in plan.prologue for r in o.results}
+    plan.element_yields = [(k, v) for k, v in enumerate(plan.yields) if v in pro]
+    plan.row_stats = [(k, v) for k, v in enumerate(plan.yields) if v in rec.row_outputs]
+    results = [(k, v) for k, v in enumerate(plan.yields) if v not in pro and v not in rec.row_outputs]
+    if plan.is_norm:
+        plan.write_yields, plan.row_yields = results, []
+        return
+    full = [(k, v) for k, v in results if tuple(v.type.get_shape()) == plan.in_shape and plan.in_shape != plan.out_shape]
+    plan.write_yields, plan.row_yields = full, [kv for kv in results if kv not in full]
+
+
 def _checked(plan: Plan, rec: Recipe) -> None:
     """Refuse what the loops cannot compute (with the reason)."""
     pro = {r for o in plan.prologue for r in o.results}
-    for o in plan.epilogue:
-        if not plan.is_norm and any(v in pro for v in o.operands):
-            raise OptcError(
-                f"{plan.where}: epilogue op '{o.name}' reads a prologue value, which a reduction to "
-                f"{list(plan.out_shape)} no longer has at hand"
-            )
     for v in plan.yields:
         owner = v.owner
         if v in pro:
@@ -163,6 +203,14 @@ def _checked(plan: Plan, rec: Recipe) -> None:
         elif v in rec.row_outputs or owner is plan.anchor or owner in plan.epilogue:
             continue
         else:
+            raise OptcError(f"{plan.where}: yields a value that is neither computed per element nor per row ({v.type})")
+    if plan.write_yields and not plan.is_norm and not _row_aligned(plan, plan.out_shape):
+        raise OptcError(
+            f"{plan.where}: the epilogue combines the reduction to {list(plan.out_shape)} with values of the "
+            f"input's shape {list(plan.in_shape)}, but that reduced shape does not broadcast along the rows"
+        )
+    for k, v in plan.row_yields:
+        if not _broadcasts(v.type.get_shape(), plan.out_shape):
             raise OptcError(f"{plan.where}: yields a value that is neither computed per element nor per row ({v.type})")
     for k in rec.channel_operands:
         operand = plan.anchor.operands[k]
@@ -185,6 +233,22 @@ def _element_arrays(plan: Plan) -> list[CType]:
     return types or [plan.x]
 
 
+SMS = 132
+"""Streaming multiprocessors of the H100 the launches are sized for."""
+
+
+def _rows_per_block(threads: int, rows: int) -> int:
+    """Rows of one block when a warp or less holds a row: up to ROW_BLOCK threads, but
+    fewer rows when that would leave SMs idle (BERT's 128 rows of 768 get one warp-sized
+    block each rather than 32 blocks of four)."""
+    if threads > 32:
+        return 1
+    per_block = max(1, ROW_BLOCK // threads)
+    while per_block > 1 and -(-rows // per_block) < 2 * SMS and (threads * per_block) > 32:
+        per_block //= 2
+    return per_block
+
+
 def configure(kernel: FuncOp) -> LaunchAttr:
     """Row mode: threads per row and vector width from the row length; column mode: 32-128
     threads along the inner axis, the rest of 256 along the reduced one."""
@@ -200,10 +264,10 @@ def configure(kernel: FuncOp) -> LaunchAttr:
             threads = min(32, _pow2_at_least(chunks))
         else:
             threads = min(1024, _pow2_at_least(-(-chunks // 4)))
-        rows_per_block = max(1, ROW_BLOCK // threads) if threads <= 32 else 1
+        rows_per_block = _rows_per_block(threads, geo.outer)
         steps = -(-chunks // threads)
         limit = CACHE_LIMIT // (2 if plan.x.compute == "double" else 1)
-        cache = int(bool(plan.recipe.write) and steps * vector <= limit) if plan.recipe.write else 0
+        cache = int(plan.has_write and bool(plan.recipe.stats) and steps * vector <= limit)
         grid = -(-geo.outer // rows_per_block)
         tile = {"threads_per_row": threads, "rows_per_block": rows_per_block, "vector": vector, "cache": cache}
         return LaunchAttr([max(1, grid)], [threads * rows_per_block], 0, tile)
@@ -214,11 +278,18 @@ def configure(kernel: FuncOp) -> LaunchAttr:
     return LaunchAttr([max(1, grid)], [block_inner, block_reduce], 0, tile)
 
 
+def _broadcasts(shape, out_shape) -> bool:
+    """Whether `shape` broadcasts to exactly `out_shape` (ONNX rules)."""
+    shape, out_shape = tuple(shape), tuple(out_shape)
+    return len(shape) <= len(out_shape) and all(d in (1, o) for d, o in zip(reversed(shape), reversed(out_shape)))
+
+
 def _planned(kernel: FuncOp, cached: bool) -> Plan:
     plan = analyse(kernel)
     rec = recipe(plan.anchor, plan.x, cached, plan.where)
     plan.geo = geometry(plan.in_shape, rec.axes)
     plan.recipe = rec
+    _classify(plan, rec)
     _checked(plan, rec)
     return plan
 
@@ -236,14 +307,8 @@ class _Emitter:
         self.arg_types = [ctype_of(a.type.element_type, f"@{plan.name}") for a in block.args]
         self.arg_shapes = [tuple(a.type.get_shape()) for a in block.args]
         self.out_types = [ctype_of(t.element_type, f"@{plan.name}") for t in plan.kernel.function_type.outputs.data]
-        pro = {r for o in plan.prologue for r in o.results}
-        self.element_yields = [(k, v) for k, v in enumerate(plan.yields) if v in pro]
-        result_like = [(k, v) for k, v in enumerate(plan.yields) if v not in pro and v not in self.rec.row_outputs]
-        self.row_stats = [(k, v) for k, v in enumerate(plan.yields) if v in self.rec.row_outputs]
-        if plan.is_norm:
-            self.write_yields, self.row_yields = result_like, []
-        else:
-            self.write_yields, self.row_yields = [], result_like
+        self.element_yields, self.write_yields = plan.element_yields, plan.write_yields
+        self.row_yields, self.row_stats = plan.row_yields, plan.row_stats
 
     # -- element code --
 
@@ -302,14 +367,11 @@ class _Emitter:
             if cached and stat.cache_store:
                 lines.append(f"xs[c * {self.tile['vector']} + v] = {stat.cache_store};")
         if writing:
-            for k in rec.channel_operands:
-                operand = plan.anchor.operands[k]
-                if operand in plan.args:
-                    j = plan.args[operand]
-                    names[operand] = f"c{k}"
-                    lines.append(f"const {rec.xtype} c{k} = {self.arg_types[j].load(f'in{j}[i{rec.channel_axis}]')};")
-            lines += rec.write(names)
-            names[plan.anchor.results[0]] = "y"
+            if rec.write is not None:
+                lines += rec.write({**names, **self._channel_values(lines)})
+                names[plan.anchor.results[0]] = "y"
+            else:  # a reduction whose epilogue is per element: its row result is at hand
+                names[plan.anchor.results[0]] = rec.row_result
             names.update(rec.row_outputs)
             try:
                 lines += scalar_code(plan.epilogue, names, lambda shape: broadcast_index(shape, plan.in_shape), prefix="q")
@@ -318,6 +380,28 @@ class _Emitter:
             for k, v in self.write_yields:
                 stores.append(self._element_store(k, names[v], out_arrays))
         return lines + stores
+
+    def _channel_values(self, lines: list[str]) -> dict[SSAValue, str]:
+        """The anchor's per-channel operands at the element's channel (instance and batch
+        norm's parameters): arguments read at the channel index, constants inlined."""
+        plan, rec = self.plan, self.rec
+        channel = f"i{rec.channel_axis}" if plan.in_shape[rec.channel_axis] != 1 else "0"
+        values = {}
+        for k in rec.channel_operands:
+            operand = plan.anchor.operands[k]
+            if operand in plan.args:
+                j = plan.args[operand]
+                lines.append(f"const {rec.xtype} c{k} = {self.arg_types[j].load(f'in{j}[{channel}]')};")
+            else:  # a constant (`_checked` refuses anything else)
+                flat = operand.owner.to_array().reshape(-1)
+                if flat.size == 1 or graph.is_splat(flat):
+                    lines.append(f"const {rec.xtype} c{k} = {literal(flat[0].item(), rec.xtype)};")
+                else:
+                    items = ", ".join(literal(v.item(), rec.xtype) for v in flat)
+                    lines.append(f"const {rec.xtype} c{k}_at[{flat.size}] = {{{items}}};")
+                    lines.append(f"const {rec.xtype} c{k} = c{k}_at[{channel}];")
+            values[operand] = f"c{k}"
+        return values
 
     def _element_store(self, k: int, value: str, out_arrays: dict[int, str]) -> str:
         ctype = self.out_types[k]
@@ -353,19 +437,40 @@ class _Emitter:
 
     # -- row-level code (reductions, layer norm statistics) --
 
+    def _row_ops(self) -> list[Operation]:
+        """The region ops the reduced-shape results need, once per row: epilogue ops, and
+        prologue ops (constants, values of mask-like inputs) whose values are the same all
+        along the row, which a result that keeps the input's rank can read at the row."""
+        plan = self.plan
+        ops = _ancestors([v for _, v in self.row_yields], [*plan.prologue, *plan.epilogue])
+        keeps_rank = len(plan.out_shape) == len(plan.in_shape)
+        for o in ops:
+            shape = tuple(o.results[0].type.get_shape())
+            splat = isinstance(o, graph.ConstantOp) and graph.is_splat(o.to_array().reshape(-1))
+            fits = _broadcasts(shape, plan.out_shape) and (
+                o in plan.epilogue or splat or all(d == 1 for d in shape) or (keeps_rank and _row_aligned(plan, shape))
+            )
+            if not fits:
+                raise OptcError(
+                    f"{plan.where}: '{o.name}' (of shape {list(shape)}) feeds a result reduced to "
+                    f"{list(plan.out_shape)}, but it is not at hand per row"
+                )
+        return [o for o in [*plan.prologue, *plan.epilogue] if o in ops]
+
     def _row_epilogue(self, i_expr: str) -> list[str]:
         plan = self.plan
         lines, names = [], {}
         if self.row_yields:
             names[plan.anchor.results[0]] = self.rec.row_result
-            reads = {v for o in plan.epilogue for v in o.operands if v in plan.args}
+            ops = self._row_ops()
+            reads = {v for o in ops for v in o.operands if v in plan.args}
             for v in sorted(reads, key=lambda v: plan.args[v]):
                 j = plan.args[v]
                 index = broadcast_index(self.arg_shapes[j], plan.out_shape)
                 lines.append(f"const {self.arg_types[j].compute} a{j} = {self.arg_types[j].load(f'in{j}[{index}]')};")
                 names[v] = f"a{j}"
             try:
-                lines += scalar_code(plan.epilogue, names, lambda shape: broadcast_index(shape, plan.out_shape), prefix="q")
+                lines += scalar_code(ops, names, lambda shape: broadcast_index(shape, plan.out_shape), prefix="q")
             except Exception as exc:
                 raise OptcError(f"{plan.where}: {exc}") from None
             for k, v in self.row_yields:
@@ -396,7 +501,7 @@ class _Emitter:
         ]
         if cached:
             lines.append(f"{self.rec.xtype} xs[{steps * vector}];")
-        passes = list(self.rec.stats) + ([None] if self.rec.write else [])
+        passes = list(self.rec.stats) + ([None] if self.plan.has_write else [])
         for p, stat in enumerate(passes):
             writing = stat is None
             lines.append(f"// pass {p}: " + ("write" if writing else stat.name))
@@ -457,7 +562,7 @@ class _Emitter:
             f"const long long n = ((long long)blockIdx.x % {tiles}) * {bx} + threadIdx.x;",
             f"const bool ok = o < {g.outer}LL && n < {g.inner}LL;",
         ]
-        passes = list(self.rec.stats) + ([None] if self.rec.write else [])
+        passes = list(self.rec.stats) + ([None] if self.plan.has_write else [])
         for p, stat in enumerate(passes):
             writing = stat is None
             lines.append(f"// pass {p}: " + ("write" if writing else stat.name))

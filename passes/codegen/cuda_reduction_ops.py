@@ -123,13 +123,15 @@ def recipe(op: Operation, x: CType, cached: bool, where: str) -> Recipe:
         r = _norm(op, spatial, x, cached)
         r.channel_operands, r.channel_axis = (1, 2), channel_axis(op)
         return r
+    if isinstance(op, graph.BatchNormOp):
+        return _batch_norm(op, x)
     if isinstance(op, graph.GlobalAveragePoolOp | graph.GlobalMaxPoolOp):
         spatial = tuple(range(1, rank - 1)) if is_channels_last(op) else tuple(range(2, rank))
         kind = graph.ReduceMeanOp if isinstance(op, graph.GlobalAveragePoolOp) else graph.ReduceMaxOp
         return _reduce(op, kind, spatial, x, where)
     raise OptcError(
         f"{where}: '{op.name}' has no CUDA reduction recipe (softmax, log_softmax, layer_norm, "
-        "instance_norm, reduce_*, arg_max/arg_min and global pools do)"
+        "instance_norm, batch_norm, reduce_*, arg_max/arg_min and global pools do)"
     )
 
 
@@ -141,9 +143,27 @@ def _reduced_size(op: Operation, axes) -> int:
     return size
 
 
+BOOL_REDUCTIONS = {
+    graph.ReduceMaxOp: ("any", _max, 0),
+    graph.ReduceSumOp: ("any", _max, 0),
+    graph.ReduceMinOp: ("all", _min, 1),
+    graph.ReduceProdOp: ("all", _min, 1),
+}
+"""Reductions of i1 (numpy's with dtype bool): max and sum are any, min and prod all; the
+identity (False, True) is also the reference's answer for an empty row."""
+
+
+def _reduce_bool(op: Operation, kind: type, axes, where: str) -> Recipe:
+    if kind not in BOOL_REDUCTIONS:
+        raise OptcError(f"{where}: '{op.name}' on i1 has no CUDA lowering (max, min, sum and prod do)")
+    _, combine, init = BOOL_REDUCTIONS[kind]
+    stat = Stat("acc", ("int",), (str(init),), ("(int)x",), combine, ("const bool res = acc0 != 0;",))
+    return Recipe(tuple(axes), "bool", [stat], row_result="res")
+
+
 def _reduce(op: Operation, kind: type, axes, x: CType, where: str) -> Recipe:
     if x.compute == "bool":
-        raise OptcError(f"{where}: '{op.name}' on i1 has no CUDA lowering (integers and floats do)")
+        return _reduce_bool(op, kind, axes, where)
     count = _reduced_size(op, axes)
     if x.is_float:
         acc = x.compute
@@ -226,3 +246,37 @@ def _norm(op: Operation, axes, x: CType, cached: bool) -> Recipe:
     if isinstance(op, graph.LayerNormOp) and op.mean is not None:
         r.row_outputs = {op.mean: "(float)mean", op.inv_std_dev: "(float)rstd"}
     return r
+
+
+BATCH_NORM_ROW = 1024
+"""Most elements of the pseudo-row a batch norm's element loop walks (see `_batch_norm`)."""
+
+
+def batch_norm_axes(shape) -> tuple[int, ...]:
+    """Trailing axes whose product stays within BATCH_NORM_ROW: batch norm reduces nothing,
+    so its 'rows' only shape the element loop (contiguous runs for vector accesses, the
+    other axes spread over blocks)."""
+    axes, size = [len(shape) - 1], shape[-1]
+    for k in range(len(shape) - 2, -1, -1):
+        if size * shape[k] > BATCH_NORM_ROW:
+            break
+        axes.insert(0, k)
+        size *= shape[k]
+    return tuple(axes)
+
+
+def _batch_norm(op: Operation, x: CType) -> Recipe:
+    """Inference batch norm, element by element with its channel's parameters, in the
+    reference's order: f = scale / sqrt(var + eps), y = x * f + (bias - mean * f)."""
+    t = x.compute
+    eps, sqrt = literal(float_of(op.epsilon), t), math_fn("sqrt", x)
+
+    def write(names: dict[SSAValue, str]) -> list[str]:
+        scale, bias, mean, var = (names[op.operands[k]] for k in range(1, 5))
+        return [
+            f"const {t} bn_f = {scale} / {sqrt}({var} + {eps});",
+            f"const {t} y = x * bn_f + ({bias} - {mean} * bn_f);",
+        ]
+
+    axes = batch_norm_axes(op.operands[0].type.get_shape())
+    return Recipe(axes, t, [], write=write, channel_operands=(1, 2, 3, 4), channel_axis=channel_axis(op))
