@@ -30,7 +30,8 @@ from dialects.errors import OptcError
 from dialects.kernel import LAUNCH_ATTR, FuncOp, LaunchAttr
 from passes.codegen.cuda import emit_module, kernels_of
 from passes.codegen.cuda_elementwise import VECTORS, configure, emit, scalar_code
-from passes.codegen.cuda_types import PRELUDE, pointer_params
+from passes.codegen.cuda_low_precision import pointer_params
+from passes.codegen.cuda_types import PRELUDE
 from runtime.cuda import compile_cuda
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
@@ -57,6 +58,7 @@ struct optc_bf16 { unsigned short bits; };
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
 inline float __int_as_float(int u) { float f; memcpy(&f, &u, 4); return f; }
 inline double __longlong_as_double(long long u) { double f; memcpy(&f, &u, 8); return f; }
+inline long long __double_as_longlong(double f) { long long u; memcpy(&u, &f, 8); return u; }
 inline float optc_widen(optc_half h) { _Float16 f; memcpy(&f, &h.bits, 2); return (float)f; }
 inline float optc_widen(optc_bf16 h) { return __uint_as_float(((unsigned)h.bits) << 16); }
 inline optc_half optc_to_half(float f) { _Float16 h = (_Float16)f; optc_half r; memcpy(&r.bits, &h, 2); return r; }
@@ -427,31 +429,6 @@ def _error(text: str, launch: LaunchAttr | None = None) -> str:
     with pytest.raises(OptcError) as info:
         emit(kernel, launch or configure(kernel))
     return str(info.value)
-
-
-def test_float8_is_refused_naming_the_kernel():
-    message = _error("""
-func.func @main(%x: tensor<4xf8E4M3FN>) -> tensor<4xf32> {
-  %0 = graph.cast %x : tensor<4xf8E4M3FN> -> tensor<4xf32>
-  func.return %0 : tensor<4xf32>
-}
-""")
-    assert "@k0_graph_cast" in message and "f8E4M3FN has no CUDA type" in message
-
-
-def test_float8_inside_a_region_names_the_kernel_and_op():
-    message = _error("""
-func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
-  %0 = fused.elementwise (%x) : (tensor<4xf32>) -> tensor<4xf32> {
-  ^bb0(%a: tensor<4xf32>):
-    %q = graph.cast %a {saturate = 1 : i64} : tensor<4xf32> -> tensor<4xf8E4M3FN>
-    %d = graph.cast %q : tensor<4xf8E4M3FN> -> tensor<4xf32>
-    fused.yield %d : tensor<4xf32>
-  }
-  func.return %0 : tensor<4xf32>
-}
-""")
-    assert "@k0_fused_elementwise" in message and "'graph.cast'" in message and "f8E4M3FN" in message
 
 
 def test_non_pointwise_kernel_is_refused():

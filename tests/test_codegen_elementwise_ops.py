@@ -198,6 +198,14 @@ def _integer_pows(rng) -> list[Case]:
             else:
                 inputs = {"input0": _array(rng.integers(-5, 6, SHAPE), dtype), "input1": _array(rng.integers(0, 4, 7), exponent)}
             cases.append(Case(f"pow-{dtype}-{exponent}", [a, b], a, line, inputs))
+    # perfect squares and fourth powers to exact powers: where libdevice's pow may land 1 ulp
+    # under the integer the reference's glibc pow gives exactly
+    a, b = tensor("i64"), tensor("f32", (7,))
+    bases = (np.arange(105) % 12) ** 4
+    exponents = np.array([0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75])
+    line = f"graph.pow {{0}}, {{1}} : ({a}, {b}) -> {a}"
+    inputs = {"input0": _array(bases.reshape(SHAPE), "i64"), "input1": _array(exponents, "f32")}
+    cases.append(Case("pow-i64-f32-exact", [a, b], a, line, inputs))
     a, b = tensor("f32"), tensor("i32", (7,))
     cases.append(Case("pow-f32-i32", [a, b], a, f"graph.pow {{0}}, {{1}} : ({a}, {b}) -> {a}", tolerance=1e-5))
     return cases
@@ -298,3 +306,36 @@ def test_op_runs_on_host(case):
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_op_matches_reference(case):
     assert_gpu_matches_reference(case.ir, rtol=case.tolerance, atol=case.tolerance, inputs=case.inputs)
+
+
+@needs_host_compiler
+def test_integer_pow_snaps_libdevice_errors_to_the_exact_integer(tmp_path):
+    """The integer-base, float-exponent pow template with a pow 1 ulp low (or high), as
+    libdevice's may be: truncation still gives the reference's integer; powers that are not
+    integers truncate as the reference does."""
+    import ctypes
+    import subprocess
+
+    from dialects import graph
+    from passes.codegen.cuda_pointwise_templates import TEMPLATES
+    from tests.test_codegen_elementwise import host_compiler
+
+    expr = TEMPLATES[graph.PowOp](None, ["x[i]", "y[i]"], ["long long", "float"]).replace("pow(", "off_pow(")
+    source = (
+        "#include <math.h>\n"
+        "static int direction;\n"
+        "static double off_pow(double a, double b) { return nextafter(pow(a, b), direction * INFINITY); }\n"
+        'extern "C" void run(const long long* x, const float* y, long long* out, int n, int d) '
+        f"{{ direction = d; for (int i = 0; i < n; ++i) out[i] = {expr}; }}\n"
+    )
+    (tmp_path / "p.cpp").write_text(source)
+    subprocess.run([host_compiler(), "-std=c++17", "-shared", "-fPIC", "-o", str(tmp_path / "p.so"), str(tmp_path / "p.cpp")], check=True)
+    library = ctypes.CDLL(str(tmp_path / "p.so"))
+    bases, exponents = np.meshgrid(np.arange(0, 50), np.array([0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 0.3]))
+    x, y = bases.ravel().astype(np.int64), exponents.ravel().astype(np.float32)
+    want = np.power(x.astype(np.float64), y.astype(np.float64)).astype(np.int64)
+    for direction in (-1, 1):
+        out = np.empty_like(x)
+        library.run(ctypes.c_void_p(x.ctypes.data), ctypes.c_void_p(y.ctypes.data), ctypes.c_void_p(out.ctypes.data), ctypes.c_int(x.size), ctypes.c_int(direction))
+        np.testing.assert_array_equal(out, want, err_msg=f"pow {direction:+d} ulp")
+

@@ -31,14 +31,16 @@ from dataclasses import dataclass
 from xdsl.ir import BlockArgument, Operation, SSAValue
 
 from dialects import graph
+from dialects.dtypes import is_storage_only
 from dialects.errors import OptcError
 from dialects.fused import ElementwiseOp
 from dialects.kernel import FuncOp, LaunchAttr
-from passes.codegen.cuda_pointwise_templates import TEMPLATES, Emit
-from passes.codegen.cuda_types import CType, ctype_of, kernel_signature, literal, pointer_params, strides
+from passes.codegen.cuda_low_precision import element_ctype, pointer_params
+from passes.codegen.cuda_pointwise_templates import TEMPLATES, Emit, helpers_for
+from passes.codegen.cuda_types import CType, kernel_signature, literal, strides
 from passes.codegen.generator import Generator, grid_stride_blocks
 
-__all__ = ["BLOCK_SIZE", "TEMPLATES", "Emit", "GENERATORS", "broadcast_index", "configure", "emit", "scalar_code"]
+__all__ = ["BLOCK_SIZE", "TEMPLATES", "Emit", "GENERATORS", "broadcast_index", "configure", "emit", "helpers_for", "scalar_code"]
 
 BLOCK_SIZE = 256
 SMS = 132
@@ -53,8 +55,9 @@ _CHUNK = {16: "uint4", 8: "uint2", 4: "unsigned int", 2: "unsigned short", 1: "u
 
 
 def c_type(element_type, where: str) -> str:
-    """The C type arithmetic on `element_type` happens in."""
-    return ctype_of(element_type, where).compute
+    """The C type arithmetic on `element_type` happens in (a storage-only type's is its
+    byte: `cuda_low_precision`)."""
+    return element_ctype(element_type, where).compute
 
 
 # --- printing ops as scalar C (the API the other families use) -----------------------------
@@ -112,6 +115,8 @@ def _constant(op: graph.ConstantOp, ctype: str, index: Callable[[], str], lines:
     """A splat becomes a literal; a small constant a local array (declared into `lines`)
     read at `index()`."""
     flat = op.to_array().reshape(-1)
+    if is_storage_only(op.result.type.element_type):
+        flat = flat.view("uint8")  # held as their bytes
     if flat.size == 0 or graph.is_splat(flat):
         return literal(flat[0].item() if flat.size else 0, ctype)
     if not graph.fits_inline(flat):
@@ -144,7 +149,7 @@ class _Pointwise:
         return OptcError(f"cuda codegen of @{self.name}: {why}")
 
     def ctype(self, value: SSAValue, what: str = "") -> CType:
-        return ctype_of(value.type.element_type, f"@{self.name}{what}")
+        return element_ctype(value.type.element_type, f"@{self.name}{what}")
 
 
 def _pointwise(kernel: FuncOp) -> _Pointwise:
@@ -394,7 +399,8 @@ def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
         body += _indented(scalar.code(stores))
         body.append("}")
     text = "\n".join("    " + line for line in [*(decl for _, decl in constants.values()), *body])
-    return f"{kernel_signature(pw.name, pointer_params(kernel), block[0])}\n{{\n{text}\n}}\n"
+    source = f"{kernel_signature(pw.name, pointer_params(kernel), block[0])}\n{{\n{text}\n}}\n"
+    return helpers_for(source) + source
 
 
 def _stores(pw: _Pointwise, printer: _Printer, target: Callable[[int], str]) -> list[str]:

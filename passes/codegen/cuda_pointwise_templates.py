@@ -17,8 +17,10 @@ from collections.abc import Callable, Sequence
 from xdsl.ir import Operation
 
 from dialects import graph
+from dialects.dtypes import is_storage_only
 from dialects.errors import OptcError
 from dialects.graph.base import float_of, int_of, str_of
+from passes.codegen.cuda_low_precision import HELPERS, decode, encode, uses_helpers
 from passes.codegen.cuda_types import ctype_of, literal
 
 Emit = Callable[[Operation, Sequence[str], Sequence[str]], str]
@@ -233,14 +235,21 @@ def _mod(op, a, t):
 def _pow(op, a, t):
     """Floats: pow in the compute type. Integers: in double, then truncated (the
     reference's `astype`); with an integer exponent the exact result is an integer, so it
-    is rounded instead of truncated, which absorbs libdevice's last-ulp error."""
+    is rounded instead of truncated, which absorbs libdevice's last-ulp error; with a float
+    exponent, results within 4 ulp of an integer (below 2^53) are snapped to it, for the
+    same reason: the reference's glibc pow is exact where the power is an integer, and
+    libdevice's, up to 2 ulp off, would truncate a whole unit low 1 ulp below one. (An
+    immediately called lambda keeps the expression self-contained for `scalar_code`.)"""
     base, exponent = t
     if base in FLOATS:
         return f"{_fn('pow', base)}({a[0]}, ({base}){a[1]})"
-    wide = f"pow((double){a[0]}, (double){a[1]})"
-    if exponent not in FLOATS:
-        wide = f"rint({wide})"
-    return f"(({base}){wide})"
+    if exponent in FLOATS:
+        snap = (
+            "[](double r) { const double n = rint(r); "
+            "return (fabs(n) < 9007199254740992.0 && fabs(r - n) <= fabs(n) * 8.881784197001252e-16) ? n : r; }"
+        )
+        return f"(({base})({snap})(pow((double){a[0]}, (double){a[1]})))"
+    return f"(({base})rint(pow((double){a[0]}, (double){a[1]})))"
 
 
 def _prelu(op, a, t):
@@ -249,10 +258,16 @@ def _prelu(op, a, t):
 
 def _cast(op, a, t):
     """To the target's compute type; nonzero (NaN too) is true; to f16/bf16 rounds here,
-    through float as the reference does, so later ops see the rounded value."""
-    source = t[0]
-    target = ctype_of(op.result.type.element_type, f"'{op.name}'")
-    x = a[0]
+    through float as the reference does, so later ops see the rounded value. A
+    storage-only source is decoded first, a storage-only target encoded, by the
+    conversions of `cuda_low_precision` (saturate and round_mode as the op says)."""
+    x, source = a[0], t[0]
+    source_type, target_type = op.input.type.element_type, op.result.type.element_type
+    if is_storage_only(source_type):
+        x, source = decode(source_type, x)
+    if is_storage_only(target_type):
+        return encode(target_type, x, source, int_of(op.saturate, 1) == 1, str_of(op.round_mode, "up"))
+    target = ctype_of(target_type, f"'{op.name}'")
     if target.compute == "bool":
         return f"({x} != 0)"
     if target.narrow:
@@ -312,3 +327,11 @@ TEMPLATES: dict[type[Operation], Emit] = {
     graph.NotOp: _expr("(!{0})"),
     graph.CastOp: _cast,
 }
+
+
+def helpers_for(source: str) -> str:
+    """The guarded helper definitions CUDA C text calls (`cuda_low_precision.HELPERS`,
+    for casts of the storage-only types), to put before it; empty when it calls none.
+    A kernel whose code comes from these templates (pointwise, or an epilogue through
+    `scalar_code`) prepends it; the guard keeps one copy per translation unit."""
+    return HELPERS if uses_helpers(source) else ""
