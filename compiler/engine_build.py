@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
 import onnx
@@ -24,6 +24,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import BFloat16Type, ModuleOp
 from xdsl.ir import SSAValue
 
+from compiler.progress import Progress
 from dialects.dtypes import numpy_dtype
 from dialects.errors import OptcError
 from dialects.graph import ConstantOp, WeightOp
@@ -31,10 +32,10 @@ from dialects.kernel import FuncOp, LaunchOp
 from dialects.weights import store_of
 from passes.codegen.cuda import kernel_source, launch_of
 from passes.codegen.cuda_types import device_itemsize
-from passes.memory.plan_memory import ARENA_ATTR, VIEW_OPS
+from passes.memory.plan_memory import ARENA_ATTR, VIEW_OPS, storage_root, tensor_bytes
 from runtime.cuda import compile_cuda
 from runtime.engine.file import EngineImage
-from runtime.engine.plan import EnginePlan, KernelSpec, LaunchSpec, Slot, TensorSpec, device_dtype
+from runtime.engine.plan import BufferSpec, EnginePlan, KernelSpec, LaunchSpec, Slot, TensorSpec, device_dtype
 from runtime.reference.interpreter import entry, io_names
 
 ALIGNMENT = 256
@@ -141,6 +142,105 @@ def _computed_ops(kernel: FuncOp) -> tuple[str, ...]:
     return (op.name, *inner)
 
 
+# --- what a kernel costs (for profiles) -------------------------------------------------------
+
+
+def _shape(value: SSAValue) -> tuple[int, ...]:
+    return tuple(value.type.get_shape())
+
+
+def _matmul_flops(op) -> int:
+    """2·M·N·K per batch: the accumulator's elements times K (lhs [..., M, K])."""
+    out = op.accumulator_type() if hasattr(op, "accumulator_type") else op.results[0].type
+    return 2 * math.prod(out.get_shape()) * _shape(op.operands[0])[-1]
+
+
+def _gemm_flops(op) -> int:
+    a = _shape(op.operands[0])
+    k = a[0] if op.trans_a.value.data else a[1]
+    return 2 * math.prod(op.results[0].type.get_shape()) * k
+
+
+def _conv_flops(op) -> int:
+    """2·N·OH·OW·C_out·(C_in/group)·KH·KW: every output element is a dot product over the
+    weight's other dimensions ((C/g, *kernel) or, NHWC, (*kernel, C/g): the same count)."""
+    out = op.accumulator_type() if hasattr(op, "accumulator_type") else op.results[0].type
+    return 2 * math.prod(out.get_shape()) * math.prod(_shape(op.operands[1])[1:])
+
+
+def _conv_transpose_flops(op) -> int:
+    """Every input element is scattered into C_out/group · kernel outputs."""
+    return 2 * math.prod(_shape(op.operands[0])) * math.prod(_shape(op.operands[1])[1:])
+
+
+def _attention_flops(op) -> int:
+    """q·kᵀ and p·v: 2·b·h·s_q·s_k·(d + d_v) (= 4·b·h·s_q·s_k·d); half of it when causal,
+    the work that is not masked out (FlashAttention's convention)."""
+    q, k, v = _shape(op.q), _shape(op.k), _shape(op.v)
+    flops = 2 * math.prod(q[:-1]) * k[-2] * (q[-1] + v[-1])
+    return flops // 2 if op.causal.value.data else flops
+
+
+FLOPS: dict[str, Callable[[object], int]] = {
+    "fused.matmul": _matmul_flops,
+    "graph.matmul": _matmul_flops,
+    "graph.gemm": _gemm_flops,
+    "fused.conv": _conv_flops,
+    "graph.conv": _conv_flops,
+    "graph.conv_transpose": _conv_transpose_flops,
+    "fused.attention": _attention_flops,
+}
+"""Op → arithmetic of one launch. Everything else is judged by the bytes it moves."""
+
+
+def kernel_cost(kernel: FuncOp) -> tuple[int, int, str]:
+    """(bytes, flops, dtype) of one launch: every argument read once and every result
+    written once; the op's multiply-adds ×2; the element type of its first operand."""
+    types = [*kernel.function_type.inputs.data, *kernel.function_type.outputs.data]
+    nbytes = sum(math.prod(t.get_shape()) * device_itemsize(t.element_type, "the profile") for t in types)
+    op = kernel.computation
+    flops = FLOPS[op.name](op) if op.name in FLOPS else 0
+    typed = op.operands[0] if op.operands else op.results[0]
+    try:
+        dtype = _device_type_name(typed.type, f"@{kernel.sym_name.data}")
+    except OptcError:
+        dtype = ""
+    return nbytes, flops, dtype
+
+
+def _buffer_specs(launches: Sequence[LaunchOp], returned: Sequence[SSAValue], names: Sequence[str]) -> tuple[BufferSpec, ...]:
+    """Every arena buffer with its offset and live interval, as plan-memory computed them:
+    from the launch that writes it to the last that reads it (through free views); a
+    returned value lives to the end."""
+    first: dict[SSAValue, int] = {}
+    last: dict[SSAValue, int] = {}
+    where: dict[SSAValue, tuple[str, int]] = {}
+    for step, launch in enumerate(launches):
+        for arg in launch.args:
+            root = storage_root(arg)
+            if root in first:
+                last[root] = step
+        for i, (result, offset) in enumerate(zip(launch.outputs, launch.arena_offsets.get_values())):
+            first[result] = last[result] = step
+            label = names[step] if len(launch.outputs) == 1 else f"{names[step]}#{i}"
+            where[result] = (label, offset)
+    for value in returned:
+        root = storage_root(value)
+        if root in first:
+            last[root] = len(launches)
+    return tuple(BufferSpec(where[v][0], where[v][1], tensor_bytes(v), first[v], last[v]) for v in first)
+
+
+def _compile_all(names: Sequence[str], sources: Sequence[str], arch: str) -> list[bytes]:
+    """Cubins of every kernel, compiled in parallel (NVRTC releases the GIL), in order; a
+    progress line counts them on a terminal. The first failure in kernel order is raised."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool, Progress("compiling kernels", len(names)) as progress:
+        futures = [pool.submit(compile_cuda, source, f"{name}.cu", arch=arch) for name, source in zip(names, sources)]
+        for _ in as_completed(futures):
+            progress.advance()
+        return [f.result() for f in futures]
+
+
 def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
     """The engine of a kernel-level module: plan, cubins (NVRTC, disk-cached) and weights."""
     main = entry(module)
@@ -154,7 +254,7 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
         offset = inputs.add(_nbytes(arg.type, tname))
         slots[arg] = Slot("inputs", offset)
         input_specs.append(TensorSpec(name, tname, tuple(arg.type.get_shape()), slots[arg]))
-    launches = []
+    launches, launch_ops = [], []
     for op in main.body.block.ops:
         if isinstance(op, (WeightOp, ConstantOp)):
             array = store[op.sym.data] if isinstance(op, WeightOp) else op.to_array()
@@ -170,6 +270,7 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
                 slots[result] = Slot("arena", offset)
             args = (*(slots[a] for a in op.args), *(slots[r] for r in op.outputs))
             launches.append(LaunchSpec(op.callee.root_reference.data, args))
+            launch_ops.append(op)
         elif isinstance(op, func.ReturnOp):
             continue
         else:
@@ -181,13 +282,16 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
     ]
     names = list(kernels)
     sources = [kernel_source(kernels[n]) for n in names]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        images = list(pool.map(lambda ns: compile_cuda(ns[1], f"{ns[0]}.cu", arch=arch), zip(names, sources)))
+    images = _compile_all(names, sources, arch)
     specs = []
     for index, name in enumerate(names):
         launch = launch_of(kernels[name])
+        nbytes, flops, dtype = kernel_cost(kernels[name])
         specs.append(
-            KernelSpec(name, index, launch.grid_dims, launch.block_dims, launch.shared_bytes, _computed_ops(kernels[name]))
+            KernelSpec(
+                name, index, launch.grid_dims, launch.block_dims, launch.shared_bytes, _computed_ops(kernels[name]),
+                nbytes, flops, dtype,
+            )
         )
     memory = main.attributes.get(ARENA_ATTR)
     stats = {k: v.value.data for k, v in memory.data.items() if k != "strategy"} if memory else {}
@@ -199,6 +303,7 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
         region_bytes={"inputs": inputs.size, "weights": weights.size, "arena": stats.get("bytes", 0)},
         arch=arch,
         memory=stats,
+        buffers=_buffer_specs(launch_ops, returned, [launch.kernel for launch in launches]),
     )
     return EngineImage(plan, tuple(images), weights.bytes(), str(module))
 

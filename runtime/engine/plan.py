@@ -64,6 +64,28 @@ class KernelSpec:
     shared_bytes: int
     ops: tuple[str, ...] = ()
     """The ONNX nodes (or graph ops) it computes, for profiles and error messages."""
+    bytes: int = 0
+    """Bytes one launch must move at least: every operand read once, every result written
+    once (what achieved bandwidth is measured against; 0 when unknown)."""
+    flops: int = 0
+    """Floating-point (or integer multiply-add) operations of one launch, counting a
+    multiply-add as two: matmuls, convolutions and attention; 0 for everything else."""
+    dtype: str = ""
+    """The element type it computes in (its first operand's), to pick the matmul ceiling a
+    kernel with flops is judged against; "" when unknown."""
+
+
+@dataclass(frozen=True)
+class BufferSpec:
+    """One intermediate tensor of the arena, for the memory report: its bytes at `offset`
+    are live from launch `first` (which writes it) to launch `last` (the last that reads
+    it; `len(launches)` for a model output), both inclusive."""
+
+    label: str
+    offset: int
+    size: int
+    first: int
+    last: int
 
 
 @dataclass(frozen=True)
@@ -82,6 +104,8 @@ class EnginePlan:
     arch: str
     memory: dict[str, int] = field(default_factory=dict)
     """Arena statistics: bytes, naive, lower_bound (what plan-memory reported)."""
+    buffers: tuple[BufferSpec, ...] = ()
+    """Every arena buffer with its live interval (the memory report draws them)."""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -91,15 +115,23 @@ class EnginePlan:
         def tensor(d: dict) -> TensorSpec:
             return TensorSpec(d["name"], d["dtype"], tuple(d["shape"]), Slot(**d["slot"]))
 
+        def kernel(d: dict) -> KernelSpec:
+            # bytes, flops, dtype and buffers are optional: engines written before they
+            # existed read as "unknown", and older readers ignore them (same format version)
+            return KernelSpec(
+                d["name"], d["image"], tuple(d["grid"]), tuple(d["block"]), d["shared_bytes"], tuple(d["ops"]),
+                int(d.get("bytes", 0)), int(d.get("flops", 0)), str(d.get("dtype", "")),
+            )
+
         return cls(
             inputs=tuple(tensor(d) for d in data["inputs"]),
             outputs=tuple(tensor(d) for d in data["outputs"]),
-            kernels=tuple(
-                KernelSpec(d["name"], d["image"], tuple(d["grid"]), tuple(d["block"]), d["shared_bytes"], tuple(d["ops"]))
-                for d in data["kernels"]
-            ),
+            kernels=tuple(kernel(d) for d in data["kernels"]),
             launches=tuple(LaunchSpec(d["kernel"], tuple(Slot(**s) for s in d["args"])) for d in data["launches"]),
             region_bytes=dict(data["region_bytes"]),
             arch=data["arch"],
             memory=dict(data.get("memory", {})),
+            buffers=tuple(
+                BufferSpec(d["label"], d["offset"], d["size"], d["first"], d["last"]) for d in data.get("buffers", ())
+            ),
         )
