@@ -3,6 +3,7 @@
     optc-run MODEL [--device cpu|cuda] [--precision fp32|fp16|bf16] [--inputs in.npz]
              [--output out.npz] [--shape NAME=DIMS ...] [--seed N] [-p PIPELINE] [--repeat N]
              [--compare reference|onnxruntime [--onnx MODEL.onnx]] [--save-engine FILE]
+             [--profile [--profile-runs N] [--profile-png PNG]] [--memory-report PNG] [--json FILE]
 
 MODEL is an ONNX file (imported, with `--shape` fixing symbolic dimensions) or IR saved
 by `optc -o FILE.mlir` (its weights file beside it). The pipeline (`default` unless `-p`
@@ -18,6 +19,13 @@ the GPU through a CUDA graph; the report adds the arena beside the naive sum and
 bound, and the GPU time per run (CUDA events, after a warm-up). `--compare reference` runs
 the imported model in the reference interpreter on the same inputs. MODEL may also be an
 engine saved with `--save-engine`, which runs without compiling.
+
+`--profile` (with `--device cuda`) times every launch with CUDA events and prints a table,
+slowest first: the kernel, the ops it fused, its median time and share, and its achieved
+bandwidth or FLOP/s against the GPU's copy and matmul ceilings measured in the same run
+(`runtime/engine/profile.py`); `--profile-png` draws it. `--memory-report PNG` prints the
+arena beside the naive sum and the lower bound and draws every buffer's lifetime at its
+offset. `--json FILE` writes the report (times, memory, profile, comparison) for machines.
 
 Every failure is one line, `optc-run: error: ...`, and exit status 1.
 """
@@ -111,6 +119,20 @@ def _parser() -> argparse.ArgumentParser:
     add("--onnx", metavar="MODEL.onnx", help="the ONNX model --compare runs when MODEL is .mlir")
     add("--rtol", type=float, help="relative tolerance of --compare (default: 1e-3 for fp32, 2e-2 fp16, 6e-2 bf16)")
     add("--atol", type=float, help="absolute tolerance of --compare (default: 1e-4 for fp32, 2e-2 fp16, 6e-2 bf16)")
+    add(
+        "--profile",
+        action="store_true",
+        help="with --device cuda: time every kernel (CUDA events) and print a table, slowest first, "
+        "with achieved bandwidth or FLOP/s against the GPU's measured ceilings",
+    )
+    add("--profile-runs", type=int, default=20, metavar="N", help="runs the profile takes the median of (default: 20)")
+    add("--profile-png", metavar="PNG", help="with --device cuda: draw the profile (slowest kernels and a timeline); implies --profile")
+    add(
+        "--memory-report",
+        metavar="PNG",
+        help="with --device cuda: print the arena beside the naive sum and the lower bound, and draw buffer lifetimes against offsets",
+    )
+    add("--json", metavar="FILE", help="write the report (inputs, outputs, times, memory, profile, comparison) as JSON")
     return p
 
 
@@ -194,11 +216,18 @@ def _check_input_names(path: str, model_inputs: Sequence[str], given: Mapping[st
 
 
 def _compile(module: ModuleOp, spec: str) -> None:
-    """Run the pipeline, verifying after every pass as optc does."""
+    """Run the pipeline, verifying after every pass as optc does (a progress line names
+    the pass on a terminal)."""
+    from compiler.progress import Progress
+
     ctx = _context()
-    for compiler_pass in build(spec):
-        compiler_pass.apply(ctx, module)
-        module.verify()
+    passes = build(spec)
+    with Progress("running passes", len(passes)) as progress:
+        for compiler_pass in passes:
+            progress.advance(0, compiler_pass.name)
+            compiler_pass.apply(ctx, module)
+            module.verify()
+            progress.advance()
 
 
 def _run(module: ModuleOp, inputs: Mapping[str, np.ndarray], repeat: int) -> tuple[dict[str, np.ndarray], list[float]]:
@@ -291,8 +320,26 @@ def _check_args(args: argparse.Namespace) -> None:
         raise OptcError("--save-engine needs --device cuda")
     if args.precision != "fp32" and args.pipeline != "default":
         raise OptcError("--precision picks the pipeline: give either --precision or -p, not both")
+    _check_report_args(args)
     if not os.path.exists(args.model):
         raise OptcError(f"model file '{args.model}' does not exist")
+
+
+def _check_report_args(args: argparse.Namespace) -> None:
+    """The profile and the memory report are the engine's: they need --device cuda, and
+    charts need matplotlib (said before a long build, not after)."""
+    args.profile = args.profile or bool(args.profile_png)
+    for flag, given in (("--profile", args.profile), ("--memory-report", args.memory_report)):
+        if given and args.device != "cuda":
+            raise OptcError(f"{flag} needs --device cuda (it reports on the GPU engine)")
+    if args.profile_runs < 1:
+        raise OptcError(f"--profile-runs must be at least 1, got {args.profile_runs}")
+    for flag, path in (("--profile-png", args.profile_png), ("--memory-report", args.memory_report)):
+        if path:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                raise OptcError(f"{flag} draws with matplotlib, which is not installed (pip install matplotlib)") from None
 
 
 TOLERANCES = {"fp32": (1e-3, 1e-4), "fp16": (2e-2, 2e-2), "bf16": (6e-2, 6e-2)}
@@ -332,7 +379,31 @@ def run_main(args: argparse.Namespace) -> tuple[list[str], str | None]:
     shapes = dict(parse_shape(s) for s in args.shape)
     given = _load_inputs(args.inputs) if args.inputs else None
     report = [f"model: {args.model}"]
+    data: dict = {"model": args.model, "device": args.device, "precision": args.precision}
+    try:
+        report, failure = _run_and_report(args, shapes, given, report, data)
+    except Exception as e:  # every failure main() reports, recorded for machines too
+        data.update(ok=False, error=str(e))
+        _write_json(args, data)
+        raise
+    data["ok"] = failure is None
+    _write_json(args, data)
+    return report, failure
 
+
+def _write_json(args: argparse.Namespace, data: dict) -> None:
+    if args.json:
+        from compiler.reports import write_json
+
+        write_json(args.json, data)
+
+
+def _arrays_json(arrays: Mapping[str, np.ndarray]) -> dict:
+    return {n: {"dtype": str(a.dtype), "shape": list(a.shape)} for n, a in arrays.items()}
+
+
+def _run_and_report(args, shapes, given, report: list[str], data: dict) -> tuple[list[str], str | None]:
+    """run_main's work; `data` receives what --json writes."""
     start = time.perf_counter()
     imported = None if args.model.endswith(".engine") else _load_model(args, shapes, given)
     reference = clone_with_weights(imported) if args.compare == "reference" else None
@@ -348,6 +419,14 @@ def run_main(args: argparse.Namespace) -> tuple[list[str], str | None]:
         timing = f"run: {_ms(min(times))} on cpu (reference interpreter)"
     else:
         engine, build_line = _engine(args, imported, compiled)
+        data["engine"] = {
+            "gpu": engine.device.name,
+            "arch": engine.plan.arch,
+            "kernels": len(engine.plan.kernels),
+            "launches": len(engine.plan.launches),
+            "build_ms": (time.perf_counter() - compiled) * 1000 if imported is not None else None,
+            "region_bytes": dict(engine.plan.region_bytes),
+        }
         compiled = time.perf_counter()
         inputs = given if given is not None else _random_inputs(None, engine.plan, args.seed)
         outputs, times = _run_cuda(engine, inputs, args.repeat)
@@ -361,6 +440,17 @@ def run_main(args: argparse.Namespace) -> tuple[list[str], str | None]:
     if len(times) > 1:
         timing += f"; fastest of {len(times)}, median {_ms(float(np.median(times)))}"
     report.append(timing)
+    data["inputs"], data["outputs"] = _arrays_json(inputs), _arrays_json(outputs)
+    data["times_ms"] = {
+        **({"load": (loaded - start) * 1000, "compile": (compiled - loaded) * 1000} if imported is not None else {}),
+        "runs": [t * 1000 for t in times],
+        "fastest": min(times) * 1000,
+        "median": float(np.median(times)) * 1000,
+    }
+    if imported is not None:
+        data["pipeline"] = spec
+    if args.device == "cuda":
+        report += _engine_reports(args, engine, inputs, data)
 
     if args.output:
         _save(args.output, outputs)
@@ -373,8 +463,37 @@ def run_main(args: argparse.Namespace) -> tuple[list[str], str | None]:
         theirs, what = run(reference, inputs), "the reference interpreter"
     else:
         theirs, what = _run_onnxruntime(args.onnx or args.model, inputs), "onnxruntime"
-    lines, failure = _compare_report(args, outputs, theirs, what)
+    lines, failure, diffs = _compare_report(args, outputs, theirs, what)
+    data["compare"] = {
+        "with": args.compare,
+        "rtol": args.rtol,
+        "atol": args.atol,
+        "outputs": [{**vars(d), "ok": d.ok} for d in diffs],
+        "ok": failure is None,
+    }
     return report + lines, failure
+
+
+def _engine_reports(args: argparse.Namespace, engine, inputs, data: dict) -> list[str]:
+    """The memory report and the profile, as --memory-report and --profile ask."""
+    from compiler import reports
+
+    lines = []
+    data["memory"] = reports.memory_json(engine.plan)
+    if args.memory_report:
+        lines += reports.format_memory(engine.plan)
+        reports.draw_memory(engine.plan, args.memory_report)
+        lines.append(f"  buffer lifetimes drawn in {args.memory_report}")
+    if args.profile:
+        from runtime.engine.profile import profile_engine
+
+        profile = profile_engine(engine, inputs, runs=args.profile_runs)
+        data["profile"] = profile.to_json()
+        lines += reports.format_profile(profile)
+        if args.profile_png:
+            reports.draw_profile(profile, args.profile_png)
+            lines.append(f"  profile drawn in {args.profile_png}")
+    return lines
 
 
 def _random_inputs(module: ModuleOp | None, plan, seed: int) -> dict[str, np.ndarray]:
@@ -451,7 +570,7 @@ def _save(path: str, outputs: Mapping[str, np.ndarray]) -> None:
         raise OptcError(f"cannot write '{path}': {e.strerror}") from None
 
 
-def _compare_report(args: argparse.Namespace, outputs, theirs, what: str) -> tuple[list[str], str | None]:
+def _compare_report(args: argparse.Namespace, outputs, theirs, what: str) -> tuple[list[str], str | None, list[Diff]]:
     if set(theirs) != set(outputs):
         raise OptcError(f"outputs differ by name: optc gives {', '.join(outputs)}, {what} gives {', '.join(theirs)}")
     diffs = [compare(outputs[n], theirs[n], n, args.rtol, args.atol) for n in theirs]
@@ -462,9 +581,9 @@ def _compare_report(args: argparse.Namespace, outputs, theirs, what: str) -> tup
         lines.append(f"  {d.name:<{width}}  max abs err {d.max_abs:.3g}  max rel err {d.max_rel:.3g}  {verdict}")
     failed = ", ".join(d.name for d in diffs if not d.ok)
     if failed:
-        return lines, f"output(s) {failed} differ from {what} beyond rtol {args.rtol:g}, atol {args.atol:g}"
+        return lines, f"output(s) {failed} differ from {what} beyond rtol {args.rtol:g}, atol {args.atol:g}", diffs
     lines.append(f"PASS: every output matches {what}")
-    return lines, None
+    return lines, None, diffs
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -217,3 +217,69 @@ def test_cuda_run_at_half_precision_uses_its_tolerance(gpu, capsys, model_path, 
     code, out, err = run(capsys, model_path, "--device", "cuda", "--shape", "x=1x3x8x8", "--precision", precision, "--compare", "reference")
     assert code == 0, err
     assert "rtol 0.02" in out if precision == "fp16" else "rtol 0.06" in out
+
+
+# --- reports: --json, --profile, --memory-report ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--profile"], "--profile needs --device cuda (it reports on the GPU engine)"),
+        (["--profile-png", "{tmp}/p.png"], "--profile needs --device cuda"),
+        (["--memory-report", "{tmp}/m.png"], "--memory-report needs --device cuda"),
+        (["--device", "cuda", "--profile", "--profile-runs", "0"], "--profile-runs must be at least 1, got 0"),
+    ],
+)
+def test_report_flags_errors(capsys, model_path, tmp_path, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code, _, err = run(capsys, model_path, "--shape", "x=1x3x8x8", *argv)
+    assert code == 1 and err.startswith("optc-run: error: ") and "Traceback" not in err
+    assert message in err
+
+
+def test_charts_without_matplotlib_fail_before_building(capsys, model_path, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code, _, err = run(capsys, model_path, "--device", "cuda", "--shape", "x=1x3x8x8", "--memory-report", tmp_path / "m.png")
+    assert code == 1 and "--memory-report draws with matplotlib, which is not installed" in err
+
+
+def test_json_report_on_cpu(capsys, model_path, tmp_path):
+    import json
+
+    path = tmp_path / "r.json"
+    code, out, err = run(capsys, model_path, "--shape", "x=2x3x8x8", "--repeat", 2, "--compare", "onnxruntime", "--json", path)
+    assert code == 0, err
+    data = json.loads(path.read_text())
+    assert data["device"] == "cpu" and data["ok"] is True and data["pipeline"] == "default"
+    assert data["inputs"] == {"x": {"dtype": "float32", "shape": [2, 3, 8, 8]}}
+    assert data["outputs"] == {"y": {"dtype": "float32", "shape": [2, 4, 8, 8]}}
+    assert len(data["times_ms"]["runs"]) == 2 and data["times_ms"]["fastest"] <= data["times_ms"]["median"]
+    assert data["compare"]["with"] == "onnxruntime" and data["compare"]["outputs"][0]["ok"] is True
+
+
+def test_json_report_records_a_failure(capsys, model_path, tmp_path):
+    import json
+
+    path = tmp_path / "r.json"
+    code, _, err = run(capsys, model_path, "--shape", "x=1x3x8x8", "-p", "no-such-pass", "--json", path)
+    assert code == 1
+    data = json.loads(path.read_text())
+    assert data["ok"] is False and "unknown pass or pipeline 'no-such-pass'" in data["error"]
+
+
+@pytest.mark.gpu
+def test_cuda_profile_memory_report_and_json(gpu, capsys, model_path, tmp_path):
+    import json
+
+    paths = {name: tmp_path / name for name in ("p.png", "m.png", "r.json")}
+    argv = [model_path, "--device", "cuda", "--shape", "x=2x3x8x8", "--profile", "--profile-runs", 5]
+    code, out, err = run(capsys, *argv, "--profile-png", paths["p.png"], "--memory-report", paths["m.png"], "--json", paths["r.json"])
+    assert code == 0, err
+    assert "profile: " in out and "launches on" in out and "total" in out and "ceilings: copy" in out
+    assert "memory: " in out and "lower bound" in out and "peak at launch" in out
+    for name in ("p.png", "m.png"):
+        assert paths[name].read_bytes().startswith(b"\x89PNG")
+    data = json.loads(paths["r.json"].read_text())
+    assert data["profile"]["launches"] and data["profile"]["graph_ms"] > 0
+    assert data["memory"]["buffers"] and data["engine"]["kernels"] >= 1
