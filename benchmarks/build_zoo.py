@@ -1,4 +1,5 @@
-"""Build the model zoo: torchvision and transformers models with random weights, as ONNX.
+"""Build the model zoo: torchvision and transformers models (and a DLRM-style recommender)
+with random weights, as ONNX.
 
 Each model is built from its config (no pretrained weights: there is no network), its
 weights re-initialised so that activations stay in a realistic range all the way to the
@@ -151,6 +152,64 @@ def build_vit():
     return _reinitialised(Vit())
 
 
+RECOMMENDER_TABLES = 8  # embedding tables, one categorical feature each
+RECOMMENDER_ROWS = 100_000  # rows per table
+RECOMMENDER_DIM = 64  # embedding width
+RECOMMENDER_BAG = 4  # ids per feature, summed (an embedding bag in "sum" mode)
+RECOMMENDER_DENSE = 13  # continuous features (as in Criteo / DLRM)
+
+
+def build_recommender():
+    """A DLRM-style click model: each categorical feature is a bag of `RECOMMENDER_BAG` ids
+    looked up in its own table and summed (an EmbeddingBag in sum mode, written as an
+    embedding and a sum so that it exports as Gather + ReduceSum); the dense features go
+    through a bottom MLP; everything is concatenated and a top MLP gives one logit."""
+    import torch
+    from torch import nn
+
+    def mlp(widths: list[int]) -> nn.Sequential:
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(widths, widths[1:])):
+            layers.append(nn.Linear(a, b))
+            if i < len(widths) - 2:
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers)
+
+    class Recommender(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tables = nn.ModuleList(
+                nn.Embedding(RECOMMENDER_ROWS, RECOMMENDER_DIM) for _ in range(RECOMMENDER_TABLES)
+            )
+            self.bottom = nn.Sequential(mlp([RECOMMENDER_DENSE, 512, 256, RECOMMENDER_DIM]), nn.ReLU())
+            self.top = mlp([RECOMMENDER_DIM * (RECOMMENDER_TABLES + 1), 1024, 1024, 512, 256, 1])
+
+        def forward(self, dense, sparse_ids):
+            bags = [table(sparse_ids[:, t]).sum(dim=1) for t, table in enumerate(self.tables)]
+            return self.top(torch.cat([self.bottom(dense), *bags], dim=1))
+
+    return _recommender_weights(Recommender())
+
+
+def _recommender_weights(model, seed: int = SEED):
+    """He-normal matrices (std sqrt(2 / fan_in)) keep the ReLU MLPs' activations at unit
+    scale through every layer, embeddings N(0, 1/bag) give each summed bag unit variance,
+    and biases N(0, 0.1): the logits spread over a few units for random inputs instead of
+    collapsing to a constant (which any importer that dropped a layer would still match)."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=(2.0 / m.in_features) ** 0.5)
+                nn.init.normal_(m.bias, std=0.1)
+            elif isinstance(m, nn.Embedding):
+                nn.init.normal_(m.weight, std=RECOMMENDER_BAG**-0.5)
+    return model.eval()
+
+
 MODELS: dict[str, ZooModel] = {
     m.name: m
     for m in [
@@ -176,6 +235,20 @@ MODELS: dict[str, ZooModel] = {
             build_vit,
             (_image("pixel_values"),),
             ("last_hidden_state", "pooler_output"),
+        ),
+        ZooModel(
+            "recommender",
+            f"DLRM-style MLP recommender: {RECOMMENDER_TABLES} embedding bags of {RECOMMENDER_BAG} ids "
+            f"({RECOMMENDER_ROWS}x{RECOMMENDER_DIM} tables, summed), bottom MLP 13-512-256-64, "
+            "top MLP 576-1024-1024-512-256-1",
+            build_recommender,
+            (
+                InputSpec("dense", (1, RECOMMENDER_DENSE), "float32", {0: "batch"}),
+                InputSpec(
+                    "sparse_ids", (1, RECOMMENDER_TABLES, RECOMMENDER_BAG), "int64", {0: "batch"}, "ids", RECOMMENDER_ROWS
+                ),
+            ),
+            ("logit",),
         ),
     ]
 }
