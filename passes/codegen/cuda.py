@@ -5,6 +5,7 @@ made by its family's generator (`registry.py`) for its `#kernel.launch` configur
 from __future__ import annotations
 
 from dialects.kernel import FuncOp, LaunchAttr
+from passes.codegen.cuda_pointwise_templates import helpers_for
 from passes.codegen.cuda_types import PRELUDE
 from passes.codegen.registry import generator_for
 
@@ -21,7 +22,15 @@ def emit_kernel(kernel: FuncOp) -> str:
 
 def kernel_source(kernel: FuncOp) -> str:
     """One kernel as a self-contained translation unit (what NVRTC compiles and caches)."""
-    return PRELUDE + "\n" + emit_kernel(kernel)
+    return _with_helpers([emit_kernel(kernel)])
+
+
+def _with_helpers(kernels: list[str]) -> str:
+    """The prelude, the helper functions the kernels call (storage-only casts, which any
+    family's epilogue may print through `scalar_code`; guarded, so a second copy a
+    family carried itself is harmless), then the kernels."""
+    body = "\n".join(kernels)
+    return "\n".join(part for part in (PRELUDE, helpers_for(body), body) if part)
 
 
 def kernels_of(module) -> list[FuncOp]:
@@ -30,7 +39,7 @@ def kernels_of(module) -> list[FuncOp]:
 
 def emit_module(module) -> str:
     """All kernels of `module` in one self-contained `.cu` file."""
-    return "\n".join([PRELUDE, *(emit_kernel(k) for k in kernels_of(module))])
+    return _with_helpers([emit_kernel(k) for k in kernels_of(module)])
 
 
 def print_cuda(module, stream) -> None:
