@@ -47,6 +47,7 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -122,9 +123,7 @@ def cases(models: Sequence[str], batches: Sequence[str]) -> list[tuple[str, int,
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="default: all")
     parser.add_argument(
         "--batches",
@@ -193,6 +192,7 @@ def run_system(session, system: str, batch: int, settings: Settings) -> tuple[Me
         result.ms = median(result.groups_ms)
     except Exception as e:  # one system failing must not stop the others
         result.error = one_line(e)
+        result.traceback = traceback.format_exc()[-3000:]
     finally:
         if runner is not None:
             try:
@@ -229,7 +229,9 @@ def run_case(
         done = (
             f"error: {m.error}"
             if m.error
-            else f"{m.ms:.3f} ms" + (f" (built in {m.build_s:.1f} s)" if m.build_s else "")
+            else f"{m.ms:.3f} ms"
+            + (f", built in {m.build_s:.1f} s" if m.build_s else "")
+            + (f", first call {m.first_call_s:.1f} s" if m.first_call_s and m.first_call_s > 1 else "")
         )
         progress(f"{model} b{batch}: {TITLES[system]}: {done}")
     if OPTC in systems and REFERENCE in systems:

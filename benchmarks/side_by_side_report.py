@@ -82,6 +82,7 @@ class Measurement:
     first_call_s: float | None = None  # the first call, wall time (torch.compile compiles here)
     build_s: float | None = None  # optc: import, passes, NVRTC, engine load
     error: str | None = None
+    traceback: str | None = None  # the end of the failure's traceback (JSON only)
 
 
 @dataclass

@@ -466,6 +466,7 @@ def test_failures_are_reported_and_the_run_goes_on():
     assert good.floor_ms == pytest.approx(1e9 / 1e12 * 1e3)  # 1 GFLOP at 1 TFLOP/s
     assert lost1.error == lost8.error == "RuntimeError: export failed: Unsupported ONNX opset"
     assert broken.systems["compile"].error == "RuntimeError: compile failed to build"
+    assert "Traceback" in broken.systems["compile"].traceback  # the whole story, in the JSON
     assert broken.systems["compile-ro"].error == "RuntimeError: an illegal memory access was encountered"
     assert broken.systems["optc"].ms == pytest.approx(2.0) and broken.speedups["eager"] == pytest.approx(3.0)
     assert all(r.closed for r in sessions["broken"].runners)  # a failed run still frees its runner
