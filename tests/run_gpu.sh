@@ -5,7 +5,8 @@
 #   bash tests/run_gpu.sh tests        # every `gpu` test but the node tests and the zoo
 #   bash tests/run_gpu.sh node         # the ONNX backend node tests through GPU engines
 #   bash tests/run_gpu.sh zoo          # build the zoo (torch needed) and run it on the GPU
-#   bash tests/run_gpu.sh bench        # the benchmark scripts
+#   bash tests/run_gpu.sh bench        # the kernel benchmark scripts
+#   bash tests/run_gpu.sh side         # the side-by-side model benchmark (optc vs PyTorch, torch.compile)
 #   bash tests/run_gpu.sh tests node   # several stages, in order
 #
 # Where .wheels/ holds xdsl, filecheck, lit and onnxruntime (what the device image lacks,
@@ -27,13 +28,15 @@ for stage in "$@"; do
         tests) "${pytest[@]}" -m "gpu and not zoo" --ignore=tests/test_onnx_backend_gpu.py tests/ >"$OUT/gpu-tests.log" 2>&1 ;;
         node) "${pytest[@]}" tests/test_onnx_backend_gpu.py -s >"$OUT/gpu-node-tests.log" 2>&1 ;;
         zoo)
-            [ -f benchmarks/zoo/manifest.json ] || python3 benchmarks/build_zoo.py >"$OUT/build-zoo.log" 2>&1
+            # ZOO_EXPORTERS=torchscript builds only the faster exporter's files
+            [ -f benchmarks/zoo/manifest.json ] || python3 benchmarks/build_zoo.py --exporters ${ZOO_EXPORTERS:-torchscript dynamo} >"$OUT/build-zoo.log" 2>&1
             "${pytest[@]}" -s -m "zoo and gpu" tests/test_zoo_gpu.py >"$OUT/gpu-zoo.log" 2>&1 ;;
         bench)
             for script in copy_bandwidth pointwise_bandwidth reduction_bandwidth matmul_throughput conv_throughput attention_throughput; do
                 [ -f "benchmarks/$script.py" ] && python3 "benchmarks/$script.py" >"$OUT/$script.log" 2>&1
             done ;;
-        *) echo "unknown stage '$stage' (tests, node, zoo, bench)"; exit 2 ;;
+        side) python3 benchmarks/side_by_side.py --json "$OUT/side_by_side.json" --png "$OUT/side_by_side.png" >"$OUT/side_by_side.log" 2>&1 ;;
+        *) echo "unknown stage '$stage' (tests, node, zoo, bench, side)"; exit 2 ;;
     esac
     code=$?
     echo "== $stage: exit $code in $((SECONDS - started)) s"
