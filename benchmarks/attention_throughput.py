@@ -15,7 +15,6 @@ repository root (torch is imported only here, and only when run):
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from copy_bandwidth import time_ms  # noqa: E402  (this folder is on the path when run as a script)
+from copy_bandwidth import time_ms, torch_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp  # noqa: E402
 from passes.codegen.cuda import kernel_source  # noqa: E402
 from runtime.cuda import Device, DeviceBuffer, Module, Stream, compile_cuda, current_context  # noqa: E402
@@ -74,23 +73,6 @@ def _kernel(ir: str) -> FuncOp:
     return next(op for op in module.ops if isinstance(op, FuncOp))
 
 
-def _torch_ms(fn, iters: int, repeats: int) -> float:
-    import torch
-
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(iters):
-            fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end) / iters)
-    return statistics.median(times)
-
-
 def run_case(case: Case, device: Device, stream: Stream, args) -> dict:
     import torch
     import torch.nn.functional as F
@@ -128,15 +110,15 @@ def run_case(case: Case, device: Device, stream: Stream, args) -> dict:
     tol = 2e-2 if case.dtype == "f16" else 1e-3  # torch may use TF32 for f32
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{case.name} {case.dtype}")
     ms = statistics.median(time_ms(ours, stream, args.iters, args.repeats))
-    torch_ms = _torch_ms(theirs, args.iters, args.repeats)
+    rival_ms = torch_ms(theirs, args.iters, args.repeats)
     result = {
         "case": case.name, "dtype": case.dtype, "shape": list(shape), "causal": case.causal, "mask": case.mask,
         "tile": launch.tile_params, "ms": ms, "tflops": case.flops / ms / 1e9,
-        "torch_ms": torch_ms, "torch_tflops": case.flops / torch_ms / 1e9, "of_torch": torch_ms / ms,
+        "torch_ms": rival_ms, "torch_tflops": case.flops / rival_ms / 1e9, "of_torch": rival_ms / ms,
     }  # fmt: skip
     print(
         f"{case.name:>14} {case.dtype} {shape}: optc {ms:.4f} ms {result['tflops']:.1f} TFLOP/s | "
-        f"torch {torch_ms:.4f} ms {result['torch_tflops']:.1f} TFLOP/s | {result['of_torch']:.2f} x torch  {launch.tile_params}"
+        f"torch {rival_ms:.4f} ms {result['torch_tflops']:.1f} TFLOP/s | {result['of_torch']:.2f} x torch  {launch.tile_params}"
     )
     return result
 
@@ -157,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device: {device.name}; torch {torch.__version__}")
     results = [run_case(c, device, stream, args) for c in CASES if not args.only or args.only in c.name]
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"device": device.name, "torch": torch.__version__, "results": results}, indent=1))
+        write_json(args.json, {"device": device.name, "torch": torch.__version__, "results": results})
     return 0
 
 

@@ -19,7 +19,6 @@ GPU machine from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from copy_bandwidth import time_ms  # noqa: E402  (this folder is on the path when run as a script)
+from copy_bandwidth import time_ms, torch_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp  # noqa: E402
 from passes.codegen import cuda_conv  # noqa: E402
 from passes.codegen.cuda_conv_geometry import geometry  # noqa: E402
@@ -122,7 +121,7 @@ def run_case(name: str, shape, batch: int, dtype: str, device: Device, stream: S
     def theirs():
         F.conv2d(xt, wt, stride=stride, padding=pad)
 
-    torch_ms = _torch_ms(theirs, args)
+    rival_ms = torch_ms(theirs, args.iters, args.repeats)
     flops = geometry(kernel).flops()
     return {
         "case": name,
@@ -133,28 +132,10 @@ def run_case(name: str, shape, batch: int, dtype: str, device: Device, stream: S
         "registers": function.num_registers,
         "spill_bytes": function.local_bytes,
         "optc_ms": ms,
-        "cudnn_ms": torch_ms,
+        "cudnn_ms": rival_ms,
         "optc_tflops": flops / (ms * 1e-3) / 1e12,
-        "cudnn_tflops": flops / (torch_ms * 1e-3) / 1e12,
+        "cudnn_tflops": flops / (rival_ms * 1e-3) / 1e12,
     }
-
-
-def _torch_ms(fn, args) -> float:
-    import torch
-
-    with torch.no_grad():
-        for _ in range(3):
-            fn()
-        times = []
-        for _ in range(args.repeats):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            for _ in range(args.iters):
-                fn()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end) / args.iters)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,8 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"device": device.name, "results": results}, indent=1))
+        write_json(args.json, {"device": device.name, "results": results})
     return 0
 
 

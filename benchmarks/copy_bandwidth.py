@@ -75,6 +75,32 @@ class Result:
     gbps: float  # (read + write) bytes / median time, 10^9 bytes per second
 
 
+def torch_ms(fn, iters: int, repeats: int, warmup: int = 3) -> float:
+    """Median milliseconds per call of a torch function (CUDA events around `iters` calls,
+    `repeats` times, after `warmup` calls): how every benchmark times its rival."""
+    import torch
+
+    with torch.no_grad():
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(repeats):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(iters):
+                fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / iters)
+    return statistics.median(times)
+
+
+def write_json(path: Path, report: dict) -> None:
+    """A benchmark's report as JSON, its folder made first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+
+
 def time_ms(run, stream: Stream, iters: int, repeats: int, warmup: int = 3) -> list[float]:
     """Milliseconds per call of `run()`, one number per repeat (events around `iters` calls)."""
     for _ in range(warmup):
@@ -191,8 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "seconds": time.perf_counter() - started,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.json, report)
     print(f"wrote {args.json}")
     return 0
 

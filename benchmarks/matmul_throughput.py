@@ -17,7 +17,6 @@ machine from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from copy_bandwidth import time_ms  # noqa: E402  (this folder is on the path when run as a script)
+from copy_bandwidth import time_ms, torch_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp  # noqa: E402
 from passes.codegen import cuda_matmul  # noqa: E402
 from passes.codegen.cuda_types import PRELUDE  # noqa: E402
@@ -109,7 +108,7 @@ def run_case(name: str, m: int, n: int, k: int, dtype: str, device: Device, stre
     tol = 1e-3 if dtype == "f32" else 3e-2
     np.testing.assert_allclose(y.to_numpy().astype(np.float32), want, rtol=tol, atol=tol, err_msg=name)
     ms = statistics.median(time_ms(ours, stream, args.iters, args.repeats))
-    torch_ms = _torch_ms(theirs, args)
+    rival_ms = torch_ms(theirs, args.iters, args.repeats)
     flops = 2.0 * m * n * k
     return {
         "case": name,
@@ -119,28 +118,10 @@ def run_case(name: str, m: int, n: int, k: int, dtype: str, device: Device, stre
         "dtype": dtype,
         "tile": launch.tile_params,
         "optc_ms": ms,
-        "cublas_ms": torch_ms,
+        "cublas_ms": rival_ms,
         "optc_tflops": flops / (ms * 1e-3) / 1e12,
-        "cublas_tflops": flops / (torch_ms * 1e-3) / 1e12,
+        "cublas_tflops": flops / (rival_ms * 1e-3) / 1e12,
     }
-
-
-def _torch_ms(fn, args) -> float:
-    import torch
-
-    with torch.no_grad():
-        for _ in range(3):
-            fn()
-        times = []
-        for _ in range(args.repeats):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            for _ in range(args.iters):
-                fn()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end) / args.iters)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         if ratios:
             print(f"{dtype}: geometric mean of optc / cuBLAS = {float(np.exp(np.mean(np.log(ratios)))):.2f}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"device": device.name, "results": results}, indent=1))
+        write_json(args.json, {"device": device.name, "results": results})
     return 0
 
 

@@ -18,7 +18,6 @@ machine from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from copy_bandwidth import time_ms  # noqa: E402  (this folder is on the path when run as a script)
+from copy_bandwidth import time_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp, LaunchAttr  # noqa: E402
 from passes.codegen.cuda_elementwise import configure, emit  # noqa: E402
 from passes.codegen.cuda_types import PRELUDE  # noqa: E402
@@ -144,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "median_ms": ms, "gbps": gbps, "of_copy": gbps / copy_gbps})  # fmt: skip
                 print(f"[{dtype}] {name:>16} vector {vector:2d}{chosen}: {ms:.4f} ms, {gbps:.0f} GB/s = {gbps / copy_gbps:.2f} x copy")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"device": device.name, "copy_gbps": copies, "rows": rows, "cols": cols, "results": results}, indent=1))
+        write_json(args.json, {"device": device.name, "copy_gbps": copies, "rows": rows, "cols": cols, "results": results})
     return 0
 
 

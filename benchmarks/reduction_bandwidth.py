@@ -15,7 +15,6 @@ counts the bytes the kernel must move: the input read once and the output writte
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from copy_bandwidth import time_ms  # noqa: E402  (this folder is on the path when run as a script)
+from copy_bandwidth import time_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp  # noqa: E402
 from passes.codegen.cuda import kernel_source  # noqa: E402
 from runtime.cuda import Device, DeviceBuffer, Module, Stream, compile_cuda, current_context  # noqa: E402
@@ -130,8 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{case:>32}: {ms:.4f} ms, {gbps:.0f} GB/s = {gbps / copy_gbps:.2f} x copy  {launch.tile_params}")
             del x, y, s, b
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"device": device.name, "results": results}, indent=1))
+        write_json(args.json, {"device": device.name, "results": results})
     return 0
 
 
