@@ -9,8 +9,9 @@ generator (passes/codegen/cuda_conv*.py) with the launch `configure` picks, comp
 NVRTC for the device, checked against torch, and timed with CUDA events (median of
 repeats). TFLOP/s counts 2·N·OH·OW·C_out·C_in·KH·KW / group. torch runs with TF32 off for
 f32, so both sides do full fp32 FMAs. For f16 both sides use tensor cores with fp32
-accumulation: optc's `cuda_conv_mma` (mma.sync m16n8k16) wherever C_in % 8 == 0; the RGB
-stem (C_in = 3) stays on the SIMT implicit GEMM (column `kernel` says which ran). Run on a
+accumulation: optc's `cuda_conv_mma` (mma.sync m16n8k16) for every group-1 conv (16-byte
+cp.async channel chunks where C_in % 8 == 0, element loads otherwise, e.g. the RGB stem);
+grouped convs stay on SIMT (column `kernel` says which ran). Run on a
 GPU machine from the repository root:
 
     PYTHONPATH=. python3 benchmarks/conv_throughput.py --json out/conv.json
