@@ -218,7 +218,11 @@ def test_case_compiles(name):
 
 # Other valid tiles than configure's: emit honours any of them.
 SIMT_TILES = [(128, 128, 8, 8, 8), (64, 64, 16, 4, 4), (32, 64, 16, 2, 4), (16, 128, 16, 1, 8), (32, 32, 8, 4, 2), (48, 24, 5, 3, 3)]
-MMA_TILES = [(128, 128, 32, 2, 4, 2), (128, 64, 32, 2, 2, 3), (64, 64, 64, 2, 2, 2), (32, 64, 32, 1, 2, 4), (16, 64, 32, 1, 4, 2), (64, 32, 16, 4, 2, 2)]
+MMA_TILES = [
+    (128, 128, 32, 2, 4, 2), (128, 64, 32, 2, 2, 3), (64, 64, 64, 2, 2, 2), (32, 64, 32, 1, 2, 4), (16, 64, 32, 1, 4, 2), (64, 32, 16, 4, 2, 2),
+    # the large tiles: 8 warps of 64x64, 4 warps of 64x64, block_k 64 with 3 stages (144 KiB ring)
+    (128, 256, 32, 2, 4, 3), (256, 128, 32, 4, 2, 3), (128, 128, 32, 2, 2, 4), (128, 256, 64, 2, 4, 3), (64, 48, 48, 1, 1, 2),
+]
 
 
 def _launch_for(kernel: FuncOp, tile: dict[str, int]) -> LaunchAttr:
@@ -259,8 +263,8 @@ def test_configure_picks_tensor_cores_and_fills_the_gpu():
     _, kernel = _kernel(fused_matmul("f16", [1, 4096, 768], [768, 3072], epilogue="bias_gelu"))
     launch = cuda_matmul.configure(kernel)
     assert set(launch.tile_params) == set(cuda_matmul.MMA_KEYS)
-    assert launch.tile_params["block_m"] == 128 and launch.tile_params["block_n"] == 128
-    assert launch.block_dims == (256, 1, 1) and launch.shared_bytes <= 48 * 1024
+    assert (launch.tile_params["block_m"], launch.tile_params["block_n"]) == (128, 256)
+    assert launch.block_dims == (256, 1, 1) and 48 * 1024 < launch.shared_bytes <= 160 * 1024
     _, small = _kernel(fused_matmul("f32", [1, 128, 768], [768, 768], epilogue="bias_gelu"))
     launch = cuda_matmul.configure(small)
     assert set(launch.tile_params) == set(cuda_matmul.SIMT_KEYS) and launch.shared_bytes == 0
@@ -473,3 +477,175 @@ def test_bert_shapes_match_reference(gpu, dtype, m, n, k, transpose_b):
     ir = fused_matmul(dtype, [1, m, k], [n, k] if transpose_b else [k, n], transpose_b, "bias_gelu")
     rtol, atol = TOLERANCE[dtype]
     assert_gpu_matches_reference(ir, rtol=rtol, atol=atol * math.sqrt(k / 100))
+
+
+
+# -- the tensor-core kernel's tiles, layouts and stores ------------------------------------
+
+
+def _mma_tile(kernel: FuncOp) -> tuple:
+    t = cuda_matmul.configure(kernel).tile_params
+    return tuple(t[k] for k in cuda_matmul.MMA_KEYS)
+
+
+@pytest.mark.parametrize(
+    "m, n, k, tile",
+    [
+        (4096, 4096, 4096, (128, 256)),  # 512 tiles: 4 waves of the largest tile
+        (6304, 3072, 768, (128, 256)),  # ViT-B/16 batch 32 FFN up
+        (6304, 768, 3072, (128, 128)),  # FFN down: 150 large tiles would leave a second wave nearly empty
+        (2048, 768, 768, (128, 128)),
+        (128, 768, 768, (32, 64)),  # BERT batch 1: small tiles, more blocks
+        (8, 768, 768, (16, 64)),
+    ],
+)
+def test_configure_tiles_by_waves(m, n, k, tile):
+    _, kernel = _kernel(fused_matmul("f16", [1, m, k], [k, n], epilogue="bias_gelu"))
+    launch = cuda_matmul.configure(kernel)
+    assert _mma_tile(kernel)[:2] == tile
+    assert launch.shared_bytes == cuda_matmul.mma_shared(cuda_matmul.problem_of(kernel), launch.tile_params) <= 160 * 1024
+
+
+def test_swizzle_is_a_permutation_of_chunks_within_each_row():
+    from passes.codegen.cuda_mma import swizzle
+
+    for cols in (8, 16, 24, 32, 48, 64, 96, 128, 256):
+        shift, mask = swizzle(cols)
+        chunks = cols // 8
+        for r in range(64):
+            assert sorted(c ^ ((r >> shift) & mask) for c in range(chunks)) == list(range(chunks))
+        if chunks & (chunks - 1) == 0 or chunks % 8 == 0:  # conflict-free ldmatrix phases
+            for c in range(chunks):
+                for r0 in range(0, 64, 8):
+                    banks = {(r * chunks + (c ^ ((r >> shift) & mask))) % 8 for r in range(r0, r0 + 8)}
+                    assert len(banks) == min(8, 8 if chunks > 1 else 1) or chunks == 1
+
+
+def _source(ir: str) -> str:
+    _, kernel = _kernel(ir)
+    return cuda_matmul.emit(kernel, cuda_matmul.configure(kernel))
+
+
+def test_vector_stores_where_proven():
+    """16-byte stores for plain outputs and the QKV head split (head_dim 64), element stores
+    where N or head_dim is not a multiple of 8."""
+    plain = _source(fused_matmul("f16", [1, 64, 32], [32, 128], epilogue="bias_gelu"))
+    assert "epilogue8(raw, bz, m, n);" in plain and "((uint4*)(out0 + f))[0]" in plain
+    heads = _source(_split_heads("f16", 128, 12, 64))
+    assert "epilogue8(raw, bz, m, n);" in heads
+    assert "if (n < 768) { ((uint4*)(out0 + ((n / 64) * 8192 + m * 64 + (n % 64))))[0]" in heads
+    odd_heads = _source(_split_heads("f16", 16, 2, 12))
+    assert "epilogue8(" not in odd_heads and "epilogue(optc_widen(rv[j]), bz, m, n + j)" in odd_heads
+    assert "epilogue8(" not in _source(fused_matmul("f16", [16, 32], [32, 13]))
+    cast = _source(fused_matmul("f16", [5, 64], [64, 16], epilogue="cast"))  # f32 result: two uint4 per 8
+    assert "((uint4*)(out0 + f))[1]" in cast
+
+
+def test_vector_proof_rejects_a_transposed_store():
+    from passes.codegen.cuda_matmul_problem import epilogue_code
+    from passes.codegen.cuda_matmul_vector import _proven
+
+    ir = EPILOGUE_CASES["transpose_then_relu"].replace("f32", "f16").replace("4x5x", "8x5x").replace("5x6x", "5x16x")
+    ir = ir.replace("tensor<6x4xf16>", "tensor<16x8xf16>").replace("tensor<4x6xf16>", "tensor<8x16xf16>").replace("tensor<8x5xf16>", "tensor<8x5xf16>")
+    _, kernel = _kernel(ir)
+    problem = cuda_matmul.problem_of(kernel)
+    assert not _proven(problem, epilogue_code(kernel, problem))
+
+
+# The emitted tensor-core kernel on the CPU: the conv tests' fiber harness (every CUDA
+# thread a ucontext fiber, ldmatrix/mma.sync from the PTX fragment layouts, cp.async a
+# synchronous copy, shared memory starting as NaN bits) plus CUDA's vector types.
+VECTOR_TYPES = "struct alignas(16) uint4 { unsigned x, y, z, w; };\nstruct alignas(8) uint2 { unsigned x, y; };\n"
+
+
+def run_emulated(ir: str, feeds: dict, tile: tuple | None = None, grid: int | None = None) -> list[np.ndarray]:
+    """Lower `ir` (one f16/bf16 matmul), build the emitted kernel with g++ against the fiber
+    harness and run it (with `tile` and a `grid` of blocks when given: the work loop strides)."""
+    import ctypes
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from tests.test_codegen_conv_mma import _host_source
+    from tests.test_codegen_pool import _from_buffer, _to_buffer
+
+    (kernel,) = kernels_of(lower(ir))
+    launch = kernel.attributes["launch"]
+    if tile is not None:
+        params = dict(zip(cuda_matmul.MMA_KEYS, tile))
+        shared = cuda_matmul.mma_shared(cuda_matmul.problem_of(kernel), params)
+        launch = LaunchAttr([grid or launch.grid_dims[0]], [32 * params["warps_m"] * params["warps_n"]], shared, params)
+        kernel.attributes["launch"] = launch
+    types = kernel.function_type
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "k.cpp").write_text(VECTOR_TYPES + _host_source(kernel, launch))
+        subprocess.run(["g++", "-O1", "-w", "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
+        lib = ctypes.CDLL(f"{tmp}/k.so")
+        inputs = [_to_buffer(feeds[name], t.element_type) for name, t in zip(feeds, types.inputs.data)]
+        outputs = []
+        for t in types.outputs.data:
+            et = str(t.element_type)
+            outputs.append(np.zeros(t.get_shape(), np.float32 if "f32" in et else np.uint16))
+        ptrs = (ctypes.c_void_p * (len(inputs) + len(outputs)))(*[a.ctypes.data for a in [*inputs, *outputs]])
+        lib.optc_launch(ptrs)
+    results = []
+    for o, t in zip(outputs, types.outputs.data):
+        et = str(t.element_type)
+        results.append(o if "f32" in et else _from_buffer(o, t.element_type) if "bf16" in et else o.view(np.float16))
+    return results
+
+
+EMULATED = {
+    # name -> (IR, tile or None for configure's, grid or None)
+    "odd_mnk_elementwise_copies": (fused_matmul("f16", [33, 100], [100, 7]), None, None),
+    "qkv_split_vector_stores": (_split_heads("f16", 12, 2, 16), None, None),
+    "qkv_split_bf16_two_work_items": (_split_heads("bf16", 20, 2, 16), (16, 32, 32, 1, 2, 3), 2),
+    "bias_gelu_k_tail_bk16": (fused_matmul("f16", [40, 72], [72, 48], epilogue="bias_gelu"), (32, 32, 16, 1, 1, 3), None),
+    "bias_residual_bk48_odd_slices": (fused_matmul("bf16", [1, 50, 104], [104, 40], epilogue="bias_residual"), (64, 48, 48, 1, 1, 2), None),
+    "transpose_b_batched_stages4": (fused_matmul("f16", [2, 19, 40], [24, 40], transpose_b=True), (32, 32, 32, 2, 1, 4), 3),
+    "gemm_trans_a_trans_b": (gemm("f16", 40, 24, 64, trans_a=1, trans_b=1, alpha=0.25, beta=0.5, c=[40, 1]), (32, 32, 32, 1, 1, 2), None),
+    "large_tile_8_warps": (fused_matmul("f16", [130, 136], [136, 264], epilogue="bias_gelu"), (128, 256, 32, 2, 4, 3), 2),
+    "large_tile_m256_multi": (fused_matmul("bf16", [260, 64], [64, 40], epilogue="multi"), (256, 128, 32, 4, 2, 3), None),
+    "cast_f32_result": (fused_matmul("f16", [5, 64], [64, 16], epilogue="cast"), None, None),
+}
+_needs_gxx = pytest.mark.skipif(__import__("shutil").which("g++") is None, reason="needs g++ to build the emitted C++ for the CPU")
+
+
+@_needs_gxx
+@pytest.mark.parametrize("name", sorted(EMULATED))
+def test_emulated_tensor_core_kernel_matches_reference(name):
+    """Fragment, swizzle, pipeline and staged-store index math on the host, against the
+    reference (tolerances as on the GPU)."""
+    from runtime.reference.inputs import random_inputs
+    from runtime.reference.interpreter import run
+
+    from tests.support import parse
+
+    ir, tile, grid = EMULATED[name]
+    feeds = random_inputs(parse(ir), seed=1)
+    expected = run(parse(ir), feeds)
+    got = run_emulated(ir, feeds, tile, grid)
+    dtype = "bf16" if "bf16" in ir else "f16"
+    rtol, atol = TOLERANCE[dtype]
+    for g, want in zip(got, expected.values()):
+        np.testing.assert_allclose(np.asarray(g, np.float64), np.asarray(want).astype(np.float64), rtol=rtol, atol=atol)
+
+
+LARGE_TILES = [(128, 256, 32, 2, 4, 3), (256, 128, 32, 4, 2, 3), (128, 128, 32, 2, 2, 4), (128, 256, 64, 2, 4, 3)]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("tile", LARGE_TILES, ids=str)
+@pytest.mark.parametrize("case", ["f16_plain_edges", "bf16_bias_gelu", "f16_qkv_heads64", "f16_transpose_b"])
+def test_large_tiles_match_reference(gpu, monkeypatch, tile, case):
+    """The large tiles (dynamic shared memory past 48 KiB) on shapes off every tile size."""
+    ir = {
+        "f16_plain_edges": fused_matmul("f16", [1, 300, 200], [200, 520]),
+        "bf16_bias_gelu": fused_matmul("bf16", [2, 136, 256], [256, 264], epilogue="bias_gelu"),
+        "f16_qkv_heads64": _split_heads("f16", 200, 4, 64),
+        "f16_transpose_b": fused_matmul("f16", [1, 264, 96], [384, 96], transpose_b=True, epilogue="bias_residual"),
+    }[case]
+    monkeypatch.setattr(cuda_matmul, "_pick_mma", lambda problem: tile)
+    dtype = "bf16" if case.startswith("bf16") else "f16"
+    rtol, atol = TOLERANCE[dtype]
+    assert_gpu_matches_reference(ir, rtol=rtol, atol=atol * max(1.0, math.sqrt(_k_of(ir) / 100)))

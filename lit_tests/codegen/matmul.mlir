@@ -2,11 +2,12 @@
 // RUN: optc %s -p outline-kernels,configure-kernels -t cuda | filecheck %s
 // Matrix products: f16 runs on the tensor cores (mma.sync m16n8k16, cp.async, ldmatrix),
 // f32 on a SIMT kernel with register tiles; configure picks tiles by shape (BERT batch 1:
-// M = 128 gets small tiles so the GPU fills), and the epilogue is printed per element.
+// M = 128 gets small tiles so the GPU fills), and the epilogue is printed per element
+// (and, for the tensor-core kernel, per 8 columns with 16-byte stores).
 
 // A BERT FFN-up projection: [1,128,768] x [768,3072] + bias, gelu.
 // LAUNCH: kernel.func @k0_fused_matmul
-// LAUNCH-SAME: launch = #kernel.launch<grid = [192, 1, 1], block = [128, 1, 1], shared = 21504, tile = {block_k = 32, block_m = 32, block_n = 64, stages = 3, warps_m = 2, warps_n = 2}>
+// LAUNCH-SAME: launch = #kernel.launch<grid = [96, 1, 1], block = [128, 1, 1], shared = 32768, tile = {block_k = 32, block_m = 64, block_n = 64, stages = 4, warps_m = 2, warps_n = 2}>
 // A small f32 QKV projection whose epilogue splits the heads (M = 10: a skinny tile).
 // LAUNCH: kernel.func @k1_fused_matmul
 // LAUNCH-SAME: tile = {block_k = 16, block_m = 16, block_n = 128, thread_m = 1, thread_n = 8}
@@ -23,15 +24,26 @@
 // CHECK-NEXT:     float e0_0 = (acc + x0);
 // CHECK-NEXT:     float e1_0 = (0.5f * e0_0 * (1.0f + erff(
 // CHECK-NEXT:     out0[f] = optc_to_half(e1_0);
-// Both operands are 16-byte aligned along their contiguous axes: cp.async, zero-filled at edges.
-// CHECK:        optc_cp_async16(As + r * 40 + cc, ok ? A + o * 768 + i : A, ok ? 16 : 0);
-// CHECK:        optc_cp_async16(Bs + r * 72 + cc, ok ? B + o * 3072 + i : B, ok ? 16 : 0);
-// CHECK:        OPTC_CP_ASYNC_WAIT(1);
-// B is [K, N] (n fastest): its fragments come from ldmatrix.trans.
-// CHECK:        optc_ldmatrix_x4(a[mi],
+// The same for 8 columns at once, stored with one 16-byte store (N % 8 == 0).
+// CHECK:        auto epilogue8 = [&](const uint4 raw, const int bz, const int m, const int nb) {
+// CHECK:          { ((uint4*)(out0 + f))[0] = ((const uint4*)v0)[0]; }
+// Both operands are 16-byte aligned along their contiguous axes: cp.async, zero-filled at
+// edges, into dense tiles whose 16-byte chunks are XOR-swizzled by row (no padding).
+// CHECK:        optc_cp_async16(As + (r) * 32 + ((((cc) >> 3) ^ (((r) >> 1) & 3)) << 3), ok ? A + o * 768 + i : A, ok ? 16 : 0);
+// CHECK:        optc_cp_async16(Bs + (r) * 64 + ((((cc) >> 3) ^ ((r) & 7)) << 3), ok ? B + o * 3072 + i : B, ok ? 16 : 0);
+// CHECK:        OPTC_CP_ASYNC_WAIT(2);
+// B is [K, N] (n fastest): its fragments come from ldmatrix.trans; registers double-buffered
+// over k-slices (slice 1's fragments load while slice 0's mma run).
+// CHECK:        optc_ldmatrix_x4(a[0][mi],
 // CHECK:        optc_ldmatrix_x4_trans(r,
-// CHECK:        optc_mma_f16(acc[mi][ni], a[mi], b[ni]);
-// CHECK:        if (m < 128 && n < 3072) epilogue(acc[mi][ni][q], bz, m, n);
+// CHECK:        optc_ldmatrix_x4(a[1][mi],
+// CHECK:        optc_mma_f16(acc[mi][ni], a[0][mi], b[0][ni]);
+// CHECK:        OPTC_CP_ASYNC_WAIT(2);  // tile kt + 1 has landed
+// CHECK:        optc_mma_f16(acc[mi][ni], a[1][mi], b[1][ni]);
+// The accumulators, rounded to f16, are staged in shared memory; each thread then takes 8 columns.
+// CHECK:        *(unsigned*)(smem + r * 72 + c) = (unsigned)optc_to_half(acc[mi][ni][2 * h]).bits
+// CHECK:        const uint4 raw = *(const uint4*)(smem + r * 72 + cc);
+// CHECK-NEXT:   epilogue8(raw, bz, m, n);
 
 // CHECK:      extern "C" __global__ void __launch_bounds__(256) k1_fused_matmul(
 // CHECK:        __shared__ __align__(16) float As[2][16][20];

@@ -10,8 +10,11 @@ the results. Two main loops share that frame:
   `thread_m` x `thread_n` register tile; exact fp32 (no TF32), integers wrap as numpy's do.
 - `mma` (f16, bf16): tensor cores, `mma.sync.m16n8k16` with fp32 accumulation, tiles
   copied with `cp.async` (16-byte chunks, zero-filled at the edges) into a `stages`-deep
-  ring in dynamic shared memory and read with `ldmatrix` (`cuda_mma.py`); an operand whose
-  contiguous extent is not a multiple of 8 elements is copied element by element instead.
+  ring of XOR-swizzled tiles in dynamic shared memory, read with `ldmatrix` into
+  double-buffered fragments (`cuda_mma.py`); the output tile is staged through shared
+  memory and stored 8 columns at a time with 16-byte stores where `cuda_matmul_vector`
+  proves it safe (`cuda_matmul_mma.py`); an operand whose contiguous extent is not a
+  multiple of 8 elements is copied element by element instead.
 
 Shapes are static, so M, N, K, batch strides and the epilogue's broadcasting are constants.
 Blocks walk (batch, m tile, n tile) in a grid-stride loop over `grid.x`, so any grid is
@@ -26,8 +29,12 @@ dispatch). Tile parameters (`#kernel.launch` `tile`), all checked by `emit`:
   threads (32..1024), static shared memory of 2·block_k·(block_m + block_n + 8) elements (≤ 48 KiB);
 - mma: block_m, block_n, block_k, warps_m, warps_n, stages; block = 32·warps_m·warps_n threads;
   block_m a multiple of 16·warps_m, block_n of 16·warps_n, block_k of 16, stages 2..4;
-  `shared` = 2·stages·(A tile + B tile) bytes with 8 elements of padding per row
-  (configure's choices stay under 48 KiB; an autotuner may go to MAX_SHARED).
+  `shared` = max(ring 2·stages·block_k·(block_m + block_n), staged output 2·block_m·(block_n + 8))
+  bytes ≤ MAX_SHARED = 160 KiB (XOR-swizzled tiles, no padding; configure's large tiles need
+  64–72 KiB: the runtime raises the kernel's dynamic shared limit past 48 KiB).
+Tile choice (tensor cores): the candidate with the least waves·tile-area/rate over 132 SMs
+(`_pick_mma`): 128x256 / 256x128 (8 warps of 64x64) for large problems, 128x128 (4 warps
+of 64x64) where the large tile would leave a last wave nearly empty, small tiles for M ≤ 512.
 """
 
 from __future__ import annotations
@@ -53,13 +60,17 @@ SIMT_CONFIGS = [  # largest first: (block_m, block_n, block_k, thread_m, thread_
 ]
 SIMT_SKINNY = (16, 128, 16, 1, 8)
 """For M <= 16 (GEMV-like): 16 rows, wide in N."""
-MMA_CONFIGS = [  # largest first: (block_m, block_n, block_k, warps_m, warps_n, stages)
-    (128, 128, 32, 2, 4, 2),
-    (128, 64, 32, 2, 2, 3),
-    (64, 64, 32, 2, 2, 3),
-    (32, 64, 32, 2, 2, 3),
+MMA_CONFIGS = [  # (block_m, block_n, block_k, warps_m, warps_n, stages), relative rate per SM
+    ((128, 256, 32, 2, 4, 3), 1.0),  # 8 warps of 64x64: ring 72 KiB, staged tile 66 KiB
+    ((256, 128, 32, 4, 2, 3), 1.0),
+    ((128, 128, 32, 2, 2, 4), 0.9),  # 4 warps of 64x64, two blocks per SM
+    ((128, 64, 32, 2, 2, 4), 0.75),
+    ((64, 128, 32, 2, 2, 4), 0.75),
+    ((64, 64, 32, 2, 2, 4), 0.6),
+    ((32, 64, 32, 2, 2, 4), 0.4),
 ]
-MMA_SKINNY = (16, 64, 32, 1, 4, 3)
+MMA_SKINNY = (16, 64, 32, 1, 4, 4)
+"""For M <= 16 (GEMV-like): 16 rows (the m16 of one mma), wide in N."""
 
 
 # --- configure ---------------------------------------------------------------------------
@@ -79,11 +90,27 @@ def _pick(problem: Problem, configs: list[tuple], skinny: tuple) -> tuple:
     return configs[-1]
 
 
+def _pick_mma(problem: Problem) -> tuple:
+    """The tensor-core tile with the least estimated time: waves of blocks over the SMs
+    (a last partial wave costs a whole one) times one tile's work at the tile's rate
+    (bigger tiles reuse each loaded element more). Ties go to the earlier (larger) tile."""
+    if problem.m <= 16:
+        return MMA_SKINNY
+
+    def cost(entry: tuple) -> float:
+        (bm, bn, *_), rate = entry
+        # a tile mostly outside the matrix does no useful work: count what it covers
+        waves = -(-_tiles(problem, bm, bn) // SMS)
+        return waves * bm * bn / rate
+
+    return min(MMA_CONFIGS, key=cost)[0]
+
+
 def configure(kernel: FuncOp) -> LaunchAttr:
-    """Tensor cores for f16/bf16, SIMT otherwise; tiles as large as the SMs allow."""
+    """Tensor cores for f16/bf16, SIMT otherwise; tiles by shape (waves over the SMs)."""
     problem = problem_of(kernel)
     if problem.tensor_cores:
-        tile = dict(zip(MMA_KEYS, _pick(problem, MMA_CONFIGS, MMA_SKINNY)))
+        tile = dict(zip(MMA_KEYS, _pick_mma(problem)))
         threads, shared = 32 * tile["warps_m"] * tile["warps_n"], mma_shared(problem, tile)
     else:
         tile = dict(zip(SIMT_KEYS, _pick(problem, SIMT_CONFIGS, SIMT_SKINNY)))

@@ -153,21 +153,48 @@ def _acc_place(problem: Problem, acc_shape: Sequence[int]) -> Place:
     return Place(shape, flat="f", idx=idx if idx is not None else unflat(shape, "f"))
 
 
-def _fused_epilogue(kernel: FuncOp, problem: Problem) -> list[str]:
+@dataclass(frozen=True)
+class Store:
+    """One store of the epilogue: `out<target>[flat] = value` where every `conds` holds
+    (C expressions in bz, m, n and f); `ctype` is the result's element type."""
+
+    target: int
+    flat: str
+    value: str
+    conds: tuple[str, ...]
+    ctype: CType
+
+
+class _RecordingPrinter(EpiloguePrinter):
+    """The shared printer, also recording each store (for the vectorised epilogue)."""
+
+    def stores(self, yielded, targets):
+        self.records = []
+        for r, v in enumerate(yielded):
+            if v in self.places:
+                place = self.places[v]
+                ctype = ctype_of(v.type.element_type, "the epilogue")
+                for t in targets(r):
+                    self.records.append(Store(t, place.flat_index(), ctype.store(self.names[v]), tuple(place.conds), ctype))
+        return super().stores(yielded, targets)
+
+
+def _fused_epilogue(kernel: FuncOp, problem: Problem) -> tuple[list[str], list[Store]]:
     op = kernel.computation
     block = op.epilogue.block
     params = {inner: f"in{outer.index}" for inner, outer in zip(block.args[1:], op.extras)}
-    printer = EpiloguePrinter(
+    printer = _RecordingPrinter(
         block,
         params,
         "acc",
         _acc_place(problem, block.args[0].type.get_shape()),
         lambda why: OptcError(f"cuda codegen of {problem.kernel}: {why}"),
     )
-    return printer.print(lambda r: [r])
+    lines = printer.print(lambda r: [r])
+    return lines[: len(printer.lines)], printer.records
 
 
-def _graph_epilogue(kernel: FuncOp, problem: Problem) -> list[str]:
+def _graph_epilogue(kernel: FuncOp, problem: Problem) -> tuple[list[str], list[Store]]:
     """graph.matmul (+ bias over the columns) and graph.gemm (alpha, beta, c) without fusion."""
     op = kernel.computation
     params = {arg: f"in{j}" for j, arg in enumerate(kernel.body.block.args)}
@@ -200,29 +227,58 @@ def _graph_epilogue(kernel: FuncOp, problem: Problem) -> list[str]:
             value = f"(acc + {c})"
         lines.append(f"const {compute} v = {value};")
         value = "v"
-    lines.append(f"out0[f] = {out.store(value)};")
-    return lines
+    return lines, [Store(0, "f", out.store(value), (), out)]
+
+
+@dataclass(frozen=True)
+class EpilogueCode:
+    """The epilogue of a matmul kernel: statements computing every stored value of one
+    accumulator element (in `acc`, bz, m, n, f), then its stores."""
+
+    acc_ctype: CType
+    body: list[str]
+    stores: list[Store]
+
+    def store_lines(self) -> list[str]:
+        lines = []
+        for s in self.stores:
+            line = f"out{s.target}[{s.flat}] = {s.value};"
+            lines.append(f"if ({' && '.join(s.conds)}) {line}" if s.conds else line)
+        return lines
+
+    def uses_f(self) -> bool:
+        text = "\n".join([*self.body, *(s.flat for s in self.stores), *(c for s in self.stores for c in s.conds)])
+        return re.search(r"\bf\b", text) is not None
+
+
+def epilogue_code(kernel: FuncOp, problem: Problem) -> EpilogueCode:
+    op = kernel.computation
+    if isinstance(op, MatmulOp):
+        acc_ctype = ctype_of(op.epilogue.block.args[0].type.element_type, problem.kernel)
+        body, stores = _fused_epilogue(kernel, problem)
+    else:
+        acc_ctype = ctype_of(op.result.type.element_type, problem.kernel)
+        body, stores = _graph_epilogue(kernel, problem)
+    return EpilogueCode(acc_ctype, body, stores)
+
+
+def _f_line(problem: Problem) -> str:
+    it = problem.index_type
+    return f"const {it} f = ((({it})bz * {problem.m} + m) * {problem.n} + n);"
 
 
 def epilogue_lambda(kernel: FuncOp, problem: Problem, acc_type: str) -> list[str]:
     """`auto epilogue = [&](acc, bz, m, n) {...};`: what each accumulator element becomes.
     `acc_type` is the accumulator's C type (the raw sum; converted to the element's
     compute type here)."""
-    op = kernel.computation
+    code = epilogue_code(kernel, problem)
     it = problem.index_type
-    if isinstance(op, MatmulOp):
-        acc_ctype = ctype_of(op.epilogue.block.args[0].type.element_type, problem.kernel)
-        body = _fused_epilogue(kernel, problem)
-    else:
-        acc_ctype = ctype_of(op.result.type.element_type, problem.kernel)
-        body = _graph_epilogue(kernel, problem)
-    text = "\n".join(body)
-    prelude = [f"const {acc_ctype.compute} acc = ({acc_ctype.compute})acc_raw;"]
-    if re.search(r"\bf\b", text):
-        prelude.append(f"const {it} f = ((({it})bz * {problem.m} + m) * {problem.n} + n);")
+    prelude = [f"const {code.acc_ctype.compute} acc = ({code.acc_ctype.compute})acc_raw;"]
+    if code.uses_f():
+        prelude.append(_f_line(problem))
     return [
         f"auto epilogue = [&](const {acc_type} acc_raw, const {it} bz, const {it} m, const {it} n) {{",
-        *(f"    {line}" for line in [*prelude, *body]),
+        *(f"    {line}" for line in [*prelude, *code.body, *code.store_lines()]),
         "};",
     ]
 

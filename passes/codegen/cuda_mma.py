@@ -174,3 +174,91 @@ def mma_function(element: str) -> str:
     if element not in ("f16", "bf16"):
         raise ValueError(f"mma.sync m16n8k16 takes f16 or bf16 operands, not {element}")
     return f"optc_mma_{element}"
+
+
+# --- XOR-swizzled tiles (no padding) ---------------------------------------------------------
+#
+# A tile of `cols` 16-bit elements per row (cols % 8 == 0: `cols / 8` 16-byte chunks) is
+# stored densely, chunk c of row r at chunk position c ^ ((r >> shift) & mask) of that row.
+# The XOR only permutes chunks within an aligned group of `mask + 1` chunks, so every chunk
+# stays in its row and whole 16-byte chunks move (cp.async and ldmatrix addresses stay
+# 16-byte aligned). With rows of P chunks, 8 consecutive rows at one logical chunk (one
+# ldmatrix phase) fall in 8 different 16-byte bank groups when P is a power of two or a
+# multiple of 8; other widths stay correct, only not conflict-free.
+
+
+def swizzle(cols: int) -> tuple[int, int]:
+    """(shift, mask) of the swizzle for rows of `cols` elements (cols a multiple of 8)."""
+    if cols % 8:
+        raise ValueError(f"a swizzled row holds whole 16-byte chunks, not {cols} elements")
+    chunks = cols // 8
+    group = min(chunks & -chunks, 8)
+    shift = 0 if chunks % 8 == 0 else (8 // group).bit_length() - 1
+    return shift, group - 1
+
+
+def swizzled(row: str, col: str, cols: int, chunk_aligned: bool = True) -> str:
+    """The element offset of (row, col) in a swizzled tile of `cols` columns; `col` must be
+    a multiple of 8 when `chunk_aligned`."""
+    shift, mask = swizzle(cols)
+    r = f"({row})" if shift == 0 else f"(({row}) >> {shift})"
+    if mask == 0:
+        return f"({row}) * {cols} + ({col})"
+    if chunk_aligned:
+        return f"({row}) * {cols} + (((({col}) >> 3) ^ ({r} & {mask})) << 3)"
+    return f"({row}) * {cols} + (((({col}) >> 3) ^ ({r} & {mask})) << 3) + (({col}) & 7)"
+
+
+@dataclass(frozen=True)
+class SwizzledTileCopy(TileCopy):
+    """A `TileCopy` whose destination is a dense, swizzled tile (`swizzled`) instead of a
+    padded one: element (r, c) lands at `dst[swizzled(r, c, cols)]`."""
+
+    @property
+    def row_length(self) -> int:
+        return self.cols
+
+    def code(self, threads: int, vector: bool) -> list[str]:
+        it = self.index_type
+        if vector:
+            per_row = self.cols // 8
+            return [
+                *_strided_loop("c", self.rows * per_row, threads),
+                f"    const int r = c / {per_row}, cc = (c % {per_row}) * 8;",
+                f"    const {it} o = {self.outer0} + r, i = {self.inner0} + cc;",
+                f"    const bool ok = o < {self.outer_size} && i < {self.inner_size};",
+                f"    optc_cp_async16({self.dst} + {swizzled('r', 'cc', self.cols)}, ok ? {self.src} + o * {self.stride} + i : {self.src}, ok ? 16 : 0);",
+                "}",
+            ]
+        return [
+            *_strided_loop("e", self.rows * self.cols, threads),
+            f"    const int r = e / {self.cols}, cc = e % {self.cols};",
+            f"    const {it} o = {self.outer0} + r, i = {self.inner0} + cc;",
+            f"    {self.dst}[{swizzled('r', 'cc', self.cols, chunk_aligned=False)}] = (o < {self.outer_size} && i < {self.inner_size}) ? {self.src}[o * {self.stride} + i].bits : (unsigned short)0;",
+            "}",
+        ]
+
+
+def a_fragments_swizzled(smem: str, k_fast: bool, cols: int, mi_count: int, warp_m: str, kk: str, dst: str = "a") -> list[str]:
+    """`a_fragments` from a swizzled A tile of `cols` columns, into `dst[mi][4]`."""
+    if k_fast:
+        row, col, load = f"{warp_m} + mi * 16 + (lane & 15)", f"{kk} + (lane >> 4) * 8", "optc_ldmatrix_x4"
+    else:
+        row, col, load = f"{kk} + (lane >> 4) * 8 + (lane & 7)", f"{warp_m} + mi * 16 + ((lane >> 3) & 1) * 8", "optc_ldmatrix_x4_trans"
+    return ["#pragma unroll", f"for (int mi = 0; mi < {mi_count}; ++mi) {load}({dst}[mi], {smem} + {swizzled(row, col, cols)});"]
+
+
+def b_fragments_swizzled(smem: str, n_fast: bool, cols: int, ni_count: int, warp_n: str, kk: str, dst: str = "b") -> list[str]:
+    """`b_fragments` from a swizzled B tile of `cols` columns, into `dst[ni][2]` (ni_count even)."""
+    if n_fast:
+        row, col, load = f"{kk} + (lane & 15)", f"{warp_n} + ni * 8 + (lane >> 4) * 8", "optc_ldmatrix_x4_trans"
+    else:
+        row, col, load = f"{warp_n} + ni * 8 + (lane & 7) + (lane >> 4) * 8", f"{kk} + ((lane >> 3) & 1) * 8", "optc_ldmatrix_x4"
+    return [
+        "#pragma unroll",
+        f"for (int ni = 0; ni < {ni_count}; ni += 2) {{",
+        "    unsigned r[4];",
+        f"    {load}(r, {smem} + {swizzled(row, col, cols)});",
+        f"    {dst}[ni][0] = r[0]; {dst}[ni][1] = r[1]; {dst}[ni + 1][0] = r[2]; {dst}[ni + 1][1] = r[3];",
+        "}",
+    ]
