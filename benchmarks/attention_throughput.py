@@ -24,10 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from copy_bandwidth import time_ms, torch_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
+from copy_bandwidth import load_function, time_ms, torch_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp  # noqa: E402
 from passes.codegen.cuda import kernel_source  # noqa: E402
-from runtime.cuda import Device, DeviceBuffer, Module, Stream, compile_cuda, current_context  # noqa: E402
+from runtime.cuda import Device, DeviceBuffer, Stream, current_context  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,7 @@ def run_case(case: Case, device: Device, stream: Stream, args) -> dict:
         mask[1:, ..., 3 * case.s // 4 :] = -10000.0
     kernel = _kernel(case.ir())
     name, launch = kernel.sym_name.data, kernel.launch
-    cubin = compile_cuda(kernel_source(kernel), f"{name}.cu", arch=device.arch)
-    function = Module(cubin, name).function(name)
-    if launch.shared_bytes > 48 * 1024:
-        function.set_max_dynamic_shared_memory(launch.shared_bytes)
+    function = load_function(kernel_source(kernel), name, device.arch, launch.shared_bytes)
     buffers = [DeviceBuffer.from_numpy(a) for a in (q, k, v, *([mask] if mask is not None else []))]
     out = DeviceBuffer.empty(shape, np_dtype)
 

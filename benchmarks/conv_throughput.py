@@ -28,12 +28,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from copy_bandwidth import time_ms, torch_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
+from copy_bandwidth import load_function, time_ms, torch_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp  # noqa: E402
 from passes.codegen import cuda_conv  # noqa: E402
 from passes.codegen.cuda_conv_geometry import geometry  # noqa: E402
 from passes.codegen.cuda_types import PRELUDE  # noqa: E402
-from runtime.cuda import Device, DeviceBuffer, Module, Stream, compile_cuda, current_context  # noqa: E402
+from runtime.cuda import Device, DeviceBuffer, Stream, current_context  # noqa: E402
 
 # name: (H = W, C_in, C_out, kernel, stride, pad)
 RESNET50 = {
@@ -92,10 +92,7 @@ def run_case(name: str, shape, batch: int, dtype: str, device: Device, stream: S
     kernel = _kernel(conv_ir(batch, size, cin, cout, k, stride, pad, dtype))
     launch = cuda_conv.configure(kernel)
     source = PRELUDE + cuda_conv.emit(kernel, launch)
-    cubin = compile_cuda(source, f"{kernel.sym_name.data}.cu", arch=device.arch)
-    function = Module(cubin, kernel.sym_name.data).function(kernel.sym_name.data)
-    if launch.shared_bytes > 48 * 1024:  # the engine does the same for such kernels
-        function.set_max_dynamic_shared_memory(launch.shared_bytes)
+    function = load_function(source, kernel.sym_name.data, device.arch, launch.shared_bytes)
     rng = np.random.default_rng(0)
     x_host = rng.standard_normal((batch, size, size, cin)).astype(NUMPY[dtype])
     w_host = (rng.standard_normal((cout, k, k, cin)) / np.sqrt(cin * k * k)).astype(NUMPY[dtype])

@@ -75,6 +75,15 @@ class Result:
     gbps: float  # (read + write) bytes / median time, 10^9 bytes per second
 
 
+def load_function(source: str, name: str, arch: str, shared_bytes: int = 0):
+    """Compile `source`, load it and return its kernel `name`, allowed the dynamic shared
+    memory its launch asks for (past 48 KiB that takes an attribute, as the engine sets)."""
+    function = Module(compile_cuda(source, f"{name}.cu", arch=arch), name).function(name)
+    if shared_bytes > 48 * 1024:
+        function.set_max_dynamic_shared_memory(shared_bytes)
+    return function
+
+
 def torch_ms(fn, iters: int, repeats: int, warmup: int = 3) -> float:
     """Median milliseconds per call of a torch function (CUDA events around `iters` calls,
     `repeats` times, after `warmup` calls): how every benchmark times its rival."""

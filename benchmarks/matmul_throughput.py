@@ -25,11 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from copy_bandwidth import time_ms, torch_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
+from copy_bandwidth import load_function, time_ms, torch_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp  # noqa: E402
 from passes.codegen import cuda_matmul  # noqa: E402
 from passes.codegen.cuda_types import PRELUDE  # noqa: E402
-from runtime.cuda import Device, DeviceBuffer, Module, Stream, compile_cuda, current_context  # noqa: E402
+from runtime.cuda import Device, DeviceBuffer, Stream, current_context  # noqa: E402
 
 LAYERS = {  # name: (N, K)
     "qkv": (2304, 768),
@@ -79,8 +79,7 @@ def run_case(name: str, m: int, n: int, k: int, dtype: str, device: Device, stre
     kernel = _kernel(matmul_ir(m, n, k, dtype, args.transpose_b, args.epilogue))
     launch = cuda_matmul.configure(kernel)
     source = PRELUDE + cuda_matmul.emit(kernel, launch)
-    cubin = compile_cuda(source, f"{kernel.sym_name.data}.cu", arch=device.arch)
-    function = Module(cubin, kernel.sym_name.data).function(kernel.sym_name.data)
+    function = load_function(source, kernel.sym_name.data, device.arch, launch.shared_bytes)
     rng = np.random.default_rng(0)
     a_host = rng.standard_normal((1, m, k)).astype(NUMPY[dtype])
     w_shape = (n, k) if args.transpose_b else (k, n)

@@ -23,10 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from copy_bandwidth import time_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
+from copy_bandwidth import load_function, time_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp  # noqa: E402
 from passes.codegen.cuda import kernel_source  # noqa: E402
-from runtime.cuda import Device, DeviceBuffer, Module, Stream, compile_cuda, current_context  # noqa: E402
+from runtime.cuda import Device, DeviceBuffer, Stream, current_context  # noqa: E402
 
 SHAPES = ((8192, 4096), (4096 * 128, 768))
 DTYPES = {"f32": np.float32, "f16": np.float16}
@@ -106,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 kernel = _kernel(ir)
                 launch = kernel.launch
                 name = kernel.sym_name.data
-                cubin = compile_cuda(kernel_source(kernel), f"{name}.cu", arch=device.arch)
-                function = Module(cubin, name).function(name)
+                function = load_function(kernel_source(kernel), name, device.arch, launch.shared_bytes)
 
                 def run(function=function, launch=launch, buffers=buffers):
                     function.launch(launch.grid_dims, launch.block_dims, buffers, shared_mem=launch.shared_bytes, stream=stream)
