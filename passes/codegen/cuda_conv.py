@@ -4,11 +4,10 @@ region), `graph.conv` (optionally with a bias) and `graph.conv_transpose`.
 Which kernel a convolution gets:
 - depthwise (group = input channels): a direct kernel, threads on output elements
   (`cuda_conv_direct.emit_depthwise`);
-- f16/bf16, group 1, either layout, any C_in: implicit GEMM on tensor cores
-  (`cuda_conv_mma`, fp32 accumulation; 16-byte cp.async tile loads for NHWC with
-  C_in % 8 == 0, element-wise register-staged loads otherwise, e.g. the RGB stem);
-- every other conv (f32, f64, grouped), 1-D/2-D/3-D, NCHW or NHWC: implicit GEMM on a
-  tiled SIMT kernel with fp32 accumulation (`cuda_conv_gemm`), tile chosen from the shapes;
+- f16/bf16, NHWC, group 1, C_in % 8 == 0: implicit GEMM on tensor cores
+  (`cuda_conv_mma`, fp32 accumulation);
+- every other conv, 1-D/2-D/3-D, NCHW or NHWC, any group: implicit GEMM on a tiled SIMT
+  kernel with fp32 accumulation (`cuda_conv_gemm`), tile chosen from the shapes;
 - conv_transpose: a direct gather kernel (`cuda_conv_direct.emit_transpose`).
 
 f16 and bf16 accumulate in float (on tensor cores where `cuda_conv_mma` applies); f64 in
