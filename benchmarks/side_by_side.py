@@ -288,7 +288,11 @@ def run_all(
 
 
 def git_commit() -> str | None:
-    """The commit being measured (with '+dirty' for uncommitted changes), or OPTC_COMMIT."""
+    """The commit being measured: OPTC_COMMIT when set (a copied checkout may carry stale
+    git metadata, as the GPU machine's does), else git's HEAD with '+dirty' for
+    uncommitted changes."""
+    if os.environ.get("OPTC_COMMIT"):
+        return os.environ["OPTC_COMMIT"]
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -298,7 +302,7 @@ def git_commit() -> str | None:
         )
         return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("OPTC_COMMIT")
+        return None
 
 
 def meta(

@@ -566,3 +566,11 @@ def test_every_benchmarked_model_is_in_the_zoo():
     arrays = systems.make_inputs([systems.Input.of(i) for i in rec.inputs], batch=256)
     assert arrays["sparse_ids"].shape == (256, build_zoo.RECOMMENDER_TABLES, build_zoo.RECOMMENDER_BAG)
     assert arrays["sparse_ids"].max() < build_zoo.RECOMMENDER_ROWS and arrays["dense"].dtype == np.float32
+
+
+def test_commit_comes_from_optc_commit_first(monkeypatch):
+    """A copied checkout (the GPU machine's) may carry stale git metadata: OPTC_COMMIT wins."""
+    import side_by_side
+
+    monkeypatch.setenv("OPTC_COMMIT", "abc1234")
+    assert side_by_side.git_commit() == "abc1234"
