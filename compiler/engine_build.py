@@ -13,8 +13,10 @@ returns the EngineImage, which `runtime.engine.write_engine` saves.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -231,6 +233,17 @@ def _buffer_specs(launches: Sequence[LaunchOp], returned: Sequence[SSAValue], na
     return tuple(BufferSpec(where[v][0], where[v][1], tensor_bytes(v), first[v], last[v]) for v in first)
 
 
+def shared_entry(name: str, source: str) -> tuple[str, str]:
+    """The entry name and source a kernel compiles under: its code with its own name
+    replaced by one derived from that code, so that kernels doing the same thing (the same
+    layer repeated twelve times, say) are one image, compiled (and cached) once."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise OptcError(f"kernel name '{name}' is not a C identifier")
+    template = re.sub(rf"\b{name}\b", "@KERNEL@", source)
+    entry_name = "optc_" + hashlib.sha256(template.encode()).hexdigest()[:16]
+    return entry_name, template.replace("@KERNEL@", entry_name)
+
+
 def _compile_all(names: Sequence[str], sources: Sequence[str], arch: str) -> list[bytes]:
     """Cubins of every kernel, compiled in parallel (NVRTC releases the GIL), in order; a
     progress line counts them on a terminal. The first failure in kernel order is raised."""
@@ -280,17 +293,19 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
         TensorSpec(name, _device_type_name(v.type, f"output '{name}'"), tuple(v.type.get_shape()), slots[v])
         for name, v in zip(io_names(main, results=True), returned)
     ]
-    names = list(kernels)
-    sources = [kernel_source(kernels[n]) for n in names]
-    images = _compile_all(names, sources, arch)
+    entries = {name: shared_entry(name, kernel_source(kernel)) for name, kernel in kernels.items()}
+    unique = dict(entries.values())  # entry -> source: each distinct kernel compiled once
+    images = _compile_all(list(unique), list(unique.values()), arch)
+    image_of = {entry: index for index, entry in enumerate(unique)}
     specs = []
-    for index, name in enumerate(names):
-        launch = launch_of(kernels[name])
-        nbytes, flops, dtype = kernel_cost(kernels[name])
+    for name, kernel in kernels.items():
+        launch = launch_of(kernel)
+        nbytes, flops, dtype = kernel_cost(kernel)
+        entry_name = entries[name][0]
         specs.append(
             KernelSpec(
-                name, index, launch.grid_dims, launch.block_dims, launch.shared_bytes, _computed_ops(kernels[name]),
-                nbytes, flops, dtype,
+                name, image_of[entry_name], launch.grid_dims, launch.block_dims, launch.shared_bytes,
+                _computed_ops(kernel), nbytes, flops, dtype, entry_name,
             )
         )
     memory = main.attributes.get(ARENA_ATTR)

@@ -66,6 +66,27 @@ def test_half_and_bf16_tensors_are_two_bytes_on_the_device():
     assert plan.region_bytes["weights"] == 10 and plan.outputs[0].dtype == "bfloat16"
 
 
+TWO_RELUS = """
+func.func @main(%x: tensor<64xf32>) -> tensor<64xf32> {
+  %a = graph.relu %x : tensor<64xf32>
+  %b = graph.neg %a : tensor<64xf32>
+  %c = graph.relu %b : tensor<64xf32>
+  func.return %c : tensor<64xf32>
+}
+"""
+
+
+def test_kernels_with_the_same_code_share_one_image():
+    """The two relus are one compiled image under one code-derived entry; the neg is another."""
+    plan, images = (lambda i: (i.plan, i.images))(image_of(TWO_RELUS))
+    relu0, neg, relu1 = plan.kernels
+    assert (relu0.name, neg.name, relu1.name) == ("k0_graph_relu", "k1_graph_neg", "k2_graph_relu")
+    assert relu0.image == relu1.image != neg.image and len(images) == 2
+    assert relu0.function == relu1.function != neg.function and relu0.function.startswith("optc_")
+    for kernel in plan.kernels:
+        assert kernel.function.encode() in images[kernel.image]  # the cubin defines the entry
+
+
 def test_module_must_be_at_the_kernel_level():
     with pytest.raises(OptcError, match="'fused.elementwise' in @main is not lowered to a kernel launch: lower the module"):
         compile_engine(parse(BIAS_RELU), "sm_90")

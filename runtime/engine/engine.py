@@ -59,7 +59,7 @@ class Engine:
         return self._specs[name]
 
     def _load(self, spec):
-        kernel = self.modules[spec.image].function(spec.name)
+        kernel = self.modules[spec.image].function(spec.function)
         if spec.shared_bytes > DEFAULT_SHARED_LIMIT:
             kernel.set_max_dynamic_shared_memory(spec.shared_bytes)
         return kernel

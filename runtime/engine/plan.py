@@ -73,6 +73,14 @@ class KernelSpec:
     dtype: str = ""
     """The element type it computes in (its first operand's), to pick the matmul ceiling a
     kernel with flops is judged against; "" when unknown."""
+    entry: str = ""
+    """The `__global__` function's name in its image when it differs from `name`: kernels
+    with the same code share one image and entry (`optc_<digest>`); "" means `name`."""
+
+    @property
+    def function(self) -> str:
+        """The entry point to look up in the image."""
+        return self.entry or self.name
 
 
 @dataclass(frozen=True)
@@ -116,11 +124,11 @@ class EnginePlan:
             return TensorSpec(d["name"], d["dtype"], tuple(d["shape"]), Slot(**d["slot"]))
 
         def kernel(d: dict) -> KernelSpec:
-            # bytes, flops, dtype and buffers are optional: engines written before they
+            # bytes, flops, dtype, entry and buffers are optional: engines written before they
             # existed read as "unknown", and older readers ignore them (same format version)
             return KernelSpec(
                 d["name"], d["image"], tuple(d["grid"]), tuple(d["block"]), d["shared_bytes"], tuple(d["ops"]),
-                int(d.get("bytes", 0)), int(d.get("flops", 0)), str(d.get("dtype", "")),
+                int(d.get("bytes", 0)), int(d.get("flops", 0)), str(d.get("dtype", "")), str(d.get("entry", "")),
             )
 
         return cls(
