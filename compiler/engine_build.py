@@ -41,16 +41,11 @@ from runtime.engine.plan import BufferSpec, EnginePlan, KernelSpec, LaunchSpec, 
 from runtime.reference.interpreter import entry, io_names
 
 ALIGNMENT = 256
-PRECISIONS = {"fp32": None, "fp16": "fp16", "bf16": "bf16"}
-
-
 def kernel_pipeline(precision: str = "fp32") -> str:
     """The pipeline from imported IR to the kernel level at `precision`."""
-    if precision not in PRECISIONS:
-        raise OptcError(f"unknown precision '{precision}' (choose from {', '.join(PRECISIONS)})")
-    if precision == "fp32":
-        return "kernel"
-    return f"graph-optimize,graph-convert-precision{{precision={precision}}},fuse,lower-to-kernels"
+    from compiler.pipelines import with_precision
+
+    return with_precision("kernel", precision)
 
 
 def build(

@@ -20,7 +20,7 @@ from xdsl.universe import Universe
 from xdsl.utils.exceptions import DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-from compiler.pipelines import LEVEL_ORDER, LEVELS, PIPELINES, PLANNED_LEVELS, build
+from compiler.pipelines import LEVEL_ORDER, LEVELS, PIPELINES, PLANNED_LEVELS, PRECISIONS, build, with_precision
 from dialects.errors import OptcError
 from dialects.registry import DIALECTS
 from dialects.weights import WEIGHTS_ATTR, WeightStore, attach, store_of
@@ -100,7 +100,7 @@ class OptcMain(xDSLOptMain):
         )
         arg_parser.add_argument(
             "--precision",
-            choices=("fp32", "fp16", "bf16"),
+            choices=PRECISIONS,
             help="compute in this precision: fp16/bf16 runs graph-convert-precision{precision=...} right after "
             "the pipeline's graph-level passes (f32 weights and tensors become f16/bf16, inputs and outputs keep "
             "their types through casts); fp32 (the default) changes nothing",
@@ -129,9 +129,7 @@ class OptcMain(xDSLOptMain):
             if spec:
                 raise OptcError("give either -p or --compile-to, not both")
             spec = _level_pipeline(self.args.compile_to)
-        passes = build(spec or "")
-        if self.args.precision not in (None, "fp32"):
-            passes = with_precision(passes, self.args.precision)
+        passes = build(with_precision(spec or "", self.args.precision or "fp32"))
         self.pipeline = PassPipeline(passes, self._after_pass)
 
     def _after_pass(self, previous: ModulePass | None, module: ModuleOp, following: ModulePass | None):
@@ -177,18 +175,6 @@ class OptcMain(xDSLOptMain):
             print("\n".join(sorted(IMPORTERS)))
             return
         super().run()
-
-
-def with_precision(passes: tuple[ModulePass, ...], precision: str) -> tuple[ModulePass, ...]:
-    """`passes` with `graph-convert-precision{precision=...}` after the graph-level ones (those
-    named `graph-*`, which come first in every pipeline): the graph is optimised in f32, then
-    converted, then fused and lowered in the new precision. Appended when all are graph-level."""
-    from passes.graph.convert_precision import GraphConvertPrecision
-
-    if any(p.name == GraphConvertPrecision.name for p in passes):
-        raise OptcError("give either --precision or graph-convert-precision in the pipeline, not both")
-    at = next((i for i, p in enumerate(passes) if not p.name.startswith("graph-")), len(passes))
-    return (*passes[:at], GraphConvertPrecision(precision=precision), *passes[at:])
 
 
 def _level_pipeline(level: str) -> str:

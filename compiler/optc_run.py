@@ -46,7 +46,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 from xdsl.utils.exceptions import DiagnosticException, ParseError
 
-from compiler.pipelines import build
+from compiler.pipelines import PRECISIONS, build, with_precision
 from dialects.errors import OptcError
 from dialects.registry import DIALECTS
 from dialects.weights import clone_with_weights, from_npz_arrays, store_of, to_npz_arrays
@@ -56,7 +56,6 @@ from runtime.engine.file import EngineFileError
 
 DEVICES = ("cpu", "cuda")
 COMPARE_WITH = ("reference", "onnxruntime")
-PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -348,18 +347,8 @@ TOLERANCES = {"fp32": (1e-3, 1e-4), "fp16": (2e-2, 2e-2), "bf16": (6e-2, 6e-2)}
 
 
 def _pipeline(args: argparse.Namespace) -> str:
-    if args.device == "cpu":
-        return args.pipeline if args.precision == "fp32" else _precision_pipeline(args.precision, fused_only=True)
-    if args.precision != "fp32":
-        return _precision_pipeline(args.precision)
-    return ",".join(p for p in (args.pipeline, "lower-to-kernels") if p)
-
-
-def _precision_pipeline(precision: str, fused_only: bool = False) -> str:
-    from compiler.engine_build import kernel_pipeline
-
-    spec = kernel_pipeline(precision)
-    return spec.removesuffix(",lower-to-kernels") if fused_only else spec
+    spec = args.pipeline if args.device == "cpu" else ",".join(p for p in (args.pipeline, "lower-to-kernels") if p)
+    return with_precision(spec, args.precision)
 
 
 def _load_model(args, shapes, given) -> ModuleOp:

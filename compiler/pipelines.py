@@ -67,6 +67,51 @@ def expand(spec: str) -> Iterator[ArgSpec]:
             yield item
 
 
+PRECISIONS = ("fp32", "fp16", "bf16")
+"""What `--precision` takes (`graph-convert-precision`'s values)."""
+
+
+def with_precision(spec: str, precision: str) -> str:
+    """`spec` with `graph-convert-precision{precision=...}` right after its graph-level passes
+    (those named `graph-*`, which come first in every pipeline): the graph is optimised in
+    f32, then converted, then fused and lowered in the new precision; appended when every
+    pass is graph-level. Named pipelines are opened only as far as the insertion point needs
+    (`kernel` at fp16 is `graph-optimize,graph-convert-precision{precision=fp16},fuse,
+    lower-to-kernels`). fp32 leaves `spec` as it is."""
+    if precision not in PRECISIONS:
+        raise OptcError(f"unknown precision '{precision}' (choose from {', '.join(PRECISIONS)})")
+    if precision == "fp32":
+        return spec
+    if any(item.name == "graph-convert-precision" for item in expand(spec)):
+        raise OptcError("give either --precision or graph-convert-precision in the pipeline, not both")
+    graph_level, rest = _graph_prefix(_items(spec))
+    return ",".join([*graph_level, f"graph-convert-precision{{precision={precision}}}", *rest])
+
+
+def _items(spec: str) -> list[ArgSpec]:
+    return list(parse_pipeline(spec)) if spec else []
+
+
+def _graph_prefix(items: list[ArgSpec]) -> tuple[list[str], list[str]]:
+    """The leading graph-level items of a pipeline and the rest, as pipeline text, opening a
+    named pipeline only where the boundary falls inside it (or to look past it)."""
+    prefix: list[str] = []
+    for at, item in enumerate(items):
+        rest = list(map(str, items[at + 1 :]))
+        if item.name.startswith("graph-"):
+            prefix.append(str(item))
+            continue
+        if item.name not in PIPELINES or item.parameters:
+            return prefix, [str(item), *rest]
+        inner_graph, inner_rest = _graph_prefix(_items(PIPELINES[item.name]))
+        if inner_rest and not inner_graph:
+            return prefix, [str(item), *rest]
+        prefix += inner_graph
+        if inner_rest:
+            return prefix, [*inner_rest, *rest]
+    return prefix, []
+
+
 def build(spec: str) -> tuple[ModulePass, ...]:
     """The passes of a pipeline string, with their options; errors name the pass at fault."""
     passes = []
