@@ -42,6 +42,7 @@ from xdsl.ir import Attribute
 
 from dialects.dtypes import is_storage_only
 from dialects.errors import OptcError
+from passes.codegen import cuda_types
 from passes.codegen.cuda_types import CType, ctype_of
 
 STORAGE_CTYPE = CType("unsigned char", "unsigned char", 1)
@@ -206,16 +207,7 @@ def element_ctype(element_type: Attribute, where: str) -> CType:
 
 def pointer_params(kernel) -> list[str]:
     """`cuda_types.pointer_params` where storage-only tensors are `unsigned char*`."""
-    name = f"@{kernel.sym_name.data}"
-    params = [
-        f"const {element_ctype(t.element_type, name).storage}* __restrict__ in{j}"
-        for j, t in enumerate(kernel.function_type.inputs.data)
-    ]
-    params += [
-        f"{element_ctype(t.element_type, name).storage}* __restrict__ out{r}"
-        for r, t in enumerate(kernel.function_type.outputs.data)
-    ]
-    return params
+    return cuda_types.pointer_params(kernel, element_ctype)
 
 
 _ROUND_MODES = {"down": 0, "up": 1, "nearest": 2}

@@ -143,16 +143,19 @@ def kernel_signature(name: str, params: list[str], launch_bounds: int | None = N
     return f'extern "C" __global__ void {bounds}{name}(\n    {joined})'
 
 
-def pointer_params(kernel) -> list[str]:
+def pointer_params(kernel, ctype_for=None) -> list[str]:
     """The parameter list of a kernel.func: `const T* __restrict__ in<j>` per argument, then
-    `T* __restrict__ out<r>` per result."""
+    `T* __restrict__ out<r>` per result. `ctype_for(element_type, where)` gives each
+    element's CType (`ctype_of` unless a family stores more types, as the storage-only
+    casts do)."""
+    ctype_for = ctype_for or ctype_of
     name = f"@{kernel.sym_name.data}"
     params = [
-        f"const {ctype_of(t.element_type, name).storage}* __restrict__ in{j}"
+        f"const {ctype_for(t.element_type, name).storage}* __restrict__ in{j}"
         for j, t in enumerate(kernel.function_type.inputs.data)
     ]
     params += [
-        f"{ctype_of(t.element_type, name).storage}* __restrict__ out{r}"
+        f"{ctype_for(t.element_type, name).storage}* __restrict__ out{r}"
         for r, t in enumerate(kernel.function_type.outputs.data)
     ]
     return params
