@@ -34,17 +34,17 @@ import pytest
 from dialects.errors import OptcError
 from dialects.kernel import LaunchAttr
 from passes.codegen import cuda_conv, cuda_conv_mma
-from passes.codegen.cuda import emit_kernel, kernels_of
+from passes.codegen.cuda import kernels_of
 from passes.codegen.cuda_conv_geometry import geometry
 from passes.codegen.cuda_conv_mma import CANDIDATES, Tile, check_tile, choose_tile
-from passes.codegen.cuda_types import PRELUDE, pointer_params
+from passes.codegen.cuda_types import PRELUDE
 from runtime.cuda import compile_cuda
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
 from tests.cuda_support import assert_gpu_matches_reference, compile_kernels, lower
 from tests.support import parse
 from tests.test_codegen_conv import Case
-from tests.test_codegen_pool import HOST_PRELUDE, _from_buffer, _to_buffer
+from tests.host_emulation import fiber_source, from_buffer, to_buffer
 
 P1 = (1, 1, 1, 1)
 CASES = [
@@ -191,134 +191,6 @@ def test_emit_refuses_a_conv_it_does_not_apply_to():
 
 # --- the emitted C++ on the CPU, every thread a fiber ----------------------------------------
 
-FIBERS = r"""
-#include <ucontext.h>
-#include <vector>
-struct optc_fiber { ucontext_t ctx; optc_dim3 tid; bool done; const unsigned short* addr; unsigned a[4], b[2]; };
-static std::vector<optc_fiber> optc_fibers;
-static int optc_cur;
-static ucontext_t optc_scheduler;
-static std::vector<unsigned short> optc_smem;
-#define threadIdx (optc_fibers[optc_cur].tid)
-// Every thread runs to its next barrier, round-robin: with the block's control flow uniform
-// at barriers, one yield is one __syncthreads (or one phase of a warp-collective op).
-static inline void optc_yield() { swapcontext(&optc_fibers[optc_cur].ctx, &optc_scheduler); }
-static inline void __syncthreads() { optc_yield(); }
-#define OPTC_MMA_HELPERS
-#define OPTC_CP_ASYNC_WAIT(n)
-static inline void optc_cp_async_commit() {}
-static inline void optc_cp_async16(void* dst, const void* src, int bytes) {
-    std::memset(dst, 0, 16);
-    std::memcpy(dst, src, bytes);
-}
-static inline unsigned short optc_at(const unsigned short* p, int i) { return p[i]; }
-// ldmatrix .x4: matrix j's row r comes from lane 8j + r's address; lane L gets, of each
-// matrix, row L/4, columns 2(L%4) and 2(L%4)+1 (.trans: the transpose's).
-static void optc_ldmatrix(unsigned* r, const void* p, bool trans) {
-    const int me = optc_cur, warp = me & ~31, lane = me & 31;
-    optc_fibers[me].addr = (const unsigned short*)p;
-    optc_yield();
-    const int row = lane >> 2, col = (lane & 3) * 2;
-    for (int j = 0; j < 4; ++j) {
-        unsigned lo, hi;
-        if (!trans) {
-            const unsigned short* q = optc_fibers[warp + j * 8 + row].addr;
-            lo = q[col]; hi = q[col + 1];
-        } else {
-            lo = optc_fibers[warp + j * 8 + col].addr[row];
-            hi = optc_fibers[warp + j * 8 + col + 1].addr[row];
-        }
-        r[j] = lo | (hi << 16);
-    }
-    optc_yield();
-}
-static inline void optc_ldmatrix_x4(unsigned* r, const void* p) { optc_ldmatrix(r, p, false); }
-static inline void optc_ldmatrix_x4_trans(unsigned* r, const void* p) { optc_ldmatrix(r, p, true); }
-static inline float optc_bits_to_float(unsigned short bits, bool bf16) {
-    if (bf16) return __uint_as_float(((unsigned)bits) << 16);
-    optc_half h; h.bits = bits; return optc_widen(h);
-}
-// mma.sync m16n8k16 row.col, fp32 accumulate; g = lane / 4, t = lane % 4:
-// A regs a[g][2t..], a[g+8][2t..], a[g][2t+8..], a[g+8][2t+8..]; B regs b[2t..][g],
-// b[2t+8..][g]; C c[g][2t], c[g][2t+1], c[g+8][2t], c[g+8][2t+1] (low half = lower index).
-static void optc_mma(float* d, const unsigned* a, const unsigned* b, bool bf16) {
-    const int me = optc_cur, warp = me & ~31, lane = me & 31;
-    for (int i = 0; i < 4; ++i) optc_fibers[me].a[i] = a[i];
-    for (int i = 0; i < 2; ++i) optc_fibers[me].b[i] = b[i];
-    optc_yield();
-    float A[16][16], B[16][8];
-    for (int l = 0; l < 32; ++l) {
-        const optc_fiber& f = optc_fibers[warp + l];
-        const int g = l >> 2, t = l & 3;
-        for (int e = 0; e < 2; ++e) {
-            const int s = 16 * e;
-            A[g][2 * t + e] = optc_bits_to_float(f.a[0] >> s, bf16);
-            A[g + 8][2 * t + e] = optc_bits_to_float(f.a[1] >> s, bf16);
-            A[g][2 * t + 8 + e] = optc_bits_to_float(f.a[2] >> s, bf16);
-            A[g + 8][2 * t + 8 + e] = optc_bits_to_float(f.a[3] >> s, bf16);
-            B[2 * t + e][g] = optc_bits_to_float(f.b[0] >> s, bf16);
-            B[2 * t + 8 + e][g] = optc_bits_to_float(f.b[1] >> s, bf16);
-        }
-    }
-    const int g = lane >> 2, t = lane & 3;
-    for (int q = 0; q < 4; ++q) {
-        const int row = g + (q >> 1) * 8, col = 2 * t + (q & 1);
-        float s = d[q];
-        for (int k = 0; k < 16; ++k) s += A[row][k] * B[k][col];
-        d[q] = s;
-    }
-    optc_yield();
-}
-static inline void optc_mma_f16(float* d, const unsigned* a, const unsigned* b) { optc_mma(d, a, b, false); }
-static inline void optc_mma_bf16(float* d, const unsigned* a, const unsigned* b) { optc_mma(d, a, b, true); }
-"""
-
-
-def _host_source(kernel, launch: LaunchAttr) -> str:
-    prelude = HOST_PRELUDE.replace("static optc_dim3 blockIdx, threadIdx, blockDim, gridDim;", "static optc_dim3 blockIdx, blockDim, gridDim;")
-    prelude = prelude.replace("static inline void __syncthreads() {}", "")
-    assert "threadIdx" not in prelude and "__syncthreads" not in prelude
-    source = emit_kernel(kernel).replace(
-        "extern __shared__ __align__(16) unsigned short smem[];", "unsigned short* smem = optc_smem.data();"
-    )
-    params = pointer_params(kernel)
-    casts = ", ".join(f"({p.rsplit(' ', 1)[0]})optc_args[{j}]" for j, p in enumerate(params))
-    (gx, _, _), (threads, _, _) = launch.grid_dims, launch.block_dims
-    name = kernel.sym_name.data
-    launcher = f"""
-static void** optc_args;
-static void optc_entry() {{ {name}({casts}); optc_fibers[optc_cur].done = true; }}
-extern "C" void optc_launch(void** ptrs) {{
-    optc_args = ptrs;
-    gridDim = {{{gx}, 1, 1}}; blockDim = {{{threads}, 1, 1}};
-    optc_fibers.resize({threads});
-    std::vector<std::vector<char>> stacks({threads}, std::vector<char>(1 << 16));
-    for (unsigned b = 0; b < {gx}; ++b) {{
-        blockIdx = {{b, 0, 0}};
-        optc_smem.assign({launch.shared_bytes // 2 + 8}, 0xFFFF);  // NaN bits: unwritten reads show
-        for (int t = 0; t < {threads}; ++t) {{
-            optc_fiber& f = optc_fibers[t];
-            f.tid = {{(unsigned)t, 0, 0}}; f.done = false;
-            getcontext(&f.ctx);
-            f.ctx.uc_stack.ss_sp = stacks[t].data(); f.ctx.uc_stack.ss_size = stacks[t].size();
-            f.ctx.uc_link = &optc_scheduler;
-            makecontext(&f.ctx, optc_entry, 0);
-        }}
-        for (bool running = true; running;) {{
-            running = false;
-            for (int t = 0; t < {threads}; ++t) {{
-                if (optc_fibers[t].done) continue;
-                optc_cur = t;
-                swapcontext(&optc_scheduler, &optc_fibers[t].ctx);
-                running = running || !optc_fibers[t].done;
-            }}
-        }}
-    }}
-}}
-"""
-    return prelude + FIBERS + source + launcher
-
-
 def run_emulated(ir: str, feeds: dict[str, np.ndarray], tile: Tile | None = None) -> list[np.ndarray]:
     """Lower `ir` (one tensor-core conv), build the emitted C++ with g++ against the fiber
     harness and run it on `feeds` (with `tile`'s launch when given)."""
@@ -326,17 +198,17 @@ def run_emulated(ir: str, feeds: dict[str, np.ndarray], tile: Tile | None = None
     launch = kernel.attributes["launch"] if tile is None else tile.launch(geometry(kernel))
     kernel.attributes["launch"] = launch
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "k.cpp").write_text(_host_source(kernel, launch))
+        (Path(tmp) / "k.cpp").write_text(fiber_source(kernel, launch))
         subprocess.run(["g++", "-O1", "-w", "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
         lib = ctypes.CDLL(f"{tmp}/k.so")
         types = kernel.function_type
-        inputs = [_to_buffer(feeds[name], t.element_type) for name, t in zip(feeds, types.inputs.data)]
+        inputs = [to_buffer(feeds[name], t.element_type) for name, t in zip(feeds, types.inputs.data)]
         outputs = [np.zeros(t.get_shape(), np.uint16) for t in types.outputs.data]
         ptrs = (ctypes.c_void_p * (len(inputs) + len(outputs)))(*[a.ctypes.data for a in [*inputs, *outputs]])
         lib.optc_launch(ptrs)
     results = []
     for o, t in zip(outputs, types.outputs.data):
-        results.append(_from_buffer(o, t.element_type) if "bf16" in str(t.element_type) else o.view(np.float16))
+        results.append(from_buffer(o, t.element_type) if "bf16" in str(t.element_type) else o.view(np.float16))
     return results
 
 

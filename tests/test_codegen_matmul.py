@@ -566,8 +566,7 @@ def run_emulated(ir: str, feeds: dict, tile: tuple | None = None, grid: int | No
     import tempfile
     from pathlib import Path
 
-    from tests.test_codegen_conv_mma import _host_source
-    from tests.test_codegen_pool import _from_buffer, _to_buffer
+    from tests.host_emulation import fiber_source, from_buffer, to_buffer
 
     (kernel,) = kernels_of(lower(ir))
     launch = kernel.attributes["launch"]
@@ -578,10 +577,10 @@ def run_emulated(ir: str, feeds: dict, tile: tuple | None = None, grid: int | No
         kernel.attributes["launch"] = launch
     types = kernel.function_type
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "k.cpp").write_text(VECTOR_TYPES + _host_source(kernel, launch))
+        (Path(tmp) / "k.cpp").write_text(VECTOR_TYPES + fiber_source(kernel, launch))
         subprocess.run(["g++", "-O1", "-w", "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
         lib = ctypes.CDLL(f"{tmp}/k.so")
-        inputs = [_to_buffer(feeds[name], t.element_type) for name, t in zip(feeds, types.inputs.data)]
+        inputs = [to_buffer(feeds[name], t.element_type) for name, t in zip(feeds, types.inputs.data)]
         outputs = []
         for t in types.outputs.data:
             et = str(t.element_type)
@@ -591,7 +590,7 @@ def run_emulated(ir: str, feeds: dict, tile: tuple | None = None, grid: int | No
     results = []
     for o, t in zip(outputs, types.outputs.data):
         et = str(t.element_type)
-        results.append(o if "f32" in et else _from_buffer(o, t.element_type) if "bf16" in et else o.view(np.float16))
+        results.append(o if "f32" in et else from_buffer(o, t.element_type) if "bf16" in et else o.view(np.float16))
     return results
 
 

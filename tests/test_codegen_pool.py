@@ -15,31 +15,26 @@ most an ulp of the result's type (bf16: 2^-8 relative, f16: 2^-11).
 
 from __future__ import annotations
 
-import ctypes
-import math
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 
 from compiler.onnx_import import import_onnx
-from dialects.dtypes import numpy_dtype, round_to_bf16
+from dialects.dtypes import round_to_bf16
 from dialects.errors import OptcError
 from dialects.graph.nn import pool_output_size
 from dialects.kernel import LaunchAttr
 from dialects.graph.layout import is_channels_last
 from passes.codegen import cuda_pool
-from passes.codegen.cuda import emit_kernel, kernel_source, kernels_of
-from passes.codegen.cuda_types import pointer_params
+from passes.codegen.cuda import kernel_source, kernels_of
 from passes.codegen.registry import generator_for
 from runtime.cuda import compile_cuda
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
 from tests.cuda_support import assert_gpu_matches_reference, compile_kernels, lower
+from tests.host_emulation import run_on_cpu
 from tests.support import apply_pipeline, make_model, parse
 
 # --- the table ---------------------------------------------------------------------------
@@ -244,97 +239,6 @@ def test_compiles_with_nvrtc(case):
 
 
 # --- the emitted C++ on the CPU ----------------------------------------------------------
-
-HOST_PRELUDE = r"""
-#include <cmath>
-#include <cstring>
-using std::sqrt;
-struct optc_dim3 { unsigned x, y, z; };
-static optc_dim3 blockIdx, threadIdx, blockDim, gridDim;
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __restrict__
-#define __launch_bounds__(n)
-#define __shared__ static
-#define __align__(n) alignas(n)
-static inline void __syncthreads() {}
-static inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
-static inline float __uint_as_float(unsigned i) { float f; std::memcpy(&f, &i, 4); return f; }
-static inline double __longlong_as_double(long long i) { double d; std::memcpy(&d, &i, 8); return d; }
-struct alignas(2) optc_half { unsigned short bits; };
-struct alignas(2) optc_bf16 { unsigned short bits; };
-static inline float optc_widen(optc_half h) { _Float16 f; std::memcpy(&f, &h.bits, 2); return (float)f; }
-static inline float optc_widen(optc_bf16 h) { return __uint_as_float(((unsigned)h.bits) << 16); }
-static inline optc_half optc_to_half(float f) { _Float16 g = (_Float16)f; optc_half h; std::memcpy(&h.bits, &g, 2); return h; }
-static inline optc_bf16 optc_to_bf16(float f) {
-    unsigned u; std::memcpy(&u, &f, 4);
-    optc_bf16 h;
-    h.bits = (f != f) ? (unsigned short)((u >> 16) | 0x40) : (unsigned short)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
-    return h;
-}
-"""
-
-
-def _serial_launch(kernel) -> LaunchAttr:
-    """The kernel's launch, except that a plane reduction gets one thread per row (blocks
-    and threads run one after another here, and __syncthreads is a no-op)."""
-    launch = generator_for(kernel).configure(kernel)
-    tile = launch.tile_params
-    if "reduce_threads" not in tile:
-        return launch
-    tile = {**tile, "reduce_threads": 1}
-    block = (tile["channels"], 1, 1) if "channels" in tile else (1, tile["planes"], 1)
-    return LaunchAttr(launch.grid_dims, block, 0, tile)
-
-
-def _launcher(kernel, launch: LaunchAttr) -> str:
-    params = pointer_params(kernel)
-    casts = ", ".join(f"({p.rsplit(' ', 1)[0]})ptrs[{j}]" for j, p in enumerate(params))
-    (gx, gy, gz), (bx, by, bz) = launch.grid_dims, launch.block_dims
-    return (
-        'extern "C" void optc_launch(void** ptrs) {\n'
-        f"    gridDim = {{{gx}, {gy}, {gz}}}; blockDim = {{{bx}, {by}, {bz}}};\n"
-        f"    for (unsigned b = 0; b < {gx * gy * gz}; ++b)\n"
-        f"    for (unsigned t = 0; t < {bx * by * bz}; ++t) {{\n"
-        f"        blockIdx = {{b % {gx}, (b / {gx}) % {gy}, b / {gx * gy}}};\n"
-        f"        threadIdx = {{t % {bx}, (t / {bx}) % {by}, t / {bx * by}}};\n"
-        f"        {kernel.sym_name.data}({casts});\n"
-        "    }\n}\n"
-    )
-
-
-def _to_buffer(array: np.ndarray, element_type) -> np.ndarray:
-    if "bf16" in str(element_type):
-        return np.ascontiguousarray((np.asarray(array, np.float32).view(np.uint32) >> 16).astype(np.uint16))
-    return np.ascontiguousarray(array)
-
-
-def _from_buffer(buffer: np.ndarray, element_type) -> np.ndarray:
-    if "bf16" in str(element_type):
-        return (buffer.astype(np.uint32) << 16).view(np.float32)
-    return buffer
-
-
-def run_on_cpu(ir: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """Lower `ir` (one kernel), build its emitted C++ with g++ and run it on `feeds`."""
-    (kernel,) = kernels_of(lower(ir))
-    launch = _serial_launch(kernel)
-    kernel.attributes["launch"] = launch
-    source = HOST_PRELUDE + emit_kernel(kernel) + _launcher(kernel, launch)
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "k.cpp").write_text(source)
-        subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
-        lib = ctypes.CDLL(f"{tmp}/k.so")
-        inputs = [_to_buffer(feeds[name], t.element_type) for name, t in zip(feeds, kernel.function_type.inputs.data)]
-        outputs = [
-            np.zeros(t.get_shape(), _to_buffer(np.zeros(0, numpy_dtype(t.element_type)), t.element_type).dtype)
-            for t in kernel.function_type.outputs.data
-        ]
-        ptrs = (ctypes.c_void_p * (len(inputs) + len(outputs)))(*[a.ctypes.data for a in [*inputs, *outputs]])
-        lib.optc_launch(ptrs)
-    return [_from_buffer(o, t.element_type) for o, t in zip(outputs, kernel.function_type.outputs.data)]
-
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ to build the emitted C++ for the CPU")
 @pytest.mark.parametrize("case", CASES)

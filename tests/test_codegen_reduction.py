@@ -544,7 +544,7 @@ VECTOR_PRELUDE = "struct alignas(8) uint2 { unsigned x, y; };\nstruct alignas(16
 """CUDA's vector types, which the row loops use for 8- and 16-byte accesses."""
 
 
-def _serial_launch(kernel: FuncOp) -> LaunchAttr:
+def serial_launch(kernel: FuncOp) -> LaunchAttr:
     """The kernel's launch with one thread per row (row mode) or per column (column mode)."""
     from passes.codegen.cuda_reduction import _planned
 
@@ -566,28 +566,28 @@ def test_emitted_code_matches_reference_on_cpu(name):
     from runtime.reference.inputs import random_inputs
     from runtime.reference.interpreter import run
     from tests.support import parse
-    from tests.test_codegen_pool import HOST_PRELUDE, _from_buffer, _launcher, _to_buffer
+    from tests.host_emulation import HOST_PRELUDE, from_buffer, serial_launcher, to_buffer
 
     ir, tol = CASES[name]
     feeds = _feeds(name, ir, seed=3)
     want = list(run(parse(ir), feeds).values())
     (kernel,) = kernels_of(lower(ir, "outline-kernels,configure-kernels"))
-    launch = _serial_launch(kernel)
+    launch = serial_launch(kernel)
     kernel.attributes["launch"] = launch
-    source = HOST_PRELUDE + VECTOR_PRELUDE + emit_kernel(kernel) + _launcher(kernel, launch)
+    source = HOST_PRELUDE + VECTOR_PRELUDE + emit_kernel(kernel) + serial_launcher(kernel, launch)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "k.cpp").write_text(source)
         subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
         lib = ctypes.CDLL(f"{tmp}/k.so")
         types = kernel.function_type
-        inputs = [_to_buffer(np.asarray(feeds[n]), t.element_type) for n, t in zip(feeds, types.inputs.data)]
+        inputs = [to_buffer(np.asarray(feeds[n]), t.element_type) for n, t in zip(feeds, types.inputs.data)]
         outputs = [
-            np.zeros(t.get_shape(), _to_buffer(np.zeros(0, numpy_dtype(t.element_type)), t.element_type).dtype)
+            np.zeros(t.get_shape(), to_buffer(np.zeros(0, numpy_dtype(t.element_type)), t.element_type).dtype)
             for t in types.outputs.data
         ]
         ptrs = (ctypes.c_void_p * (len(inputs) + len(outputs)))(*[a.ctypes.data for a in [*inputs, *outputs]])
         lib.optc_launch(ptrs)
-    got = [_from_buffer(o, t.element_type) for o, t in zip(outputs, types.outputs.data)]
+    got = [from_buffer(o, t.element_type) for o, t in zip(outputs, types.outputs.data)]
     for g, w in zip(got, want):
         w = np.asarray(w)
         if w.dtype.kind in "biu":
