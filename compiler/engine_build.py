@@ -34,7 +34,7 @@ from dialects.kernel import FuncOp, LaunchOp
 from dialects.weights import store_of
 from passes.codegen.cuda import kernel_source, launch_of
 from passes.codegen.cuda_types import device_itemsize
-from passes.memory.plan_memory import ARENA_ATTR, VIEW_OPS, storage_root, tensor_bytes
+from passes.memory.plan_memory import ARENA_ATTR, VIEW_OPS, live_buffers
 from runtime.cuda import compile_cuda
 from runtime.engine.file import EngineImage
 from runtime.engine.plan import BufferSpec, EnginePlan, KernelSpec, LaunchSpec, Slot, TensorSpec, device_dtype
@@ -206,26 +206,12 @@ def kernel_cost(kernel: FuncOp) -> tuple[int, int, str]:
 
 
 def _buffer_specs(launches: Sequence[LaunchOp], returned: Sequence[SSAValue], names: Sequence[str]) -> tuple[BufferSpec, ...]:
-    """Every arena buffer with its offset and live interval, as plan-memory computed them:
-    from the launch that writes it to the last that reads it (through free views); a
-    returned value lives to the end."""
-    first: dict[SSAValue, int] = {}
-    last: dict[SSAValue, int] = {}
+    """Every arena buffer with its offset and live interval, as plan-memory computed them."""
     where: dict[SSAValue, tuple[str, int]] = {}
     for step, launch in enumerate(launches):
-        for arg in launch.args:
-            root = storage_root(arg)
-            if root in first:
-                last[root] = step
         for i, (result, offset) in enumerate(zip(launch.outputs, launch.arena_offsets.get_values())):
-            first[result] = last[result] = step
-            label = names[step] if len(launch.outputs) == 1 else f"{names[step]}#{i}"
-            where[result] = (label, offset)
-    for value in returned:
-        root = storage_root(value)
-        if root in first:
-            last[root] = len(launches)
-    return tuple(BufferSpec(where[v][0], where[v][1], tensor_bytes(v), first[v], last[v]) for v in first)
+            where[result] = (names[step] if len(launch.outputs) == 1 else f"{names[step]}#{i}", offset)
+    return tuple(BufferSpec(*where[b.id], b.size, b.first, b.last) for b in live_buffers(launches, returned))
 
 
 def shared_entry(name: str, source: str) -> tuple[str, str]:

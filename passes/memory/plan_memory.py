@@ -15,6 +15,7 @@ the lower bound (the most bytes live at once):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -53,11 +54,10 @@ def _main(module: builtin.ModuleOp) -> func.FuncOp:
     raise OptcError("plan-memory needs an @main function")
 
 
-def plan_launches(main: func.FuncOp, alignment: int) -> tuple[MemoryPlan, list[LaunchOp]]:
-    """The plan of `main`'s launch results, and the launches in order."""
-    launches = [op for op in main.body.block.ops if isinstance(op, LaunchOp)]
-    if not launches and any(op.name.startswith(("fused.", "graph.")) and op.name != "graph.weight" for op in main.body.block.ops if op.name not in ("graph.constant", *VIEW_OPS)):
-        raise OptcError("plan-memory runs on the kernel level: run outline-kernels first")
+def live_buffers(launches: Sequence[LaunchOp], returned: Sequence[SSAValue]) -> list[Buffer]:
+    """Every launch result as a Buffer (id: the SSA value), live from the launch that writes
+    it to the last launch that reads it, directly or through a free view; a value in
+    `returned` lives to the end (step `len(launches)`)."""
     first: dict[SSAValue, int] = {}
     last: dict[SSAValue, int] = {}
     for step, launch in enumerate(launches):
@@ -67,11 +67,19 @@ def plan_launches(main: func.FuncOp, alignment: int) -> tuple[MemoryPlan, list[L
             root = storage_root(arg)
             if root in first:
                 last[root] = step
-    for returned in main.body.block.last_op.operands:
-        root = storage_root(returned)
+    for value in returned:
+        root = storage_root(value)
         if root in first:
             last[root] = len(launches)
-    buffers = [Buffer(value, tensor_bytes(value), first[value], last[value]) for value in first]
+    return [Buffer(value, tensor_bytes(value), first[value], last[value]) for value in first]
+
+
+def plan_launches(main: func.FuncOp, alignment: int) -> tuple[MemoryPlan, list[LaunchOp]]:
+    """The plan of `main`'s launch results, and the launches in order."""
+    launches = [op for op in main.body.block.ops if isinstance(op, LaunchOp)]
+    if not launches and any(op.name.startswith(("fused.", "graph.")) and op.name != "graph.weight" for op in main.body.block.ops if op.name not in ("graph.constant", *VIEW_OPS)):
+        raise OptcError("plan-memory runs on the kernel level: run outline-kernels first")
+    buffers = live_buffers(launches, main.body.block.last_op.operands)
     return plan_memory(buffers, alignment=alignment), launches
 
 
