@@ -43,20 +43,17 @@ class Engine:
         self.regions = {r: DeviceBuffer(max(self.plan.region_bytes.get(r, 0), 1)) for r in REGIONS}
         if image.weights:
             self.regions["weights"].copy_from_host(np.frombuffer(image.weights, np.uint8))
-        self._specs = {spec.name: spec for spec in self.plan.kernels}
+        specs = {spec.name: spec for spec in self.plan.kernels}
         self.modules = [Module(cubin, f"image{i}") for i, cubin in enumerate(image.images)]
         self.kernels = {spec.name: self._load(spec) for spec in self.plan.kernels}
         self.launches = [
-            (self.kernels[launch.kernel], self._spec(launch.kernel), self._pack(launch))
+            (self.kernels[launch.kernel], specs[launch.kernel], self._pack(launch))
             for launch in self.plan.launches
         ]
         self.use_graph = use_graph
         self.graph: Graph | None = None
 
     # --- set-up ------------------------------------------------------------------------
-
-    def _spec(self, name: str):
-        return self._specs[name]
 
     def _load(self, spec):
         kernel = self.modules[spec.image].function(spec.function)
