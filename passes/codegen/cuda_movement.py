@@ -64,9 +64,11 @@ def _concat_shapes(kernel: FuncOp) -> list[list[int]]:
     return [shape_of(v) for v in kernel.computation.inputs]
 
 
-def _concat_plan(ctx: Context) -> Plan:
-    op = ctx.op
-    outer, sizes, inner = _joined_units(_concat_shapes(ctx.kernel), int_of(op.axis), ctx.vector)
+def _pieces_plan(ctx: Context, shapes: list[list[int]], statement) -> Plan:
+    """One item per element of the joined tensor, its axis position choosing the piece:
+    `statement(j, index)` moves the item between the joined tensor (at `i`) and piece `j`
+    (at `index`)."""
+    outer, sizes, inner = _joined_units(shapes, int_of(ctx.op.axis), ctx.vector)
     total = sum(sizes)
     lines = [ctx.split3(outer, total, inner)]
     start = 0
@@ -75,15 +77,17 @@ def _concat_plan(ctx: Context) -> Plan:
         if size == 0:
             continue
         shift = f" - {ctx.lit(start)}" if start else ""
-        source = f"in{j}[{ctx.linear((f'(o * {ctx.lit(size)} + a{shift})', inner), ('s', 1))}]"
-        branches.append((start + size, source))
+        index = ctx.linear((f"(o * {ctx.lit(size)} + a{shift})", inner), ("s", 1))
+        branches.append((start + size, statement(j, index)))
         start += size
-    for k, (end, source) in enumerate(branches):
-        if k == len(branches) - 1:
-            lines.append(("else " if k else "") + f"out0[i] = {source};")
-        else:
-            lines.append(("else " if k else "") + f"if (a < {ctx.lit(end)}) out0[i] = {source};")
+    for k, (end, move) in enumerate(branches):
+        condition = "" if k == len(branches) - 1 else f"if (a < {ctx.lit(end)}) "
+        lines.append(("else " if k else "") + condition + move)
     return Plan(outer * total * inner, lines)
+
+
+def _concat_plan(ctx: Context) -> Plan:
+    return _pieces_plan(ctx, _concat_shapes(ctx.kernel), lambda j, index: f"out0[i] = in{j}[{index}];")
 
 
 CONCAT = Spec(
@@ -98,25 +102,7 @@ def _split_shapes(kernel: FuncOp) -> list[list[int]]:
 
 def _split_plan(ctx: Context) -> Plan:
     """One item per input element, stored into the result its axis position falls in."""
-    op = ctx.op
-    outer, sizes, inner = _joined_units(_split_shapes(ctx.kernel), int_of(op.axis), ctx.vector)
-    total = sum(sizes)
-    lines = [ctx.split3(outer, total, inner)]
-    start = 0
-    branches = []
-    for r, size in enumerate(sizes):
-        if size == 0:
-            continue
-        shift = f" - {ctx.lit(start)}" if start else ""
-        target = f"out{r}[{ctx.linear((f'(o * {ctx.lit(size)} + a{shift})', inner), ('s', 1))}] = in0[i];"
-        branches.append((start + size, target))
-        start += size
-    for k, (end, target) in enumerate(branches):
-        if k == len(branches) - 1:
-            lines.append(("else " if k else "") + target)
-        else:
-            lines.append(("else " if k else "") + f"if (a < {ctx.lit(end)}) {target}")
-    return Plan(outer * total * inner, lines)
+    return _pieces_plan(ctx, _split_shapes(ctx.kernel), lambda r, index: f"out{r}[{index}] = in0[i];")
 
 
 SPLIT = Spec(
