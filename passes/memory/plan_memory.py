@@ -25,7 +25,7 @@ from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
 from dialects.errors import OptcError
-from dialects.kernel import LaunchOp
+from dialects.kernel import LaunchOp, launches_kernel
 from passes.codegen.cuda_types import device_itemsize
 from passes.memory.planner import Buffer, MemoryPlan, plan_memory
 
@@ -77,7 +77,7 @@ def live_buffers(launches: Sequence[LaunchOp], returned: Sequence[SSAValue]) -> 
 def plan_launches(main: func.FuncOp, alignment: int) -> tuple[MemoryPlan, list[LaunchOp]]:
     """The plan of `main`'s launch results, and the launches in order."""
     launches = [op for op in main.body.block.ops if isinstance(op, LaunchOp)]
-    if not launches and any(op.name.startswith(("fused.", "graph.")) and op.name != "graph.weight" for op in main.body.block.ops if op.name not in ("graph.constant", *VIEW_OPS)):
+    if not launches and any(launches_kernel(op) for op in main.body.block.ops):
         raise OptcError("plan-memory runs on the kernel level: run outline-kernels first")
     buffers = live_buffers(launches, main.body.block.last_op.operands)
     return plan_memory(buffers, alignment=alignment), launches
