@@ -487,16 +487,15 @@ def _engine_reports(args: argparse.Namespace, engine, inputs, data: dict) -> lis
 
 def _random_inputs(module: ModuleOp | None, plan, seed: int) -> dict[str, np.ndarray]:
     """Seeded inputs for a module, or for an engine's plan (the same arrays either way)."""
-    from runtime.reference.inputs import random_array, random_inputs
+    from runtime.reference.inputs import random_arrays, random_inputs
 
     if module is not None:
         return random_inputs(module, seed)
-    rng = np.random.default_rng(seed)
-    arrays = {}
-    for spec in plan.inputs:
-        dtype = np.dtype(np.float32) if spec.dtype == "bfloat16" else np.dtype(spec.dtype)
-        arrays[spec.name] = random_array(spec.shape, dtype, rng)
-    return arrays
+    bf16 = "bfloat16"
+    return random_arrays(
+        ((s.name, s.shape, np.dtype(np.float32 if s.dtype == bf16 else s.dtype), s.dtype == bf16) for s in plan.inputs),
+        seed,
+    )
 
 
 def _engine(args: argparse.Namespace, module: ModuleOp | None, compiled: float):

@@ -8,7 +8,7 @@ inputs are float32 arrays rounded to bf16, the way the interpreter holds them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from xdsl.dialects.builtin import BFloat16Type, ModuleOp, TensorType
@@ -34,9 +34,20 @@ def random_array(shape: Sequence[int], dtype: np.dtype, rng: np.random.Generator
 
 def random_inputs(module: ModuleOp, seed: int = 0) -> dict[str, np.ndarray]:
     """One random array per input of `@main`, drawn in argument order from `seed`."""
+    specs = [
+        (name, t.get_shape(), numpy_dtype(t.element_type), isinstance(t.element_type, BFloat16Type))
+        for name, t in input_types(module).items()
+    ]
+    return random_arrays(specs, seed)
+
+
+def random_arrays(specs: Iterable[tuple[str, Sequence[int], np.dtype, bool]], seed: int = 0) -> dict[str, np.ndarray]:
+    """One random array per (name, shape, numpy dtype, is bf16), drawn in order from `seed`:
+    the arrays `random_inputs` gives a module, for anything that knows its inputs' types
+    (an engine's plan)."""
     rng = np.random.default_rng(seed)
     arrays = {}
-    for name, t in input_types(module).items():
-        array = random_array(t.get_shape(), numpy_dtype(t.element_type), rng)
-        arrays[name] = round_to_bf16(array) if isinstance(t.element_type, BFloat16Type) else array
+    for name, shape, dtype, bf16 in specs:
+        array = random_array(shape, dtype, rng)
+        arrays[name] = round_to_bf16(array) if bf16 else array
     return arrays
