@@ -82,7 +82,7 @@ class OptcReferenceRep(BackendRep):
         module = self.module if self.module is not None else self._module_for(named)
         arguments = {n: v for n, v in named.items() if n not in self.constant_inputs}
         if self.device == "CUDA":
-            outputs = _from_engine(module, self._engine(module).run(arguments))
+            outputs = _as_returned(module, self._engine(module).run(arguments))
         else:
             outputs = _run_module(module, arguments)
         return namedtupledict("Outputs", self.output_names)(*(outputs[n] for n in self.output_names))
@@ -248,14 +248,13 @@ def _run_module(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> dict[str,
     (other ml_dtypes arrays are the interpreter's own representation)."""
     fn = entry(module)
     bf16_args = {n for n, t in zip(io_names(fn), fn.function_type.inputs.data) if _is_bf16(t)}
-    bf16_results = {n for n, t in zip(io_names(fn, results=True), fn.function_type.outputs.data) if _is_bf16(t)}
     args = {n: v.astype(np.float32) if n in bf16_args else v for n, v in inputs.items()}
-    outputs = run(module, args)
-    return {n: v.astype(ml_dtypes.bfloat16) if n in bf16_results else v for n, v in outputs.items()}
+    return _as_returned(module, run(module, args))
 
 
-def _from_engine(module: ModuleOp, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """An engine's outputs as the reference gives them to callers (bf16 as ml_dtypes)."""
+def _as_returned(module: ModuleOp, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Outputs (of an engine, or of the interpreter) as callers get them: bf16 as ml_dtypes
+    arrays, not the float32 both hold them in."""
     fn = entry(module)
     bf16 = {n for n, t in zip(io_names(fn, results=True), fn.function_type.outputs.data) if _is_bf16(t)}
     return {n: v.astype(ml_dtypes.bfloat16) if n in bf16 else v for n, v in outputs.items()}
