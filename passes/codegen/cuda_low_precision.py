@@ -16,8 +16,8 @@ functions of `HELPERS` (`cast_expression` prints the call):
   (subnormals included) by integer arithmetic on the double's bits, then overflow,
   NaN and zero encoded as `runtime.reference.low_precision` does (saturate clamps to
   the largest finite value; otherwise inf for E5M2, NaN for the others; FNUZ has no -0;
-  float4 always clamps and takes NaN to +6; E8M0 by `round_mode`; small ints take the
-  low bits of the x86 int64 conversion).
+  float4 always clamps and takes NaN to +6; E8M0 by `round_mode`; floats to small ints
+  round to nearest even and clamp, NaN to 0; integers to small ints keep the low bits).
 
 Everything is software (no sm_89 cvt instructions), so it runs on sm_80 and compiles on
 the host (the tests compare every bit pattern with ml_dtypes and the reference there).
@@ -155,10 +155,12 @@ __device__ __forceinline__ unsigned char optc_lp_to_f8e8m0fnu(double x, int mode
     if (saturate) p = p < -127 ? -127 : (p > 127 ? 127 : p);
     return (p < -127 || p > 127) ? (unsigned char)0xff : (unsigned char)(p + 127);
 }
-// Floats to int64 as x86 converts (NaN and out of range give INT64_MIN), as the reference.
-__device__ __forceinline__ long long optc_lp_int64(double x) {
-    return (x != x || x >= 9223372036854775808.0 || x < -9223372036854775808.0)
-        ? (long long)(1ULL << 63) : (long long)x;
+// Floats to int4/int2 as onnx's int4.md/int2.md say: round to nearest even, clamp to
+// [lo, hi]; NaN (undefined there) gives 0, as the reference.
+__device__ __forceinline__ long long optc_lp_small_int(double x, int lo, int hi) {
+    if (x != x) return 0;
+    const double r = rint(x);
+    return r < lo ? lo : (r > hi ? hi : (long long)r);
 }
 __device__ __forceinline__ int optc_lp_from_int4(unsigned char b) { return (int)((b & 0x0f) ^ 0x08) - 8; }
 __device__ __forceinline__ int optc_lp_from_uint4(unsigned char b) { return (int)(b & 0x0f); }
@@ -178,6 +180,12 @@ class _Format:
     """The C type `optc_lp_from_<suffix>` returns: float, or int for the small ints."""
     bits: int
     """Value bits of the small ints (the mask their encoding keeps); 0 for floats."""
+    signed: bool = False
+
+    @property
+    def range(self) -> tuple[int, int]:
+        """The small int's smallest and largest value."""
+        return (-(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1) if self.signed else (0, (1 << self.bits) - 1)
 
 
 def _format(element_type: Attribute) -> _Format:
@@ -195,7 +203,7 @@ def _format(element_type: Attribute) -> _Format:
     assert isinstance(element_type, IntegerType) and is_storage_only(element_type)
     width = element_type.width.data
     unsigned = element_type.signedness.data == Signedness.UNSIGNED
-    return _Format(f"{'u' if unsigned else ''}int{width}", "int", width)
+    return _Format(f"{'u' if unsigned else ''}int{width}", "int", width, signed=not unsigned)
 
 
 def element_ctype(element_type: Attribute, where: str) -> CType:
@@ -224,7 +232,10 @@ def encode(element_type: Attribute, x: str, source: str, saturate: bool, round_m
     `source` (float, double, an integer type or bool)."""
     fmt = _format(element_type)
     if fmt.bits:
-        value = f"optc_lp_int64((double){x})" if source in ("float", "double") else f"((long long){x})"
+        value = f"((long long){x})"  # integers wrap: the mask keeps the low bits
+        if source in ("float", "double"):
+            low, high = fmt.range
+            value = f"optc_lp_small_int((double){x}, {low}, {high})"
         return f"((unsigned char)({value} & {(1 << fmt.bits) - 1}))"
     wide = f"(double){x}"
     flag = "true" if saturate else "false"

@@ -25,10 +25,14 @@ is not the spec:
   undefined in ONNX). onnx's reference implementation works on float32 bit fields and
   agrees for every normal float32; it differs on infinities (NaN even when saturating)
   and below 2^-126.
-- int4/uint4/int2/uint2 are integers like int8: floats truncate toward zero (beyond
-  the integer's range ONNX leaves the result undefined; this takes the low bits of the
-  machine's int64 conversion, as ml_dtypes and onnx's node tests do), integers wrap
-  (two's complement), booleans become 0 or 1.
+- int4/uint4/int2/uint2 from a float follow onnx's docs/technical/int4.md and int2.md:
+  "rounding to the nearest-integer (with ties to even) ... and truncating", where the
+  truncation clamps to the type's range (as onnx's own reference did when it had one:
+  `rint`, then `clip`); so 2.5 -> 2, -1.5 -> -2, 100 -> 7 and -inf -> -8 in int4. NaN,
+  which the spec leaves undefined, becomes 0. Integers wrap to the low bits (two's
+  complement), as Cast's "fixed point to fixed point" rule says; booleans become 0 or 1.
+  Nothing here asks ml_dtypes how to convert (0.6 wrapped floats beyond the range, 0.7
+  gives 0): it only stores values already in range.
 """
 
 from __future__ import annotations
@@ -107,10 +111,13 @@ def _to_e8m0(x: np.ndarray, dtype: np.dtype, saturate: bool, round_mode: str) ->
 
 def _to_small_int(x: np.ndarray, dtype: np.dtype, saturate: bool, round_mode: str) -> np.ndarray:
     info = ml_dtypes.iinfo(dtype)
-    low_bits = x.astype(np.int64) & ((1 << info.bits) - 1)
-    if info.min < 0:
-        low_bits = np.where(low_bits > info.max, low_bits - (1 << info.bits), low_bits)
-    return low_bits.astype(dtype)
+    if x.dtype.kind in "biu":  # fixed point: keep the low bits, two's complement
+        low_bits = x.astype(np.int64) & ((1 << info.bits) - 1)
+        value = np.where(low_bits > info.max, low_bits - (1 << info.bits), low_bits)
+    else:  # floating point (bfloat16 and float8 widened to float64 exactly)
+        wide = np.asarray(x, dtype=np.float64)
+        value = np.clip(np.rint(np.where(np.isnan(wide), 0.0, wide)), info.min, info.max)
+    return value.astype(np.int8).astype(dtype)
 
 
 _CASTS: dict[str, Callable[..., np.ndarray]] = {
