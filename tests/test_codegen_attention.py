@@ -154,6 +154,34 @@ def test_shared_operands_match_reference_on_gpu(dtype, operands):
     tol = TOLERANCE[dtype]
     assert_gpu_matches_reference(shared_operands_ir(dtype, operands), rtol=tol, atol=tol)
 
+
+def self_attention_graph_ir(dtype: str) -> str:
+    """softmax(x·xᵀ + mask)·x at the graph level on [b, s, d] = [2, 9, 32] (one head), as
+    `fuse-attention` finds it: q = k = v, lifted to [2, 1, 9, 32] by free reshapes."""
+    x, xt, s, m = (f"tensor<{shape}x{dtype}>" for shape in ("2x9x32", "2x32x9", "2x9x9", "2x1x9"))
+    return f"""func.func @main(%x: {x}, %m: {m}) -> {x} {{
+  %xt = graph.transpose %x {{perm = array<i64: 0, 2, 1>}} : {x} -> {xt}
+  %s = graph.matmul %x, %xt : ({x}, {xt}) -> {s}
+  %a = graph.add %s, %m : ({s}, {m}) -> {s}
+  %p = graph.softmax %a {{axis = -1 : i64}} : {s}
+  %y = graph.matmul %p, %x : ({s}, {x}) -> {x}
+  func.return %y : {x}
+}}
+"""
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_rank3_self_attention_is_one_kernel_that_compiles(dtype):
+    (source,) = compile_kernels(self_attention_graph_ir(dtype), pipeline="fused,lower-to-kernels").values()
+    assert "mask_plane = in1 +" in source and ("mma.sync" in source) == (dtype == "f16")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_rank3_self_attention_matches_reference_on_gpu(dtype):
+    tol = TOLERANCE[dtype]
+    assert_gpu_matches_reference(self_attention_graph_ir(dtype), pipeline="fused,lower-to-kernels", rtol=tol, atol=tol)
+
 # -- launches: what configure chooses, what emit accepts ---------------------------------------
 
 
