@@ -118,6 +118,70 @@ def test_matches_reference_on_gpu(name):
     assert_gpu_matches_reference(CASES[name].ir(), rtol=tol, atol=tol)
 
 
+
+def shared_operands_ir(dtype: str, operands: str, mask: str | None = "2x1x1x9xf32") -> str:
+    """Self-attention on [2, 3, 9, 32] whose q, k, v are the named arguments (`"xxx"`: all
+    one tensor, `"xxv"`: q = k): outlining passes each value once, so the kernel has fewer
+    parameters than the op has operands."""
+    t = f"tensor<2x3x9x32x{dtype}>"
+    names = dict.fromkeys(operands)
+    args = ", ".join([f"%{n}: {t}" for n in names] + ([f"%m: tensor<{mask}>"] if mask else []))
+    use = f" mask(%m : tensor<{mask}>)" if mask else ""
+    q, k, v = (f"%{n}" for n in operands)
+    return f"""func.func @main({args}) -> {t} {{
+  %y = fused.attention {q}, {k}, {v}{use} {{scale = 1.0 : f32, causal = 0 : i64}} : ({t}, {t}, {t}) -> {t}
+  func.return %y : {t}
+}}
+"""
+
+
+SHARED = [("f32", "xxx"), ("f16", "xxx"), ("bf16", "xxv"), ("f32", "xvx")]
+
+
+@pytest.mark.parametrize("dtype, operands", SHARED)
+def test_shared_operands_read_the_parameter_they_are_passed_in(dtype, operands):
+    """q, k and v read the parameter their value was passed in, and the mask the one after."""
+    (source,) = compile_kernels(shared_operands_ir(dtype, operands)).values()
+    params = {n: f"in{j}" for j, n in enumerate(dict.fromkeys(operands))}
+    for role, n in zip("qkv", operands):
+        assert f"{role}g = {'(const unsigned short*)' if dtype != 'f32' else ''}{params[n]} +" in source
+    assert f"mask_plane = in{len(params)} +" in source
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype, operands", SHARED)
+def test_shared_operands_match_reference_on_gpu(dtype, operands):
+    tol = TOLERANCE[dtype]
+    assert_gpu_matches_reference(shared_operands_ir(dtype, operands), rtol=tol, atol=tol)
+
+
+def self_attention_graph_ir(dtype: str) -> str:
+    """softmax(x·xᵀ + mask)·x at the graph level on [b, s, d] = [2, 9, 32] (one head), as
+    `fuse-attention` finds it: q = k = v, lifted to [2, 1, 9, 32] by free reshapes."""
+    x, xt, s, m = (f"tensor<{shape}x{dtype}>" for shape in ("2x9x32", "2x32x9", "2x9x9", "2x1x9"))
+    return f"""func.func @main(%x: {x}, %m: {m}) -> {x} {{
+  %xt = graph.transpose %x {{perm = array<i64: 0, 2, 1>}} : {x} -> {xt}
+  %s = graph.matmul %x, %xt : ({x}, {xt}) -> {s}
+  %a = graph.add %s, %m : ({s}, {m}) -> {s}
+  %p = graph.softmax %a {{axis = -1 : i64}} : {s}
+  %y = graph.matmul %p, %x : ({s}, {x}) -> {x}
+  func.return %y : {x}
+}}
+"""
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_rank3_self_attention_is_one_kernel_that_compiles(dtype):
+    (source,) = compile_kernels(self_attention_graph_ir(dtype), pipeline="fused,lower-to-kernels").values()
+    assert "mask_plane = in1 +" in source and ("mma.sync" in source) == (dtype == "f16")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_rank3_self_attention_matches_reference_on_gpu(dtype):
+    tol = TOLERANCE[dtype]
+    assert_gpu_matches_reference(self_attention_graph_ir(dtype), pipeline="fused,lower-to-kernels", rtol=tol, atol=tol)
+
 # -- launches: what configure chooses, what emit accepts ---------------------------------------
 
 

@@ -1,6 +1,7 @@
 """fuse-attention: the differential tests, on the lit cases (lit_tests/fusion/fuse-attention.mlir),
 on ONNX models in each exporter's form (BERT's additive mask at opsets 11, 13 and 17, GPT-2's
-causal Where and SDPA mask, ViT without a mask, dynamo's scaled q and k), and on the model zoo
+causal Where and SDPA mask, ViT without a mask, dynamo's scaled q and k; self-attention whose
+q, k and v are one tensor, at ranks 2 to 4, fp32 and fp16), and on the model zoo
 where it is built (every layer of BERT, GPT-2 and ViT fuses; outputs match the imported IR)."""
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ def right_padded(dtype=np.int64) -> np.ndarray:
         ("sdpa_causal_and_padding", 1, [1, 1, 1, 4]),
         ("sdpa_padding_only", 0, [1, 1, 1, 4]),
         ("scaled_q_and_k", 0, None),
+        ("self_attention_rank3", 0, [2, 1, 1, 8]),
+        ("self_attention_rank4", 0, [1, 1, 4, 4]),
+        ("self_attention_rank2_kt_given", 0, None),
     ],
 )
 @FULLY_MASKED_ROWS
@@ -84,7 +88,18 @@ def test_lit_cases_fuse(case, causal, mask_shape):
     assert count(after, SoftmaxOp) == 0
 
 
-@pytest.mark.parametrize("case", ["probs_read_elsewhere", "mask_before_scale", "not_causal", "softmax_over_queries"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "probs_read_elsewhere",
+        "mask_before_scale",
+        "not_causal",
+        "softmax_over_queries",
+        "self_attention_softmax_over_queries",
+        "self_attention_mask_multiplies",
+        "self_attention_keys_broadcast",
+    ],
+)
 def test_near_misses_stay(case):
     after = assert_pass_preserves(lit_function(LIT, case), "fuse-attention{causal=true}")
     assert not attentions(after) and count(after, SoftmaxOp) == 1
@@ -238,6 +253,55 @@ def vit(dynamo: bool = False, element_type=TensorProto.FLOAT):
         s = g.op("Mul", g.op("MatMul", q, g.op("Transpose", k, perm=[0, 1, 3, 2])), g.const(dtype(D**-0.5)))
     p = g.op("Softmax", s, axis=-1)
     return g.model(g.merge_heads(g.op("MatMul", p, v)), {"x": ([B, S, H * D], element_type)}, 18)
+
+
+def self_attention(rank: int, scale: str | None, element_type=TensorProto.FLOAT):
+    """Self-attention whose q, k and v are the input x itself ([S, D], [B, S, D] one head,
+    or [B, H, S, D]) with an additive mask input, softmax(x·xᵀ + mask)·x, in the forms
+    PyTorch exports: `scale` None (none at all), "scores" (Mul of x·xᵀ by 1/sqrt(d)), "q"
+    (Mul of q) or "q_and_k" (q and xᵀ each by d^-0.25, SDPA's decomposition)."""
+    g, dtype = Graph(), np.float16 if element_type == TensorProto.FLOAT16 else np.float32
+    shape = {2: [S, D], 3: [B, S, D], 4: [B, H, S, D]}[rank]
+    mask_shape = {2: [S, S], 3: [B, 1, S], 4: [B, 1, 1, S]}[rank]
+    perm = [*range(rank - 2), rank - 1, rank - 2]
+    q, kt = "x", g.op("Transpose", "x", perm=perm)
+    if scale == "q":
+        q = g.op("Mul", q, g.const(dtype(D**-0.5)))
+    elif scale == "q_and_k":
+        quarter = g.const(dtype(D**-0.25))
+        q, kt = g.op("Mul", q, quarter), g.op("Mul", kt, quarter)
+    s = g.op("MatMul", q, kt)
+    if scale == "scores":
+        s = g.op("Mul", s, g.const(dtype(D**-0.5)))
+    p = g.op("Softmax", g.op("Add", s, "mask"), axis=-1)
+    inputs = {"x": (shape, element_type), "mask": (mask_shape, element_type)}
+    return g.model(g.op("MatMul", p, "x"), inputs)
+
+
+SCALES = {None: 1.0, "scores": D**-0.5, "q": D**-0.5, "q_and_k": D**-0.5}
+
+
+@pytest.mark.parametrize("scale", list(SCALES))
+@pytest.mark.parametrize("rank", [2, 3, 4])
+@pytest.mark.parametrize("element_type", [TensorProto.FLOAT, TensorProto.FLOAT16], ids=["f32", "f16"])
+def test_self_attention_of_one_tensor(rank, scale, element_type):
+    """q = k = v: one fused.attention on the input (lifted to [b, h, s, d] by one reshape
+    below rank 4), scale 1 when the export has none, the mask lifted alongside."""
+    tol = 2e-2 if element_type == TensorProto.FLOAT16 else 1e-5
+    after = assert_pass_preserves(import_onnx(self_attention(rank, scale, element_type)), "fuse-attention", rtol=tol, atol=tol)
+    (op,) = attentions(after)
+    assert float_of(op.scale) == pytest.approx(SCALES[scale], rel=1e-3)
+    assert op.q is op.k is op.v and list(op.q.type.get_shape()) == {2: [1, 1, S, D], 3: [B, 1, S, D], 4: [B, H, S, D]}[rank]
+    assert list(op.mask.type.get_shape()) == {2: [1, 1, S, S], 3: [B, 1, 1, S], 4: [B, 1, 1, S]}[rank]
+    assert count(after, SoftmaxOp) == 0 and count(after, TransposeOp) == 0
+
+
+@pytest.mark.parametrize("rank", [3, 4])
+def test_self_attention_is_one_kernel_in_the_default_pipeline(rank):
+    """Through graph-optimize and fuse, the block is one fused.attention and free reshapes."""
+    module = apply_pipeline(import_onnx(self_attention(rank, None)), "fused")
+    kernels = [op for op in module.body.block.first_op.body.block.ops if op.name not in ("graph.reshape", "func.return")]
+    assert [op.name for op in kernels] == ["fused.attention"]
 
 
 @pytest.mark.parametrize("opset", [11, 13, 17])

@@ -4,7 +4,8 @@
 // RUN: optc %s -p 'fuse-attention{causal=true merge-heads=false}' | filecheck %s --check-prefix=NOMERGE
 // Scaled-dot-product attention as the PyTorch exporters write it becomes one fused.attention
 // on [batch, heads, seq, dim]; k's transpose is absorbed, and so is the head merge that
-// alone reads the result. Near misses stay as they are.
+// alone reads the result. Self-attention on one tensor (q = k = v) fuses too, at rank 3
+// ([b, s, d]) and 2 through free reshapes. Near misses stay as they are.
 
 // BERT (TorchScript): k transposed [0, 2, 3, 1] straight from [b, s, h, d] (rewritten to
 // [0, 2, 1, 3]), the scores scaled by 1/sqrt(d), the extended attention mask added.
@@ -217,4 +218,93 @@ func.func @softmax_over_queries(%q: tensor<1x2x4x8xf32>, %kt: tensor<1x2x8x4xf32
   %p = graph.softmax %s {axis = 2 : i64} : tensor<1x2x4x4xf32>
   %y = graph.matmul %p, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
   func.return %y : tensor<1x2x4x8xf32>
+}
+
+// Self-attention whose q, k and v are one tensor, with no scaling (scale 1) and an additive
+// mask. At rank 3 ([b, s, d], one head) q = k = v, the mask and the result go through free
+// reshapes to and from the op's [b, h, s, d] (h = 1): kᵀ = Transpose(x, [0, 2, 1]) is x
+// itself, read once.
+// CHECK-LABEL: func.func @self_attention_rank3
+// CHECK-NEXT:    %[[M:.*]] = graph.reshape %mask : tensor<2x1x8xf32> -> tensor<2x1x1x8xf32>
+// CHECK-NEXT:    %[[X:.*]] = graph.reshape %x : tensor<2x8x16xf32> -> tensor<2x1x8x16xf32>
+// CHECK-NEXT:    %[[Y:.*]] = fused.attention %[[X]], %[[X]], %[[X]] mask(%[[M]] : tensor<2x1x1x8xf32>) {scale = 1.000000e+00 : f32, causal = 0 : i64} : (tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>) -> tensor<2x1x8x16xf32>
+// CHECK-NEXT:    %[[R:.*]] = graph.reshape %[[Y]] : tensor<2x1x8x16xf32> -> tensor<2x8x16xf32>
+// CHECK-NEXT:    func.return %[[R]]
+// CHECK-NOT:     graph.softmax
+func.func @self_attention_rank3(%x: tensor<2x8x16xf32>, %mask: tensor<2x1x8xf32>) -> tensor<2x8x16xf32> {
+  %xt = graph.transpose %x {perm = array<i64: 0, 2, 1>} : tensor<2x8x16xf32> -> tensor<2x16x8xf32>
+  %s = graph.matmul %x, %xt : (tensor<2x8x16xf32>, tensor<2x16x8xf32>) -> tensor<2x8x8xf32>
+  %masked = graph.add %s, %mask : (tensor<2x8x8xf32>, tensor<2x1x8xf32>) -> tensor<2x8x8xf32>
+  %p = graph.softmax %masked {axis = -1 : i64} : tensor<2x8x8xf32>
+  %y = graph.matmul %p, %x : (tensor<2x8x8xf32>, tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  func.return %y : tensor<2x8x16xf32>
+}
+
+// At rank 4 q = k = v is the argument itself; a [s, s] mask broadcasts as [1, 1, s, s].
+// CHECK-LABEL: func.func @self_attention_rank4
+// CHECK-NEXT:    %[[M:.*]] = graph.reshape %mask : tensor<4x4xf32> -> tensor<1x1x4x4xf32>
+// CHECK-NEXT:    %[[Y:.*]] = fused.attention %x, %x, %x mask(%[[M]] : tensor<1x1x4x4xf32>) {scale = 1.000000e+00 : f32, causal = 0 : i64}
+// CHECK-NEXT:    func.return %[[Y]]
+// CHECK-NOT:     graph.softmax
+func.func @self_attention_rank4(%x: tensor<1x2x4x8xf32>, %mask: tensor<4x4xf32>) -> tensor<1x2x4x8xf32> {
+  %xt = graph.transpose %x {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x4x8xf32> -> tensor<1x2x8x4xf32>
+  %s = graph.matmul %x, %xt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %masked = graph.add %mask, %s : (tensor<4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %p = graph.softmax %masked {axis = 3 : i64} : tensor<1x2x4x4xf32>
+  %y = graph.matmul %p, %x : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  func.return %y : tensor<1x2x4x8xf32>
+}
+
+// At rank 2 ([s, d], no batch) the op sees [1, 1, s, d]. A kᵀ that is no transpose (here an
+// argument) is transposed back by a new op; q and v, one tensor, share one reshape.
+// CHECK-LABEL: func.func @self_attention_rank2_kt_given
+// CHECK-NEXT:    %[[K:.*]] = graph.transpose %xt {perm = array<i64: 1, 0>} : tensor<8x4xf32> -> tensor<4x8xf32>
+// CHECK-NEXT:    %[[X4:.*]] = graph.reshape %x : tensor<4x8xf32> -> tensor<1x1x4x8xf32>
+// CHECK-NEXT:    %[[K4:.*]] = graph.reshape %[[K]] : tensor<4x8xf32> -> tensor<1x1x4x8xf32>
+// CHECK-NEXT:    %[[Y:.*]] = fused.attention %[[X4]], %[[K4]], %[[X4]] {scale = 5.000000e-01 : f32, causal = 0 : i64}
+// CHECK-NEXT:    %[[R:.*]] = graph.reshape %[[Y]] : tensor<1x1x4x8xf32> -> tensor<4x8xf32>
+// CHECK-NEXT:    func.return %[[R]]
+func.func @self_attention_rank2_kt_given(%x: tensor<4x8xf32>, %xt: tensor<8x4xf32>) -> tensor<4x8xf32> {
+  %s = graph.matmul %x, %xt : (tensor<4x8xf32>, tensor<8x4xf32>) -> tensor<4x4xf32>
+  %c = graph.constant dense<2.0> : tensor<f32>
+  %scaled = graph.div %s, %c : (tensor<4x4xf32>, tensor<f32>) -> tensor<4x4xf32>
+  %p = graph.softmax %scaled {axis = 1 : i64} : tensor<4x4xf32>
+  %y = graph.matmul %p, %x : (tensor<4x4xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  func.return %y : tensor<4x8xf32>
+}
+
+// Near misses at rank 3, unchanged: softmax over the queries; a mask that multiplies the
+// scores; keys whose batch broadcasts against the queries'.
+// CHECK-LABEL: func.func @self_attention_softmax_over_queries
+// CHECK-NOT:     fused.attention
+// CHECK:         graph.softmax
+func.func @self_attention_softmax_over_queries(%x: tensor<2x8x16xf32>) -> tensor<2x8x16xf32> {
+  %xt = graph.transpose %x {perm = array<i64: 0, 2, 1>} : tensor<2x8x16xf32> -> tensor<2x16x8xf32>
+  %s = graph.matmul %x, %xt : (tensor<2x8x16xf32>, tensor<2x16x8xf32>) -> tensor<2x8x8xf32>
+  %p = graph.softmax %s {axis = 1 : i64} : tensor<2x8x8xf32>
+  %y = graph.matmul %p, %x : (tensor<2x8x8xf32>, tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  func.return %y : tensor<2x8x16xf32>
+}
+
+// CHECK-LABEL: func.func @self_attention_mask_multiplies
+// CHECK-NOT:     fused.attention
+// CHECK:         graph.softmax
+func.func @self_attention_mask_multiplies(%x: tensor<2x8x16xf32>, %mask: tensor<2x1x8xf32>) -> tensor<2x8x16xf32> {
+  %xt = graph.transpose %x {perm = array<i64: 0, 2, 1>} : tensor<2x8x16xf32> -> tensor<2x16x8xf32>
+  %s = graph.matmul %x, %xt : (tensor<2x8x16xf32>, tensor<2x16x8xf32>) -> tensor<2x8x8xf32>
+  %masked = graph.mul %s, %mask : (tensor<2x8x8xf32>, tensor<2x1x8xf32>) -> tensor<2x8x8xf32>
+  %p = graph.softmax %masked {axis = -1 : i64} : tensor<2x8x8xf32>
+  %y = graph.matmul %p, %x : (tensor<2x8x8xf32>, tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  func.return %y : tensor<2x8x16xf32>
+}
+
+// CHECK-LABEL: func.func @self_attention_keys_broadcast
+// CHECK-NOT:     fused.attention
+// CHECK:         graph.softmax
+func.func @self_attention_keys_broadcast(%x: tensor<2x8x16xf32>, %k: tensor<1x8x16xf32>) -> tensor<2x8x16xf32> {
+  %kt = graph.transpose %k {perm = array<i64: 0, 2, 1>} : tensor<1x8x16xf32> -> tensor<1x16x8xf32>
+  %s = graph.matmul %x, %kt : (tensor<2x8x16xf32>, tensor<1x16x8xf32>) -> tensor<2x8x8xf32>
+  %p = graph.softmax %s {axis = -1 : i64} : tensor<2x8x8xf32>
+  %y = graph.matmul %p, %x : (tensor<2x8x8xf32>, tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  func.return %y : tensor<2x8x16xf32>
 }

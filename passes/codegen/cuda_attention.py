@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass
 
 from xdsl.dialects.builtin import BFloat16Type, Float16Type, IntegerType
-from xdsl.ir import Operation
+from xdsl.ir import Operation, SSAValue
 
 from dialects.errors import OptcError
 from dialects.fused import AttentionOp
@@ -75,6 +75,11 @@ class Problem:
     causal: bool
     layout: str
     mask: Mask | None
+    q_in: str
+    k_in: str
+    v_in: str
+    """The kernel parameters q, k and v are read from: outlining passes a value once, so
+    self-attention whose q, k and v are one tensor reads them all from `in0`."""
 
     @property
     def where(self) -> str:
@@ -83,12 +88,14 @@ class Problem:
 
 @dataclass(frozen=True)
 class Mask:
-    """The mask operand: its C type, whether it is boolean, and its strides as seen from
-    [batch, heads, s_q, s_k] (0 along broadcast axes)."""
+    """The mask operand: its C type, whether it is boolean, its strides as seen from
+    [batch, heads, s_q, s_k] (0 along broadcast axes) and the kernel parameter it is read
+    from."""
 
     ctype: CType
     boolean: bool
     strides: tuple[int, int, int, int]
+    param: str
 
     def base(self) -> str:
         """The offset of this block's (batch, head) plane, in elements."""
@@ -135,13 +142,15 @@ def problem_of(kernel: FuncOp) -> Problem:
     if min(batch, heads, s_q, s_k, d, d_v) < 1:
         raise OptcError(f"{where}: empty tensors (q {op.q.type}, k {op.k.type}, v {op.v.type}) have no kernel")
     mma_type = {Float16Type: "f16", BFloat16Type: "bf16"}.get(type(element), "")
+    params = {arg: f"in{j}" for j, arg in enumerate(kernel.body.block.args)}
     return Problem(
         name, batch, heads, s_q, s_k, d, d_v, ctype, bool(mma_type), mma_type,
-        float_of(op.scale), bool(int_of(op.causal)), op.layout(), _mask_of(op, where),
+        float_of(op.scale), bool(int_of(op.causal)), op.layout(), _mask_of(op, where, params),
+        params[op.q], params[op.k], params[op.v],
     )  # fmt: skip
 
 
-def _mask_of(op: AttentionOp, where: str) -> Mask | None:
+def _mask_of(op: AttentionOp, where: str, params: dict[SSAValue, str]) -> Mask | None:
     """The mask's broadcasting to [b, h, s_q, s_k] (ONNX rules: right-aligned, 1 or equal)."""
     if op.mask is None:
         return None
@@ -158,7 +167,7 @@ def _mask_of(op: AttentionOp, where: str) -> Mask | None:
     if not boolean and not ctype.is_float:
         raise OptcError(f"{where}: mask of type {t.element_type} is neither i1 nor a float type")
     dense = [math.prod(shape[k + 1 :]) for k in range(4)]
-    return Mask(ctype, boolean, tuple(s if m > 1 else 0 for s, m in zip(dense, shape)))
+    return Mask(ctype, boolean, tuple(s if m > 1 else 0 for s, m in zip(dense, shape)), params[op.mask])
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -268,7 +277,7 @@ def mask_plane(p: Problem) -> list[str]:
     """`mask_plane`: the mask at this block's (batch, head)."""
     if p.mask is None:
         return []
-    return [f"const {p.mask.ctype.storage}* mask_plane = in3 + {p.mask.base()};"]
+    return [f"const {p.mask.ctype.storage}* mask_plane = {p.mask.param} + {p.mask.base()};"]
 
 
 def key_end(p: Problem, block_q: int) -> str:
@@ -374,9 +383,9 @@ def emit_simt(p: Problem, block_q: int, block_k: int, threads: int, params: list
         "const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;",
         f"const int q0 = blockIdx.x * {bq};",
         f"const long long bh = (long long)blockIdx.z * {p.heads} + blockIdx.y;",
-        f"const {p.ctype.storage}* qg = in0 + bh * {p.s_q * d}LL;",
-        f"const {p.ctype.storage}* kg = in1 + bh * {p.s_k * d}LL;",
-        f"const {p.ctype.storage}* vg = in2 + bh * {p.s_k * dv}LL;",
+        f"const {p.ctype.storage}* qg = {p.q_in} + bh * {p.s_q * d}LL;",
+        f"const {p.ctype.storage}* kg = {p.k_in} + bh * {p.s_k * d}LL;",
+        f"const {p.ctype.storage}* vg = {p.v_in} + bh * {p.s_k * dv}LL;",
         *mask_plane(p),
         *_simt_tile_load(p, "q_s", "qg", "q0", p.s_q, bq, d, d, threads),
         f"for (int r = tid; r < {bq}; r += {threads}) {{ m_s[r] = {neg_inf(p)}; l_s[r] = 0; }}",

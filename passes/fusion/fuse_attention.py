@@ -17,6 +17,12 @@ head splits producing q, k and v stay outside; k's transpose is absorbed (the op
 [b, h, s_k, d]): one that only swaps the last two axes disappears, and `[0, 2, 3, 1]` from
 [b, s, h, d] becomes `[0, 2, 1, 3]`, so q, k and v leave their projections in one layout.
 
+Self-attention without projections is the same chain on one tensor: `softmax(x·xᵀ + mask)·x`
+(q, k and v one value, no scaling: scale 1). It may come without heads, as [b, s, d] (or
+[s, d]): q, k, v, the mask and the result then reach the op's [b, h, s, d] through free
+reshapes ([b, 1, s, d]; the mask broadcast against the scores first, as `as_rank4` says),
+one per value, so q = k = v stays one operand.
+
 Merging the heads (option `merge-heads`): where the result's only reader is the head merge
 `Transpose(out, [0, 2, 1, 3])` ([b, h, s, d] to [b, s, h, d], before the free reshape to
 [b, s, h·d] that the output projection reads), the op writes its result in that layout
@@ -89,11 +95,8 @@ the type's lowest finite value, SDPA -inf)."""
 MAX_EVALUATED = 1 << 22
 """Elements an op may produce for `evaluate` to compute it (the causal buffer's slice is s²)."""
 
-SWAP_LAST = (0, 1, 3, 2)
-"""kᵀ to k on [b, h, ·, ·]."""
-
-SAME = (0, 1, 2, 3)
-"""The identity permutation on rank 4."""
+RANKS = (2, 3, 4)
+"""Ranks of q, k, v and the scores: [s, d], [b, s, d] (one head) and [b, h, s, d]."""
 
 HEAD_MERGE = (0, 2, 1, 3)
 """[b, h, s, d] to [b, s, h, d]: the transpose that merges the heads back."""
@@ -242,8 +245,8 @@ class Key:
     ops: tuple[Operation, ...]
 
     def k_perm(self) -> tuple[int, ...]:
-        """The permutation of `source` that gives k as [b, h, s_k, d]."""
-        return tuple(self.perm[i] for i in SWAP_LAST)
+        """The permutation of `source` that gives k as [..., s_k, d]."""
+        return (*self.perm[:-2], self.perm[-1], self.perm[-2])
 
 
 def read_key(value: SSAValue, store: WeightStore) -> Key:
@@ -331,18 +334,39 @@ class Match:
 
 
 def fits_attention(q: SSAValue, k_shape: tuple[int, ...], v: SSAValue) -> bool:
-    """q [b, h, s_q, d], k [b, h, s_k, d], v [b, h, s_k, d_v] in one element type: what
-    `fused.attention` takes (no broadcasting between them)."""
-    if len(k_shape) != 4 or any(x.type.get_num_dims() != 4 for x in (q, v)):
+    """q [*batch, s_q, d], k [*batch, s_k, d], v [*batch, s_k, d_v] of one rank in `RANKS`:
+    what `fused.attention` takes once lifted to rank 4 (no broadcasting between them)."""
+    q_shape, v_shape = tuple(q.type.get_shape()), tuple(v.type.get_shape())
+    if not len(q_shape) == len(k_shape) == len(v_shape) in RANKS:
         return False
-    (b, h, _, d), v_shape = q.type.get_shape(), v.type.get_shape()
-    return k_shape[:2] == (b, h) and k_shape[3] == d and tuple(v_shape[:3]) == (b, h, k_shape[2])
+    return k_shape[:-2] == q_shape[:-2] and k_shape[-1] == q_shape[-1] and v_shape[:-1] == k_shape[:-1]
 
 
 def key_shape(key: Key) -> tuple[int, ...]:
-    """k's shape once transposed to [b, h, s_k, d] (empty unless the source has rank 4)."""
+    """k's shape once transposed to [..., s_k, d]."""
     shape = key.source.type.get_shape()
-    return tuple(shape[p] for p in key.k_perm()) if len(shape) == 4 else ()
+    return tuple(shape[p] for p in key.k_perm())
+
+
+def as_rank4(shape: tuple[int, ...], rank: int) -> list[int]:
+    """`shape`, which broadcasts against scores of rank `rank`, as `fused.attention` sees it
+    on [b, h, s_q, s_k]: padded with leading 1s to the scores' rank, then a rank-3 [b, ·, ·]
+    is one head per batch ([b, 1, ·, ·]) and a rank-2 [·, ·] one of each: free reshapes."""
+    shape = [1] * (max(rank, 3) - len(shape)) + list(shape)
+    return shape if rank == 4 else [shape[0], 1, *shape[1:]]
+
+
+def lift(value: SSAValue, rank: int, rewriter: PatternRewriter, before: Operation, made: dict[SSAValue, SSAValue]) -> SSAValue:
+    """`value` reshaped by `as_rank4` (itself at rank 4); one reshape per value, kept in
+    `made`, so q, k and v that are one tensor stay one operand."""
+    shape = as_rank4(value.type.get_shape(), rank)
+    if list(value.type.get_shape()) == shape:
+        return value
+    if value not in made:
+        reshape = ReshapeOp(operands=[value], result_types=[TensorType(value.type.element_type, shape)])
+        rewriter.insert(reshape, InsertPoint.before(before))
+        made[value] = reshape.result
+    return made[value]
 
 
 def head_merge(value: SSAValue) -> TransposeOp | None:
@@ -369,7 +393,8 @@ class AttentionAroundSoftmax(RewritePattern):
 
     def match(self, softmax: SoftmaxOp) -> Match | None:
         x = softmax.input
-        if not is_float_tensor(x) or x.type.get_num_dims() != 4 or int_of(softmax.axis) % 4 != 3:
+        rank = x.type.get_num_dims() if is_float_tensor(x) else 0
+        if rank not in RANKS or int_of(softmax.axis) % rank != rank - 1:
             return None
         ops: list[Operation] = [softmax]
         reader = probs_reader(softmax.result, ops)
@@ -381,7 +406,7 @@ class AttentionAroundSoftmax(RewritePattern):
         logits = read_logits(x, self.store)
         if logits is None:
             return None
-        s_q, s_k = x.type.get_shape()[2:]
+        s_q, s_k = x.type.get_shape()[-2:]
         causal = False
         for condition, keeps in logits.conditions:
             known = evaluate(condition, self.store)
@@ -410,12 +435,13 @@ class AttentionAroundSoftmax(RewritePattern):
         )
 
     def build_mask(self, found: Match, rewriter: PatternRewriter) -> SSAValue | None:
-        """The mask operand: the plan's mask at rank 4, built once per original mask, right
-        after it, where every attention reading that mask can read this one."""
+        """The mask operand: the plan's mask at rank 4 (`as_rank4`), built once per original
+        mask, right after it, where every attention reading that mask can read this one."""
         plan = found.plan
         if not plan.has_mask:
             return None
-        cache_key = (found.mask, *found.root.lhs.type.get_shape()[2:])
+        scores = found.root.lhs.type.get_shape()
+        cache_key = (found.mask, len(scores), *scores[-2:])
         if cache_key in self.built_masks:
             return self.built_masks[cache_key]
         new_ops: list[Operation] = []
@@ -427,9 +453,9 @@ class AttentionAroundSoftmax(RewritePattern):
                 condition = new_ops[-1].results[0]
             new_ops.append(WhereOp.make([condition, plan.zero, plan.fill]))
             value = new_ops[-1].results[0]
-        shape = list(value.type.get_shape())
-        if len(shape) < 4:
-            rank4 = TensorType(value.type.element_type, [1] * (4 - len(shape)) + shape)
+        shape = as_rank4(value.type.get_shape(), len(scores))
+        if list(value.type.get_shape()) != shape:
+            rank4 = TensorType(value.type.element_type, shape)
             new_ops.append(ReshapeOp(operands=[value], result_types=[rank4]))
             value = new_ops[-1].results[0]
         if new_ops:
@@ -440,9 +466,9 @@ class AttentionAroundSoftmax(RewritePattern):
         return value
 
     def build_key(self, key: Key, rewriter: PatternRewriter, before: Operation) -> SSAValue:
-        """k as [b, h, s_k, d]: the source itself, or one transpose of it."""
+        """k as [..., s_k, d]: the source itself, or one transpose of it."""
         perm = key.k_perm()
-        if perm == SAME:
+        if perm == tuple(range(len(perm))):
             return key.source
         transpose = TransposeOp.make([key.source], {"perm": i64_array(perm)})
         rewriter.insert(transpose, InsertPoint.before(before))
@@ -453,21 +479,28 @@ class AttentionAroundSoftmax(RewritePattern):
         found = self.match(op)
         if found is None:
             return
+        root, rank = found.root, found.q.type.get_num_dims()
         mask = self.build_mask(found, rewriter)
-        k = self.build_key(found.key, rewriter, found.root)
-        merge = head_merge(found.root.result) if self.merge_heads else None
+        k = self.build_key(found.key, rewriter, root)
+        made: dict[SSAValue, SSAValue] = {}
+        q, k, v = (lift(x, rank, rewriter, root, made) for x in (found.q, k, found.v))
+        merge = head_merge(root.result) if self.merge_heads and rank == 4 else None
         properties = {"scale": FloatAttr(found.scale, Float32Type()), "causal": int_attr(int(found.causal))}
         if merge is not None:
             properties["output_layout"] = StringAttr("bshd")
-        replaced = found.root if merge is None else merge
+        replaced = root if merge is None else merge
+        result = replaced.results[0].type
         fused = AttentionOp.build(
-            operands=[found.q, k, found.v, [mask] if mask is not None else []],
-            result_types=[replaced.results[0].type],
+            operands=[q, k, v, [mask] if mask is not None else []],
+            result_types=[TensorType(result.element_type, as_rank4(result.get_shape(), rank))],
             properties=properties,
         )
-        rewriter.insert(fused, InsertPoint.before(found.root))
-        rewriter.replace(replaced, [], [fused.output])
-        erase_dead(rewriter, [found.root, *found.ops])
+        new_ops: list[Operation] = [fused]
+        if fused.output.type != result:
+            new_ops.append(ReshapeOp(operands=[fused.output], result_types=[result]))
+        rewriter.insert(new_ops, InsertPoint.before(root))
+        rewriter.replace(replaced, [], [new_ops[-1].results[0]])
+        erase_dead(rewriter, [root, *found.ops])
 
 
 def erase_dead(rewriter: PatternRewriter, ops: list[Operation]) -> None:
