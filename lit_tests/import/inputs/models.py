@@ -79,6 +79,24 @@ def minus_one():
     return model
 
 
+def gemm_beta():
+    """A linear layer as exporters write it with a scaled bias: Gemm with transB, beta 0.5
+    and a bias initializer c, then Relu."""
+    rng = np.random.default_rng(0)
+    return _model(
+        [
+            helper.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["g"], name="fc", transB=1, beta=0.5),
+            helper.make_node("Relu", ["g"], ["y"], name="relu"),
+        ],
+        [("x", F32, [4, 16])],
+        [("y", F32, [4, 32])],
+        [
+            ("fc.weight", rng.standard_normal((32, 16)).astype(np.float32)),
+            ("fc.bias", rng.standard_normal(32).astype(np.float32)),
+        ],
+    )
+
+
 def unsupported():
     """A standard op optc does not import."""
     return _model(
@@ -113,7 +131,7 @@ def storage_weights():
     )
 
 
-BUILDERS = {f.__name__: f for f in (weights, shape_subgraph, symbolic, minus_one, unsupported, custom_domain, storage_weights)}
+BUILDERS = {f.__name__: f for f in (weights, shape_subgraph, symbolic, minus_one, gemm_beta, unsupported, custom_domain, storage_weights)}
 
 if __name__ == "__main__":
     name, out = sys.argv[1:]
