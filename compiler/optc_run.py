@@ -159,13 +159,9 @@ def _load_onnx(args: argparse.Namespace, shapes: dict[str, tuple[int, ...]], giv
 
 def _symbolic_shapes_from(proto, given: Mapping[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
     """Shapes for the model's symbolic inputs, taken from the arrays the user gave."""
-    shapes = {}
-    for value_info in proto.graph.input:
-        dims = value_info.type.tensor_type.shape.dim
-        static = value_info.type.tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in dims)
-        if not static and value_info.name in given:
-            shapes[value_info.name] = tuple(np.shape(given[value_info.name]))
-    return shapes
+    from compiler.onnx_import import is_static
+
+    return {i.name: tuple(np.shape(given[i.name])) for i in proto.graph.input if i.name in given and not is_static(i)}
 
 
 def _load_mlir(path: str, shapes: Mapping[str, tuple[int, ...]]) -> ModuleOp:

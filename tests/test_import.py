@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from xdsl.dialects import func
 
 from compiler.onnx_import import import_onnx, parse_shape
 from dialects.errors import OptcError
@@ -53,6 +56,31 @@ def test_symbolic_batch_needs_a_shape():
     assert conv.result.type.get_shape() == (2, 4, 8, 8)
 
 
+def test_minus_one_is_a_symbolic_dimension():
+    """Exporters that write a dynamic dimension as dim_value -1: --shape fixes it, and the
+    example the error gives imports as given."""
+    with pytest.raises(OptcError, match=r"input 'x' has symbolic dimensions \[\?, 3, 8, 8\]; .*\(e\.g\. --shape (x=\S+)\)") as e:
+        import_onnx(conv_relu(batch=-1))
+    hinted = parse_shape(re.search(r"e\.g\. --shape (\S+)\)", str(e.value)).group(1))
+    assert hinted == ("x", (1, 3, 8, 8))
+    assert_matches_onnxruntime(conv_relu(batch=-1), shapes=dict([hinted]))
+    module = assert_matches_onnxruntime(conv_relu(batch=-1), shapes={"x": (2, 3, 8, 8)})
+    assert next(op for op in module.walk() if isinstance(op, ConvOp)).result.type.get_shape() == (2, 4, 8, 8)
+    with pytest.raises(OptcError, match=r"--shape x: dimension 2 is fixed to 8 by the model, got 9"):
+        import_onnx(conv_relu(batch=-1), {"x": (2, 3, 9, 8)})
+
+
+def test_minus_one_in_outputs_and_value_info_is_not_a_size():
+    """Stale -1s (and wrong sizes) in outputs and value_info are claims the importer never
+    reads: shapes come from the inputs through each op's inference."""
+    model = conv_relu()
+    model.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", F, [-1, 4, -1, 8]))
+    model.graph.value_info.append(helper.make_tensor_value_info("c", F, [-1, -1, 3, -1]))
+    module = assert_matches_onnxruntime(model)
+    (result,) = next(op for op in module.walk() if isinstance(op, func.FuncOp)).function_type.outputs
+    assert result.get_shape() == (1, 4, 8, 8)
+
+
 @pytest.mark.parametrize(
     "shapes, message",
     [
@@ -78,6 +106,11 @@ def test_parse_shape(spec, expected):
 def test_parse_shape_rejects_malformed(spec):
     with pytest.raises(OptcError, match="--shape"):
         parse_shape(spec)
+
+
+def test_parse_shape_rejects_negative_sizes():
+    with pytest.raises(OptcError, match=r"--shape 'x=-1x3': dimensions must be sizes \(0 or more\), not negative"):
+        parse_shape("x=-1x3")
 
 
 def test_external_data_is_read(tmp_path):

@@ -18,21 +18,24 @@ WEIGHT = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32)
 BIAS = RNG.standard_normal((4, 1, 1)).astype(np.float32)
 
 
-@pytest.fixture
-def model_path(tmp_path) -> str:
-    """Conv → Add → Relu with a symbolic batch dimension; input 'x', output 'y'."""
-    model = make_model(
+def conv_add_relu(batch: int | str):
+    return make_model(
         [
             helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
             helper.make_node("Add", ["c", "b"], ["s"]),
             helper.make_node("Relu", ["s"], ["y"]),
         ],
-        {"x": (["N", 3, 8, 8], TensorProto.FLOAT)},
+        {"x": ([batch, 3, 8, 8], TensorProto.FLOAT)},
         ["y"],
         {"w": WEIGHT, "b": BIAS},
     )
+
+
+@pytest.fixture
+def model_path(tmp_path) -> str:
+    """Conv → Add → Relu with a symbolic batch dimension; input 'x', output 'y'."""
     path = tmp_path / "model.onnx"
-    onnx.save(model, path)
+    onnx.save(conv_add_relu("N"), path)
     return str(path)
 
 
@@ -68,6 +71,22 @@ def test_outputs_match_onnxruntime_on_given_inputs(capsys, model_path, tmp_path)
     expected = run_onnxruntime(onnx.load(model_path), {"x": x})["y"]
     with np.load(out_file) as outputs:
         np.testing.assert_allclose(outputs["y"], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_minus_one_dimension_is_symbolic(capsys, tmp_path):
+    """A batch written as dim_value -1 is dynamic: --shape fixes it, --inputs gives it, and
+    the error without either suggests a --shape that then runs."""
+    path = tmp_path / "minus_one.onnx"
+    onnx.save(conv_add_relu(-1), path)
+    code, _, err = run(capsys, path)
+    assert code == 1 and "input 'x' has symbolic dimensions [?, 3, 8, 8]; fix them with --shape x=Nx3x8x8" in err, err
+    hinted = err.split("(e.g. --shape ")[1].split(")")[0]
+    assert hinted == "x=1x3x8x8"
+    code, out, err = run(capsys, path, "--shape", hinted, "--compare", "onnxruntime")
+    assert code == 0 and "y  float32[1, 4, 8, 8]" in out, err
+    x = RNG.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    code, out, err = run(capsys, path, "--inputs", save_inputs(tmp_path / "in.npz", x=x), "--compare", "onnxruntime")
+    assert code == 0 and "y  float32[2, 4, 8, 8]" in out, err
 
 
 def test_seed_decides_the_random_inputs(capsys, model_path, tmp_path):

@@ -8,7 +8,9 @@ from onnx import TensorProto, helper
 from xdsl.utils.exceptions import DiagnosticException
 
 from compiler.onnx_import import import_onnx
-from dialects.graph import ConstantOp, WeightOp
+from dialects import fused
+from dialects.graph import ConstantOp, GemmOp, WeightOp
+from dialects.graph.base import float_of
 from dialects.weights import store_of
 from tests.support import apply_pipeline, assert_pass_preserves, lit_function, make_model, parse
 
@@ -102,3 +104,79 @@ def test_imported_model_is_already_a_fixpoint():
     module = import_onnx(make_model(nodes, {"x": ([2, 3, 4], TensorProto.FLOAT)}, ["y"], inits, opset=13))
     after = assert_pass_preserves(module, "graph-fold-constants")
     assert graph_ops(after) == graph_ops(module) == ["graph.reshape", "graph.relu"]
+
+
+@pytest.mark.parametrize("case", ["gemm_beta", "gemm_computed_c"])
+def test_gemm_beta_times_known_c_is_computed_once(case):
+    ir = lit_function(LIT, case)
+    after = assert_pass_preserves(ir, "graph-fold-constants")
+    gemms = [op for op in after.walk() if isinstance(op, GemmOp)]
+    known = case == "gemm_beta"
+    assert [float_of(g.beta) for g in gemms] == ([1.0] * 3 if known else [0.5])
+    assert "graph.mul" not in graph_ops(after)
+
+
+def test_max_growth_keeps_broadcasts():
+    ir = lit_function(LIT, "broadcast")
+    assert graph_ops(assert_pass_preserves(ir, "graph-fold-constants")) == ["graph.weight"]
+    kept = assert_pass_preserves(ir, "graph-fold-constants{max-growth=16}")
+    assert graph_ops(kept) == ["graph.constant", "graph.expand"]
+
+
+SHARED_BIAS = """
+func.func @main(%a: tensor<3x8xf32>, %b: tensor<8x24xf32>, %v: tensor<24xf32>) -> (tensor<3x24xf32>, tensor<3x24xf32>, tensor<3x24xf32>, tensor<24xf32>) {
+  %c = graph.weight "fc.bias" : tensor<24xf32>
+  %y = graph.gemm %a, %b, %c {alpha = 1.0 : f32, beta = 0.5 : f32, trans_a = 0 : i64, trans_b = 0 : i64} : (tensor<3x8xf32>, tensor<8x24xf32>, tensor<24xf32>) -> tensor<3x24xf32>
+  %z = graph.gemm %a, %b, %c {alpha = 1.0 : f32, beta = -3.0 : f32, trans_a = 0 : i64, trans_b = 0 : i64} : (tensor<3x8xf32>, tensor<8x24xf32>, tensor<24xf32>) -> tensor<3x24xf32>
+  %u = graph.gemm %a, %b, %c {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = 0 : i64, trans_b = 0 : i64} : (tensor<3x8xf32>, tensor<8x24xf32>, tensor<24xf32>) -> tensor<3x24xf32>
+  %r = graph.add %c, %v : (tensor<24xf32>, tensor<24xf32>) -> tensor<24xf32>
+  func.return %y, %z, %u, %r : tensor<3x24xf32>, tensor<3x24xf32>, tensor<3x24xf32>, tensor<24xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("f32", 1e-6), ("f16", 1e-3)])
+def test_shared_stored_bias_keeps_its_other_users(dtype, tolerance):
+    """c in the store, read by gemms of beta 0.5, -3 and 1 and by an add: each scaled gemm
+    gets its own scaled copy; the beta-1 gemm and the add still read the original."""
+    module = parse(SHARED_BIAS.replace("f32>", f"{dtype}>"))
+    store = store_of(module)
+    bias = np.random.default_rng(0).standard_normal(24).astype(np.float16 if dtype == "f16" else np.float32)
+    store.arrays["fc.bias"] = bias
+    after = assert_pass_preserves(module, "graph-fold-constants", rtol=tolerance, atol=tolerance)
+    cs = [g.c.owner.sym.data for g in after.walk() if isinstance(g, GemmOp)]
+    assert cs[2] == "fc.bias" and cs[0] != cs[1] and {cs[0], cs[1]} == store.unsaved
+    np.testing.assert_array_equal(store[cs[0]], bias * bias.dtype.type(0.5))
+    np.testing.assert_array_equal(store[cs[1]], bias * bias.dtype.type(-3.0))
+    np.testing.assert_array_equal(store["fc.bias"], bias)
+
+
+def test_gemm_beta_leaves_no_multiply_in_the_epilogue():
+    """ONNX Gemm with beta 0.5 and a bias: after `default`, the fused matmul's epilogue adds
+    the folded bias and multiplies by nothing, and the outputs agree with the import."""
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Gemm", ["x", "w", "c"], ["g"], transB=1, beta=0.5), helper.make_node("Relu", ["g"], ["y"])]
+    inits = {"w": rng.standard_normal((32, 16)).astype(np.float32), "c": rng.standard_normal(32).astype(np.float32)}
+    module = import_onnx(make_model(nodes, {"x": ([4, 16], TensorProto.FLOAT)}, ["y"], inits))
+    after = assert_pass_preserves(module, "default")
+    (matmul,) = [op for op in after.walk() if isinstance(op, fused.MatmulOp)]
+    assert [op.name for op in matmul.regions[0].walk()] == ["graph.add", "graph.relu", "fused.yield"]
+
+
+def test_gemm_beta_then_batch_norm_still_folds_into_one_gemm():
+    """graph-optimize folds beta into c first; graph-fold-batch-norm then folds the
+    normalisation into that gemm's b and c, leaving the gemm alone, beta 1."""
+    rng = np.random.default_rng(1)
+    n = 24
+    nodes = [
+        helper.make_node("Gemm", ["x", "w", "c"], ["g"], transB=1, beta=-2.0),
+        helper.make_node("BatchNormalization", ["g", "s", "t", "m", "v"], ["y"]),
+    ]
+    stats = {k: rng.standard_normal(n).astype(np.float32) for k in "stm"}
+    inits = {"w": rng.standard_normal((n, 8)).astype(np.float32), "c": rng.standard_normal(n).astype(np.float32)}
+    inits |= stats | {"v": rng.uniform(0.5, 2.0, n).astype(np.float32)}
+    module = import_onnx(make_model(nodes, {"x": ([5, 8], TensorProto.FLOAT)}, ["y"], inits))
+    after = assert_pass_preserves(module, "graph-optimize", rtol=1e-5, atol=1e-5)
+    assert [name for name in graph_ops(after) if name not in ("graph.weight", "graph.constant")] == ["graph.gemm"]
+    (gemm,) = [op for op in after.walk() if isinstance(op, GemmOp)]
+    assert float_of(gemm.beta) == 1.0

@@ -1,7 +1,8 @@
 """ONNX model → `graph` dialect module.
 
-Loads the model (external data included), fixes symbolic input dimensions from the
-user's `--shape`s, then walks the nodes in order, calling each op type's importer.
+Loads the model (external data included), fixes symbolic input dimensions (a
+`dim_param`, or a negative `dim_value`, which some exporters write for a dynamic one) from
+the user's `--shape`s, then walks the nodes in order, calling each op type's importer.
 Initializers become weights in a `WeightStore` backed by the ONNX file; everything
 computable at compile time folds away (see `context.ImportContext`).
 """
@@ -53,9 +54,12 @@ def parse_shape(spec: str) -> tuple[str, tuple[int, ...]]:
     if not sep or not name:
         raise OptcError(f"--shape '{spec}' is not of the form NAME=DxDx...D (e.g. input=1x3x224x224)")
     try:
-        return name, tuple(int(d) for d in dims.split("x")) if dims else ()
+        sizes = tuple(int(d) for d in dims.split("x")) if dims else ()
     except ValueError:
         raise OptcError(f"--shape '{spec}': dimensions must be integers separated by 'x'") from None
+    if any(d < 0 for d in sizes):
+        raise OptcError(f"--shape '{spec}': dimensions must be sizes (0 or more), not negative")
+    return name, sizes
 
 
 def import_onnx(
@@ -148,6 +152,19 @@ def _to_array(init: onnx.TensorProto) -> np.ndarray:
     return array
 
 
+def fixed_size(dim: onnx.TensorShapeProto.Dimension) -> int | None:
+    """The size a model fixes for one dimension, or None when it is symbolic: a `dim_param`,
+    no value at all, or a negative `dim_value` (some exporters write -1 for a dynamic
+    dimension, and onnxruntime reads it so). 0 is a real (empty) extent."""
+    return dim.dim_value if dim.HasField("dim_value") and dim.dim_value >= 0 else None
+
+
+def is_static(value_info: onnx.ValueInfoProto) -> bool:
+    """Whether the model fixes every dimension of a tensor value (and its rank)."""
+    tensor = value_info.type.tensor_type
+    return tensor.HasField("shape") and all(fixed_size(d) is not None for d in tensor.shape.dim)
+
+
 def _input_type(value_info: onnx.ValueInfoProto, shapes: Mapping[str, Sequence[int]]):
     name = value_info.name
     tensor = value_info.type.tensor_type
@@ -161,24 +178,29 @@ def _input_type(value_info: onnx.ValueInfoProto, shapes: Mapping[str, Sequence[i
         return tensor_type(dims, elem)
     if not tensor.HasField("shape"):
         raise OptcError(f"input '{name}' has no shape; give one with --shape {name}=DxDx...")
-    dims = []
-    for d in tensor.shape.dim:
-        if d.HasField("dim_value") and d.dim_value >= 0:  # 0 is a real (empty) extent
-            dims.append(d.dim_value)
-        else:
-            symbolic = [x.dim_param or "?" if not x.HasField("dim_value") else str(x.dim_value) for x in tensor.shape.dim]
-            raise OptcError(
-                f"input '{name}' has symbolic dimensions [{', '.join(symbolic)}]; "
-                f"fix them with --shape {name}=" + "x".join(s if s.isdigit() else "N" for s in symbolic)
-            )
-    return tensor_type(dims, elem)
+    if not is_static(value_info):
+        raise OptcError(_symbolic_hint(name, tensor.shape.dim))
+    return tensor_type([d.dim_value for d in tensor.shape.dim], elem)
+
+
+def _symbolic_hint(name: str, dims) -> str:
+    """Which dimensions of input `name` are symbolic, and a `--shape` that fixes them (each
+    to 1) as it must be typed."""
+    sizes = [fixed_size(d) for d in dims]
+    labels = [str(s) if s is not None else d.dim_param or "?" for s, d in zip(sizes, dims)]
+    pattern = "x".join(str(s) if s is not None else "N" for s in sizes)
+    example = "x".join(str(1 if s is None else s) for s in sizes)
+    return (
+        f"input '{name}' has symbolic dimensions [{', '.join(labels)}]; "
+        f"fix them with --shape {name}={pattern} (e.g. --shape {name}={example})"
+    )
 
 
 def _check_fixed_shape(name: str, model_dims, given: tuple[int, ...]) -> None:
     if len(model_dims) != len(given):
         raise OptcError(f"--shape {name}: the model's input has rank {len(model_dims)}, got {len(given)} dims")
     for i, (d, g) in enumerate(zip(model_dims, given)):
-        if d.HasField("dim_value") and d.dim_value != g:
+        if fixed_size(d) not in (None, g):
             raise OptcError(f"--shape {name}: dimension {i} is fixed to {d.dim_value} by the model, got {g}")
 
 

@@ -1,5 +1,6 @@
 // RUN: optc %s -p graph-fold-constants | filecheck %s
 // RUN: optc %s -p 'graph-fold-constants{max-elements=4}' | filecheck %s --check-prefix=SMALL
+// RUN: optc %s -p 'graph-fold-constants{max-growth=16}' | filecheck %s --check-prefix=GROWTH
 // Ops whose operands are known run at compile time and become constants (big results
 // become weights); shape-only ops fold whatever their operand; a where with a one-valued
 // constant condition is its branch. tests/test_pass_fold_constants.py runs every function
@@ -81,4 +82,47 @@ func.func @sizes() -> (tensor<2xf32>, tensor<2x3xf32>) {
   %s = graph.add %c, %three : (tensor<2xf32>, tensor<f32>) -> tensor<2xf32>
   %f = graph.constant_of_shape {value = 7.0 : f32} : tensor<2x3xf32>
   func.return %s, %f : tensor<2xf32>, tensor<2x3xf32>
+}
+
+// A gemm's `beta * c` with c known is computed once: c becomes the scaled copy (here
+// 20 values, so a new weight) and beta 1; nothing is left to multiply c per element.
+// Gemms sharing c with the same beta share the stored copy; beta 0 drops c.
+// CHECK-LABEL: func.func @gemm_beta
+// CHECK-NEXT:    %[[C:.*]] = graph.weight "[[W:mul\.[0-9a-f]+]]" : tensor<20xf32>
+// CHECK-NEXT:    %[[Y:.*]] = graph.gemm %a, %b, %[[C]] {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32,
+// CHECK-NEXT:    %[[C2:.*]] = graph.weight "[[W]]" : tensor<20xf32>
+// CHECK-NEXT:    %[[Z:.*]] = graph.gemm %a, %b, %[[C2]] {alpha = 2.000000e+00 : f32, beta = 1.000000e+00 : f32,
+// CHECK-NEXT:    %[[N:.*]] = graph.gemm %a, %b {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32,
+// CHECK-NEXT:    func.return %[[Y]], %[[Z]], %[[N]]
+// CHECK-NOT:     graph.mul
+func.func @gemm_beta(%a: tensor<3x4xf32>, %b: tensor<4x20xf32>) -> (tensor<3x20xf32>, tensor<3x20xf32>, tensor<3x20xf32>) {
+  %c = graph.constant dense<[-2.00, -1.75, -1.50, -1.25, -1.00, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, 1.00, 1.25, 1.50, 1.75, 2.00, 2.25, 2.50, 2.75]> : tensor<20xf32>
+  %y = graph.gemm %a, %b, %c {alpha = 1.0 : f32, beta = 0.5 : f32, trans_a = 0 : i64, trans_b = 0 : i64} : (tensor<3x4xf32>, tensor<4x20xf32>, tensor<20xf32>) -> tensor<3x20xf32>
+  %z = graph.gemm %a, %b, %c {alpha = 2.0 : f32, beta = 0.5 : f32, trans_a = 0 : i64, trans_b = 0 : i64} : (tensor<3x4xf32>, tensor<4x20xf32>, tensor<20xf32>) -> tensor<3x20xf32>
+  %n = graph.gemm %a, %b, %c {alpha = 1.0 : f32, beta = 0.0 : f32, trans_a = 0 : i64, trans_b = 0 : i64} : (tensor<3x4xf32>, tensor<4x20xf32>, tensor<20xf32>) -> tensor<3x20xf32>
+  func.return %y, %z, %n : tensor<3x20xf32>, tensor<3x20xf32>, tensor<3x20xf32>
+}
+
+// A computed c stays scaled by the gemm: that multiply needs the input.
+// CHECK-LABEL: func.func @gemm_computed_c
+// CHECK-NEXT:    graph.relu %c
+// CHECK-NEXT:    graph.gemm {{.*}} beta = 5.000000e-01 : f32
+func.func @gemm_computed_c(%a: tensor<3x4xf32>, %b: tensor<4x2xf32>, %c: tensor<2xf32>) -> tensor<3x2xf32> {
+  %r = graph.relu %c : tensor<2xf32>
+  %y = graph.gemm %a, %b, %r {alpha = 1.0 : f32, beta = 0.5 : f32, trans_a = 0 : i64, trans_b = 0 : i64} : (tensor<3x4xf32>, tensor<4x2xf32>, tensor<2xf32>) -> tensor<3x2xf32>
+  func.return %y : tensor<3x2xf32>
+}
+
+// max-growth keeps a broadcast of a constant a broadcast: 4 values expanded to 8x4 store
+// 28 more elements than they read (by default they fold into a weight).
+// CHECK-LABEL: func.func @broadcast
+// CHECK-NEXT:    %[[E:.*]] = graph.weight "expand.{{[0-9a-f]+}}" : tensor<8x4xf32>
+// CHECK-NEXT:    func.return %[[E]]
+// GROWTH-LABEL: func.func @broadcast
+// GROWTH-NEXT:    graph.constant dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]>
+// GROWTH-NEXT:    graph.expand
+func.func @broadcast() -> tensor<8x4xf32> {
+  %v = graph.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
+  %e = graph.expand %v : tensor<4xf32> -> tensor<8x4xf32>
+  func.return %e : tensor<8x4xf32>
 }

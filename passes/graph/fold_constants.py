@@ -10,12 +10,20 @@ guards and shape arithmetic exporters leave behind:
 - Gather/Concat/Range/Expand/ConstantOfShape on shape tensors, `is_nan` of a constant,
   weight transposes and the like fold by the general rule;
 - `graph.where` whose condition is a constant with one value everywhere is the branch it
-  selects (broadcast with `graph.expand` where the result is bigger).
+  selects (broadcast with `graph.expand` where the result is bigger);
+- `graph.gemm`'s `beta * c` with a known float c is computed once and becomes the gemm's c
+  (a new constant or weight) with beta 1, so no kernel scales c per element (fuse-epilogue
+  would put that multiply in the matmul's epilogue); beta 0 drops c, which the gemm never
+  reads. (An integer c stays: the reference scales it in float before the add.)
 
 Results keep their element type: bf16 is computed in float32 and rounded, exactly as the
-interpreter does. `max-elements` (0 = unlimited) skips folds whose results would hold
-more elements than that, so a broadcast of a scalar to a huge tensor is not
-materialised in the weight store. Folded inputs that are left without users are erased,
+interpreter does. Two options bound what a fold may materialise in the weight store (a
+result that prints inline, small or splat, is always fine): `max-elements` skips folds
+whose results would hold more elements than that; `max-growth` skips folds whose stored
+results hold that many more elements than the operands they read, the way IREE's
+`max-size-increase-threshold` keeps const-expr hoisting from materialising a broadcast:
+a bias `[N]` expanded to `[B, S, N]` stays a broadcast that kernels read as a vector
+(0 = no limit, for either). Folded inputs that are left without users are erased,
 and store entries this pass made that no op names any more are dropped.
 """
 
@@ -43,12 +51,13 @@ from xdsl.traits import ConstantLike
 from xdsl.utils.exceptions import PassFailedException
 
 import runtime.reference  # noqa: F401  (fills the REFERENCE table)
-from dialects.dtypes import numpy_dtype
-from dialects.graph import ConstantOp, ExpandOp, WeightOp, WhereOp
-from dialects.graph.base import ShapeOnly
-from dialects.graph.core import is_splat
+from dialects.dtypes import is_float, numpy_dtype
+from dialects.graph import ConstantOp, ExpandOp, GemmOp, MulOp, WeightOp, WhereOp
+from dialects.graph.base import ShapeOnly, float_attr, float_of
+from dialects.graph.core import fits_inline, is_splat
 from dialects.weights import WeightStore
 from passes.graph.constants import constant_op, known_value, module_store
+from passes.graph.folding import rebuild_props
 from runtime.reference.registry import REFERENCE, as_result
 
 
@@ -78,6 +87,14 @@ def _placeholder(value: SSAValue) -> np.ndarray:
 
 def _elements(op: Operation) -> int:
     return sum(math.prod(r.type.get_shape()) for r in op.results)
+
+
+def _growth(op: Operation, results: Sequence[np.ndarray]) -> int:
+    """How many more elements the store would hold for `op`'s folded results (those that do
+    not print inline) than its operands hold; shape-only ops read no operand's contents."""
+    stored = sum(r.size for r in results if not fits_inline(r))
+    read = 0 if op.has_trait(ShapeOnly) else sum(math.prod(v.type.get_shape()) for v in set(op.operands))
+    return stored - read
 
 
 def _is_foldable(op: Operation) -> bool:
@@ -133,6 +150,7 @@ class FoldKnownOp(RewritePattern):
     """Replace an op whose operands are known (or that reads only types) by its results."""
 
     max_elements: int
+    max_growth: int
     created: set[str] = field(default_factory=set)
     """Store names this pass added, so the pass can drop the ones it no longer needs."""
 
@@ -146,6 +164,8 @@ class FoldKnownOp(RewritePattern):
         args = [_placeholder(v) if shape_only else _known(v, store) for v in op.operands]
         operands, hint = list(op.operands), _hint(op)
         arrays = _evaluate(op, args)
+        if self.max_growth and _growth(op, arrays) > self.max_growth:
+            return
         new_ops = [self._constant(a, r.type.element_type, store, hint) for a, r in zip(arrays, op.results)]
         rewriter.replace(op, new_ops, [c.results[0] for c in new_ops])
         _erase_unused_constants(rewriter, operands)
@@ -176,6 +196,33 @@ class SelectSplatWhere(RewritePattern):
         _erase_unused_constants(rewriter, operands)
 
 
+@dataclass
+class FoldGemmBeta(RewritePattern):
+    """gemm(a, b, c) {beta} with a known c: `c * beta` (float c only) becomes a `graph.mul`
+    of two known values, which `FoldKnownOp` computes when the walker reaches it, and the
+    gemm gets beta 1; beta 0 drops c. Skipped where `max-elements` forbids storing a
+    c-sized result (the product has c's shape: it never grows)."""
+
+    max_elements: int
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: GemmOp, rewriter: PatternRewriter, /) -> None:
+        c, beta = op.c, float_of(op.beta)
+        if c is None or beta == 1.0 or not _is_known(c) or (beta != 0.0 and not is_float(c.type.element_type)):
+            return
+        if self.max_elements and math.prod(c.type.get_shape()) > self.max_elements:
+            return
+        ops: list[Operation] = []
+        if beta != 0.0:
+            elem = c.type.element_type
+            scale = ConstantOp.from_array(np.asarray(beta, dtype=numpy_dtype(elem)), elem)
+            ops = [scale, MulOp.make([c, scale.result])]
+        scaled = ops[-1].results[0] if ops else None
+        ops.append(GemmOp.make([op.a, op.b, scaled], rebuild_props(op, beta=float_attr(1.0))))
+        rewriter.replace(op, ops)
+        _erase_unused_constants(rewriter, [c])
+
+
 # --- the pass -------------------------------------------------------------------------
 
 
@@ -197,8 +244,13 @@ class GraphFoldConstants(ModulePass):
     max_elements: int = 1 << 24
     """Skip folds whose results hold more elements than this (0: no limit)."""
 
+    max_growth: int = 1 << 20
+    """Skip folds whose results, where stored as weights, hold more than this many elements
+    beyond their operands' (a materialised broadcast; 0: no limit)."""
+
     def apply(self, ctx: Context, op: builtin.ModuleOp) -> None:
-        fold = FoldKnownOp(self.max_elements)
-        applier = GreedyRewritePatternApplier([SelectSplatWhere(), fold], dce_enabled=False)
+        fold = FoldKnownOp(self.max_elements, self.max_growth)
+        patterns = [SelectSplatWhere(), FoldGemmBeta(self.max_elements), fold]
+        applier = GreedyRewritePatternApplier(patterns, dce_enabled=False)
         PatternRewriteWalker(applier).rewrite_module(op)
         _drop_unused(module_store(op), fold.created, op)

@@ -67,6 +67,36 @@ def symbolic():
     return _model([helper.make_node("Relu", ["x"], ["y"], name="relu")], [("x", F32, ["N", 3, 4])], [("y", F32, None)])
 
 
+def minus_one():
+    """Dynamic dimensions written as -1 (as some exporters do) in the input, the output and
+    an intermediate's value_info: all symbolic, none a size."""
+    model = _model(
+        [helper.make_node("Relu", ["x"], ["r"], name="relu"), helper.make_node("Neg", ["r"], ["y"], name="neg")],
+        [("x", F32, [-1, 3, -1])],
+        [("y", F32, [-1, 3, -1])],
+    )
+    model.graph.value_info.append(helper.make_tensor_value_info("r", F32, [-1, -1, 4]))
+    return model
+
+
+def gemm_beta():
+    """A linear layer as exporters write it with a scaled bias: Gemm with transB, beta 0.5
+    and a bias initializer c, then Relu."""
+    rng = np.random.default_rng(0)
+    return _model(
+        [
+            helper.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["g"], name="fc", transB=1, beta=0.5),
+            helper.make_node("Relu", ["g"], ["y"], name="relu"),
+        ],
+        [("x", F32, [4, 16])],
+        [("y", F32, [4, 32])],
+        [
+            ("fc.weight", rng.standard_normal((32, 16)).astype(np.float32)),
+            ("fc.bias", rng.standard_normal(32).astype(np.float32)),
+        ],
+    )
+
+
 def unsupported():
     """A standard op optc does not import."""
     return _model(
@@ -101,7 +131,7 @@ def storage_weights():
     )
 
 
-BUILDERS = {f.__name__: f for f in (weights, shape_subgraph, symbolic, unsupported, custom_domain, storage_weights)}
+BUILDERS = {f.__name__: f for f in (weights, shape_subgraph, symbolic, minus_one, gemm_beta, unsupported, custom_domain, storage_weights)}
 
 if __name__ == "__main__":
     name, out = sys.argv[1:]
