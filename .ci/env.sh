@@ -1,8 +1,14 @@
 # Source this from the repository root (`. .ci/env.sh || exit 1`): it creates or updates
-# the Python environment optc runs in, then activates it. Idempotent: pip runs only when
-# the environment is new or pyproject.toml changed since the last install.
+# the Python environment optc runs in, then activates it. The install is locked: every
+# package, direct or transitive, comes at the version and with the hashes that
+# requirements.lock names (`pip install --require-hashes`), then optc itself is installed
+# editable without resolving anything (`--no-deps --no-build-isolation`), so a release
+# published tomorrow cannot change what CI runs. .ci/refresh-lock.sh moves the lock.
+# Idempotent: pip runs only when the environment is new or pyproject.toml or the lock
+# changed since the last install.
 #
 #   OPTC_VENV   where the environment lives (default: .venv)
+#   OPTC_LOCK   the lock file to install (default: requirements.lock)
 #   PYTHON      the interpreter that creates it (default: python3; 3.11 or newer)
 
 optc_say() {
@@ -10,7 +16,7 @@ optc_say() {
 }
 
 optc_env() {
-    local venv="${OPTC_VENV:-.venv}" python="${PYTHON:-python3}" stamp want
+    local venv="${OPTC_VENV:-.venv}" lock="${OPTC_LOCK:-requirements.lock}" python="${PYTHON:-python3}" stamp want
     if ! command -v "$python" >/dev/null 2>&1; then
         optc_say "'$python' not found: install Python 3.11 or newer (Debian: apt-get install python3)"
         return 1
@@ -30,10 +36,12 @@ optc_env() {
     fi
 
     stamp="$venv/.optc-installed"
-    want=$(cksum <pyproject.toml)
+    want=$(cat pyproject.toml "$lock" | cksum)
     if [ ! -x "$venv/bin/optc" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        optc_say "installing optc with its test tools into $venv (pip install -e '.[test]')"
-        if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" >"$venv/pip.log" 2>&1; then
+        optc_say "installing the locked packages ($lock) and optc into $venv"
+        if ! { "$venv/bin/python" -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r "$lock" &&
+               "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . &&
+               "$venv/bin/python" -m pip check; } >"$venv/pip.log" 2>&1; then
             tail -n 30 "$venv/pip.log" >&2
             optc_say "pip install failed (the whole log: $venv/pip.log)"
             return 1
