@@ -39,6 +39,7 @@ from xdsl.traits import IsTerminator, Pure, RecursivelySpeculatable, RecursiveMe
 
 from dialects import graph
 from dialects.graph.base import expect_rank, fail, int_of, str_of
+from dialects.graph.layout import LAYOUTS, relayout
 
 def _check_region(op: Operation, region: Region, arg_types: Sequence[Attribute], what: str) -> None:
     """One block, arguments of the given types, ending in a `fused.yield` of the op's result types."""
@@ -147,7 +148,10 @@ class MatmulOp(_ContractionOp):
 
 @irdl_op_definition
 class ConvOp(_ContractionOp):
-    """A convolution (graph.conv's properties, layout included; no bias), then the epilogue."""
+    """A convolution (graph.conv's properties, layout included; no bias), then the epilogue.
+    `input_layout` (absent: `layout`) is the input's layout when the kernel reads it in the
+    other one: an NHWC conv whose input is NCHW computes the NHWC conv of the transposed
+    input (`dialects/graph/layout.py`); the weight and the accumulator keep `layout`."""
 
     name = "fused.conv"
     input = operand_def(TensorType)
@@ -157,6 +161,7 @@ class ConvOp(_ContractionOp):
     dilations = prop_def(DenseArrayBase[I64])
     group = prop_def(IntegerAttr[I64])
     layout = opt_prop_def(StringAttr)
+    input_layout = opt_prop_def(StringAttr)
     irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
     assembly_format = (
         "$input `,` $weight (`extras` `(` $extras^ `:` type($extras) `)`)? attr-dict `:` "
@@ -165,7 +170,15 @@ class ConvOp(_ContractionOp):
 
     def accumulator_type(self) -> TensorType:
         props = {k: self.properties[k] for k in ("strides", "pads", "dilations", "group", "layout") if k in self.properties}
-        return graph.ConvOp.infer([self.input.type, self.weight.type], props)[0]
+        x, layout = self.input.type, str_of(self.layout, "NCHW")
+        if self.input_layout is not None:  # the other layout's input, viewed in `layout`
+            input_layout = self.input_layout.data
+            if input_layout not in LAYOUTS:
+                fail(self, f"expects input_layout to be one of {', '.join(LAYOUTS)}, got '{input_layout}'")
+            if layout in LAYOUTS:
+                expect_rank(self, "input", x, 3, 4, 5)
+                x = relayout(x, input_layout, layout)
+        return graph.ConvOp.infer([x, self.weight.type], props)[0]
 
 
 ATTENTION_LAYOUTS = ("bhsd", "bshd")

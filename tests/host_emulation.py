@@ -5,7 +5,7 @@ Two emulators, both over a small prelude that stands in for CUDA's built-ins:
 - serial (`HOST_PRELUDE`, `serial_launcher`, `run_on_cpu`): blocks and threads run one
   after another and `__syncthreads` is a no-op, so a kernel must not need its threads to
   meet (a plane reduction gets one thread per row);
-- fibers (`FIBERS`, `fiber_source`): every thread of a block is a fiber that yields at
+- fibers (`FIBERS`, `fiber_source`, `run_on_fibers`): every thread of a block is a fiber that yields at
   barriers and warp-wide instructions, which models `__syncthreads`, `ldmatrix` and
   `mma.sync` fragment layouts (from the PTX ISA); `cp.async` is synchronous there.
 `to_buffer`/`from_buffer` move bf16 between the reference's float32 and the device's
@@ -211,18 +211,18 @@ def fiber_source(kernel, launch: LaunchAttr) -> str:
     )
     params = pointer_params(kernel)
     casts = ", ".join(f"({p.rsplit(' ', 1)[0]})optc_args[{j}]" for j, p in enumerate(params))
-    (gx, _, _), (threads, _, _) = launch.grid_dims, launch.block_dims
+    (gx, gy, gz), (threads, _, _) = launch.grid_dims, launch.block_dims
     name = kernel.sym_name.data
     launcher = f"""
 static void** optc_args;
 static void optc_entry() {{ {name}({casts}); optc_fibers[optc_cur].done = true; }}
 extern "C" void optc_launch(void** ptrs) {{
     optc_args = ptrs;
-    gridDim = {{{gx}, 1, 1}}; blockDim = {{{threads}, 1, 1}};
+    gridDim = {{{gx}, {gy}, {gz}}}; blockDim = {{{threads}, 1, 1}};
     optc_fibers.resize({threads});
     std::vector<std::vector<char>> stacks({threads}, std::vector<char>(1 << 16));
-    for (unsigned b = 0; b < {gx}; ++b) {{
-        blockIdx = {{b, 0, 0}};
+    for (unsigned b = 0; b < {gx * gy * gz}; ++b) {{
+        blockIdx = {{b % {gx}, (b / {gx}) % {gy}, b / {gx * gy}}};
         optc_smem.assign({launch.shared_bytes // 2 + 8}, 0xFFFF);  // NaN bits: unwritten reads show
         for (int t = 0; t < {threads}; ++t) {{
             optc_fiber& f = optc_fibers[t];
@@ -245,3 +245,22 @@ extern "C" void optc_launch(void** ptrs) {{
 }}
 """
     return prelude + FIBERS + source + launcher
+
+
+def run_on_fibers(ir: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Lower `ir` (one kernel, 1-D blocks), build its emitted C++ with g++ against the fiber
+    harness and run it on `feeds`."""
+    (kernel,) = kernels_of(lower(ir))
+    source = fiber_source(kernel, kernel.attributes["launch"])
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "k.cpp").write_text(source)
+        subprocess.run(["g++", "-O1", "-w", "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
+        lib = ctypes.CDLL(f"{tmp}/k.so")
+        inputs = [to_buffer(feeds[name], t.element_type) for name, t in zip(feeds, kernel.function_type.inputs.data)]
+        outputs = [
+            np.zeros(t.get_shape(), to_buffer(np.zeros(0, numpy_dtype(t.element_type)), t.element_type).dtype)
+            for t in kernel.function_type.outputs.data
+        ]
+        ptrs = (ctypes.c_void_p * (len(inputs) + len(outputs)))(*[a.ctypes.data for a in [*inputs, *outputs]])
+        lib.optc_launch(ptrs)
+    return [from_buffer(o, t.element_type) for o, t in zip(outputs, kernel.function_type.outputs.data)]

@@ -1,9 +1,11 @@
 """CUDA codegen of convolutions (`passes/codegen/cuda_conv*.py`): for a table of small
 convolutions (both layouts, 1x1 to 7x7, strides, asymmetric pads, dilations, groups up to
 depthwise, odd channel counts, batch 1 and 2, bias/relu/residual epilogues, f32, f16,
-bf16, f64, 1-D and 3-D, conv_transpose) every kernel compiles with NVRTC for sm_80 and
-sm_90 here, and on a GPU matches the reference interpreter. Tile choices are checked, and
-the errors the family promises are raised by name.
+bf16, f64, 1-D and 3-D, conv_transpose, NHWC convs reading an NCHW input) every kernel
+compiles with NVRTC for sm_80 and sm_90 here, and on a GPU matches the reference
+interpreter; the NCHW-input kernels also run on the CPU under g++ (every thread a fiber,
+`tests/host_emulation.py`) against the reference. Tile choices are checked, and the errors
+the family promises are raised by name.
 
 Tolerances on the GPU: f32/f64 accumulate exactly as the reference does up to summation
 order (K ≤ 7·7·17 here), so rtol/atol 1e-4; f16/bf16 inputs are exact in float and
@@ -14,18 +16,24 @@ is 2^-11 / 2^-8 relative: rtol/atol 2e-2 for f16 and 5e-2 for bf16.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 
 from dialects.errors import OptcError
 from dialects.graph.nn import conv_output_size
 from dialects.kernel import LaunchAttr
-from passes.codegen import cuda_conv
+from passes.codegen import cuda_conv, cuda_conv_mma
 from passes.codegen.cuda import kernels_of
 from passes.codegen.cuda_conv_gemm import CANDIDATES, Tile, check_tile
 from passes.codegen.cuda_conv_geometry import geometry
+from runtime.reference.inputs import random_inputs
+from runtime.reference.interpreter import run
 from tests.cuda_support import assert_gpu_matches_reference, compile_kernels, lower
+from tests.host_emulation import run_on_fibers
+from tests.support import parse
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class Case:
     dilations: tuple[int, ...] = ()
     group: int = 1
     layout: str = "NHWC"
+    input_layout: str = ""  # fused.conv's input_layout, where the input's differs from `layout`
     dtype: str = "f32"
     epilogue: str = "bias_relu"  # none | bias_relu | bias_residual_relu | graph (graph.conv) | graph_bias
     transpose: bool = False
@@ -89,13 +98,16 @@ def _props(case: Case, extra: str = "") -> str:
     text = f"strides = {_arr(p['strides'])}, pads = {_arr(p['pads'])}, dilations = {_arr(p['dilations'])}, group = {case.group} : i64"
     if not case.transpose:
         text += f', layout = "{case.layout}"'
+    if case.input_layout:
+        text += f', input_layout = "{case.input_layout}"'
     return text + extra
 
 
 def _conv_ir(case: Case) -> str:
     nhwc = case.layout == "NHWC"
     cg = case.c // case.group
-    x = [case.n, *case.size, case.c] if nhwc else [case.n, case.c, *case.size]
+    x_nhwc = (case.input_layout or case.layout) == "NHWC"
+    x = [case.n, *case.size, case.c] if x_nhwc else [case.n, case.c, *case.size]
     w = [case.m, *case.kernel, cg] if nhwc else [case.m, cg, *case.kernel]
     y = [case.n, *case.out_size(), case.m] if nhwc else [case.n, case.m, *case.out_size()]
     b = [1] * (len(y) - 1) + [case.m] if nhwc else [1, case.m] + [1] * case.spatial
@@ -156,6 +168,18 @@ def _transpose_ir(case: Case) -> str:
     )
 
 
+NCHW_INPUT = [
+    Case("nchw_in_7x7_s2_stem", 1, 3, (23, 23), 16, (7, 7), strides=(2, 2), pads=(3, 3, 3, 3), input_layout="NCHW"),
+    Case("nchw_in_3x3_b2", 2, 3, (9, 7), 20, (3, 3), pads=(1, 1, 1, 1), input_layout="NCHW", epilogue="bias_residual_relu"),
+    Case("nchw_in_5x5_asym_dilated", 1, 5, (11, 10), 7, (5, 5), pads=(2, 1, 0, 2), dilations=(1, 2), input_layout="NCHW", epilogue="none"),
+    Case("nchw_in_f16_stem", 2, 3, (16, 16), 16, (7, 7), strides=(2, 2), pads=(3, 3, 3, 3), input_layout="NCHW", dtype="f16"),
+    Case("nchw_in_bf16_1x1", 1, 4, (6, 5), 12, (1, 1), input_layout="NCHW", dtype="bf16"),
+    Case("nchw_in_f64", 1, 2, (6, 6), 4, (3, 3), pads=(1, 1, 1, 1), input_layout="NCHW", dtype="f64"),
+    Case("nchw_in_conv1d", 2, 3, (13,), 6, (3,), strides=(2,), pads=(1, 2), input_layout="NCHW"),
+    Case("nchw_in_conv3d", 1, 3, (5, 6, 4), 5, (3, 3, 3), pads=(1, 1, 1, 1, 1, 1), input_layout="NCHW"),
+]
+"""NHWC convs that read an NCHW input (fused.conv's input_layout): the SIMT kernel only."""
+
 CASES = [
     # the CNN shapes: 1x1, 3x3 stride 1 and 2, the 7x7 stride-2 stem, depthwise
     Case("nhwc_1x1", 1, 16, (8, 8), 32, (1, 1)),
@@ -186,6 +210,8 @@ CASES = [
     Case("bf16_nchw_3x3", 1, 5, (6, 6), 3, (3, 3), pads=(1, 1, 1, 1), layout="NCHW", dtype="bf16", epilogue="graph"),
     Case("f64_nchw_3x3", 1, 3, (7, 7), 4, (3, 3), pads=(1, 1, 1, 1), layout="NCHW", dtype="f64", epilogue="graph_bias"),
     Case("f64_nhwc_group", 1, 4, (5, 5), 4, (3, 3), group=2, dtype="f64"),
+    # NHWC convs reading an NCHW input (the RGB stem after fuse-conv-input-transpose)
+    *NCHW_INPUT,
     Case("transpose_s2", 1, 4, (5, 5), 6, (3, 3), strides=(2, 2), pads=(1, 1, 1, 1), transpose=True, output_padding=(1, 1), epilogue="graph_bias"),
     Case("transpose_group_dilated", 2, 6, (4, 5), 4, (3, 2), dilations=(2, 1), group=2, pads=(0, 1, 1, 0), transpose=True, epilogue="graph"),
     Case("transpose_1d", 1, 3, (7,), 5, (4,), strides=(3,), transpose=True, epilogue="graph"),
@@ -206,6 +232,40 @@ def test_kernels_compile(case: Case):
 def test_gpu_matches_reference(case: Case):
     tol = TOLERANCE[case.dtype]
     assert_gpu_matches_reference(case.ir(), rtol=tol, atol=tol)
+
+
+# --- NCHW input, NHWC result: the emitted C++ on the CPU, every thread a fiber ------------
+
+needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ to build the emitted C++ for the CPU")
+
+
+@needs_gxx
+@pytest.mark.parametrize("case", [*NCHW_INPUT[:5], NCHW_INPUT[6], NCHW_INPUT[7], CASES[3]], ids=lambda c: c.id)
+def test_emulated_kernel_matches_reference(case: Case):
+    """The SIMT kernel under g++ (`tests/host_emulation.py`: threads as fibers, so the
+    shared-memory tiles and barriers behave as on the GPU) against the reference; the last
+    case is the NHWC-input stem, the layout the NCHW-input cases replace."""
+    ir = case.ir()
+    feeds = random_inputs(parse(ir), seed=1)
+    expected = run(parse(ir), feeds)
+    tol = TOLERANCE[case.dtype]
+    for got, want in zip(run_on_fibers(ir, feeds), expected.values()):
+        np.testing.assert_allclose(got.astype(np.float64), np.asarray(want, np.float64), rtol=tol, atol=tol)
+
+
+def test_nchw_input_takes_the_simt_kernel():
+    """An f16 conv with C_in % 8 == 0 takes the tensor cores from NHWC, not from NCHW."""
+    nhwc = geometry(_kernel(Case("c8", 1, 8, (6, 6), 16, (3, 3), dtype="f16")))
+    nchw = geometry(_kernel(Case("c8", 1, 8, (6, 6), 16, (3, 3), dtype="f16", input_layout="NCHW")))
+    assert cuda_conv_mma.applies(nhwc)
+    assert cuda_conv_mma.why_not(nchw) == "input_layout NCHW (16-byte channel loads need NHWC)"
+    assert (nchw.cin, nchw.in_size, nchw.out_shape) == (8, (6, 6), [1, 4, 4, 16])
+
+
+def test_depthwise_with_nchw_input_is_refused_by_name():
+    case = Case("dw", 1, 4, (6, 6), 4, (3, 3), group=4, input_layout="NCHW")
+    with pytest.raises(OptcError, match=r"the depthwise kernel reads its input in its own layout NHWC, got input_layout NCHW"):
+        compile_kernels(case.ir())
 
 
 # --- tile choices ---------------------------------------------------------------------
@@ -386,7 +446,6 @@ def test_transpose_tail_stores_nchw():
 
 def _conv_add_relu_model():
     """tests/test_optc_run.py's model: Conv pads=1 → Add(bias [4,1,1]) → Relu, NCHW [2,3,8,8]."""
-    import numpy as np
     from onnx import TensorProto, helper
 
     from compiler.onnx_import import import_onnx

@@ -8,6 +8,10 @@ CUTLASS use for NHWC. `graph-to-nhwc` introduces these forms; the importer never
 An NHWC op means exactly its NCHW form with the channel axis moved last (in the input,
 the weight and the result), which is how its types are checked (`layout_aware`) and how
 the reference runs it.
+
+`fused.conv` may also read its input in the other layout (`input_layout`, absent: the
+op's `layout`): a channels-last conv on a channels-first input is the NHWC conv of the
+transposed input, with the transpose done by the kernel's loads (`fuse-conv-input-transpose`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,12 @@ def is_channels_last(op) -> bool:
     return str_of(op.properties.get("layout"), "NCHW") == "NHWC"
 
 
+def input_is_channels_last(op) -> bool:
+    """Whether `op`'s input is channels last: its `input_layout`, else its `layout`."""
+    layout = op.properties.get("input_layout")
+    return is_channels_last(op) if layout is None else str_of(layout, "NCHW") == "NHWC"
+
+
 def channel_axis(op) -> int:
     """The channel axis of `op`'s result: 1, or the last axis in the NHWC form."""
     return op.results[0].type.get_num_dims() - 1 if is_channels_last(op) else 1
@@ -51,6 +61,14 @@ def spatial_shape(t: TensorType, op) -> tuple[int, ...]:
 
 def _permuted(t: TensorType, perm: tuple[int, ...]) -> TensorType:
     return TensorType(t.element_type, [t.get_shape()[p] for p in perm])
+
+
+def relayout(t: TensorType, source: str, target: str) -> TensorType:
+    """The type of `t`, a tensor in layout `source`, transposed to layout `target`."""
+    if source == target:
+        return t
+    rank = t.get_num_dims()
+    return _permuted(t, channels_last_perm(rank) if target == "NHWC" else channels_first_perm(rank))
 
 
 def layout_aware(*operands: int):

@@ -56,3 +56,37 @@ func.func @main(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x6x8xf32>, %v: tensor<1x2
   %y = fused.attention %q, %k, %v {scale = 1.0 : f32, causal = 0 : i64, output_layout = "sbhd"} : (tensor<1x2x4x8xf32>, tensor<1x2x6x8xf32>, tensor<1x2x6x8xf32>) -> tensor<1x2x4x8xf32>
   func.return %y : tensor<1x2x4x8xf32>
 }
+
+// -----
+
+func.func @main(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // CHECK: 'fused.conv' op expects input_layout to be one of NCHW, NHWC, got 'CHWN'
+  %c = fused.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64, layout = "NHWC", input_layout = "CHWN"} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  ^bb0(%acc: tensor<1x6x6x4xf32>):
+    fused.yield %acc : tensor<1x6x6x4xf32>
+  }
+  func.return %c : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+// The input is NCHW: its channels are axis 1 (8 here), not the last axis (3).
+func.func @main(%x: tensor<1x8x8x3xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // CHECK: 'graph.conv' op expects weight tensor<4x3x3x3xf32> to have 8/1 input channels per group, got 3 (layout NHWC, shapes shown channels first)
+  %c = fused.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64, layout = "NHWC", input_layout = "NCHW"} : (tensor<1x8x8x3xf32>, tensor<4x3x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  ^bb0(%acc: tensor<1x6x6x4xf32>):
+    fused.yield %acc : tensor<1x6x6x4xf32>
+  }
+  func.return %c : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<3x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // CHECK: 'fused.conv' op expects input of rank 3 or 4 or 5, got tensor<3x8xf32>
+  %c = fused.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64, layout = "NHWC", input_layout = "NCHW"} : (tensor<3x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  ^bb0(%acc: tensor<1x6x6x4xf32>):
+    fused.yield %acc : tensor<1x6x6x4xf32>
+  }
+  func.return %c : tensor<1x6x6x4xf32>
+}

@@ -43,6 +43,19 @@ func.func @contractions(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf
   func.return %m, %c : tensor<2x4xf32>, tensor<1x4x6x6xf32>
 }
 
+// An NHWC conv reading an NCHW input (the RGB stem after fuse-conv-input-transpose): the
+// weight (OHWI) and the accumulator are NHWC.
+// CHECK-LABEL: func.func @conv_nchw_input
+func.func @conv_nchw_input(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // CHECK: fused.conv %{{.*}}, %{{.*}} {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64, layout = "NHWC", input_layout = "NCHW"} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // CHECK-NEXT: ^{{.*}}(%{{.*}}: tensor<1x6x6x4xf32>):
+  %c = fused.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64, layout = "NHWC", input_layout = "NCHW"} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  ^bb0(%acc: tensor<1x6x6x4xf32>):
+    fused.yield %acc : tensor<1x6x6x4xf32>
+  }
+  func.return %c : tensor<1x6x6x4xf32>
+}
+
 // CHECK-LABEL: func.func @attention
 func.func @attention(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x6x8xf32>, %v: tensor<1x2x6x8xf32>, %mask: tensor<1x1x1x6xf32>) -> tensor<1x2x4x8xf32> {
   // CHECK: fused.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<1x1x1x6xf32>) {scale = 0.353553385 : f32, causal = 0 : i64} : (tensor<1x2x4x8xf32>, tensor<1x2x6x8xf32>, tensor<1x2x6x8xf32>) -> tensor<1x2x4x8xf32>

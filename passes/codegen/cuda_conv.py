@@ -7,7 +7,9 @@ Which kernel a convolution gets:
 - f16/bf16, NHWC, group 1, C_in % 8 == 0: implicit GEMM on tensor cores
   (`cuda_conv_mma`, fp32 accumulation);
 - every other conv, 1-D/2-D/3-D, NCHW or NHWC, any group: implicit GEMM on a tiled SIMT
-  kernel with fp32 accumulation (`cuda_conv_gemm`), tile chosen from the shapes;
+  kernel with fp32 accumulation (`cuda_conv_gemm`), tile chosen from the shapes; the only
+  kernel that reads its input in the other layout than it writes (fused.conv's
+  `input_layout`: the RGB stem reading the model's NCHW input into NHWC);
 - conv_transpose: a direct gather kernel (`cuda_conv_direct.emit_transpose`).
 
 f16 and bf16 accumulate in float (on tensor cores where `cuda_conv_mma` applies); f64 in
@@ -31,6 +33,9 @@ def _kind(kernel: FuncOp, geo) -> str:
             raise kernel_error(kernel, "channels-last conv_transpose is not supported")
         return "transpose"
     if cuda_conv_direct.is_depthwise(geo):
+        if geo.input_layout != geo.layout:
+            why = f"the depthwise kernel reads its input in its own layout {geo.layout}, got input_layout {geo.input_layout}"
+            raise kernel_error(kernel, why)
         return "depthwise"
     return "mma" if cuda_conv_mma.applies(geo) else "gemm"
 

@@ -11,6 +11,11 @@ k matches the weight's memory order, so B[k, n] = weight[(g·N + n)·K + k] in b
   one input pixel, so a warp reading a tile row is coalesced;
 - NCHW (weight OIHW): k = (c, tap), tap fastest: consecutive m are consecutive pixels.
 
+The input is read in its own layout (fused.conv's `input_layout`, where it differs from the
+weight's and result's): A[m, k] is the same pixel and channel, found by the input's strides,
+and the input tile is loaded k-fast from NHWC and m-fast from NCHW, so that a warp's loads
+stay coalesced. The RGB stem reads the model's NCHW input this way into its NHWC result.
+
 One block computes a `block_m` × `block_n` tile of C for group `blockIdx.z`, stepping
 through K `block_k` at a time: the block loads the A and B tiles into shared memory
 (converted to the accumulator type, zero outside the matrix), then each thread
@@ -87,7 +92,7 @@ def check_tile(tile: Tile, geo: ConvGeometry) -> str | None:
         return "thread_m must divide block_m and thread_n divide block_n"
     if tile.threads > 1024 or tile.threads < 32:
         return f"the tile needs {tile.threads} threads (32 to 1024 are valid)"
-    if _load_split(tile.threads, tile.block_m, tile.block_k, geo.channels_last) is None:
+    if _load_split(tile.threads, tile.block_m, tile.block_k, geo.input_channels_last) is None:
         return f"{tile.threads} threads cannot share a {tile.block_m}x{tile.block_k} input tile evenly"
     if _load_split(tile.threads, tile.block_n, tile.block_k, True) is None:
         return f"{tile.threads} threads cannot share a {tile.block_n}x{tile.block_k} weight tile evenly"
@@ -157,7 +162,7 @@ def _input_offset(geo: ConvGeometry, pos: list[str]) -> str:
     flat = pos[0]
     for d in range(1, len(pos)):
         flat = f"({flat}) * {geo.in_size[d]} + {pos[d]}"
-    if geo.channels_last:
+    if geo.input_channels_last:
         return f"({flat}) * {geo.cin} + kc"
     return f"kc * {geo.in_pixels} + {flat}"
 
@@ -183,11 +188,11 @@ def emit(kernel: FuncOp, launch: LaunchAttr, geo: ConvGeometry, epilogue: Epilog
 def _body(geo: ConvGeometry, t: Tile, epilogue: Epilogue) -> str:
     acc, ct = geo.acc, geo.ctype
     spatial = len(geo.kernel)
-    a_rows, a_ks = _load_split(t.threads, t.block_m, t.block_k, geo.channels_last)
+    a_rows, a_ks = _load_split(t.threads, t.block_m, t.block_k, geo.input_channels_last)
     b_rows, b_ks = _load_split(t.threads, t.block_n, t.block_k, True)
     zero = "0.0" if acc == "double" else "0.0f"
     x, w = f"in{geo.input_arg}", f"in{geo.weight_arg}"
-    if geo.channels_last:
+    if geo.input_channels_last:
         image_stride, group_base = geo.in_pixels * geo.cin, f"g * {geo.cin_g}"
         a_lane = [f"const int a_k = tid % {a_ks};", f"const int a_r = tid / {a_ks};"]
     else:

@@ -19,7 +19,7 @@ from xdsl.ir import SSAValue
 from dialects import fused
 from dialects.errors import OptcError
 from dialects.graph.base import int_of, ints
-from dialects.graph.layout import is_channels_last
+from dialects.graph.layout import input_is_channels_last, is_channels_last
 from dialects.kernel import FuncOp
 from passes.codegen.cuda_epilogue import EpiloguePrinter, Place
 from passes.codegen.cuda_types import CType, ctype_of
@@ -36,6 +36,7 @@ class ConvGeometry:
     output channels (weight (cin, cout/group, *kernel))."""
 
     layout: str  # "NCHW" (channels first, any spatial rank) or "NHWC" (channels last)
+    input_layout: str  # the input's: `layout`, or the other one (fused.conv's input_layout)
     batch: int
     cin: int
     cout: int
@@ -52,7 +53,12 @@ class ConvGeometry:
 
     @property
     def channels_last(self) -> bool:
+        """Whether the weight and the result are channels last."""
         return self.layout == "NHWC"
+
+    @property
+    def input_channels_last(self) -> bool:
+        return self.input_layout == "NHWC"
 
     @property
     def cin_g(self) -> int:
@@ -111,6 +117,14 @@ class ConvGeometry:
         return f"((long long){image} * {self.cout} + {channel}) * {self.out_pixels} + {pixel_flat}"
 
 
+def _split(t, layout: str) -> tuple[int, int, tuple[int, ...]]:
+    """(first axis, channels, spatial sizes) of a tensor in `layout`."""
+    shape = list(t.get_shape())
+    if layout == "NHWC":
+        return shape[0], shape[-1], tuple(shape[1:-1])
+    return shape[0], shape[1], tuple(shape[2:])
+
+
 def geometry(kernel: FuncOp) -> ConvGeometry:
     """The geometry of the conv (or conv_transpose) `kernel` computes."""
     op = kernel.computation
@@ -120,24 +134,19 @@ def geometry(kernel: FuncOp) -> ConvGeometry:
     if not ctype.is_float:
         raise kernel_error(kernel, f"element type {x.element_type} is not supported (f64, f32, f16 and bf16 are)")
     layout = "NHWC" if is_channels_last(op) else "NCHW"
-    xs, ws = list(x.get_shape()), list(w.get_shape())
-    spatial = len(xs) - 2
+    input_layout = "NHWC" if input_is_channels_last(op) else "NCHW"
+    spatial = x.get_num_dims() - 2
     result = op.results[0].type if not isinstance(op, fused.ConvOp) else op.accumulator_type()
-    rs = list(result.get_shape())
-    if layout == "NHWC":
-        batch, in_size, cin = xs[0], tuple(xs[1:-1]), xs[-1]
-        out_size, cout = tuple(rs[1:-1]), rs[-1]
-        kernel_size = tuple(ws[1:-1])
-    else:
-        batch, cin, in_size = xs[0], xs[1], tuple(xs[2:])
-        cout, out_size = rs[1], tuple(rs[2:])
-        kernel_size = tuple(ws[2:])
+    batch, cin, in_size = _split(x, input_layout)
+    _, cout, out_size = _split(result, layout)
+    kernel_size = _split(w, layout)[2]
     args = list(kernel.body.block.args)
     for what, value in (("input", op.input), ("weight", op.weight)):
         if value not in args:
             raise kernel_error(kernel, f"its {what} is not a kernel argument")
     return ConvGeometry(
         layout=layout,
+        input_layout=input_layout,
         batch=batch,
         cin=cin,
         cout=cout,

@@ -102,6 +102,8 @@ def why_not(geo: ConvGeometry) -> str | None:
         return f"element type {geo.ctype.storage} (tensor cores take f16 and bf16)"
     if not geo.channels_last:
         return "layout NCHW (16-byte channel loads need NHWC)"
+    if not geo.input_channels_last:
+        return "input_layout NCHW (16-byte channel loads need NHWC)"
     if geo.group != 1:
         return f"group {geo.group} (grouped and depthwise convs keep their kernels)"
     if geo.cin % 8:

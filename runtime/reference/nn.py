@@ -40,7 +40,7 @@ from dialects.graph import (
     SoftmaxOp,
 )
 from dialects.graph.base import float_of, int_of, ints
-from dialects.graph.layout import channel_axis, is_channels_last, spatial_shape
+from dialects.graph.layout import channel_axis, input_is_channels_last, is_channels_last, spatial_shape
 from runtime.reference.registry import reference, widen
 
 
@@ -97,10 +97,11 @@ def _im2col(x: np.ndarray, kernel, strides, dilations, out) -> np.ndarray:
 
 def convolve(op, x: np.ndarray, w: np.ndarray, out: tuple[int, ...]) -> np.ndarray:
     """Convolution with the properties of `op` (graph.conv or fused.conv): strides, pads,
-    dilations, group, layout; `out` is the spatial output shape."""
+    dilations, group, layout (and fused.conv's input_layout); `out` is the spatial output
+    shape."""
+    x = np.moveaxis(x, -1, 1) if input_is_channels_last(op) else x
     if is_channels_last(op):
-        y = _convolve(op, np.moveaxis(x, -1, 1), np.moveaxis(w, -1, 1), out)
-        return np.moveaxis(y, 1, -1)
+        return np.moveaxis(_convolve(op, x, np.moveaxis(w, -1, 1), out), 1, -1)
     return _convolve(op, x, w, out)
 
 
