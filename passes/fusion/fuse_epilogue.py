@@ -170,11 +170,7 @@ def _identity_region(acc: TensorType) -> Region:
 
 def _matmul_product(lhs: SSAValue, rhs: SSAValue, transpose_b: int) -> fused.MatmulOp:
     """`fused.matmul` of the bare product, with an epilogue that yields it."""
-    b = rhs.type
-    if transpose_b:
-        shape = b.get_shape()
-        b = TensorType(b.element_type, [*shape[:-2], shape[-1], shape[-2]])
-    (acc,) = MatMulOp.infer([lhs.type, b], {})
+    acc = fused.matmul_accumulator(lhs.type, rhs.type, False, bool(transpose_b))
     return fused.MatmulOp(
         operands=[lhs, rhs, []],
         result_types=[[acc]],
