@@ -29,10 +29,11 @@ PIPELINES: dict[str, str] = {
         "graph-recognize-gelu,graph-recognize-layer-norm,graph-recognize-activations,graph-to-nhwc,graph-simplify"
     ),
     # one fused op per future kernel: attention first (it consumes matmuls and a softmax),
-    # then shared-input matmuls merge, contractions take their epilogues, reductions their
-    # neighbours, and what elementwise work is left forms groups (attention keeps causal
-    # masks as masks by default: exact, see fuse_attention.py)
-    "fuse": "fuse-attention,fuse-horizontal-matmul,fuse-epilogue,fuse-reductions,fuse-elementwise,graph-dce",
+    # then shared-input matmuls merge, contractions take their epilogues (and matmuls the
+    # transposes of their operands' last two axes), reductions their neighbours, and what
+    # elementwise work is left forms groups (attention keeps causal masks as masks by
+    # default: exact, see fuse_attention.py)
+    "fuse": "fuse-attention,fuse-horizontal-matmul,fuse-epilogue,fuse-matmul-transpose,fuse-reductions,fuse-elementwise,graph-dce",
     "graph": "graph-optimize",
     "fused": "graph-optimize,fuse",
     # every kernel its own kernel.func with its launch configuration, the launch sequence
