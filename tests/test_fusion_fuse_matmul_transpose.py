@@ -1,6 +1,7 @@
 """fuse-matmul-transpose: the differential tests, on the lit cases
 (lit_tests/fusion/fuse-matmul-transpose.mlir), in f16, and on the ONNX block of issue 9
-(`x @ transpose(x)`, `transpose(a) @ b`) through the whole `fused` pipeline."""
+(`x @ transpose(x)`, `transpose(a) @ b`) through the whole `fused` pipeline; that block's
+kernels compile with NVRTC and, on a GPU (marker `gpu`), match the reference."""
 
 import pytest
 from onnx import TensorProto, helper
@@ -9,6 +10,7 @@ from compiler.onnx_import import import_onnx
 from compiler.pipelines import PIPELINES
 from dialects.fused import MatmulOp
 from dialects.graph import TransposeOp
+from tests.cuda_support import assert_gpu_matches_reference, compile_kernels
 from tests.support import assert_pass_preserves, lit_function, make_model
 
 LIT = "fusion/fuse-matmul-transpose.mlir"
@@ -75,3 +77,18 @@ def test_onnx_block_loses_its_transpose_kernels():
     after = assert_pass_preserves(transpose_block(), "fused", rtol=1e-4, atol=1e-4)
     assert _top_level(after) == ["fused.matmul", "fused.matmul"]
     assert flags(after) == [(False, True), (True, False)]
+
+
+FP16 = "graph-optimize,graph-convert-precision{precision=fp16},fuse,lower-to-kernels"
+
+
+@pytest.mark.parametrize("pipeline", ["kernel", FP16], ids=["f32", "f16"])
+def test_onnx_block_kernels_compile(pipeline):
+    sources = compile_kernels(transpose_block(), pipeline=pipeline)
+    assert sum("fused_matmul" in name for name in sources) == 2 and not any("transpose" in name for name in sources)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("pipeline, tolerance", [("kernel", 1e-4), (FP16, 5e-2)], ids=["f32", "f16"])
+def test_onnx_block_on_gpu(gpu, pipeline, tolerance):
+    assert_gpu_matches_reference(transpose_block(), pipeline=pipeline, rtol=tolerance, atol=tolerance)
