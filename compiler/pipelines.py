@@ -29,12 +29,12 @@ PIPELINES: dict[str, str] = {
         "graph-recognize-gelu,graph-recognize-layer-norm,graph-recognize-activations,graph-to-nhwc,graph-simplify"
     ),
     # one fused op per future kernel: attention first (it consumes matmuls and a softmax),
-    # then shared-input matmuls merge, contractions take their epilogues (and a stem conv
-    # its input's transpose), reductions their neighbours, and what elementwise work is left
-    # forms groups (attention keeps causal masks as masks by default: exact, see
-    # fuse_attention.py)
+    # then shared-input matmuls merge, contractions take their epilogues (matmuls the
+    # transposes of their operands' last two axes, a stem conv its input's transpose),
+    # reductions their neighbours, and what elementwise work is left forms groups
+    # (attention keeps causal masks as masks by default: exact, see fuse_attention.py)
     "fuse": (
-        "fuse-attention,fuse-horizontal-matmul,fuse-epilogue,fuse-conv-input-transpose,"
+        "fuse-attention,fuse-horizontal-matmul,fuse-epilogue,fuse-matmul-transpose,fuse-conv-input-transpose,"
         "fuse-reductions,fuse-elementwise,graph-dce"
     ),
     "graph": "graph-optimize",

@@ -121,14 +121,31 @@ class _ContractionOp(_FusedOp):
         _check_region(self, self.epilogue, [acc, *self.extras.types], "epilogue")
 
 
+def swap_last_axes(t: TensorType) -> TensorType:
+    """`t` with its last two axes exchanged: how a transposed matmul operand is read."""
+    shape = t.get_shape()
+    return TensorType(t.element_type, [*shape[:-2], shape[-1], shape[-2]])
+
+
+def matmul_accumulator(lhs: TensorType, rhs: TensorType, transpose_a: bool, transpose_b: bool) -> TensorType:
+    """The product's type when lhs is read as [..., K, M] (`transpose_a`) and rhs as
+    [..., N, K] (`transpose_b`): numpy's matmul of the operands as read."""
+    a = swap_last_axes(lhs) if transpose_a else lhs
+    b = swap_last_axes(rhs) if transpose_b else rhs
+    return graph.MatMulOp.infer([a, b], {})[0]
+
+
 @irdl_op_definition
 class MatmulOp(_ContractionOp):
-    """`lhs · rhs` (numpy matmul semantics, batch dims broadcast; `transpose_b` reads rhs as
-    [..., N, K]), then the epilogue."""
+    """`lhs · rhs` (numpy matmul semantics, batch dims broadcast), then the epilogue.
+    `transpose_a` (absent: 0) reads lhs as [..., K, M], `transpose_b` rhs as [..., N, K]:
+    a transpose of an operand's last two axes costs the kernel nothing (it loads that
+    operand's tile in the other orientation)."""
 
     name = "fused.matmul"
     lhs = operand_def(TensorType)
     rhs = operand_def(TensorType)
+    transpose_a = opt_prop_def(IntegerAttr[I64])
     transpose_b = prop_def(IntegerAttr[I64])
     irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
     assembly_format = (
@@ -136,14 +153,22 @@ class MatmulOp(_ContractionOp):
         "`(` type($lhs) `,` type($rhs) `)` `->` type($outputs) $epilogue"
     )
 
+    def transposes(self) -> tuple[bool, bool]:
+        """(transpose_a, transpose_b): whether lhs is read as [..., K, M], rhs as [..., N, K]."""
+        return bool(int_of(self.transpose_a)), bool(int_of(self.transpose_b))
+
     def accumulator_type(self) -> TensorType:
-        a, b = self.lhs.type, self.rhs.type
-        expect_rank(self, "lhs", a, *range(2, 7))
-        expect_rank(self, "rhs", b, *range(2, 7))
-        if int_of(self.transpose_b):
-            perm = [*range(b.get_num_dims() - 2), b.get_num_dims() - 1, b.get_num_dims() - 2]
-            b = TensorType(b.element_type, [b.get_shape()[p] for p in perm])
-        return graph.MatMulOp.infer([a, b], {})[0]
+        for flag in ("transpose_a", "transpose_b"):
+            if int_of(self.properties.get(flag)) not in (0, 1):
+                fail(self, f"expects {flag} to be 0 or 1, got {int_of(self.properties[flag])}")
+        expect_rank(self, "lhs", self.lhs.type, *range(2, 7))
+        expect_rank(self, "rhs", self.rhs.type, *range(2, 7))
+        transpose_a, transpose_b = self.transposes()
+        a = swap_last_axes(self.lhs.type) if transpose_a else self.lhs.type
+        b = swap_last_axes(self.rhs.type) if transpose_b else self.rhs.type
+        if a.get_shape()[-1] != b.get_shape()[-2]:
+            fail(self, f"expects matching inner dimensions, got lhs read as {a} and rhs read as {b}")
+        return matmul_accumulator(self.lhs.type, self.rhs.type, transpose_a, transpose_b)
 
 
 @irdl_op_definition
@@ -244,4 +269,6 @@ __all__ = [
     "MatmulOp",
     "ReductionOp",
     "YieldOp",
+    "matmul_accumulator",
+    "swap_last_axes",
 ]

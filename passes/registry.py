@@ -18,6 +18,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fuse-attention": _lazy("passes.fusion.fuse_attention", "FuseAttention"),
     "fuse-epilogue": _lazy("passes.fusion.fuse_epilogue", "FuseEpilogue"),
     "fuse-conv-input-transpose": _lazy("passes.fusion.fuse_conv_input_transpose", "FuseConvInputTranspose"),
+    "fuse-matmul-transpose": _lazy("passes.fusion.fuse_matmul_transpose", "FuseMatmulTranspose"),
     "fuse-horizontal-matmul": _lazy("passes.fusion.fuse_horizontal_matmul", "FuseHorizontalMatmul"),
     "fuse-elementwise": _lazy("passes.fusion.fuse_elementwise", "FuseElementwise"),
     "fuse-reductions": _lazy("passes.fusion.fuse_reductions", "FuseReductions"),

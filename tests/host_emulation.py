@@ -40,7 +40,7 @@ static optc_dim3 blockIdx, threadIdx, blockDim, gridDim;
 #define __restrict__
 #define __launch_bounds__(n)
 #define __shared__ static
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))  // alignas may not follow `static` (__shared__)
 static inline void __syncthreads() {}
 static inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 static inline float __uint_as_float(unsigned i) { float f; std::memcpy(&f, &i, 4); return f; }

@@ -1,5 +1,5 @@
 """CUDA codegen of matrix products (passes/codegen/cuda_matmul.py, cuda_mma.py): for a table
-of small kernels (every dtype, 2-D, batched and broadcast batches, transpose_b, gemm's
+of small kernels (every dtype, 2-D, batched and broadcast batches, transpose_a/transpose_b, gemm's
 transposes/alpha/beta/c, odd sizes, epilogues with bias, gelu, residual, several results and
 the QKV head split) every emitted kernel compiles with NVRTC for sm_80 and sm_90 at the
 configuration `configure` picks and at other valid tiles; invalid tiles and unsupported
@@ -35,16 +35,18 @@ def _t(shape, dtype: str) -> str:
     return f"tensor<{'x'.join(map(str, shape))}{'x' if shape else ''}{dtype}>"
 
 
-def _acc_shape(a, b, transpose_b: bool) -> list[int]:
+def _acc_shape(a, b, transpose_b: bool, transpose_a: bool = False) -> list[int]:
+    a = [*a[:-2], a[-1], a[-2]] if transpose_a else list(a)
     b = [*b[:-2], b[-1], b[-2]] if transpose_b else list(b)
     batch = list(np.broadcast_shapes(tuple(a[:-2]), tuple(b[:-2])))
     return [*batch, a[-2], b[-1]]
 
 
-def fused_matmul(dtype: str, a, b, transpose_b: bool = False, epilogue: str = "none") -> str:
-    """@main with one fused.matmul of `a` x `b` shapes and an epilogue:
+def fused_matmul(dtype: str, a, b, transpose_b: bool = False, epilogue: str = "none", transpose_a: bool = False) -> str:
+    """@main with one fused.matmul of `a` x `b` shapes (a read as [..., K, M] with
+    `transpose_a`, b as [..., N, K] with `transpose_b`) and an epilogue:
     none | bias_gelu | bias_residual | multi (bias sum and its gelu) | cast (to f32)."""
-    acc = _acc_shape(a, b, transpose_b)
+    acc = _acc_shape(a, b, transpose_b, transpose_a)
     n = acc[-1]
     ta, tb, tacc, tn = _t(a, dtype), _t(b, dtype), _t(acc, dtype), _t([n], dtype)
     args, extras, eargs = [f"%a: {ta}", f"%b: {tb}"], [], []
@@ -86,9 +88,10 @@ def fused_matmul(dtype: str, a, b, transpose_b: bool = False, epilogue: str = "n
     out = ", ".join(results)
     names = ", ".join(f"%y#{i}" for i in range(len(results))) if len(results) > 1 else "%y"
     inner = "\n    ".join(body)
+    flags = f"transpose_a = 1 : i64, transpose_b = {int(transpose_b)} : i64" if transpose_a else f"transpose_b = {int(transpose_b)} : i64"
     return f"""
 func.func @main({', '.join(args)}) -> ({out}) {{
-  %y{':' + str(len(results)) if len(results) > 1 else ''} = fused.matmul %a, %b{extra_text} {{transpose_b = {int(transpose_b)} : i64}} : ({ta}, {tb}) -> {out} {{
+  %y{':' + str(len(results)) if len(results) > 1 else ''} = fused.matmul %a, %b{extra_text} {{{flags}}} : ({ta}, {tb}) -> {out} {{
   ^bb0(%acc: {tacc}{''.join(', ' + e for e in eargs)}):
     {inner}
   }}
@@ -173,6 +176,14 @@ for dt in ("f32", "f16", "bf16"):
     CASES[f"{dt}_multi_result"] = (fused_matmul(dt, [7, 48], [48, 33], epilogue="multi"), dt)
     CASES[f"{dt}_qkv_split_heads"] = (_split_heads(dt, 12, 2, 16), dt)
     CASES[f"{dt}_big_tiles"] = (fused_matmul(dt, [130, 136], [136, 264], epilogue="bias_gelu"), dt)
+# transpose_a: A read k-major (SIMT: coalesced along M; tensor cores: a [k][m] tile read
+# with ldmatrix .trans), with and without transpose_b, M off the 8-element chunks
+for dt in ("f32", "f16", "bf16", "f64"):
+    CASES[f"{dt}_broadcast_batch_transpose_a"] = (fused_matmul(dt, [3, 1, 64, 9], [4, 64, 33], transpose_a=True), dt)
+CASES["f16_transpose_ab_odd"] = (fused_matmul("f16", [2, 37, 19], [21, 37], transpose_b=True, transpose_a=True), "f16")
+CASES["bf16_transpose_a_bias_gelu"] = (fused_matmul("bf16", [2, 72, 40], [72, 48], epilogue="bias_gelu", transpose_a=True), "bf16")
+CASES["f32_transpose_ab_bias_residual"] = (fused_matmul("f32", [72, 100], [40, 72], transpose_b=True, epilogue="bias_residual", transpose_a=True), "f32")
+CASES["i32_transpose_a"] = (fused_matmul("i32", [21, 9], [21, 5], transpose_a=True), "i32")
 CASES["f16_cast_epilogue"] = (fused_matmul("f16", [5, 64], [64, 16], epilogue="cast"), "f16")
 CASES["f16_transpose_b_odd_k"] = (fused_matmul("f16", [2, 19, 37], [21, 37], transpose_b=True), "f16")
 CASES["f16_rhs_odd_n"] = (fused_matmul("f16", [16, 32], [32, 13], epilogue="bias_gelu"), "f16")
@@ -245,6 +256,23 @@ def _launch_for(kernel: FuncOp, tile: dict[str, int]) -> LaunchAttr:
 def test_other_tiles_compile(name, tile):
     _, kernel = _kernel(CASES[name][0])
     source = PRELUDE + "\n" + cuda_matmul.emit(kernel, _launch_for(kernel, tile))
+    for arch in ARCHS:
+        compile_cuda(source, f"{name}.cu", arch=arch, cache=False)
+
+
+@pytest.mark.parametrize(
+    "name, tile",
+    [("f32_transpose_ab_bias_residual", dict(zip(cuda_matmul.SIMT_KEYS, t))) for t in [*cuda_matmul.SIMT_CONFIGS, cuda_matmul.SIMT_SKINNY]]
+    + [("bf16_transpose_a_bias_gelu", dict(zip(cuda_matmul.MMA_KEYS, t))) for t, _ in cuda_matmul.MMA_CONFIGS]
+    + [("f16_transpose_ab_odd", dict(zip(cuda_matmul.MMA_KEYS, cuda_matmul.MMA_SKINNY)))],
+    ids=str,
+)
+def test_every_configurable_tile_reads_a_transposed(name, tile):
+    """No tile that configure may pick lacks transpose_a: each compiles with it."""
+    _, kernel = _kernel(CASES[name][0])
+    assert not cuda_matmul.problem_of(kernel).a_k_fast
+    source = PRELUDE + "\n" + cuda_matmul.emit(kernel, _launch_for(kernel, tile))
+    assert ("optc_ldmatrix_x4_trans(a[" in source) == ("warps_m" in tile)
     for arch in ARCHS:
         compile_cuda(source, f"{name}.cu", arch=arch, cache=False)
 
@@ -559,7 +587,7 @@ VECTOR_TYPES = "struct alignas(16) uint4 { unsigned x, y, z, w; };\nstruct align
 
 
 def run_emulated(ir: str, feeds: dict, tile: tuple | None = None, grid: int | None = None) -> list[np.ndarray]:
-    """Lower `ir` (one f16/bf16 matmul), build the emitted kernel with g++ against the fiber
+    """Lower `ir` (one matmul), build the emitted kernel with g++ against the fiber
     harness and run it (with `tile` and a `grid` of blocks when given: the work loop strides)."""
     import ctypes
     import subprocess
@@ -571,9 +599,9 @@ def run_emulated(ir: str, feeds: dict, tile: tuple | None = None, grid: int | No
     (kernel,) = kernels_of(lower(ir))
     launch = kernel.attributes["launch"]
     if tile is not None:
-        params = dict(zip(cuda_matmul.MMA_KEYS, tile))
-        shared = cuda_matmul.mma_shared(cuda_matmul.problem_of(kernel), params)
-        launch = LaunchAttr([grid or launch.grid_dims[0]], [32 * params["warps_m"] * params["warps_n"]], shared, params)
+        keys = cuda_matmul.MMA_KEYS if cuda_matmul.problem_of(kernel).tensor_cores else cuda_matmul.SIMT_KEYS
+        probe = _launch_for(kernel, dict(zip(keys, tile)))
+        launch = LaunchAttr([grid or launch.grid_dims[0]], probe.block_dims, probe.shared_bytes, probe.tile_params)
         kernel.attributes["launch"] = launch
     types = kernel.function_type
     with tempfile.TemporaryDirectory() as tmp:
@@ -606,15 +634,23 @@ EMULATED = {
     "large_tile_8_warps": (fused_matmul("f16", [130, 136], [136, 264], epilogue="bias_gelu"), (128, 256, 32, 2, 4, 3), 2),
     "large_tile_m256_multi": (fused_matmul("bf16", [260, 64], [64, 40], epilogue="multi"), (256, 128, 32, 4, 2, 3), None),
     "cast_f32_result": (fused_matmul("f16", [5, 64], [64, 16], epilogue="cast"), None, None),
+    # transpose_a: a k-major A tile, copied element by element (M = 19) or with cp.async
+    "transpose_ab_odd_elementwise_copies": (CASES["f16_transpose_ab_odd"][0], None, None),
+    "transpose_a_bf16_stages3_two_work_items": (CASES["bf16_transpose_a_bias_gelu"][0], (32, 32, 16, 1, 1, 3), 2),
+    "transpose_a_large_tile_8_warps": (fused_matmul("f16", [1, 136, 130], [136, 264], transpose_a=True), (128, 256, 32, 2, 4, 3), 2),
+    "transpose_a_skinny": (fused_matmul("f16", [2, 64, 12], [64, 72], transpose_a=True), None, None),
+    # ... and the SIMT kernel (f32: exact products), transposed A and B, at two tiles
+    "simt_transpose_ab": (CASES["f32_transpose_ab_bias_residual"][0], None, None),
+    "simt_transpose_a_small_tile": (fused_matmul("f32", [2, 37, 19], [2, 37, 21], transpose_a=True), (32, 32, 8, 4, 2), 3),
 }
 _needs_gxx = pytest.mark.skipif(__import__("shutil").which("g++") is None, reason="needs g++ to build the emitted C++ for the CPU")
 
 
 @_needs_gxx
 @pytest.mark.parametrize("name", sorted(EMULATED))
-def test_emulated_tensor_core_kernel_matches_reference(name):
-    """Fragment, swizzle, pipeline and staged-store index math on the host, against the
-    reference (tolerances as on the GPU)."""
+def test_emulated_kernel_matches_reference(name):
+    """Fragment, swizzle, pipeline and staged-store index math of the tensor-core kernel (and
+    the SIMT kernel's tile loads) on the host, against the reference (tolerances as on the GPU)."""
     from runtime.reference.inputs import random_inputs
     from runtime.reference.interpreter import run
 
@@ -624,7 +660,7 @@ def test_emulated_tensor_core_kernel_matches_reference(name):
     feeds = random_inputs(parse(ir), seed=1)
     expected = run(parse(ir), feeds)
     got = run_emulated(ir, feeds, tile, grid)
-    dtype = "bf16" if "bf16" in ir else "f16"
+    dtype = next(d for d in ("bf16", "f16", "f32") if d in ir)
     rtol, atol = TOLERANCE[dtype]
     for g, want in zip(got, expected.values()):
         np.testing.assert_allclose(np.asarray(g, np.float64), np.asarray(want).astype(np.float64), rtol=rtol, atol=atol)
@@ -635,7 +671,7 @@ LARGE_TILES = [(128, 256, 32, 2, 4, 3), (256, 128, 32, 4, 2, 3), (128, 128, 32, 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("tile", LARGE_TILES, ids=str)
-@pytest.mark.parametrize("case", ["f16_plain_edges", "bf16_bias_gelu", "f16_qkv_heads64", "f16_transpose_b"])
+@pytest.mark.parametrize("case", ["f16_plain_edges", "bf16_bias_gelu", "f16_qkv_heads64", "f16_transpose_b", "f16_transpose_ab"])
 def test_large_tiles_match_reference(gpu, monkeypatch, tile, case):
     """The large tiles (dynamic shared memory past 48 KiB) on shapes off every tile size."""
     ir = {
@@ -643,6 +679,7 @@ def test_large_tiles_match_reference(gpu, monkeypatch, tile, case):
         "bf16_bias_gelu": fused_matmul("bf16", [2, 136, 256], [256, 264], epilogue="bias_gelu"),
         "f16_qkv_heads64": _split_heads("f16", 200, 4, 64),
         "f16_transpose_b": fused_matmul("f16", [1, 264, 96], [384, 96], transpose_b=True, epilogue="bias_residual"),
+        "f16_transpose_ab": fused_matmul("f16", [1, 96, 264], [384, 96], transpose_b=True, epilogue="bias_residual", transpose_a=True),
     }[case]
     monkeypatch.setattr(cuda_matmul, "_pick_mma", lambda problem: tile)
     dtype = "bf16" if case.startswith("bf16") else "f16"

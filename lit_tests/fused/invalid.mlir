@@ -35,6 +35,28 @@ func.func @main(%x: tensor<2x8xf32>, %w: tensor<8x4xf32>) -> tensor<2x4xf32> {
 
 // -----
 
+func.func @main(%x: tensor<8x2xf32>, %w: tensor<8x4xf32>) -> tensor<2x4xf32> {
+  // CHECK: 'fused.matmul' op expects matching inner dimensions, got lhs read as tensor<8x2xf32> and rhs read as tensor<8x4xf32>
+  %m = fused.matmul %x, %w {transpose_b = 0 : i64} : (tensor<8x2xf32>, tensor<8x4xf32>) -> tensor<2x4xf32> {
+  ^bb0(%acc: tensor<2x4xf32>):
+    fused.yield %acc : tensor<2x4xf32>
+  }
+  func.return %m : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @main(%x: tensor<8x2xf32>, %w: tensor<8x4xf32>) -> tensor<2x4xf32> {
+  // CHECK: 'fused.matmul' op expects transpose_a to be 0 or 1, got 2
+  %m = fused.matmul %x, %w {transpose_a = 2 : i64, transpose_b = 0 : i64} : (tensor<8x2xf32>, tensor<8x4xf32>) -> tensor<2x4xf32> {
+  ^bb0(%acc: tensor<2x4xf32>):
+    fused.yield %acc : tensor<2x4xf32>
+  }
+  func.return %m : tensor<2x4xf32>
+}
+
+// -----
+
 func.func @main(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x6x4xf32>, %v: tensor<1x2x6x8xf32>) -> tensor<1x2x4x8xf32> {
   // CHECK: 'fused.attention' op expects k of shape [1, 2, seq_k, 8], got tensor<1x2x6x4xf32>
   %y = fused.attention %q, %k, %v {scale = 1.0 : f32, causal = 0 : i64} : (tensor<1x2x4x8xf32>, tensor<1x2x6x4xf32>, tensor<1x2x6x8xf32>) -> tensor<1x2x4x8xf32>

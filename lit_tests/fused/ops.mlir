@@ -70,3 +70,14 @@ func.func @attention_heads_merged(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x6x8xf3
   %y = fused.attention %q, %k, %v {scale = 0.125 : f32, causal = 1 : i64, output_layout = "bshd"} : (tensor<1x2x4x8xf32>, tensor<1x2x6x8xf32>, tensor<1x2x6x8xf32>) -> tensor<1x4x2x8xf32>
   func.return %y : tensor<1x4x2x8xf32>
 }
+
+// transpose_a reads lhs as [..., K, M] (absent: 0).
+// CHECK-LABEL: func.func @transposed_operands
+// CHECK: fused.matmul %{{.*}}, %{{.*}} {transpose_a = 1 : i64, transpose_b = 1 : i64} : (tensor<2x8x3xf32>, tensor<4x8xf32>) -> tensor<2x3x4xf32> {
+func.func @transposed_operands(%x: tensor<2x8x3xf32>, %w: tensor<4x8xf32>) -> tensor<2x3x4xf32> {
+  %m = fused.matmul %x, %w {transpose_a = 1 : i64, transpose_b = 1 : i64} : (tensor<2x8x3xf32>, tensor<4x8xf32>) -> tensor<2x3x4xf32> {
+  ^bb0(%acc: tensor<2x3x4xf32>):
+    fused.yield %acc : tensor<2x3x4xf32>
+  }
+  func.return %m : tensor<2x3x4xf32>
+}

@@ -3,7 +3,10 @@ left on their own (without `fuse-epilogue`).
 
 Every kernel computes C[b] = A[b] · B[b] for each batch b of the accumulator, one output
 tile per block, then runs the epilogue on each element it holds in registers and stores
-the results. Two main loops share that frame:
+the results. Either operand may be stored in either orientation (`transpose_a`/`transpose_b`,
+gemm's `trans_a`/`trans_b`): every tile loads it along its contiguous axis, and the
+tensor-core kernel reads a k-major A or n-major B tile with `ldmatrix .trans`. Two main
+loops share that frame:
 
 - `simt` (f32, f64, integers): shared-memory tiles of A and B (two stages, the next tile
   staged through registers while the current one is multiplied), each thread a

@@ -85,7 +85,8 @@ def problem_of(kernel: FuncOp) -> Problem:
     op = kernel.computation
     params = {arg: f"in{j}" for j, arg in enumerate(kernel.body.block.args)}
     if isinstance(op, MatmulOp):
-        lhs, rhs, a_k_fast, b_n_fast = op.lhs, op.rhs, True, not int_of(op.transpose_b)
+        transpose_a, transpose_b = op.transposes()
+        lhs, rhs, a_k_fast, b_n_fast = op.lhs, op.rhs, not transpose_a, not transpose_b
     elif isinstance(op, graph.MatMulOp):
         lhs, rhs, a_k_fast, b_n_fast = op.lhs, op.rhs, True, True
     elif isinstance(op, graph.GemmOp):

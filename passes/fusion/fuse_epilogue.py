@@ -11,7 +11,8 @@ what the graph op did beyond it comes first in the epilogue:
 - `graph.matmul`: its bias (an extra, added); a vector operand is viewed as a matrix by a
   `graph.reshape` outside and the product reshaped back inside;
 - `graph.gemm`: `trans_b` becomes `transpose_b`; `trans_a` transposes a constant `a` (a new
-  constant) or puts a `graph.transpose` before the kernel; `alpha` multiplies the product,
+  constant) or puts a `graph.transpose` before the kernel (which `fuse-matmul-transpose`
+  turns into `transpose_a`); `alpha` multiplies the product,
   `c` is an extra added after a multiply by `beta` (the reference's order); the scales are
   constants of the element type (an integer gemm whose scale that type cannot hold fails);
 - `graph.conv`: its bias is an extra viewed as `[1, C, 1, ...]` (`[1, ..., 1, C]` for an
@@ -170,11 +171,7 @@ def _identity_region(acc: TensorType) -> Region:
 
 def _matmul_product(lhs: SSAValue, rhs: SSAValue, transpose_b: int) -> fused.MatmulOp:
     """`fused.matmul` of the bare product, with an epilogue that yields it."""
-    b = rhs.type
-    if transpose_b:
-        shape = b.get_shape()
-        b = TensorType(b.element_type, [*shape[:-2], shape[-1], shape[-2]])
-    (acc,) = MatMulOp.infer([lhs.type, b], {})
+    acc = fused.matmul_accumulator(lhs.type, rhs.type, False, bool(transpose_b))
     return fused.MatmulOp(
         operands=[lhs, rhs, []],
         result_types=[[acc]],

@@ -56,7 +56,10 @@ class FusedReference(InterpreterFunctions):
     def run_matmul(self, interpreter: Interpreter, op: MatmulOp, args):
         a, b, *extras = args
         a, b = widen(a, b)
-        if int_of(op.transpose_b):
+        transpose_a, transpose_b = op.transposes()
+        if transpose_a:
+            a = np.swapaxes(a, -1, -2)
+        if transpose_b:
             b = np.swapaxes(b, -1, -2)
         acc = np.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b)).astype(_acc_dtype(op))
         return _run_region(interpreter, op.epilogue, [acc, *extras])
