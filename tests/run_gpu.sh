@@ -9,15 +9,19 @@
 #   bash tests/run_gpu.sh side         # the side-by-side model benchmark (optc vs PyTorch, torch.compile)
 #   bash tests/run_gpu.sh tests node   # several stages, in order
 #
-# Where .wheels/ holds xdsl, filecheck, lit and onnxruntime (what the device image lacks,
-# see README), they are installed from there first, without touching other packages.
+# Where .wheels/ holds them (`bash .ci/gpu-wheels.sh` fetches them), the packages of
+# .ci/gpu-packages.sh are installed first at the versions requirements.lock pins (what the
+# device image lacks, and what must match CPU CI's), without touching other packages; a
+# pinned wheel missing from .wheels/ stops the run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}
 mkdir -p "$OUT"
-if [ -d .wheels ]; then  # onnxruntime >= 1.32 reads the IR version onnx 1.23 writes
-    python3 -m pip install -q --no-deps --no-index --find-links .wheels \
-        xdsl filecheck lit immutabledict ordered-set "onnxruntime>=1.32" 2>&1 | grep -v "^WARNING" || true
+if [ -d .wheels ]; then
+    . .ci/gpu-packages.sh
+    # shellcheck disable=SC2046
+    python3 -m pip install -q --no-deps --no-index --find-links .wheels $(gpu_pins) 2>&1 | grep -v "^WARNING"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "run_gpu: installing the pinned wheels from .wheels failed"; exit 2; }
 fi
 export PYTHONPATH=$PWD OPTC_REQUIRE_GPU=1
 pytest=(python3 -m pytest -q -rfE -p no:cacheprovider --continue-on-collection-errors)

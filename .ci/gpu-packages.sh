@@ -1,0 +1,12 @@
+# Sourced by .ci/gpu-wheels.sh and tests/run_gpu.sh: the packages the GPU machine gets from
+# .wheels/, pinned as requirements.lock pins them (its image brings torch and the rest).
+GPU_PACKAGES="xdsl filecheck lit immutabledict ordered-set onnxruntime onnx ml-dtypes"
+
+gpu_pins() {  # name==version for each of GPU_PACKAGES, from the lock
+    local name pin
+    for name in $GPU_PACKAGES; do
+        pin=$(grep -E "^$name==" requirements.lock | sed 's/ .*//')
+        [ -n "$pin" ] || { echo "gpu-packages: $name is not in requirements.lock" >&2; return 1; }
+        echo "$pin"
+    done
+}
