@@ -84,8 +84,8 @@ class OptcMain(xDSLOptMain):
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser):
         super().register_all_arguments(arg_parser)
-        arg_parser.formatter_class = argparse.RawDescriptionHelpFormatter
-        arg_parser.epilog = _epilog()
+        arg_parser.formatter_class = _HelpFormatter
+        arg_parser.epilog = _PASS_LIST
         arg_parser.add_argument(
             "--shape",
             action="append",
@@ -183,6 +183,16 @@ def _level_pipeline(level: str) -> str:
     if level in PLANNED_LEVELS:
         raise OptcError(f"level '{level}' does not exist yet; optc compiles to: {', '.join(LEVELS)}")
     raise OptcError(f"unknown level '{level}' (levels: {', '.join(LEVEL_ORDER)})")
+
+
+_PASS_LIST = "(every pass and pipeline)"
+"""The help's epilog until `_HelpFormatter` prints it: listing the passes imports every one
+of them, so it is built only when help is asked for and each `optc` run starts fast."""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    def add_text(self, text: str | None) -> None:
+        super().add_text(_epilog() if text is _PASS_LIST else text)
 
 
 def _epilog() -> str:
