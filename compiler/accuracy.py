@@ -40,7 +40,9 @@ def compare(ours: np.ndarray, theirs: np.ndarray, name: str, rtol: float, atol: 
     close = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
     with np.errstate(invalid="ignore"):  # inf - inf, inf / inf
         err = np.where(close & ~np.isfinite(b), 0.0, np.abs(a - b))
-        rel = err[b != 0] / np.abs(b[b != 0])
-    err, rel = (np.where(np.isnan(e), np.inf, e) for e in (err, rel))  # NaN against a number
+        err = np.where(np.isnan(err), np.inf, err)  # NaN against a number
+        nonzero = b != 0
+        rel = np.where(err[nonzero] == 0, 0.0, err[nonzero] / np.abs(b[nonzero]))  # NaN against NaN is no error
+    rel = np.where(np.isnan(rel), np.inf, rel)  # a number against NaN, inf against -inf
     max_rel = float(np.max(rel, initial=0.0))
     return Diff(name, float(err.max(initial=0.0)), max_rel, int((~close).sum()), b.size)
