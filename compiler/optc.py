@@ -84,8 +84,8 @@ class OptcMain(xDSLOptMain):
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser):
         super().register_all_arguments(arg_parser)
-        arg_parser.formatter_class = argparse.RawDescriptionHelpFormatter
-        arg_parser.epilog = _epilog()
+        arg_parser.formatter_class = _HelpFormatter
+        arg_parser.epilog = _PASS_LIST
         arg_parser.add_argument(
             "--shape",
             action="append",
@@ -111,6 +111,26 @@ class OptcMain(xDSLOptMain):
             help="print the IR after every pass (to stderr)",
         )
         arg_parser.add_argument(
+            "--check-each-pass",
+            action="store_true",
+            help="run the IR in the reference interpreter before the pipeline and after every pass on the same "
+            "seeded random inputs; stop at the first pass that changes an output beyond the tolerance, else print "
+            "each pass's largest change (to stderr)",
+        )
+        arg_parser.add_argument(
+            "--check-tolerance",
+            type=float,
+            metavar="R",
+            help="tolerance of --check-each-pass: |after - before| <= R + R * |before| (default: optc-run's "
+            "--compare tolerances for the precision the IR computes in; integer and bool outputs are exact)",
+        )
+        arg_parser.add_argument(
+            "--check-seed",
+            type=int,
+            metavar="N",
+            help="seed of --check-each-pass's random inputs (default 0)",
+        )
+        arg_parser.add_argument(
             "--fusion-report",
             action="store_true",
             help="after the pipeline, print ONNX nodes in and kernels out, per kind (to stderr)",
@@ -131,6 +151,7 @@ class OptcMain(xDSLOptMain):
             spec = _level_pipeline(self.args.compile_to)
         passes = build(with_precision(spec or "", self.args.precision or "fp32"))
         self.pipeline = PassPipeline(passes, self._after_pass)
+        self._checker = _checker(self.args)
 
     def _after_pass(self, previous: ModulePass | None, module: ModuleOp, following: ModulePass | None):
         # xDSL calls this before the first pass, between passes and after the last one.
@@ -149,7 +170,17 @@ class OptcMain(xDSLOptMain):
             print(f"// -----// IR Dump After {previous.name} //----- //", file=sys.stderr)
             Printer(stream=sys.stderr).print_op(module)
             print(file=sys.stderr)
+        if self._checker is not None:
+            self._check(previous, module, following)
         self._pass_started = time.perf_counter()
+
+    def _check(self, previous: ModulePass | None, module: ModuleOp, following: ModulePass | None) -> None:
+        if previous is None and following is not None:
+            self._checker.start(module)
+        if previous is not None:
+            print(self._checker.after(previous, module), file=sys.stderr)
+        if previous is not None and following is None:
+            print(self._checker.summary(len(self.pipeline.passes)), file=sys.stderr)
 
     # --- output ----------------------------------------------------------------
 
@@ -177,12 +208,35 @@ class OptcMain(xDSLOptMain):
         super().run()
 
 
+def _checker(args: argparse.Namespace):
+    """The --check-each-pass checker the arguments ask for, or None."""
+    if not args.check_each_pass:
+        if args.check_tolerance is not None or args.check_seed is not None:
+            raise OptcError("--check-tolerance and --check-seed go with --check-each-pass")
+        return None
+    if args.check_tolerance is not None and not args.check_tolerance >= 0:
+        raise OptcError(f"--check-tolerance must be a number >= 0, got {args.check_tolerance:g}")
+    from compiler.check_each_pass import PassChecker
+
+    return PassChecker(seed=args.check_seed or 0, tolerance=args.check_tolerance)
+
+
 def _level_pipeline(level: str) -> str:
     if level in LEVELS:
         return LEVELS[level]
     if level in PLANNED_LEVELS:
         raise OptcError(f"level '{level}' does not exist yet; optc compiles to: {', '.join(LEVELS)}")
     raise OptcError(f"unknown level '{level}' (levels: {', '.join(LEVEL_ORDER)})")
+
+
+_PASS_LIST = "(every pass and pipeline)"
+"""The help's epilog until `_HelpFormatter` prints it: listing the passes imports every one
+of them, so it is built only when help is asked for and each `optc` run starts fast."""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    def add_text(self, text: str | None) -> None:
+        super().add_text(_epilog() if text is _PASS_LIST else text)
 
 
 def _epilog() -> str:

@@ -38,7 +38,6 @@ import sys
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
@@ -46,6 +45,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 from xdsl.utils.exceptions import DiagnosticException, ParseError
 
+from compiler.accuracy import TOLERANCES, Diff, compare
 from compiler.pipelines import PRECISIONS, build, with_precision
 from dialects.errors import OptcError
 from dialects.registry import DIALECTS
@@ -249,37 +249,6 @@ def _run_onnxruntime(path: str, inputs: Mapping[str, np.ndarray]) -> dict[str, n
         raise OptcError(f"onnxruntime could not run '{path}': {e}") from None
 
 
-@dataclass
-class Diff:
-    """How one output compares with onnxruntime's."""
-
-    name: str
-    max_abs: float
-    max_rel: float
-    mismatched: int
-    size: int
-    problem: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.problem and self.mismatched == 0
-
-
-def compare(ours: np.ndarray, theirs: np.ndarray, name: str, rtol: float, atol: float) -> Diff:
-    """numpy's `isclose` rule (NaN equals NaN); relative error over nonzero references."""
-    if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
-        problem = f"optc gives {ours.dtype}{list(ours.shape)}, onnxruntime {theirs.dtype}{list(theirs.shape)}"
-        return Diff(name, float("nan"), float("nan"), theirs.size, theirs.size, problem)
-    a, b = ours.astype(np.float64), theirs.astype(np.float64)
-    close = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
-    with np.errstate(invalid="ignore"):  # inf - inf, inf / inf
-        err = np.where(close & ~np.isfinite(b), 0.0, np.abs(a - b))
-        rel = err[b != 0] / np.abs(b[b != 0])
-    err, rel = (np.where(np.isnan(e), np.inf, e) for e in (err, rel))  # NaN against a number
-    max_rel = float(np.max(rel, initial=0.0))
-    return Diff(name, float(err.max(initial=0.0)), max_rel, int((~close).sum()), b.size)
-
-
 # --- reporting -----------------------------------------------------------------
 
 
@@ -335,11 +304,6 @@ def _check_report_args(args: argparse.Namespace) -> None:
                 import matplotlib  # noqa: F401
             except ImportError:
                 raise OptcError(f"{flag} draws with matplotlib, which is not installed (pip install matplotlib)") from None
-
-
-TOLERANCES = {"fp32": (1e-3, 1e-4), "fp16": (2e-2, 2e-2), "bf16": (6e-2, 6e-2)}
-"""Default (rtol, atol) of --compare by precision: fp16 keeps ~11 significant bits and bf16
-~8, and errors grow over a network's depth; these pass the zoo models."""
 
 
 def _pipeline(args: argparse.Namespace) -> str:

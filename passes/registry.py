@@ -4,6 +4,7 @@ To add a pass, write `passes/<level>/<pass_name>.py` with a `ModulePass` subclas
 one line here (see docs/adding-a-pass.md).
 """
 
+import os
 from collections.abc import Callable
 from importlib import import_module
 
@@ -38,3 +39,12 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "graph-convert-precision": _lazy("passes.graph.convert_precision", "GraphConvertPrecision"),
     "graph-recognize-activations": _lazy("passes.graph.recognize_activations", "GraphRecognizeActivations"),
 }
+
+TEST_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "test-perturb-constants": _lazy("passes.testing.perturb_constants", "PerturbConstants"),
+}
+"""Deliberately wrong passes for tests of `optc --check-each-pass`, registered only when the
+environment sets OPTC_TEST_PASSES=1 (lit RUN lines: `env OPTC_TEST_PASSES=1 optc ...`)."""
+
+if os.environ.get("OPTC_TEST_PASSES") == "1":
+    PASSES.update(TEST_PASSES)

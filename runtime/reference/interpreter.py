@@ -14,13 +14,13 @@ import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.interpreter import Interpreter, InterpreterFunctions, impl, register_impls
-from xdsl.interpreters.func import FuncFunctions
 
 from dialects.dtypes import numpy_dtype
 from dialects.errors import OptcError
 from dialects.graph import WeightOp
 from dialects.weights import WeightStore, store_of
 from runtime.reference import core, elementwise, indexing, nn, tensor  # noqa: F401  (fill the table)
+from runtime.reference.func import FuncReference
 from runtime.reference.fused import FusedReference
 from runtime.reference.kernel import KernelReference
 from runtime.reference.registry import REFERENCE, as_result
@@ -93,7 +93,7 @@ def run(module: ModuleOp, inputs: Mapping[str, np.ndarray], store: WeightStore |
         raise OptcError(f"unknown input(s): {', '.join(unknown)} (the model takes {', '.join(names)})")
     args = [_checked_input(name, inputs[name], t) for name, t in zip(names, fn.function_type.inputs.data)]
     interpreter = Interpreter(module)
-    interpreter.register_implementations(FuncFunctions())
+    interpreter.register_implementations(FuncReference())
     interpreter.register_implementations(GraphReference(store if store is not None else store_of(module)))
     interpreter.register_implementations(FusedReference())
     interpreter.register_implementations(KernelReference())

@@ -1,0 +1,1 @@
+"""Passes for tests only (`TEST_PASSES` in passes/registry.py)."""
