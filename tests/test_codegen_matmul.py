@@ -278,8 +278,8 @@ def test_epilogue_indexes_heads_without_flat_divisions():
     """The QKV split/reshape/transpose becomes index arithmetic on (m, n), not on the flat index."""
     _, kernel = _kernel(_split_heads("f16", 128, 12, 64))
     source = cuda_matmul.emit(kernel, cuda_matmul.configure(kernel))
-    assert "if (n < 768) out0[((n / 64) * 8192 + m * 64 + (n % 64))]" in source
-    assert "if (n >= 1536) out2[" in source
+    assert "if (n < 768) { ((uint4*)(out0 + ((n / 64) * 8192 + m * 64 + (n % 64))))[0]" in source  # 8 columns per store
+    assert "if (n >= 1536) { ((uint4*)(out2 + " in source
     assert "f / " not in source
 
 
