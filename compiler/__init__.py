@@ -1,4 +1,6 @@
-"""The compiler: ONNX import, pipelines, the `optc` command and the engine build API.
+"""The compiler: ONNX import (`onnx_import/`), named pipelines (`pipelines.py`), the `optc`
+and `optc-run` commands, the ONNX backends (`backend.py`) and the engine build API
+(`engine_build.py`: lower to the kernel level, generate and compile every kernel, plan):
 
     import compiler
     engine = compiler.build("model.onnx", precision="fp16")

@@ -1,6 +1,6 @@
 """The `kernel` dialect: GPU kernels as symbols, and the host plan that launches them.
 
-This is its first piece: outlining. Every kernel of a `fused`-level module becomes a
+`outline-kernels` makes every kernel of a `fused`-level module a
 `kernel.func` that holds exactly the one op it computes (a fused op, or a graph op left
 on its own), and `@main` calls it with `kernel.launch`, in launch order:
 

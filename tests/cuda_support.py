@@ -3,6 +3,7 @@ needed), and run IR on the GPU against the reference interpreter (marker `gpu`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -10,7 +11,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from dialects.weights import clone_with_weights
 from passes.codegen.cuda import kernel_source, kernels_of
-from runtime.cuda import compile_cuda
+from runtime.cuda import compile_program
 from tests.support import apply_pipeline, parse
 
 ARCHS = ("sm_80", "sm_90")
@@ -22,16 +23,35 @@ def lower(ir: str | ModuleOp, pipeline: str = "lower-to-kernels") -> ModuleOp:
     return apply_pipeline(module, pipeline)
 
 
+_KERNEL = re.compile(r"__global__ void (?:__launch_bounds__\(\d+\) )?(\w+)\(")
+
+
+def _kernels_at(source: str, log: str, name: str) -> list[str]:
+    """The kernels holding the lines that NVRTC's `log` points at (`name(LINE): warning ...`)."""
+    starts = [(source.count("\n", 0, m.start()) + 1, m.group(1)) for m in _KERNEL.finditer(source)]
+    lines = {int(n) for n in re.findall(rf"^{re.escape(name)}\((\d+)\)", log, re.M)}
+    return sorted({max((s for s in starts if s[0] <= line), default=(0, "the prelude"))[1] for line in lines})
+
+
+def compile_clean(source: str, name: str, arch: str) -> bytes:
+    """The cubin of `source` (NVRTC, no cache, so a result cannot hide behind an old entry);
+    fails on any NVRTC warning, naming the program, the kernels and NVRTC's log: generated
+    code compiles without warnings."""
+    result = compile_program(source, name, arch=arch, cache=False)
+    assert not result.log, f"NVRTC warns about {name} ({arch}), in {', '.join(_kernels_at(source, result.log, name)) or '?'}:\n{result.log}"
+    return result.binary
+
+
 def compile_kernels(ir: str | ModuleOp, pipeline: str = "lower-to-kernels", archs: Sequence[str] = ARCHS) -> dict[str, str]:
-    """Lower `ir`, compile every kernel for every arch with NVRTC (no cache, so a compile
-    error cannot hide behind an old entry); returns each kernel's source by name."""
+    """Lower `ir`, compile every kernel for every arch with NVRTC, without errors or
+    warnings (`compile_clean`); returns each kernel's source by name."""
     module = lower(ir, pipeline)
     sources = {}
     for kernel in kernels_of(module):
         name = kernel.sym_name.data
         source = kernel_source(kernel)
         for arch in archs:
-            compile_cuda(source, f"{name}.cu", arch=arch, cache=False)
+            compile_clean(source, f"{name}.cu", arch)
         sources[name] = source
     return sources
 

@@ -1,5 +1,6 @@
-"""What CI promises without a GPU (issue 4): every kernel that the CI models and the lit
-tests emit compiles with NVRTC for sm_80 and sm_90, with no errors.
+"""What CI promises without a GPU (issues 4 and 9): every kernel that the CI models and the
+lit tests emit compiles with NVRTC for sm_80 and sm_90, with no errors and no warnings (a
+failure names the kernel and quotes NVRTC's log).
 
 The CI models are the bundled examples at every precision; the lit tests are every file
 whose RUN lines print CUDA (`-t cuda`), run through the same `optc` command line, with the
@@ -20,8 +21,7 @@ import pytest
 
 from compiler.engine_build import kernel_pipeline
 from compiler.onnx_import import import_onnx
-from runtime.cuda import compile_cuda
-from tests.cuda_support import ARCHS, compile_kernels
+from tests.cuda_support import ARCHS, compile_clean, compile_kernels
 from tests.test_pipeline_default import EXAMPLES
 
 LIT = Path(__file__).resolve().parents[1] / "lit_tests"
@@ -51,4 +51,10 @@ def test_lit_cuda_output_compiles(path, command):
     assert result.returncode == 0, result.stderr
     assert "__global__" in result.stdout
     for arch in ARCHS:
-        compile_cuda(result.stdout, f"{path.stem}.cu", arch=arch, cache=False)
+        compile_clean(result.stdout, f"{path.stem}.cu", arch)
+
+
+def test_a_warning_fails_the_compile():
+    unused = 'extern "C" __global__ void k(float* y)\n{\n    const int n = 4;\n    y[0] = 1.0f;\n}\n'
+    with pytest.raises(AssertionError, match=r'(?s)NVRTC warns about k\.cu \(sm_80\), in k:.*k\.cu\(3\): warning.*"n" was declared but never referenced'):
+        compile_clean(unused, "k.cu", "sm_80")

@@ -31,7 +31,7 @@ from passes.codegen.cuda_conv_gemm import CANDIDATES, Tile, check_tile
 from passes.codegen.cuda_conv_geometry import geometry
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
-from tests.cuda_support import assert_gpu_matches_reference, compile_kernels, lower
+from tests.cuda_support import assert_gpu_matches_reference, compile_clean, compile_kernels, lower
 from tests.host_emulation import run_on_fibers
 from tests.support import parse
 
@@ -300,14 +300,13 @@ def test_configure_picks_gemm_depthwise_and_transpose():
 def test_emit_honours_other_valid_tiles(tile: Tile):
     from passes.codegen.cuda_conv_gemm import launch_for
     from passes.codegen.cuda_types import PRELUDE
-    from runtime.cuda import compile_cuda
 
     kernel = _kernel(CASES[1])
     geo = geometry(kernel)
     assert check_tile(tile, geo) is None
     source = cuda_conv.emit(kernel, launch_for(tile, geo))
     assert f"__launch_bounds__({tile.threads})" in source
-    compile_cuda(PRELUDE + source, "tile.cu", arch="sm_80", cache=False)
+    compile_clean(PRELUDE + source, "tile.cu", "sm_80")
 
 
 # --- errors ---------------------------------------------------------------------------

@@ -38,10 +38,9 @@ from passes.codegen.cuda import kernels_of
 from passes.codegen.cuda_conv_geometry import geometry
 from passes.codegen.cuda_conv_mma import CANDIDATES, Tile, check_tile, choose_tile
 from passes.codegen.cuda_types import PRELUDE
-from runtime.cuda import compile_cuda
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
-from tests.cuda_support import assert_gpu_matches_reference, compile_kernels, lower
+from tests.cuda_support import assert_gpu_matches_reference, compile_clean, compile_kernels, lower
 from tests.support import parse
 from tests.test_codegen_conv import Case
 from tests.host_emulation import fiber_source, from_buffer, to_buffer
@@ -145,7 +144,7 @@ def test_emit_honours_every_valid_tile(tile: Tile):
     assert check_tile(tile, geo) is None
     source = cuda_conv.emit(kernel, tile.launch(geo))
     assert f"__launch_bounds__({tile.threads})" in source
-    compile_cuda(PRELUDE + source, "tile.cu", arch="sm_80", cache=False)
+    compile_clean(PRELUDE + source, "tile.cu", "sm_80")
 
 
 # --- errors -------------------------------------------------------------------------------

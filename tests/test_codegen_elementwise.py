@@ -32,10 +32,9 @@ from passes.codegen.cuda import emit_module, kernels_of
 from passes.codegen.cuda_elementwise import VECTORS, configure, emit, scalar_code
 from passes.codegen.cuda_low_precision import pointer_params
 from passes.codegen.cuda_types import PRELUDE
-from runtime.cuda import compile_cuda
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
-from tests.cuda_support import ARCHS, assert_gpu_matches_reference, compile_kernels, lower
+from tests.cuda_support import ARCHS, assert_gpu_matches_reference, compile_clean, compile_kernels, lower
 from tests.support import apply_pipeline, parse
 
 # --- running kernels on the host ------------------------------------------------------------
@@ -370,7 +369,7 @@ def test_index_math_is_64_bit_only_when_needed():
     big = emit(kernel, configure(kernel))
     assert "for (long long base" in big
     for arch in ARCHS:
-        compile_cuda(PRELUDE + big, "big.cu", arch=arch, cache=False)
+        compile_clean(PRELUDE + big, "big.cu", arch)
 
 
 @pytest.mark.parametrize("vector", VECTORS)
@@ -380,7 +379,7 @@ def test_emit_honours_every_vector(vector):
         kernel.attributes[LAUNCH_ATTR] = LaunchAttr([3], [64], 0, {"vector": vector})
     source = emit_module(module)
     for arch in ARCHS:
-        assert compile_cuda(source, f"vector{vector}.cu", arch=arch, cache=False)[:4] == b"\x7fELF"
+        assert compile_clean(source, f"vector{vector}.cu", arch)[:4] == b"\x7fELF"
 
 
 def test_lone_op_and_names_of_broadcast_loads():

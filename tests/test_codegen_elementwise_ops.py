@@ -30,10 +30,9 @@ from xdsl.dialects.builtin import StringAttr, SymbolRefAttr
 from dialects.dtypes import round_to_bf16
 from passes.codegen.cuda_elementwise import configure, emit
 from passes.codegen.cuda_types import PRELUDE
-from runtime.cuda import compile_cuda
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
-from tests.cuda_support import ARCHS, assert_gpu_matches_reference
+from tests.cuda_support import ARCHS, assert_gpu_matches_reference, compile_clean
 from tests.support import apply_pipeline, parse
 from tests.test_codegen_elementwise import host_library, needs_host_compiler, run_on_host
 
@@ -278,7 +277,7 @@ def _source(case: Case) -> str:
 def test_every_op_compiles(group, arch):
     """One translation unit per element type: every case's kernel, for both archs."""
     source = "\n".join([PRELUDE, *(_source(c) for c in GROUPS[group])])
-    assert compile_cuda(source, f"elementwise_{group}.cu", arch=arch, cache=False)[:4] == b"\x7fELF"
+    assert compile_clean(source, f"elementwise_{group}.cu", arch)[:4] == b"\x7fELF"
 
 
 @functools.cache

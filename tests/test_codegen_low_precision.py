@@ -29,7 +29,7 @@ from dialects.dtypes import STORAGE_DTYPES, is_storage_only, mlir_elem_from_nump
 from passes.codegen.cuda_low_precision import HELPERS, decode, encode
 from runtime.reference import low_precision
 from runtime.reference.interpreter import run
-from tests.cuda_support import compile_kernels
+from tests.cuda_support import compile_clean, compile_kernels
 from tests.support import apply_pipeline, parse
 from tests.test_codegen_elementwise import HOST_SHIM, host_compiler, needs_host_compiler, run_on_host
 
@@ -358,13 +358,12 @@ def test_helpers_are_guarded():
     guard keeps one definition."""
     from passes.codegen.cuda import emit_kernel, kernels_of
     from passes.codegen.cuda_types import PRELUDE
-    from runtime.cuda import compile_cuda
 
     module = apply_pipeline(parse(CASES["storage_in_region"]), "lower-to-kernels")
     kernel = emit_kernel(kernels_of(module)[0])
     both = "\n".join([PRELUDE, kernel, kernel.replace("k0_", "k1_")])
     assert both.count("#ifndef OPTC_LOW_PRECISION") == 2
-    compile_cuda(both, "both.cu", arch="sm_80", cache=False)
+    compile_clean(both, "both.cu", "sm_80")
 
 
 # --- ONNX node tests on the host ----------------------------------------------------------------

@@ -30,10 +30,9 @@ from dialects.graph.layout import is_channels_last
 from passes.codegen import cuda_pool
 from passes.codegen.cuda import kernel_source, kernels_of
 from passes.codegen.registry import generator_for
-from runtime.cuda import compile_cuda
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
-from tests.cuda_support import assert_gpu_matches_reference, compile_kernels, lower
+from tests.cuda_support import assert_gpu_matches_reference, compile_clean, compile_kernels, lower
 from tests.host_emulation import run_on_cpu
 from tests.support import apply_pipeline, make_model, parse
 
@@ -347,4 +346,4 @@ def test_cnn_pools_compile():
     for kernel in kernels:
         kernel.attributes["launch"] = generator_for(kernel).configure(kernel)
         for arch in ("sm_80", "sm_90"):
-            compile_cuda(kernel_source(kernel), f"{kernel.sym_name.data}.cu", arch=arch, cache=False)
+            compile_clean(kernel_source(kernel), f"{kernel.sym_name.data}.cu", arch)

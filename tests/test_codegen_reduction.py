@@ -24,8 +24,7 @@ from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.cuda import emit_kernel, kernel_source, kernels_of
 from passes.codegen.cuda_reduction import GENERATORS
 from passes.codegen.cuda_types import PRELUDE
-from runtime.cuda import compile_cuda
-from tests.cuda_support import assert_gpu_matches_reference, compile_kernels, lower
+from tests.cuda_support import assert_gpu_matches_reference, compile_clean, compile_kernels, lower
 from tests.support import apply_pipeline, make_model
 
 TOL = {"f32": 1e-5, "f64": 1e-5, "f16": 1e-2, "bf16": 2e-2, "i32": 0, "i64": 0, "i8": 0}
@@ -391,7 +390,7 @@ def test_emit_honours_a_changed_tile():
     kernel.attributes["launch"] = LaunchAttr([8], [256], 0, {"threads_per_row": 256, "rows_per_block": 1, "vector": 2, "cache": 0})
     text = emit_kernel(kernel)
     assert "__launch_bounds__(256)" in text and "__shared__" in text
-    compile_cuda(PRELUDE + text, "k.cu", arch="sm_90", cache=False)
+    compile_clean(PRELUDE + text, "k.cu", "sm_90")
 
 
 # --- models through the importer and the kernel pipeline ------------------------------
@@ -409,7 +408,7 @@ def _reduction_kernels(module) -> dict[str, str]:
         kernel.attributes["launch"] = GENERATORS[type(kernel.computation)].configure(kernel)
         source = kernel_source(kernel)
         for arch in ("sm_80", "sm_90"):
-            compile_cuda(source, f"{kernel.sym_name.data}.cu", arch=arch, cache=False)
+            compile_clean(source, f"{kernel.sym_name.data}.cu", arch)
         sources[kernel.sym_name.data] = source
     return sources
 

@@ -27,6 +27,7 @@ from runtime.cuda import (
     Stream,
     cache_dir,
     compile_cuda,
+    compile_program,
     compile_ptx,
     nvrtc_version,
 )
@@ -38,6 +39,9 @@ extern "C" __global__ void saxpy(const float* x, const float* y, float* out, flo
     if (i < n) out[i] = a * x[i] + y[i];
 }
 """
+
+# SAXPY with a variable it never reads: compiles, with a warning.
+UNUSED = SAXPY.replace("int i =", "int unused = n;\n    int i =")
 
 # wgmma's register companion: accepted for sm_90a only, so it shows which target NVRTC used.
 SETMAXNREG = """
@@ -190,6 +194,27 @@ def test_compiling_leaves_python_objects_alone(cache, target):
     compile(SAXPY, "clean.cu", arch="sm_80", cache=False)
     assert b" " == space and b" " != nul
     assert " ".encode() == space
+
+
+@pytest.mark.parametrize("target", ["cubin", "ptx"])
+def test_compile_result_carries_the_warnings(cache, target):
+    result = compile_program(UNUSED, "unused.cu", arch="sm_80", target=target)
+    assert "unused.cu(4): warning" in result.log and '"unused" was declared but never referenced' in result.log
+    assert compile_program(UNUSED, "unused.cu", arch="sm_80", target=target) == result  # a cache hit
+    assert len(cache) == 1
+    assert compile_program(SAXPY, "saxpy.cu", arch="sm_80", target=target).log == ""
+
+
+def test_compile_warnings_are_logged_once(cache, caplog):
+    compile_cuda(UNUSED, "unused.cu", arch="sm_80")
+    compile_cuda(UNUSED, "unused.cu", arch="sm_80")
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "NVRTC warnings for unused.cu (sm_80)" in warned[0].getMessage()
+
+
+def test_unknown_target_is_refused(cache):
+    with pytest.raises(OptcError, match="NVRTC target must be 'cubin' or 'ptx', got 'fatbin'"):
+        compile_program(SAXPY, "saxpy.cu", target="fatbin")
 
 
 def test_syntax_error_names_program_line_and_log(cache):

@@ -148,12 +148,12 @@ def emit_mma(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
         main += step
     code = epilogue_code(kernel, problem)
     acc16 = code.acc_ctype.itemsize == 2 and code.acc_ctype.storage in ("optc_half", "optc_bf16")
+    vector = (vector_lambda(problem, code, code.acc_ctype.storage) or []) if acc16 else []
     body = [
         "extern __shared__ __align__(16) unsigned short smem[];",
         "const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;",
         f"const int wm = (warp / {wn}) * {bm // wm}, wn = (warp % {wn}) * {bn // wn};",
-        *epilogue_lambda(kernel, problem, "float"),
-        *((vector_lambda(problem, code, code.acc_ctype.storage) or []) if acc16 else []),
+        *(vector or epilogue_lambda(kernel, problem, "float")),  # epilogue8 stores every element
         *head(problem, bm, bn),
         f"    float acc[{mi_count}][{ni_count}][4];",
         "    #pragma unroll",
@@ -179,8 +179,11 @@ def emit_mma(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
         *(f"        {line}" for line in fragments(0, "As", "Bs", 0)),
         "    }",
         f"    for (int kt = 0; kt < {kt_count}; ++kt) {{",
-        f"        const unsigned short* As = {stage_of[0]('kt')};",
-        f"        const unsigned short* Bs = {stage_of[1]('kt')};",
+        *(  # the slices after the first read tile kt's stage (with one slice, none does)
+            [f"        const unsigned short* As = {stage_of[0]('kt')};", f"        const unsigned short* Bs = {stage_of[1]('kt')};"]
+            if slices > 1
+            else []
+        ),
         *(f"        {line}" for line in main),
         "    }",
         "    OPTC_CP_ASYNC_WAIT(0);",

@@ -143,6 +143,16 @@ def _proven(problem: Problem, code: EpilogueCode) -> bool:
     return True
 
 
+def _mentions(name: str, lines) -> bool:
+    """Whether C `lines` read the variable `name` (an index: n, or the flat index f)."""
+    return any(re.search(rf"\b{name}\b", line) for line in lines)
+
+
+def _with_n(n_line: str, lines: list[str]) -> list[str]:
+    """`lines`, after `n_line` (the column n) where they read n."""
+    return [n_line, *lines] if _mentions("n", lines) else lines
+
+
 def vector_lambda(problem: Problem, code: EpilogueCode, raw_ctype: str) -> list[str] | None:
     """`auto epilogue8 = [&](const uint4 raw, bz, m, nb) {...};` computing the 8 elements
     whose 16-bit accumulators are `raw` (row m, columns nb..nb+7) and storing each result
@@ -153,7 +163,7 @@ def vector_lambda(problem: Problem, code: EpilogueCode, raw_ctype: str) -> list[
     it = problem.index_type
     acc = code.acc_ctype
     per_element = [f"const {acc.compute} acc = {acc.load(f'rv[j]')};"]
-    if code.uses_f():
+    if _mentions("f", [*code.body, *(s.value for s in code.stores)]):  # the element's own f (the stores read the head's)
         per_element.append(_f_line(problem))
     per_element += code.body
     buffers, stores = [], []
@@ -165,21 +175,17 @@ def vector_lambda(problem: Problem, code: EpilogueCode, raw_ctype: str) -> list[
         write = " ".join(f"(({word}*)(out{s.target} + {s.flat}))[{q}] = ((const {word}*)v{j})[{q}];" for q in range(count))
         cond = " && ".join(s.conds)
         stores.append(f"if ({cond}) {{ {write} }}" if cond else f"{{ {write} }}")
-    head = [f"const {it} n = nb;"]
-    if any(re.search(r"\bf\b", x) for s in code.stores for x in (s.flat, *s.conds)):
-        head.append(_f_line(problem))
+    head = [_f_line(problem)] if _mentions("f", [x for s in code.stores for x in (s.flat, *s.conds)]) else []
     return [
         f"auto epilogue8 = [&](const uint4 raw, const {it} bz, const {it} m, const {it} nb) {{",
         f"    const {raw_ctype}* rv = (const {raw_ctype}*)&raw;",
         *(f"    {b}" for b in buffers),
         "    #pragma unroll",
         f"    for (int j = 0; j < {VECTOR}; ++j) {{",
-        f"        const {it} n = nb + j;",
-        *(f"        {line}" for line in per_element),
+        *(f"        {line}" for line in _with_n(f"const {it} n = nb + j;", per_element)),
         "    }",
         "    {",
-        *(f"        {line}" for line in head),
-        *(f"        {line}" for line in stores),
+        *(f"        {line}" for line in _with_n(f"const {it} n = nb;", [*head, *stores])),
         "    }",
         "};",
     ]

@@ -241,7 +241,10 @@ def make_generator(spec: Spec) -> Generator:
 
 
 def skeleton(kernel: FuncOp, parameters: list[str], plan: Plan, ctx: Context, block: int) -> str:
-    """The grid-stride loop over `plan.count` items around `plan.body`."""
+    """The grid-stride loop over `plan.count` items around `plan.body`; an empty body when
+    there are none (an empty output: its index math would divide by its zero extent)."""
+    if plan.count == 0:
+        return f"{kernel_signature(kernel.sym_name.data, parameters, block)}\n{{\n}}\n"
     body = "\n".join(f"        {line}" for line in plan.body)
     preamble = "".join(f"    {line}\n" for line in plan.preamble)
     t = ctx.index

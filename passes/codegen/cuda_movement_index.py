@@ -74,7 +74,7 @@ GATHER = Spec(_gather_plan, lambda k, v: _gather_view(k.computation)[3] % v == 0
 def _gather_elements_plan(ctx: Context) -> Plan:
     op = ctx.op
     data, out, axis = shape_of(op.data), shape_of(op.result), int_of(op.axis)
-    lines, names = ctx.coords("i", out, "c")
+    lines, names = ctx.coords("i", out, "c", needed=[k for k in range(len(out)) if k != axis])  # q replaces c<axis>
     data_strides = strides(data)
     rest = ctx.dot([n for k, n in enumerate(names) if k != axis], [s for k, s in enumerate(data_strides) if k != axis])
     lines += resolve(ctx, "q", _index_load(ctx.kernel, 1, "i"), data[axis])

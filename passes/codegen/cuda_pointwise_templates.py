@@ -253,6 +253,8 @@ def _pow(op, a, t):
 
 
 def _prelu(op, a, t):
+    if t[0] in UNSIGNED:  # x < 0 never holds (NVRTC: a pointless comparison); 0 * slope is 0
+        return f"({a[0]} > 0 ? {a[0]} : ({t[0]})({a[0]} * {a[1]}))"
     return f"({a[0]} < 0 ? ({t[0]})({a[0]} * {a[1]}) : {a[0]})"
 
 

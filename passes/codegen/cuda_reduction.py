@@ -309,6 +309,10 @@ class _Emitter:
         self.out_types = [ctype_of(t.element_type, f"@{plan.name}") for t in plan.kernel.function_type.outputs.data]
         self.element_yields, self.write_yields = plan.element_yields, plan.write_yields
         self.row_yields, self.row_stats = plan.row_yields, plan.row_stats
+        # the register cache holds x for the passes after the first that read it again (a
+        # second statistic, a normalization's write); a write pass whose epilogue is per
+        # element recomputes what it needs, so with only that there is nothing to keep
+        self.keeps_x = bool(self.tile.get("cache", 0)) and (len(self.rec.stats) > 1 or self.rec.write is not None)
 
     # -- element code --
 
@@ -354,9 +358,12 @@ class _Emitter:
             extra = [v for k, v in enumerate(plan.anchor.operands) if k > 0 and k not in rec.channel_operands]
             extra += [v for o in plan.epilogue for v in o.operands]
         lines, names = self._element([*wanted, *extra], vector_arrays)
-        x = f"xs[c * {self.tile.get('vector', 1)} + v]" if from_cache else names[data]
-        lines.append(f"const {rec.xtype} x = {x};")
-        if cached and pass_no == 0:
+        # x is read by the cache store, the pass's fold or a normalization's write; a write
+        # pass whose epilogue is per element reads none of them, so it declares no x
+        if (self.keeps_x and pass_no == 0) or stat is not None or (writing and rec.write is not None):
+            x = f"xs[c * {self.tile.get('vector', 1)} + v]" if from_cache else names[data]
+            lines.append(f"const {rec.xtype} x = {x};")
+        if self.keeps_x and pass_no == 0:
             lines.append(f"xs[c * {self.tile['vector']} + v] = x;")
         stores = []
         if pass_no == 0:
@@ -499,7 +506,7 @@ class _Emitter:
             f"const long long row = (long long)blockIdx.x * {rows} + threadIdx.x / {threads};",
             f"const bool row_ok = row < {g.outer}LL;",
         ]
-        if cached:
+        if self.keeps_x:
             lines.append(f"{self.rec.xtype} xs[{steps * vector}];")
         passes = list(self.rec.stats) + ([None] if self.plan.has_write else [])
         for p, stat in enumerate(passes):

@@ -1,1 +1,2 @@
-"""Lowering: `fused` → `kernel`. Kernels become symbols; the host function launches them."""
+"""Lowering: `fused` → `kernel`. Kernels become symbols, the host function launches them
+(`outline-kernels`), and each kernel gets its launch configuration (`configure-kernels`)."""

@@ -6,7 +6,7 @@
 CudaUnavailable where there is no driver or device. Every failed call raises an error naming
 the call (errors.py). One module per responsibility:
 
-    nvrtc.py    compile_cuda, compile_ptx and their disk cache
+    nvrtc.py    compile_cuda, compile_ptx, compile_program (output and log) and their disk cache
     errors.py   the exceptions
     driver.py   the checked driver call and the base of owned driver objects
     device.py   cuInit, Device, the primary Context, synchronize, memory_info
@@ -35,10 +35,11 @@ from runtime.cuda.errors import (
 )
 from runtime.cuda.kernel import Kernel, Module
 from runtime.cuda.memory import DeviceBuffer
-from runtime.cuda.nvrtc import cache_dir, compile_cuda, compile_ptx, nvrtc_version
+from runtime.cuda.nvrtc import Compiled, cache_dir, compile_cuda, compile_program, compile_ptx, nvrtc_version
 from runtime.cuda.stream import Event, Graph, Stream
 
 __all__ = [
+    "Compiled",
     "Context",
     "CudaError",
     "CudaUnavailable",
@@ -55,6 +56,7 @@ __all__ = [
     "Stream",
     "cache_dir",
     "compile_cuda",
+    "compile_program",
     "compile_ptx",
     "current_context",
     "device_count",

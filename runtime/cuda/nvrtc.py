@@ -2,6 +2,7 @@
 
     cubin = compile_cuda(source, "saxpy.cu", arch="sm_90")      # bytes, for Module(cubin)
     ptx = compile_ptx(source, "saxpy.cu", arch="sm_90")         # str
+    result = compile_program(source, "saxpy.cu", arch="sm_90")  # Compiled: .binary and NVRTC's .log
 
 `arch` names a real GPU architecture: `sm_80`, `sm_90`, or `sm_90a` for Hopper's
 arch-specific instructions (wgmma, setmaxnreg); it becomes NVRTC's `-arch=` flag
@@ -9,7 +10,8 @@ arch-specific instructions (wgmma, setmaxnreg); it becomes NVRTC's `-arch=` flag
 `-DTILE=64`).
 
 The cache. A result is stored under a key that hashes everything it depends on: the
-source, the program name, the options, the arch, the output kind and NVRTC's version. The
+source, the program name, the options, the arch, the output kind and NVRTC's version; an
+entry holds the output and NVRTC's log, so a cache hit reports the same warnings. The
 folder is `$OPTC_CACHE_DIR/nvrtc`, by default `~/.cache/optc/nvrtc` (`$XDG_CACHE_HOME/optc`
 where that is set). Entries are written to a temporary file and renamed into place, so a
 reader never sees half an entry; each starts with a digest of its payload, and an entry
@@ -17,8 +19,11 @@ that fails it (a truncated or overwritten file) is compiled again and replaced. 
 that the source reaches through `-I` paths are not part of the key: generated kernels are
 self-contained. `compile_cuda(..., cache=False)` skips the cache.
 
-Logging: `optc.runtime.cuda.nvrtc` reports each compile and cache hit at DEBUG, and NVRTC's
-warnings at WARNING.
+Warnings. A compile that succeeds may still leave a log: NVRTC's warnings (an unused
+variable, say). `compile_program` returns it with the output (`Compiled.log`), so a test can
+demand that generated code compiles without any; the code generators emit none. Each fresh
+compile with a log also logs it at WARNING (`runtime.cuda.nvrtc`); compiles and cache hits
+are logged at DEBUG.
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ import json
 import logging
 import os
 import re
+import struct
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from cuda.bindings import nvrtc
@@ -42,8 +49,18 @@ from runtime.cuda.errors import NvrtcCompileError, NvrtcError, NvrtcUnavailable
 logger = logging.getLogger(__name__)
 
 _ARCH = re.compile(r"sm_(\d+[af]?)")
-_MAGIC = b"optc-nvrtc-1\n"  # the cache entry format; bump it to orphan old entries
+_MAGIC = b"optc-nvrtc-2\n"  # the cache entry format; bump it to orphan old entries
 _DIGEST = hashlib.sha256().digest_size
+_LOG_SIZE = struct.Struct("<I")  # an entry's payload: the log's size, the log, the output
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """One compile's output (a cubin, or PTX as bytes) and NVRTC's log, which after a
+    successful compile holds only warnings: empty when NVRTC had nothing to say."""
+
+    binary: bytes
+    log: str = ""
 
 
 # -- calls -------------------------------------------------------------------------------
@@ -90,7 +107,7 @@ def _program_log(program, name: str) -> str:
     return log.rstrip(b"\0").decode(errors="replace")
 
 
-def _nvrtc_compile(source: str, name: str, arch: str, options: tuple[str, ...], target: str) -> bytes:
+def _nvrtc_compile(source: str, name: str, arch: str, options: tuple[str, ...], target: str) -> Compiled:
     """One NVRTC compile: `target` is "cubin" or "ptx". The cache sits around this."""
     arch_flag = f"-arch={arch}" if target == "cubin" else f"-arch=compute_{arch[3:]}"
     flags = [arch_flag.encode(), *(option.encode() for option in options)]
@@ -102,11 +119,12 @@ def _nvrtc_compile(source: str, name: str, arch: str, options: tuple[str, ...], 
             raise NvrtcCompileError(name, arch, options, log, status)
         if status != nvrtc.nvrtcResult.NVRTC_SUCCESS:
             raise NvrtcError("nvrtcCompileProgram", status, program=name, detail=f"flags {flags}\n{log}")
-        if log.strip():
-            logger.warning("NVRTC warnings for %s (%s):\n%s", name, arch, log.rstrip())
+        log = log.strip()
+        if log:
+            logger.warning("NVRTC warnings for %s (%s):\n%s", name, arch, log)
         if target == "cubin":
-            return _read(nvrtc.nvrtcGetCUBINSize, nvrtc.nvrtcGetCUBIN, program, name)
-        return _read(nvrtc.nvrtcGetPTXSize, nvrtc.nvrtcGetPTX, program, name).rstrip(b"\0")
+            return Compiled(_read(nvrtc.nvrtcGetCUBINSize, nvrtc.nvrtcGetCUBIN, program, name), log)
+        return Compiled(_read(nvrtc.nvrtcGetPTXSize, nvrtc.nvrtcGetPTX, program, name).rstrip(b"\0"), log)
     finally:
         nvrtc.nvrtcDestroyProgram(program)
 
@@ -142,8 +160,8 @@ def cache_key(source: str, name: str, arch: str, options: Sequence[str], target:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
-def _read_entry(path: Path) -> bytes | None:
-    """The entry's payload, or None if it is missing or does not match its digest."""
+def _read_entry(path: Path) -> Compiled | None:
+    """The entry's compile, or None if it is missing or does not match its digest."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -152,13 +170,19 @@ def _read_entry(path: Path) -> bytes | None:
     if len(data) <= head or not data.startswith(_MAGIC):
         return None
     digest, payload = data[len(_MAGIC) : head], data[head:]
-    if hashlib.sha256(payload).digest() != digest:
+    if hashlib.sha256(payload).digest() != digest or len(payload) < _LOG_SIZE.size:
         return None
-    return payload
+    (log_size,) = _LOG_SIZE.unpack_from(payload)
+    log_end = _LOG_SIZE.size + log_size
+    if len(payload) <= log_end:
+        return None
+    return Compiled(payload[log_end:], payload[_LOG_SIZE.size : log_end].decode(errors="replace"))
 
 
-def _write_entry(path: Path, payload: bytes) -> None:
+def _write_entry(path: Path, compiled: Compiled) -> None:
     """Writes atomically: a temporary file in the same folder, renamed over the entry."""
+    log = compiled.log.encode()
+    payload = _LOG_SIZE.pack(len(log)) + log + compiled.binary
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
@@ -187,7 +211,7 @@ def _check_options(options: Sequence[str]) -> tuple[str, ...]:
     return options
 
 
-def _compile(source: str, name: str, arch: str, options: Sequence[str], target: str, cache: bool) -> bytes:
+def _compile(source: str, name: str, arch: str, options: Sequence[str], target: str, cache: bool) -> Compiled:
     _check_arch(arch)
     options = _check_options(options)
     path = None
@@ -201,17 +225,33 @@ def _compile(source: str, name: str, arch: str, options: Sequence[str], target: 
         if path.exists():
             logger.warning("nvrtc cache entry %s is corrupt; compiling %s again", path, name)
     started = time.perf_counter()
-    binary = _nvrtc_compile(source, name, arch, options, target)
+    compiled = _nvrtc_compile(source, name, arch, options, target)
     logger.debug("nvrtc compiled %s for %s in %.1f ms", name, arch, 1e3 * (time.perf_counter() - started))
     if path is not None:
         try:
-            _write_entry(path, binary)
+            _write_entry(path, compiled)
         except OSError as exc:  # a read-only or full disk costs a recompile, not the build
             logger.warning("could not write the nvrtc cache entry %s: %s", path, exc)
-    return binary
+    return compiled
 
 
 # -- the entry points --------------------------------------------------------------------
+
+
+def compile_program(
+    source: str,
+    name: str,
+    arch: str = "sm_90",
+    options: Sequence[str] = (),
+    *,
+    target: str = "cubin",
+    cache: bool = True,
+) -> Compiled:
+    """Compiles CUDA C++ `source` to `target` ("cubin" or "ptx") and returns the output with
+    NVRTC's log (its warnings). compile_cuda and compile_ptx return the output alone."""
+    if target not in ("cubin", "ptx"):
+        raise OptcError(f"NVRTC target must be 'cubin' or 'ptx', got '{target}'")
+    return _compile(source, name, arch, options, target, cache)
 
 
 def compile_cuda(
@@ -222,11 +262,11 @@ def compile_cuda(
     `name` is the program's name, the file name NVRTC's messages use (`saxpy.cu`). Raises
     NvrtcCompileError, with NVRTC's log, if the source does not compile.
     """
-    return _compile(source, name, arch, options, "cubin", cache)
+    return compile_program(source, name, arch, options, cache=cache).binary
 
 
 def compile_ptx(
     source: str, name: str, arch: str = "sm_90", options: Sequence[str] = (), *, cache: bool = True
 ) -> str:
     """Compiles CUDA C++ `source` to PTX for the virtual architecture of `arch` (compute_90 for sm_90)."""
-    return _compile(source, name, arch, options, "ptx", cache).decode()
+    return compile_program(source, name, arch, options, target="ptx", cache=cache).binary.decode()
