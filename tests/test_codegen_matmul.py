@@ -273,7 +273,7 @@ def test_every_configurable_tile_reads_a_transposed(name, tile):
     source = PRELUDE + "\n" + cuda_matmul.emit(kernel, _launch_for(kernel, tile))
     assert ("optc_ldmatrix_x4_trans(a[" in source) == ("warps_m" in tile)
     for arch in ARCHS:
-        compile_cuda(source, f"{name}.cu", arch=arch, cache=False)
+        compile_clean(source, f"{name}.cu", arch)
 
 
 def test_module_with_several_matmuls_compiles():
