@@ -1,8 +1,8 @@
 """Named pipelines (`optc -p default`) and the levels `--compile-to` can stop at.
 
 A pipeline is a plain pass list in xDSL's pipeline syntax, and may name other pipelines.
-`--compile-to LEVEL` runs the pipeline named after the level; `quant` and `kernel` arrive
-with their dialects, and until then `--compile-to` says which levels exist.
+`--compile-to LEVEL` runs the pipeline named after the level (`graph`, `fused`, `kernel`);
+`quant` arrives with its dialect, and until then `--compile-to quant` says which levels exist.
 """
 
 import re

@@ -4,6 +4,7 @@
 #
 #   bash tests/run.sh            # everything this machine can run
 #   bash tests/run.sh -x -k dce  # pytest options
+#   OPTC_TEST_WORKERS=0 bash tests/run.sh   # pytest in one process
 #
 # pytest reports only failures and errors (-rfE; pass -ra for skips too).
 # Tests marked `gpu` run only where an NVIDIA driver answers (they also skip themselves);
@@ -18,9 +19,12 @@ compgen -G "benchmarks/zoo/*.onnx" >/dev/null || excluded+=("not zoo")
 markers=""
 for m in "${excluded[@]}"; do markers="${markers:+$markers and }$m"; done
 
+# pytest-xdist: one worker per core (OPTC_TEST_WORKERS=N to choose, 0 for none); a test
+# file stays on one worker, as the node tests' pass rate is counted from its own module
+workers=${OPTC_TEST_WORKERS:-auto}
 started=$SECONDS
-echo "== pytest${markers:+ (-m '$markers')}"
-python -m pytest -q -rfE -p no:cacheprovider ${markers:+-m "$markers"} "$@"
+echo "== pytest${markers:+ (-m '$markers')}, $workers workers"
+python -m pytest -q -rfE -p no:cacheprovider -n "$workers" --dist loadfile ${markers:+-m "$markers"} "$@"
 pytest_status=$?
 if [ "$pytest_status" -eq 5 ]; then  # no test selected: not a failure of the suite
     echo "pytest: no test matched the selection"
