@@ -104,10 +104,15 @@ def run_on_cpu(ir: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     (kernel,) = kernels_of(lower(ir))
     launch = serial_launch(kernel)
     kernel.attributes["launch"] = launch
-    source = HOST_PRELUDE + emit_kernel(kernel) + serial_launcher(kernel, launch)
+    return build_and_launch(kernel, HOST_PRELUDE + emit_kernel(kernel) + serial_launcher(kernel, launch), feeds)
+
+
+def build_and_launch(kernel, source: str, feeds: dict[str, np.ndarray], flags: tuple[str, ...] = ()) -> list[np.ndarray]:
+    """Build `source` (a kernel with its host `optc_launch`) with g++ and run it on `feeds`:
+    the kernel's outputs, as the reference holds them."""
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "k.cpp").write_text(source)
-        subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
+        subprocess.run(["g++", "-O1", *flags, "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
         lib = ctypes.CDLL(f"{tmp}/k.so")
         inputs = [to_buffer(feeds[name], t.element_type) for name, t in zip(feeds, kernel.function_type.inputs.data)]
         outputs = [
@@ -251,16 +256,4 @@ def run_on_fibers(ir: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Lower `ir` (one kernel, 1-D blocks), build its emitted C++ with g++ against the fiber
     harness and run it on `feeds`."""
     (kernel,) = kernels_of(lower(ir))
-    source = fiber_source(kernel, kernel.attributes["launch"])
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "k.cpp").write_text(source)
-        subprocess.run(["g++", "-O1", "-w", "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
-        lib = ctypes.CDLL(f"{tmp}/k.so")
-        inputs = [to_buffer(feeds[name], t.element_type) for name, t in zip(feeds, kernel.function_type.inputs.data)]
-        outputs = [
-            np.zeros(t.get_shape(), to_buffer(np.zeros(0, numpy_dtype(t.element_type)), t.element_type).dtype)
-            for t in kernel.function_type.outputs.data
-        ]
-        ptrs = (ctypes.c_void_p * (len(inputs) + len(outputs)))(*[a.ctypes.data for a in [*inputs, *outputs]])
-        lib.optc_launch(ptrs)
-    return [from_buffer(o, t.element_type) for o, t in zip(outputs, kernel.function_type.outputs.data)]
+    return build_and_launch(kernel, fiber_source(kernel, kernel.attributes["launch"]), feeds, ("-w",))

@@ -22,11 +22,7 @@ in the reference — rounds to f16 (11 significant bits) or bf16 (8): one roundi
 
 from __future__ import annotations
 
-import ctypes
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,7 +39,7 @@ from runtime.reference.interpreter import run
 from tests.cuda_support import assert_gpu_matches_reference, compile_clean, compile_kernels, lower
 from tests.support import parse
 from tests.test_codegen_conv import Case
-from tests.host_emulation import fiber_source, from_buffer, to_buffer
+from tests.host_emulation import build_and_launch, fiber_source
 
 P1 = (1, 1, 1, 1)
 CASES = [
@@ -196,19 +192,7 @@ def run_emulated(ir: str, feeds: dict[str, np.ndarray], tile: Tile | None = None
     (kernel,) = kernels_of(lower(ir))
     launch = kernel.attributes["launch"] if tile is None else tile.launch(geometry(kernel))
     kernel.attributes["launch"] = launch
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "k.cpp").write_text(fiber_source(kernel, launch))
-        subprocess.run(["g++", "-O1", "-w", "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
-        lib = ctypes.CDLL(f"{tmp}/k.so")
-        types = kernel.function_type
-        inputs = [to_buffer(feeds[name], t.element_type) for name, t in zip(feeds, types.inputs.data)]
-        outputs = [np.zeros(t.get_shape(), np.uint16) for t in types.outputs.data]
-        ptrs = (ctypes.c_void_p * (len(inputs) + len(outputs)))(*[a.ctypes.data for a in [*inputs, *outputs]])
-        lib.optc_launch(ptrs)
-    results = []
-    for o, t in zip(outputs, types.outputs.data):
-        results.append(from_buffer(o, t.element_type) if "bf16" in str(t.element_type) else o.view(np.float16))
-    return results
+    return build_and_launch(kernel, fiber_source(kernel, launch), feeds, ("-w",))
 
 
 def _check_emulated(case: Case, tile: Tile | None = None) -> None:

@@ -588,12 +588,7 @@ VECTOR_TYPES = "struct alignas(16) uint4 { unsigned x, y, z, w; };\nstruct align
 def run_emulated(ir: str, feeds: dict, tile: tuple | None = None, grid: int | None = None) -> list[np.ndarray]:
     """Lower `ir` (one matmul), build the emitted kernel with g++ against the fiber
     harness and run it (with `tile` and a `grid` of blocks when given: the work loop strides)."""
-    import ctypes
-    import subprocess
-    import tempfile
-    from pathlib import Path
-
-    from tests.host_emulation import fiber_source, from_buffer, to_buffer
+    from tests.host_emulation import build_and_launch, fiber_source
 
     (kernel,) = kernels_of(lower(ir))
     launch = kernel.attributes["launch"]
@@ -602,23 +597,7 @@ def run_emulated(ir: str, feeds: dict, tile: tuple | None = None, grid: int | No
         probe = _launch_for(kernel, dict(zip(keys, tile)))
         launch = LaunchAttr([grid or launch.grid_dims[0]], probe.block_dims, probe.shared_bytes, probe.tile_params)
         kernel.attributes["launch"] = launch
-    types = kernel.function_type
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "k.cpp").write_text(VECTOR_TYPES + fiber_source(kernel, launch))
-        subprocess.run(["g++", "-O1", "-w", "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
-        lib = ctypes.CDLL(f"{tmp}/k.so")
-        inputs = [to_buffer(feeds[name], t.element_type) for name, t in zip(feeds, types.inputs.data)]
-        outputs = []
-        for t in types.outputs.data:
-            et = str(t.element_type)
-            outputs.append(np.zeros(t.get_shape(), np.float32 if "f32" in et else np.uint16))
-        ptrs = (ctypes.c_void_p * (len(inputs) + len(outputs)))(*[a.ctypes.data for a in [*inputs, *outputs]])
-        lib.optc_launch(ptrs)
-    results = []
-    for o, t in zip(outputs, types.outputs.data):
-        et = str(t.element_type)
-        results.append(o if "f32" in et else from_buffer(o, t.element_type) if "bf16" in et else o.view(np.float16))
-    return results
+    return build_and_launch(kernel, VECTOR_TYPES + fiber_source(kernel, launch), feeds, ("-w",))
 
 
 EMULATED = {
