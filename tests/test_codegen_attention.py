@@ -102,6 +102,7 @@ def launch_of(module) -> LaunchAttr:
     return kernel.launch
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_compiles(name):
     """Each case lowers, configures, emits and compiles for sm_80 and sm_90."""
@@ -223,6 +224,7 @@ def relaunched(case: Case, **tile):
     ],
     ids=["f16_simt", "bf16_simt", "f16_mma_128x128", "f16_mma_16x16", "f32_simt_64x64"],
 )
+@pytest.mark.slow
 def test_launch_tiles_are_honoured(case, tile):
     """emit follows the launch's tiles (what a tuner changes): the SIMT kernel for f16/bf16
     as well, and other tile sizes; each compiles, and on a GPU matches the reference."""

@@ -26,6 +26,8 @@ from tests.test_pipeline_default import EXAMPLES
 
 LIT = Path(__file__).resolve().parents[1] / "lit_tests"
 
+pytestmark = pytest.mark.slow  # every case compiles whole models or lit files with NVRTC
+
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "bf16"])
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)

@@ -208,12 +208,14 @@ def _check_emulated(case: Case, tile: Tile | None = None) -> None:
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ to build the emitted C++ for the CPU")
 
 
+@pytest.mark.slow
 @needs_gxx
 @pytest.mark.parametrize("case", EMULATED)
 def test_emulated_kernel_matches_reference(case: str):
     _check_emulated(BY_ID[case])
 
 
+@pytest.mark.slow
 @needs_gxx
 @pytest.mark.parametrize("tile", [Tile(128, 128, 32, 2, 4, 3), Tile(128, 64, 32, 2, 2, 2), Tile(128, 32, 32, 4, 1, 3), Tile(16, 64, 64, 1, 4, 4)], ids=str)
 def test_emulated_kernel_matches_reference_with_other_tiles(tile: Tile):

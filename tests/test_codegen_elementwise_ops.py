@@ -272,6 +272,7 @@ def _source(case: Case) -> str:
     return emit(kernel, configure(kernel))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("group", sorted(GROUPS))
 def test_every_op_compiles(group, arch):

@@ -266,6 +266,7 @@ def test_other_tiles_compile(name, tile):
     + [("f16_transpose_ab_odd", dict(zip(cuda_matmul.MMA_KEYS, cuda_matmul.MMA_SKINNY)))],
     ids=str,
 )
+@pytest.mark.slow
 def test_every_configurable_tile_reads_a_transposed(name, tile):
     """No tile that configure may pick lacks transpose_a: each compiles with it."""
     _, kernel = _kernel(CASES[name][0])
@@ -466,6 +467,7 @@ def _node_model(name: str):
     return import_onnx(case.model)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NODE_TESTS)
 def test_node_test_matmul_kernels_compile(name):
     """ONNX node tests whose matmul epilogues once failed to compile (constants' tables out
@@ -624,6 +626,7 @@ EMULATED = {
 _needs_gxx = pytest.mark.skipif(__import__("shutil").which("g++") is None, reason="needs g++ to build the emitted C++ for the CPU")
 
 
+@pytest.mark.slow
 @_needs_gxx
 @pytest.mark.parametrize("name", sorted(EMULATED))
 def test_emulated_kernel_matches_reference(name):

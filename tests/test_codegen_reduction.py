@@ -628,6 +628,7 @@ def _node_module(case):
     return OptcReferenceRep(model, None)._find_constant_inputs(inputs)[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NODE_TESTS)
 def test_node_test_kernels_compile(name):
     assert compile_kernels(_node_module(_node_case(name)), pipeline="kernel")

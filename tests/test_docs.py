@@ -40,6 +40,7 @@ def execute(lang: str, body: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("doc", DOCS)
 def test_runnable_blocks_succeed(doc):
     runnable = [(lang, body) for lang, attrs, body in blocks(doc) if attrs == "runnable"]

@@ -135,6 +135,7 @@ def test_one_kernel_fewer_and_the_others_unchanged(model, precision):
     assert len(added) == 1 and "kc * 1024 + " in added[0]  # channel kc of the 32x32 NCHW input
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_resnet_stem_kernels_compile(precision):
     sources = compile_kernels(import_onnx(resnet_stem()), pipeline=kernel_pipeline(precision))

@@ -82,6 +82,7 @@ def test_onnx_block_loses_its_transpose_kernels():
 FP16 = "graph-optimize,graph-convert-precision{precision=fp16},fuse,lower-to-kernels"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pipeline", ["kernel", FP16], ids=["f32", "f16"])
 def test_onnx_block_kernels_compile(pipeline):
     sources = compile_kernels(transpose_block(), pipeline=pipeline)

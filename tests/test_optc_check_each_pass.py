@@ -108,6 +108,7 @@ def test_the_seed_picks_the_inputs(capsys, wrong_pass, tmp_path):
     assert errors[0] != errors[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_the_tolerance_follows_the_precision(capsys, precision):
     spec = with_precision("default", precision)

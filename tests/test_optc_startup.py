@@ -32,6 +32,7 @@ def test_version_imports_no_pass():
     assert {m for m in imported("--version") if m.startswith("passes.")} <= {"passes.registry"}
 
 
+@pytest.mark.slow
 def test_a_run_imports_only_the_passes_it_runs():
     modules = imported(str(ROOT / "lit_tests/graph/core.mlir"), "-p", "graph-dce")
     assert "passes.graph.dce" in modules
@@ -39,6 +40,7 @@ def test_a_run_imports_only_the_passes_it_runs():
     assert "runtime.reference" not in modules
 
 
+@pytest.mark.slow
 def test_the_reference_interpreter_imports_no_xdsl_interpreter():
     modules = imported(str(ROOT / "lit_tests/graph/core.mlir"), "-p", "graph-fold-constants")
     assert "runtime.reference.interpreter" in modules
