@@ -397,3 +397,18 @@ def test_zoo_every_layer_fuses(entry, simplified):
     actual = run(module, inputs)
     for name in expected:
         np.testing.assert_allclose(actual[name], expected[name], rtol=1e-4, atol=1e-4, err_msg=f"output {name}")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 1e30² overflows f32 in the graph, as written
+@pytest.mark.parametrize("factor", [1e30, 1e-30], ids=["overflows", "underflows"])
+def test_a_scale_f32_cannot_hold_stays_unfused(factor):
+    """q and k each scaled by `factor`: the folded scale (1e60, 1e-60) is no f32 number, so
+    the chain stays as written (the graph scales factor by factor), instead of an attention
+    whose scale attribute cannot be built or rounds to 0."""
+    g = Graph()
+    c = g.const(np.float32(factor))
+    q, kt = g.op("Mul", "x", c), g.op("Mul", g.op("Transpose", "x", perm=[0, 1, 3, 2]), c)
+    p = g.op("Softmax", g.op("MatMul", q, kt), axis=-1)
+    model = g.model(g.op("MatMul", p, "x"), {"x": ([B, H, S, D], TensorProto.FLOAT)})
+    after = assert_pass_preserves(import_onnx(model), "fuse-attention")
+    assert attentions(after) == [] and count(after, SoftmaxOp) == 1

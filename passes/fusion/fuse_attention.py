@@ -30,7 +30,9 @@ Merging the heads (option `merge-heads`): where the result's only reader is the 
 
 Every value between the two products must have no other reader (scores, scaled scores, probs),
 and the masking ops must come after the scaling (scaling a masked-out -big could make it
-small again). The scale is the product of every constant factor, folded in float64.
+small again). The scale is the product of every constant factor, folded in float64; where f32,
+the type of the op's `scale`, cannot hold it (the product overflows, or rounds a nonzero scale
+to 0, or a factor is inf or NaN), the chain stays unfused and runs factor by factor as written.
 
 Masks (option `masks`): the additive operand of the Add becomes the op's mask, reshaped to
 rank 4 where it has fewer axes. What exporters build it from is read back, so a kernel reads
@@ -150,6 +152,9 @@ def is_noop(op: Operation) -> bool:
     return isinstance(op, IdentityOp) or (isinstance(op, CastOp) and op.input.type == op.result.type)
 
 
+F32_MAX = float(np.finfo(np.float32).max)
+
+
 def scale_factor(op: Operation, store: WeightStore) -> tuple[SSAValue, float] | None:
     """For `x * c`, `c * x` or `x / c` with c a scalar constant that does not widen x, and
     for a no-op: (x, the factor)."""
@@ -165,6 +170,11 @@ def scale_factor(op: Operation, store: WeightStore) -> tuple[SSAValue, float] | 
         if divisor:
             return op.lhs, 1.0 / divisor
     return None
+
+
+def fits_f32(scale: float) -> bool:
+    """`scale` is a finite f32 number, nonzero if it was: the attention op's `scale` can hold it."""
+    return math.isfinite(scale) and abs(scale) <= F32_MAX and (scale == 0 or np.float32(scale) != 0)
 
 
 def peel_scales(value: SSAValue, store: WeightStore, ops: list[Operation]) -> tuple[SSAValue, float]:
@@ -420,6 +430,9 @@ class AttentionAroundSoftmax(RewritePattern):
         q, q_scale = peel_scales(logits.scores.lhs, self.store, q_ops)
         key = read_key(logits.scores.rhs, self.store)
         v = root.rhs
+        scale = logits.scale * q_scale * key.scale
+        if not fits_f32(scale):
+            return None
         if not fits_attention(q, key_shape(key), v) or len({t.type.element_type for t in (q, key.source, v)}) != 1:
             return None
         return Match(
@@ -428,7 +441,7 @@ class AttentionAroundSoftmax(RewritePattern):
             v,
             logits.mask,
             plan,
-            logits.scale * q_scale * key.scale,
+            scale,
             causal or plan.causal,
             root,
             [*ops, *logits.ops, *q_ops, *key.ops],
