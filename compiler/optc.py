@@ -20,8 +20,9 @@ from xdsl.universe import Universe
 from xdsl.utils.exceptions import DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
+from compiler.errors import DEBUG_FLAG, DEBUG_HELP, handle
 from compiler.pipelines import LEVEL_ORDER, LEVELS, PIPELINES, PLANNED_LEVELS, PRECISIONS, build, with_precision
-from dialects.errors import OptcError
+from dialects.errors import OptcError, blame, pass_failed
 from dialects.registry import DIALECTS
 from dialects.weights import WEIGHTS_ATTR, WeightStore, attach, store_of
 from passes.registry import PASSES
@@ -79,8 +80,13 @@ class OptcMain(xDSLOptMain):
         if self.args.input_file is not None:
             return import_onnx(self.args.input_file, shapes)
         import onnx
+        from google.protobuf.message import DecodeError
 
-        return import_onnx(onnx.load_model_from_string(io.read()), shapes)
+        try:
+            proto = onnx.load_model_from_string(io.read())
+        except DecodeError as e:
+            raise OptcError(f"standard input is not an ONNX model ({e})") from None
+        return import_onnx(proto, shapes)
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser):
         super().register_all_arguments(arg_parser)
@@ -140,6 +146,7 @@ class OptcMain(xDSLOptMain):
             action="store_true",
             help="list the ONNX op types optc imports, then exit",
         )
+        arg_parser.add_argument(DEBUG_FLAG, action="store_true", help=DEBUG_HELP)
 
     # --- pipeline --------------------------------------------------------------
 
@@ -152,11 +159,17 @@ class OptcMain(xDSLOptMain):
         passes = build(with_precision(spec or "", self.args.precision or "fp32"))
         self.pipeline = PassPipeline(passes, self._after_pass)
         self._checker = _checker(self.args)
+        self._running: ModulePass | None = None  # the pass xDSL is applying, for errors that escape it
+
+    def apply_passes(self, prog: ModuleOp) -> None:
+        with blame(lambda: self._running and pass_failed(self._running.name)):
+            super().apply_passes(prog)
 
     def _after_pass(self, previous: ModulePass | None, module: ModuleOp, following: ModulePass | None):
         # xDSL calls this before the first pass, between passes and after the last one.
         import time
 
+        self._running = None
         now = time.perf_counter()
         if previous is not None and self.args.time_passes:
             print(f"pass {previous.name}: {(now - self._pass_started) * 1000:.2f} ms", file=sys.stderr)
@@ -173,6 +186,7 @@ class OptcMain(xDSLOptMain):
         if self._checker is not None:
             self._check(previous, module, following)
         self._pass_started = time.perf_counter()
+        self._running = following
 
     def _check(self, previous: ModulePass | None, module: ModuleOp, following: ModulePass | None) -> None:
         if previous is None and following is not None:
@@ -274,22 +288,7 @@ def _save_weights_beside(module: ModuleOp, output_file: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        OptcMain(args=argv).run()
-    except OptcError as e:
-        print(f"optc: error: {e}", file=sys.stderr)
-        return 1
-    except (DiagnosticException, ParseError) as e:
-        print(f"optc: error: {e}", file=sys.stderr)
-        for note in getattr(e, "__notes__", []):
-            print(f"optc: note: {note}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:
-        return 0
-    except OSError as e:  # xDSL opens the input and output files itself
-        print(f"optc: error: cannot open '{e.filename}': {e.strerror}", file=sys.stderr)
-        return 1
-    return 0
+    return handle("optc", lambda: OptcMain(args=argv).run(), argv)
 
 
 if __name__ == "__main__":

@@ -43,14 +43,13 @@ import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
-from xdsl.utils.exceptions import DiagnosticException, ParseError
 
 from compiler.accuracy import TOLERANCES, Diff, compare
+from compiler.errors import DEBUG_FLAG, DEBUG_HELP, handle
 from compiler.pipelines import PRECISIONS, build, with_precision
-from dialects.errors import OptcError
+from dialects.errors import OptcError, blame, pass_failed
 from dialects.registry import DIALECTS
 from dialects.weights import clone_with_weights, from_npz_arrays, store_of, to_npz_arrays
-from runtime.cuda.errors import CudaError, CudaUnavailable, KernelArgumentError, NvrtcError
 from runtime.engine.engine import EngineError
 from runtime.engine.file import EngineFileError
 
@@ -132,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
         help="with --device cuda: print the arena beside the naive sum and the lower bound, and draw buffer lifetimes against offsets",
     )
     add("--json", metavar="FILE", help="write the report (inputs, outputs, times, memory, profile, comparison) as JSON")
+    add(DEBUG_FLAG, action="store_true", help=DEBUG_HELP)
     return p
 
 
@@ -220,7 +220,8 @@ def _compile(module: ModuleOp, spec: str) -> None:
     with Progress("running passes", len(passes)) as progress:
         for compiler_pass in passes:
             progress.advance(0, compiler_pass.name)
-            compiler_pass.apply(ctx, module)
+            with blame(lambda: pass_failed(compiler_pass.name)):
+                compiler_pass.apply(ctx, module)
             module.verify()
             progress.advance()
 
@@ -535,22 +536,18 @@ def _compare_report(args: argparse.Namespace, outputs, theirs, what: str) -> tup
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return handle("optc-run", lambda: _main(argv), argv, meant=(EngineError, EngineFileError))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
-        report, failure = run_main(_parser().parse_args(argv))
-        print("\n".join(report))
-        if failure:
-            raise OptcError(failure)
+        args = _parser().parse_args(argv)
     except SystemExit as e:  # --help
         return int(e.code or 0)
-    except OptcError as e:
-        print(f"optc-run: error: {e}", file=sys.stderr)
-        return 1
-    except (DiagnosticException, ParseError) as e:  # IR that does not parse or verify
-        print(f"optc-run: error: {e}", file=sys.stderr)
-        return 1
-    except (CudaError, CudaUnavailable, NvrtcError, EngineError, EngineFileError, KernelArgumentError) as e:
-        print(f"optc-run: error: {e}", file=sys.stderr)
-        return 1
+    report, failure = run_main(args)
+    print("\n".join(report))
+    if failure:
+        raise OptcError(failure)
     return 0
 
 

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Operation
 from xdsl.interpreter import Interpreter, InterpreterFunctions, impl, register_impls
 
 from dialects.dtypes import numpy_dtype
-from dialects.errors import OptcError
+from dialects.errors import OptcError, blame
 from dialects.graph import WeightOp
 from dialects.weights import WeightStore, store_of
 from runtime.reference import core, elementwise, indexing, nn, tensor  # noqa: F401  (fill the table)
@@ -92,13 +93,33 @@ def run(module: ModuleOp, inputs: Mapping[str, np.ndarray], store: WeightStore |
     if unknown:
         raise OptcError(f"unknown input(s): {', '.join(unknown)} (the model takes {', '.join(names)})")
     args = [_checked_input(name, inputs[name], t) for name, t in zip(names, fn.function_type.inputs.data)]
-    interpreter = Interpreter(module)
+    running = _RunningOps()
+    interpreter = Interpreter(module, listeners=(running,))
     interpreter.register_implementations(FuncReference())
     interpreter.register_implementations(GraphReference(store if store is not None else store_of(module)))
     interpreter.register_implementations(FusedReference())
     interpreter.register_implementations(KernelReference())
-    results = interpreter.call_op(fn, tuple(args))
+    with blame(running.blame, meant=(OptcError,)):  # xDSL's own errors here are ours too
+        results = interpreter.call_op(fn, tuple(args))
     return dict(zip(io_names(fn, results=True), results))
+
+
+class _RunningOps(Interpreter.Listener):
+    """The ops being interpreted, innermost last: an exception that escapes one leaves it
+    on top, so the error can name it."""
+
+    def __init__(self):
+        self.stack: list[Operation] = []
+
+    def will_interpret_op(self, op: Operation, args) -> None:
+        self.stack.append(op)
+
+    def did_interpret_op(self, op: Operation, results) -> None:
+        self.stack.pop()
+
+    def blame(self) -> str:
+        where = f" on '{self.stack[-1].name}'" if self.stack else ""
+        return f"the reference interpreter failed{where}"
 
 
 def _checked_input(name: str, value: Any, t) -> np.ndarray:
