@@ -3,7 +3,8 @@
 Errors optc means (`OptcError`, xDSL's diagnostics with their notes, an OS error naming the
 file) print as they are. Anything else is a bug in optc: it prints as an `InternalError`,
 named by where it escaped when a pass or the interpreter said (dialects/errors.py `blame`),
-else as an internal error of the command. `--debug` or `OPTC_DEBUG=1` prints the traceback
+else as an internal error of the command. xDSL's diagnostics keep their one-line notes; the
+IR it dumps as a note comes with the traceback. `--debug` or `OPTC_DEBUG=1` prints the traceback
 after the line; Ctrl-C exits 130 without one.
 """
 
@@ -36,16 +37,19 @@ def _os_error(e: OSError) -> list[str]:
     return [f"error: cannot open '{e.filename}': {e.strerror}"]
 
 
-def _diagnostic(e: Exception) -> list[str]:
-    return [f"error: {e}", *(f"note: {note}" for note in getattr(e, "__notes__", []))]
+def _diagnostic(e: Exception, debug: bool) -> list[str]:
+    """The message and its one-line notes (the pass after which the IR stopped verifying);
+    the IR xDSL dumps as a note comes only with --debug."""
+    notes = [note for note in getattr(e, "__notes__", []) if debug or "\n" not in note.strip()]
+    return [f"error: {e}", *(f"note: {note}" for note in notes)]
 
 
-def _lines(e: BaseException, meant: tuple[type[BaseException], ...]) -> list[str]:
+def _lines(e: BaseException, meant: tuple[type[BaseException], ...], debug: bool) -> list[str]:
     """What the command prints for `e`, each line after `<command>: `."""
     if isinstance(e, (OptcError, *meant)):
         return [f"error: {e}"]
     if isinstance(e, (DiagnosticException, ParseError)):
-        return _diagnostic(e)
+        return _diagnostic(e, debug)
     if isinstance(e, OSError):
         return _os_error(e)
     return [f"error: {InternalError('internal error', e)}"]
@@ -66,8 +70,9 @@ def handle(
     except BrokenPipeError:  # `optc ... | head`
         return 0
     except Exception as e:
-        for line in _lines(e, meant):
+        debug = debugging(argv)
+        for line in _lines(e, meant, debug):
             print(f"{command}: {line}", file=sys.stderr)
-        if debugging(argv):
+        if debug:
             traceback.print_exception(e, file=sys.stderr)
         return 1
