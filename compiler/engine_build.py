@@ -37,7 +37,7 @@ from passes.codegen.cuda_types import device_itemsize
 from passes.memory.plan_memory import ARENA_ATTR, VIEW_OPS, live_buffers
 from runtime.cuda import compile_cuda
 from runtime.engine.file import EngineImage
-from runtime.engine.plan import BufferSpec, EnginePlan, KernelSpec, LaunchSpec, Slot, TensorSpec, device_dtype
+from runtime.engine.plan import BufferSpec, EnginePlan, KernelSpec, LaunchSpec, ParamSpec, Slot, TensorSpec, device_dtype
 from runtime.reference.interpreter import entry, io_names
 
 ALIGNMENT = 256
@@ -131,6 +131,13 @@ class _Layout:
     def bytes(self) -> bytes:
         data = b"".join(self.chunks)
         return data + b"\0" * (self.size - len(data))
+
+
+def _params(kernel: FuncOp) -> tuple[ParamSpec, ...]:
+    """The tensors a kernel's pointer parameters take: its arguments, then its results."""
+    where = f"@{kernel.sym_name.data}"
+    types = [*kernel.function_type.inputs.data, *kernel.function_type.outputs.data]
+    return tuple(ParamSpec(_device_type_name(t, where), tuple(t.get_shape())) for t in types)
 
 
 def _computed_ops(kernel: FuncOp) -> tuple[str, ...]:
@@ -286,7 +293,7 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
         specs.append(
             KernelSpec(
                 name, image_of[entry_name], launch.grid_dims, launch.block_dims, launch.shared_bytes,
-                _computed_ops(kernel), nbytes, flops, dtype, entry_name,
+                _computed_ops(kernel), nbytes, flops, dtype, entry_name, _params(kernel),
             )
         )
     memory = main.attributes.get(ARENA_ATTR)

@@ -169,6 +169,19 @@ def test_corrupt_cache_entry_is_compiled_again(cache, damage):
     assert len(cache) == 2
 
 
+def test_foreign_cache_entry_is_compiled_again(cache):
+    """An intact entry copied under another compile's key fails that key's digest: the
+    copy is not taken for the other kernel's cubin."""
+    saxpy = compile_cuda(SAXPY, "saxpy.cu")
+    (saxpy_entry,) = cache_dir().glob("*.cubin")
+    other = compile_cuda(SAXPY, "saxpy.cu", options=["-DOTHER"])
+    (other_entry,) = set(cache_dir().glob("*.cubin")) - {saxpy_entry}
+    other_entry.write_bytes(saxpy_entry.read_bytes())
+    assert compile_cuda(SAXPY, "saxpy.cu", options=["-DOTHER"]) == other
+    assert len(cache) == 3  # compiled again, not served saxpy's entry
+    assert compile_cuda(SAXPY, "saxpy.cu") == saxpy and len(cache) == 3
+
+
 def test_cache_can_be_skipped(cache):
     compile_cuda(SAXPY, "saxpy.cu", cache=False)
     compile_cuda(SAXPY, "saxpy.cu", cache=False)

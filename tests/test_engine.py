@@ -1,11 +1,10 @@
-"""Engines: the plan a kernel-level module becomes, the engine file and its errors (CPU),
-and running engines on the GPU (marker `gpu`): against the reference, replayed through a
-CUDA graph, with device tensors, saved and loaded."""
+"""Engines: the plan a kernel-level module becomes and its file (CPU; the file's checks
+are tests/test_engine_file.py), and running engines on the GPU (marker `gpu`): against
+the reference, replayed through a CUDA graph, with device tensors, saved and loaded."""
 
 from __future__ import annotations
 
 import os
-import struct
 
 import numpy as np
 import onnx
@@ -14,7 +13,7 @@ import pytest
 from compiler.engine_build import build_module, compile_engine
 from compiler.onnx_import import import_onnx
 from dialects.errors import OptcError
-from runtime.engine import EngineFileError, Slot, read_engine, write_engine
+from runtime.engine import Slot, read_engine, write_engine
 from runtime.reference import run
 from runtime.reference.inputs import random_inputs
 from tests.support import apply_pipeline, parse
@@ -108,32 +107,6 @@ def test_engine_file_round_trips(tmp_path):
     again = read_engine(tmp_path / "m.engine")
     assert again.plan == image.plan and again.images == image.images and again.weights == image.weights
     assert "kernel.launch @k0_fused_elementwise" in again.ir
-
-
-def _corrupt(path, at: int, byte: bytes = b"\xff"):
-    data = bytearray(path.read_bytes())
-    data[at : at + 1] = byte
-    path.write_bytes(bytes(data))
-
-
-@pytest.mark.parametrize(
-    ("damage", "message"),
-    [
-        (lambda p: p.write_bytes(b"PK\x03\x04 not an engine"), "is not an optc engine file"),
-        (lambda p: p.write_bytes(b"OPTCENG\0"), "is truncated"),
-        (lambda p: _corrupt(p, 8, struct.pack("<I", 99)[:1]), "is engine format version 99; this optc reads version 1"),
-        (lambda p: _corrupt(p, 21, b"\x00"), "has a damaged header"),
-        (lambda p: _corrupt(p, p.stat().st_size - 1, b"\x01"), "is damaged: its checksum does not match"),
-        (lambda p: p.unlink(), "cannot read engine file"),
-    ],
-    ids=["magic", "truncated", "version", "header", "checksum", "missing"],
-)
-def test_engine_file_errors(tmp_path, damage, message):
-    path = tmp_path / "m.engine"
-    write_engine(image_of(), path)
-    damage(path)
-    with pytest.raises(EngineFileError, match=message):
-        read_engine(path)
 
 
 # --- on the GPU ----------------------------------------------------------------------------

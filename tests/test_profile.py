@@ -14,7 +14,7 @@ from onnx import TensorProto, helper
 from compiler.engine_build import build, build_module, kernel_cost
 from dialects.kernel import FuncOp
 from runtime.cuda import compile_cuda
-from runtime.engine.plan import EnginePlan
+from runtime.engine.plan import EnginePlan, PlanError
 from runtime.engine.profile import (
     SPIN_SOURCE,
     Ceilings,
@@ -132,7 +132,7 @@ def test_plan_json_without_costs_reads_as_unknown():
 def test_plan_json_stays_strict_about_required_fields():
     data = cnn_plan().to_json()
     del data["kernels"][0]["grid"]
-    with pytest.raises(KeyError):
+    with pytest.raises(PlanError, match=r"plan.kernels\[0\] has no 'grid'"):
         EnginePlan.from_json(data)
 
 

@@ -17,7 +17,10 @@ where that is set). Entries are written to a temporary file and renamed into pla
 reader never sees half an entry; each starts with a digest of its payload, and an entry
 that fails it (a truncated or overwritten file) is compiled again and replaced. Headers
 that the source reaches through `-I` paths are not part of the key: generated kernels are
-self-contained. `compile_cuda(..., cache=False)` skips the cache.
+self-contained. The digest is of the entry's key and its payload, so an entry that is
+intact but foreign (another compile's entry copied or renamed under this key) fails it
+too and is rebuilt. The cache guards against accidents, not attackers: whoever can
+write to the folder can put code in every engine built from it. `compile_cuda(..., cache=False)` skips the cache.
 
 Warnings. A compile that succeeds may still leave a log: NVRTC's warnings (an unused
 variable, say). `compile_program` returns it with the output (`Compiled.log`), so a test can
@@ -49,7 +52,7 @@ from runtime.cuda.errors import NvrtcCompileError, NvrtcError, NvrtcUnavailable
 logger = logging.getLogger(__name__)
 
 _ARCH = re.compile(r"sm_(\d+[af]?)")
-_MAGIC = b"optc-nvrtc-2\n"  # the cache entry format; bump it to orphan old entries
+_MAGIC = b"optc-nvrtc-3\n"  # the cache entry format; bump it to orphan old entries
 _DIGEST = hashlib.sha256().digest_size
 _LOG_SIZE = struct.Struct("<I")  # an entry's payload: the log's size, the log, the output
 
@@ -160,7 +163,12 @@ def cache_key(source: str, name: str, arch: str, options: Sequence[str], target:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
-def _read_entry(path: Path) -> Compiled | None:
+def _entry_digest(key: str, payload: bytes) -> bytes:
+    """What an entry's digest covers: its own key (so it is not another key's entry) and payload."""
+    return hashlib.sha256(key.encode() + b"\n" + payload).digest()
+
+
+def _read_entry(path: Path, key: str) -> Compiled | None:
     """The entry's compile, or None if it is missing or does not match its digest."""
     try:
         data = path.read_bytes()
@@ -170,7 +178,7 @@ def _read_entry(path: Path) -> Compiled | None:
     if len(data) <= head or not data.startswith(_MAGIC):
         return None
     digest, payload = data[len(_MAGIC) : head], data[head:]
-    if hashlib.sha256(payload).digest() != digest or len(payload) < _LOG_SIZE.size:
+    if _entry_digest(key, payload) != digest or len(payload) < _LOG_SIZE.size:
         return None
     (log_size,) = _LOG_SIZE.unpack_from(payload)
     log_end = _LOG_SIZE.size + log_size
@@ -179,7 +187,7 @@ def _read_entry(path: Path) -> Compiled | None:
     return Compiled(payload[log_end:], payload[_LOG_SIZE.size : log_end].decode(errors="replace"))
 
 
-def _write_entry(path: Path, compiled: Compiled) -> None:
+def _write_entry(path: Path, key: str, compiled: Compiled) -> None:
     """Writes atomically: a temporary file in the same folder, renamed over the entry."""
     log = compiled.log.encode()
     payload = _LOG_SIZE.pack(len(log)) + log + compiled.binary
@@ -187,7 +195,7 @@ def _write_entry(path: Path, compiled: Compiled) -> None:
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
-            file.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
+            file.write(_MAGIC + _entry_digest(key, payload) + payload)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -214,22 +222,22 @@ def _check_options(options: Sequence[str]) -> tuple[str, ...]:
 def _compile(source: str, name: str, arch: str, options: Sequence[str], target: str, cache: bool) -> Compiled:
     _check_arch(arch)
     options = _check_options(options)
-    path = None
+    path = key = None
     if cache:
         key = cache_key(source, name, arch, options, target)
         path = cache_dir() / f"{key}.{target}"
-        cached = _read_entry(path)
+        cached = _read_entry(path, key)
         if cached is not None:
             logger.debug("nvrtc cache hit: %s (%s) %s", name, arch, path)
             return cached
         if path.exists():
-            logger.warning("nvrtc cache entry %s is corrupt; compiling %s again", path, name)
+            logger.warning("nvrtc cache entry %s is corrupt or not this compile's; compiling %s again", path, name)
     started = time.perf_counter()
     compiled = _nvrtc_compile(source, name, arch, options, target)
     logger.debug("nvrtc compiled %s for %s in %.1f ms", name, arch, 1e3 * (time.perf_counter() - started))
     if path is not None:
         try:
-            _write_entry(path, compiled)
+            _write_entry(path, key, compiled)
         except OSError as exc:  # a read-only or full disk costs a recompile, not the build
             logger.warning("could not write the nvrtc cache entry %s: %s", path, exc)
     return compiled

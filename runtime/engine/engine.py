@@ -19,7 +19,7 @@ import ml_dtypes
 import numpy as np
 
 from runtime.cuda import Device, DeviceBuffer, Graph, Module, Stream
-from runtime.engine.file import EngineImage, write_engine
+from runtime.engine.file import EngineImage, check_image, write_engine
 from runtime.engine.plan import REGIONS, EnginePlan, TensorSpec, device_dtype
 
 DEFAULT_SHARED_LIMIT = 48 * 1024
@@ -31,6 +31,7 @@ class EngineError(Exception):
 
 class Engine:
     def __init__(self, image: EngineImage, use_graph: bool = True):
+        check_image(image)  # before the device: every slot _pack turns into a pointer is in bounds
         self.image = image
         self.plan: EnginePlan = image.plan
         self.device = Device(0)
@@ -62,6 +63,7 @@ class Engine:
         return kernel
 
     def _pack(self, launch):
+        # check_image proved offset + the parameter's bytes <= the region's size
         addresses = [np.uint64(self.regions[s.region].ptr + s.offset) for s in launch.args]
         return self.kernels[launch.kernel].pack(addresses)
 

@@ -15,18 +15,51 @@ does on the host.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import ml_dtypes
 import numpy as np
 
+from dialects.errors import OptcError
+
 REGIONS = ("inputs", "weights", "arena")
+
+# What a plan read from a file may say (checked by `from_json` and `check`). Each bound is
+# far beyond any real engine and far below what would overflow a 64-bit device address.
+MAX_REGION_BYTES = 1 << 40
+"""A region's size, a slot's offset, a tensor's bytes: at most 1 TiB."""
+MAX_RANK = 16
+MAX_GRID = (2**31 - 1, 65535, 65535)
+"""CUDA's grid limits, x, y, z."""
+MAX_BLOCK_THREADS = 1024
+MAX_SHARED_BYTES = 1 << 20
+"""Dynamic shared memory of one launch (devices have at most 228 KiB; the driver refuses
+more than this one has)."""
+ARCH = re.compile(r"sm_(\d+)[af]?")
+"""A real GPU architecture, as NVRTC names it (sm_80, sm_90, sm_90a)."""
+C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class PlanError(OptcError):
+    """A plan that is malformed or inconsistent: the message names the field and the rule."""
 
 
 def device_dtype(name: str) -> np.dtype:
     """The numpy dtype of a device element type name (bfloat16 and the storage-only float8,
     float4, int4, int2 types through ml_dtypes)."""
     return np.dtype(getattr(ml_dtypes, name)) if hasattr(ml_dtypes, name) else np.dtype(name)
+
+
+def _is_device_dtype(name: str) -> bool:
+    """A number type by its own name: numpy's bool, integers, floats, complex, or one of
+    ml_dtypes' (which numpy calls kind 'V', like raw bytes, hence the name test)."""
+    try:
+        dtype = device_dtype(name)
+    except (TypeError, ValueError):
+        return False
+    return dtype.name == name and (dtype.kind in "biufc" or (dtype.kind == "V" and hasattr(ml_dtypes, name)))
 
 
 @dataclass(frozen=True)
@@ -47,6 +80,18 @@ class TensorSpec:
     dtype: str
     shape: tuple[int, ...]
     slot: Slot
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * device_dtype(self.dtype).itemsize
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One pointer parameter of a kernel: the tensor its launches must bind."""
+
+    dtype: str
+    shape: tuple[int, ...]
 
     @property
     def nbytes(self) -> int:
@@ -76,6 +121,9 @@ class KernelSpec:
     entry: str = ""
     """The `__global__` function's name in its image when it differs from `name`: kernels
     with the same code share one image and entry (`optc_<digest>`); "" means `name`."""
+    params: tuple[ParamSpec, ...] = ()
+    """Its pointer parameters in order (arguments, then results): what each launch's slots
+    must hold, so that no pointer the runtime passes runs past its region."""
 
     @property
     def function(self) -> str:
@@ -115,31 +163,215 @@ class EnginePlan:
     buffers: tuple[BufferSpec, ...] = ()
     """Every arena buffer with its live interval (the memory report draws them)."""
 
+
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> EnginePlan:
-        def tensor(d: dict) -> TensorSpec:
-            return TensorSpec(d["name"], d["dtype"], tuple(d["shape"]), Slot(**d["slot"]))
+    def from_json(cls, data: object) -> EnginePlan:
+        """The plan a file's JSON describes, every field present (or optional) and of its type
+        and range; PlanError names the first that is not. `check` relates them to each other."""
+        return cls(
+            inputs=_items(data, "inputs", "plan", _tensor),
+            outputs=_items(data, "outputs", "plan", _tensor),
+            kernels=_items(data, "kernels", "plan", _kernel),
+            launches=_items(data, "launches", "plan", _launch),
+            region_bytes=_regions(_get(data, "region_bytes", "plan"), "plan.region_bytes"),
+            arch=_str(_get(data, "arch", "plan"), "plan.arch"),
+            memory=_memory(_get(data, "memory", "plan", {}), "plan.memory"),
+            buffers=_items(data, "buffers", "plan", _buffer, optional=True),
+        )
 
-        def kernel(d: dict) -> KernelSpec:
-            # bytes, flops, dtype, entry and buffers are optional: engines written before they
-            # existed read as "unknown", and older readers ignore them (same format version)
-            return KernelSpec(
-                d["name"], d["image"], tuple(d["grid"]), tuple(d["block"]), d["shared_bytes"], tuple(d["ops"]),
-                int(d.get("bytes", 0)), int(d.get("flops", 0)), str(d.get("dtype", "")), str(d.get("entry", "")),
+    def check(self, images: int, weights: int) -> None:
+        """Raises PlanError unless the plan fits the file it came with (`images` cubins and a
+        weights region of `weights` bytes) and itself: every kernel's image exists, every
+        launch binds as many slots as its kernel has parameters and each slot holds its
+        parameter's bytes inside its region, and so does every input and output."""
+        if not ARCH.fullmatch(self.arch):
+            raise PlanError(f"plan.arch '{_show(self.arch)}' is not a GPU architecture such as sm_80 or sm_90a")
+        if self.region_bytes["weights"] != weights:
+            raise PlanError(f"plan.region_bytes.weights is {self.region_bytes['weights']}, but the file holds {weights} bytes of weights")
+        for role, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
+            _unique([t.name for t in tensors], f"plan.{role}")
+            for i, t in enumerate(tensors):
+                self._check_slot(t.slot, t.nbytes, f"plan.{role}[{i}] '{t.name}'")
+        for i, t in enumerate(self.inputs):
+            if t.slot.region != "inputs":
+                raise PlanError(f"plan.inputs[{i}] '{t.name}' lives in the {t.slot.region} region; inputs live in the inputs region")
+        _unique([k.name for k in self.kernels], "plan.kernels")
+        for i, k in enumerate(self.kernels):
+            if k.image >= images:
+                raise PlanError(f"plan.kernels[{i}] '{k.name}' is in image {k.image}, but the file has {images} image(s)")
+        kernels = {k.name: k for k in self.kernels}
+        for i, launch in enumerate(self.launches):
+            self._check_launch(launch, kernels, f"plan.launches[{i}]")
+        for i, b in enumerate(self.buffers):
+            self._check_slot(Slot("arena", b.offset), b.size, f"plan.buffers[{i}] '{b.label}'")
+            if not b.first <= b.last <= len(self.launches):
+                raise PlanError(f"plan.buffers[{i}] '{b.label}' lives from launch {b.first} to {b.last} of {len(self.launches)}")
+
+    def _check_launch(self, launch: LaunchSpec, kernels: dict[str, KernelSpec], where: str) -> None:
+        kernel = kernels.get(launch.kernel)
+        if kernel is None:
+            raise PlanError(f"{where} launches '{_show(launch.kernel)}', which is not one of the plan's kernels")
+        if len(launch.args) != len(kernel.params):
+            raise PlanError(f"{where} passes {len(launch.args)} pointer(s) to '{kernel.name}', which takes {len(kernel.params)}")
+        for j, (slot, param) in enumerate(zip(launch.args, kernel.params)):
+            self._check_slot(slot, param.nbytes, f"{where}.args[{j}] of '{kernel.name}' ({param.dtype} {list(param.shape)})")
+
+    def _check_slot(self, slot: Slot, nbytes: int, what: str) -> None:
+        size = self.region_bytes[slot.region]
+        if slot.offset + nbytes > size:
+            raise PlanError(
+                f"{what} needs bytes {slot.offset}..{slot.offset + nbytes} of the {slot.region} region, which has {size}"
             )
 
-        return cls(
-            inputs=tuple(tensor(d) for d in data["inputs"]),
-            outputs=tuple(tensor(d) for d in data["outputs"]),
-            kernels=tuple(kernel(d) for d in data["kernels"]),
-            launches=tuple(LaunchSpec(d["kernel"], tuple(Slot(**s) for s in d["args"])) for d in data["launches"]),
-            region_bytes=dict(data["region_bytes"]),
-            arch=data["arch"],
-            memory=dict(data.get("memory", {})),
-            buffers=tuple(
-                BufferSpec(d["label"], d["offset"], d["size"], d["first"], d["last"]) for d in data.get("buffers", ())
-            ),
-        )
+
+# --- reading a plan's JSON: each reader names the field it found wrong -----------------------
+
+_REQUIRED = object()
+
+
+def _show(value: object, limit: int = 40) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _kind(value: object) -> str:
+    names = {dict: "an object", list: "a list", tuple: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    if type(value) in (int, float):
+        return f"the number {_show(value)}"
+    return names.get(type(value), type(value).__name__)
+
+
+def _get(data: object, key: str, where: str, default: object = _REQUIRED) -> object:
+    if not isinstance(data, dict):
+        raise PlanError(f"{where} must be an object, got {_kind(data)}")
+    if key in data:
+        return data[key]
+    if default is _REQUIRED:
+        raise PlanError(f"{where} has no '{key}'")
+    return default
+
+
+def _int(value: object, where: str, low: int = 0, high: int = MAX_REGION_BYTES) -> int:
+    if type(value) is not int:  # not bool, not float
+        raise PlanError(f"{where} must be an integer, got {_kind(value)}")
+    if not low <= value <= high:
+        raise PlanError(f"{where} is {_show(value)}, outside {low}..{high}")
+    return value
+
+
+def _str(value: object, where: str, pattern: re.Pattern | None = None) -> str:
+    if not isinstance(value, str):
+        raise PlanError(f"{where} must be a string, got {_kind(value)}")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise PlanError(f"{where} '{_show(value)}' is not a C identifier")
+    return value
+
+
+def _list(value: object, where: str, length: int | None = None) -> list | tuple:
+    if not isinstance(value, (list, tuple)):  # tuples: a plan's own to_json()
+        raise PlanError(f"{where} must be a list, got {_kind(value)}")
+    if length is not None and len(value) != length:
+        raise PlanError(f"{where} must have {length} entries, got {len(value)}")
+    return value
+
+
+def _items(data: object, key: str, where: str, read: Callable, optional: bool = False) -> tuple:
+    values = _list(_get(data, key, where, [] if optional else _REQUIRED), f"{where}.{key}")
+    return tuple(read(value, f"{where}.{key}[{i}]") for i, value in enumerate(values))
+
+
+def _dtype(value: object, where: str) -> str:
+    name = _str(value, where)
+    if not _is_device_dtype(name):
+        raise PlanError(f"{where} '{_show(name)}' is not an element type")
+    return name
+
+
+def _shape(value: object, where: str) -> tuple[int, ...]:
+    dims = _list(value, where)
+    if len(dims) > MAX_RANK:
+        raise PlanError(f"{where} has rank {len(dims)}, more than {MAX_RANK}")
+    shape = tuple(_int(d, f"{where}[{i}]") for i, d in enumerate(dims))
+    if math.prod(shape) > MAX_REGION_BYTES:
+        raise PlanError(f"{where} {list(shape)} has more than {MAX_REGION_BYTES} elements")
+    return shape
+
+
+def _slot(data: object, where: str) -> Slot:
+    region = _str(_get(data, "region", where), f"{where}.region")
+    if region not in REGIONS:
+        raise PlanError(f"{where}.region '{_show(region)}' is not a region ({', '.join(REGIONS)})")
+    return Slot(region, _int(_get(data, "offset", where), f"{where}.offset"))
+
+
+def _tensor(data: object, where: str) -> TensorSpec:
+    return TensorSpec(
+        _str(_get(data, "name", where), f"{where}.name"),
+        _dtype(_get(data, "dtype", where), f"{where}.dtype"),
+        _shape(_get(data, "shape", where), f"{where}.shape"),
+        _slot(_get(data, "slot", where), f"{where}.slot"),
+    )
+
+
+def _dims(data: object, key: str, where: str, limits: tuple[int, ...]) -> tuple[int, int, int]:
+    values = _list(_get(data, key, where), f"{where}.{key}", 3)
+    return tuple(_int(v, f"{where}.{key}[{i}]", 1, limit) for i, (v, limit) in enumerate(zip(values, limits)))
+
+
+def _kernel(data: object, where: str) -> KernelSpec:
+    block = _dims(data, "block", where, (MAX_BLOCK_THREADS,) * 3)
+    if math.prod(block) > MAX_BLOCK_THREADS:
+        raise PlanError(f"{where}.block {list(block)} has more than {MAX_BLOCK_THREADS} threads")
+    ops = _list(_get(data, "ops", where, []), f"{where}.ops")
+
+    def param(value: object, at: str) -> ParamSpec:
+        return ParamSpec(_dtype(_get(value, "dtype", at), f"{at}.dtype"), _shape(_get(value, "shape", at), f"{at}.shape"))
+
+    return KernelSpec(
+        name=_str(_get(data, "name", where), f"{where}.name", C_IDENTIFIER),
+        image=_int(_get(data, "image", where), f"{where}.image"),
+        grid=_dims(data, "grid", where, MAX_GRID),
+        block=block,
+        shared_bytes=_int(_get(data, "shared_bytes", where), f"{where}.shared_bytes", 0, MAX_SHARED_BYTES),
+        ops=tuple(_str(op, f"{where}.ops[{i}]") for i, op in enumerate(ops)),
+        # bytes, flops, dtype and entry are what profiles read: unknown when absent
+        bytes=_int(_get(data, "bytes", where, 0), f"{where}.bytes", 0, 2**63 - 1),
+        flops=_int(_get(data, "flops", where, 0), f"{where}.flops", 0, 2**63 - 1),
+        dtype=_str(_get(data, "dtype", where, ""), f"{where}.dtype"),
+        entry=_str(_get(data, "entry", where, ""), f"{where}.entry", re.compile(f"({C_IDENTIFIER.pattern})?")),
+        params=_items(data, "params", where, param),
+    )
+
+
+def _launch(data: object, where: str) -> LaunchSpec:
+    return LaunchSpec(_str(_get(data, "kernel", where), f"{where}.kernel"), _items(data, "args", where, _slot))
+
+
+def _buffer(data: object, where: str) -> BufferSpec:
+    def field_(key: str) -> int:
+        return _int(_get(data, key, where), f"{where}.{key}")
+
+    return BufferSpec(
+        _str(_get(data, "label", where), f"{where}.label"), field_("offset"), field_("size"), field_("first"), field_("last")
+    )
+
+
+def _regions(data: object, where: str) -> dict[str, int]:
+    return {r: _int(_get(data, r, where), f"{where}.{r}") for r in REGIONS}
+
+
+def _memory(data: object, where: str) -> dict[str, int]:
+    if not isinstance(data, dict):
+        raise PlanError(f"{where} must be an object, got {_kind(data)}")
+    return {str(k): _int(v, f"{where}.{k}") for k, v in data.items()}
+
+
+def _unique(names: list[str], role: str) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise PlanError(f"{role} has '{_show(name)}' twice")
+        seen.add(name)
