@@ -74,9 +74,9 @@ class OptcMain(xDSLOptMain):
         return module
 
     def _import_onnx(self, io: IO[bytes]) -> ModuleOp:
-        from compiler.onnx_import import import_onnx, parse_shape
+        from compiler.onnx_import import import_onnx, parse_shapes
 
-        shapes = dict(parse_shape(s) for s in self.args.shape)
+        shapes = parse_shapes(self.args.shape)
         if self.args.input_file is not None:
             return import_onnx(self.args.input_file, shapes)
         import onnx

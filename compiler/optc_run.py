@@ -319,14 +319,14 @@ def _load_model(args, shapes, given) -> ModuleOp:
 def run_main(args: argparse.Namespace) -> tuple[list[str], str | None]:
     """Do what the arguments say; returns the report's lines and, when the outputs do not
     match the reference or onnxruntime, the error to end with (other failures raise OptcError)."""
-    from compiler.onnx_import import parse_shape
+    from compiler.onnx_import import parse_shapes
 
     _check_args(args)
     if args.rtol is None or args.atol is None:
         rtol, atol = TOLERANCES[args.precision]
         args.rtol = rtol if args.rtol is None else args.rtol
         args.atol = atol if args.atol is None else args.atol
-    shapes = dict(parse_shape(s) for s in args.shape)
+    shapes = parse_shapes(args.shape)
     given = _load_inputs(args.inputs) if args.inputs else None
     report = [f"model: {args.model}"]
     data: dict = {"model": args.model, "device": args.device, "precision": args.precision}

@@ -9,10 +9,12 @@ shape-computing subgraphs disappear and every later shape is static.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import onnx
 from onnx import AttributeProto, NodeProto, numpy_helper
 from xdsl.dialects import func
 from xdsl.ir import Attribute, Block, Operation, SSAValue
@@ -85,6 +87,7 @@ class ImportContext:
     def emit(self, op: Operation, name_hint: str) -> list[SSAValue]:
         """Insert `op`, or fold it to constants when its value is known at compile time."""
         expect_computable(op, [v.type for v in (*op.operands, *op.results)])  # also for ops folding erases
+        op.verify()  # before folding runs it: a node's bad input is its error, not a numpy traceback
         foldable = op.has_trait(ShapeOnly) or (
             all(self.value_of(o) is not None for o in op.operands) and type(op) in REFERENCE
         )
@@ -116,6 +119,42 @@ class ImportContext:
             self.store.unsaved.discard(name)
 
 
+def node_name(proto: NodeProto) -> str:
+    """A node's name for messages: its own, else its first output's."""
+    return proto.name or (proto.output[0] if proto.output else "?")
+
+
+def describe(proto: NodeProto) -> str:
+    return f"{proto.op_type} node '{node_name(proto)}'"
+
+
+@functools.cache
+def _default_domain_schemas() -> dict[str, list[onnx.defs.OpSchema]]:
+    """Every version of every default-domain op's schema, oldest first."""
+    schemas: dict[str, list[onnx.defs.OpSchema]] = {}
+    for schema in sorted(onnx.defs.get_all_schemas_with_history(), key=lambda s: s.since_version):
+        if schema.domain in ("", "ai.onnx"):
+            schemas.setdefault(schema.name, []).append(schema)
+    return schemas
+
+
+def _selected_schemas(op_type: str, opset: int) -> list[onnx.defs.OpSchema]:
+    """The version of the op that `opset` selects (none when the op is newer)."""
+    return [s for s in _default_domain_schemas().get(op_type, []) if s.since_version <= opset][-1:]
+
+
+@functools.cache
+def attribute_types(op_type: str, opset: int) -> dict[str, int] | None:
+    """The AttributeProto type of each attribute ONNX defines for `op_type`, as the version
+    that `opset` selects defines it; attributes only other versions have keep their type
+    there (importers read an attribute older opsets had, and models carry them). None when
+    ONNX has no such op."""
+    versions = _default_domain_schemas().get(op_type)
+    if not versions:
+        return None
+    return {name: int(a.type) for s in (*versions, *_selected_schemas(op_type, opset)) for name, a in s.attributes.items()}
+
+
 class Node:
     """One ONNX node as importers see it: attributes with defaults, inputs as SSA values
     or known arrays, and errors that name the node."""
@@ -123,16 +162,33 @@ class Node:
     def __init__(self, proto: NodeProto, ctx: ImportContext, opset: int):
         self.proto, self.ctx, self.opset = proto, ctx, opset
         self.op_type = proto.op_type
-        self.name = proto.name or (proto.output[0] if proto.output else "?")
+        self.name = node_name(proto)
         self._attrs = {a.name: a for a in proto.attribute}
 
     def where(self) -> str:
-        return f"{self.op_type} node '{self.name}'"
+        return describe(self.proto)
 
     def fail(self, message: str):
         raise OptcError(f"{self.where()}: {message}")
 
     # --- attributes ----------------------------------------------------------
+
+    def check_attributes(self) -> None:
+        """Every attribute is one ONNX defines for this op, of the type it defines (as
+        onnxruntime checks): a `perm` given as the string "3210" is an error, not [3, 2, 1, 0]."""
+        expected = attribute_types(self.op_type, self.opset)
+        if expected is None:
+            return
+        type_name = AttributeProto.AttributeType.Name
+        for a in self.proto.attribute:
+            if a.name not in expected:
+                current = sorted(n for s in _selected_schemas(self.op_type, self.opset) for n in s.attributes)
+                self.fail(
+                    f"ONNX defines no attribute '{a.name}' for {self.op_type} "
+                    f"(at opset {self.opset} it has: {', '.join(current) or 'none'})"
+                )
+            if a.type != expected[a.name]:
+                self.fail(f"attribute '{a.name}' must be of type {type_name(expected[a.name])}, got {type_name(a.type)}")
 
     def has_attr(self, name: str) -> bool:
         return name in self._attrs

@@ -1,14 +1,16 @@
 """ONNX model → `graph` dialect module.
 
-Loads the model (external data included), fixes symbolic input dimensions (a
-`dim_param`, or a negative `dim_value`, which some exporters write for a dynamic one) from
-the user's `--shape`s, then walks the nodes in order, calling each op type's importer.
+Loads the model (external data included), checks its structure (`structure.py`), fixes
+symbolic input dimensions (a `dim_param`, or a negative `dim_value`, which some exporters
+write for a dynamic one) from the user's `--shape`s, then walks the nodes in topological
+order, checking each one's attributes against its ONNX schema and calling its importer.
 Initializers become weights in a `WeightStore` backed by the ONNX file; everything
 computable at compile time folds away (see `context.ImportContext`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 
@@ -24,20 +26,26 @@ from xdsl.utils.exceptions import VerifyException
 from compiler.onnx_import import core, elementwise, indexing, nn, tensor  # noqa: F401  (fill the table)
 from compiler.onnx_import.context import ImportContext, Node
 from compiler.onnx_import.registry import IMPORTERS, SUPPORTED_OPS_DOC
+from compiler.onnx_import.structure import check_graph, topological_order
 from compiler.report import SOURCE_NODES_ATTR
-from dialects.dtypes import onnx_elem_to_mlir, tensor_type
+from dialects.dtypes import numpy_dtype, onnx_elem_to_mlir, tensor_type
 from dialects.errors import OptcError
 from dialects.weights import WeightStore, attach
 
 MIN_OPSET = 11
 MAX_OPSET = onnx.defs.onnx_opset_version()
 DEFAULT_DOMAINS = ("", "ai.onnx")
+# The largest graph input optc accepts: 2**38 bytes (256 GiB) is more than any GPU holds
+# (an H200 has 141 GB), so a bigger input is a typo in --shape or the model, not a workload.
+MAX_INPUT_BYTES = 2**38
 
 
 def load_model(path: str) -> ModelProto:
     """Read an ONNX file (and its external data), or fail with a sentence."""
     if not os.path.exists(path):
         raise OptcError(f"model file '{path}' does not exist")
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        raise OptcError(f"model file '{path}' is empty")
     try:
         return onnx.load(path)
     except DecodeError as e:
@@ -62,6 +70,21 @@ def parse_shape(spec: str) -> tuple[str, tuple[int, ...]]:
     return name, sizes
 
 
+def parse_shapes(specs: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """Every `--shape` given, by input name; naming one input twice is an error."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for spec in specs:
+        name, dims = parse_shape(spec)
+        if name in shapes:
+            raise OptcError(f"--shape names input '{name}' twice ({_format(shapes[name])} and {_format(dims)}); give it once")
+        shapes[name] = dims
+    return shapes
+
+
+def _format(dims: Sequence[int]) -> str:
+    return "x".join(map(str, dims)) or "a scalar"
+
+
 def import_onnx(
     model: ModelProto | str,
     shapes: Mapping[str, Sequence[int]] | None = None,
@@ -69,10 +92,13 @@ def import_onnx(
     """Import an ONNX model (a `ModelProto` or a path) as a `graph` dialect module."""
     path = model if isinstance(model, str) else None
     proto = load_model(model) if isinstance(model, str) else model
+    if not proto.HasField("graph"):
+        raise OptcError("the model has no graph (an empty or non-ONNX file?)")
     opset = _default_opset(proto)
     if proto.functions:
         proto = onnx.inliner.inline_local_functions(proto)
     graph = proto.graph
+    check_graph(graph)
     store = WeightStore(os.path.abspath(path) if path else None)
 
     block = Block()
@@ -86,7 +112,7 @@ def import_onnx(
     for value_info, t in zip(inputs, input_types):
         ctx.bind(value_info.name, block.insert_arg(t, len(block.args)))
 
-    for node_proto in graph.node:
+    for node_proto in topological_order(graph):
         _import_node(Node(node_proto, ctx, opset))
 
     outputs = [ctx.lookup(o.name, "graph output") for o in graph.output]
@@ -115,6 +141,7 @@ def _import_node(node: Node) -> None:
         raise OptcError(
             f"unsupported ONNX op '{qualified}' (node '{node.name}'); supported ops are listed in {SUPPORTED_OPS_DOC}"
         )
+    node.check_attributes()
     try:
         results = IMPORTERS[node.op_type](node)
     except VerifyException as e:
@@ -175,12 +202,23 @@ def _input_type(value_info: onnx.ValueInfoProto, shapes: Mapping[str, Sequence[i
         dims = tuple(shapes[name])
         if tensor.HasField("shape"):
             _check_fixed_shape(name, tensor.shape.dim, dims)
-        return tensor_type(dims, elem)
-    if not tensor.HasField("shape"):
+    elif not tensor.HasField("shape"):
         raise OptcError(f"input '{name}' has no shape; give one with --shape {name}=DxDx...")
-    if not is_static(value_info):
+    elif not is_static(value_info):
         raise OptcError(_symbolic_hint(name, tensor.shape.dim))
-    return tensor_type([d.dim_value for d in tensor.shape.dim], elem)
+    else:
+        dims = tuple(d.dim_value for d in tensor.shape.dim)
+    _check_size(name, dims, elem)
+    return tensor_type(dims, elem)
+
+
+def _check_size(name: str, dims: tuple[int, ...], elem) -> None:
+    size = math.prod(dims) * np.dtype(numpy_dtype(elem)).itemsize
+    if size > MAX_INPUT_BYTES:
+        raise OptcError(
+            f"input '{name}' of shape {_format(dims)} would take {size / 2**30:.3g} GiB; "
+            f"optc accepts inputs up to {MAX_INPUT_BYTES // 2**30} GiB (more than any GPU holds)"
+        )
 
 
 def _symbolic_hint(name: str, dims) -> str:

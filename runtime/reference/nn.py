@@ -112,7 +112,7 @@ def _convolve(op, x: np.ndarray, w: np.ndarray, out: tuple[int, ...]) -> np.ndar
     n, m = x.shape[0], w.shape[0]
     x = _pad_spatial(x, pads[:spatial], pads[spatial:], 0)
     cols = _im2col(x, w.shape[2:], ints(op.strides), ints(op.dilations), out)
-    cols = cols.reshape(n, group, -1, cols.shape[-1])
+    cols = cols.reshape(n, group, cols.shape[1] // group * cols.shape[2], cols.shape[-1])  # no -1: n may be 0
     return np.matmul(w.reshape(group, m // group, -1), cols).reshape(n, m, *out)
 
 
@@ -134,7 +134,7 @@ def conv_transpose(op: ConvTransposeOp, x, w, b=None):
     kernel, spatial = w.shape[2:], x.ndim - 2
     m = w.shape[1] * group
     wg = w.reshape(group, c // group, -1).transpose(0, 2, 1)
-    cols = np.matmul(wg, x.reshape(n, group, c // group, -1)).reshape(n, m, *kernel, *size)
+    cols = np.matmul(wg, x.reshape(n, group, c // group, math.prod(size))).reshape(n, m, *kernel, *size)
     full = [s * (i - 1) + d * (k - 1) + 1 + p for s, i, d, k, p in zip(strides, size, dilations, kernel, output_padding)]
     y = np.zeros((n, m, *full), dtype=cols.dtype)
     for offset, window in _taps(kernel, strides, dilations, size):
@@ -283,6 +283,8 @@ def layer_norm(op: LayerNormOp, x, scale, bias=None):
 @reference(SoftmaxOp)
 def softmax(op: SoftmaxOp, x):
     (x,) = widen(x)
+    if x.size == 0:  # nothing to normalize (and an empty axis has no maximum)
+        return x
     axis = int_of(op.axis)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -291,6 +293,8 @@ def softmax(op: SoftmaxOp, x):
 @reference(LogSoftmaxOp)
 def log_softmax(op: LogSoftmaxOp, x):
     (x,) = widen(x)
+    if x.size == 0:
+        return x
     axis = int_of(op.axis)
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))

@@ -253,9 +253,11 @@ def _reduction(compute):
 
 
 def _mean(x, axes, keepdims):
+    """The sum over the count; the mean of nothing is 0, as onnxruntime gives (numpy: NaN)."""
+    count = max(math.prod(x.shape[a] for a in axes), 1)
     if np.issubdtype(x.dtype, np.integer):
-        return np.trunc(np.mean(x, axis=axes, keepdims=keepdims, dtype=np.float64))
-    return np.mean(x, axis=axes, keepdims=keepdims)
+        return np.trunc(np.sum(x, axis=axes, keepdims=keepdims, dtype=np.float64) / count)
+    return np.sum(x, axis=axes, keepdims=keepdims) / x.dtype.type(count)
 
 
 def _l2(x, axes, keepdims):

@@ -131,7 +131,56 @@ def storage_weights():
     )
 
 
-BUILDERS = {f.__name__: f for f in (weights, shape_subgraph, symbolic, minus_one, gemm_beta, unsupported, custom_domain, storage_weights)}
+def out_of_order():
+    """Nodes listed consumers first: valid (onnxruntime sorts them), imported sorted."""
+    return _model(
+        [
+            helper.make_node("Neg", ["e"], ["y"], name="neg"),
+            helper.make_node("Exp", ["r"], ["e"], name="exp"),
+            helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        ],
+        [("x", F32, [2, 3])],
+        [("y", F32, [2, 3])],
+    )
+
+
+def cycle():
+    """Two nodes that read each other's output."""
+    return _model(
+        [
+            helper.make_node("Add", ["x", "n"], ["a"], name="add"),
+            helper.make_node("Neg", ["a"], ["n"], name="neg"),
+        ],
+        [("x", F32, [2, 3])],
+        [("a", F32, [2, 3])],
+    )
+
+
+def string_perm():
+    """Transpose's perm written as the string "10" instead of a list of ints."""
+    return _model(
+        [helper.make_node("Transpose", ["x"], ["y"], name="transpose", perm="10")],
+        [("x", F32, [2, 3])],
+        [("y", F32, [3, 2])],
+    )
+
+
+def two_producers():
+    """Two nodes that both define y."""
+    return _model(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu"), helper.make_node("Neg", ["x"], ["y"], name="neg")],
+        [("x", F32, [2, 3])],
+        [("y", F32, [2, 3])],
+    )
+
+
+BUILDERS = {
+    f.__name__: f
+    for f in (
+        weights, shape_subgraph, symbolic, minus_one, gemm_beta, unsupported, custom_domain, storage_weights,
+        out_of_order, cycle, string_perm, two_producers,
+    )
+}
 
 if __name__ == "__main__":
     name, out = sys.argv[1:]
