@@ -31,7 +31,7 @@ from dialects.dtypes import numpy_dtype
 from dialects.errors import OptcError
 from dialects.graph import ConstantOp, WeightOp
 from dialects.kernel import FuncOp, LaunchOp
-from dialects.weights import store_of
+from dialects.weights import check_weights, store_of
 from passes.codegen.cuda import kernel_source, launch_of
 from passes.codegen.cuda_types import device_itemsize
 from passes.memory.plan_memory import ARENA_ATTR, VIEW_OPS, live_buffers
@@ -247,6 +247,7 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
     main = entry(module)
     kernels = {k.sym_name.data: k for k in module.ops if isinstance(k, FuncOp)}
     store = store_of(module)
+    check_weights(module, store)  # again: the bytes below are what the kernels read, by declared size
     slots: dict[SSAValue, Slot] = {}
     inputs, weights = _Layout(), _Layout()
     input_specs = []

@@ -61,6 +61,7 @@ class OptcMain(xDSLOptMain):
         def mlir_with_weights(io: IO[bytes]) -> ModuleOp:
             module = parse_mlir(io)
             _resolve_weights_path(module, os.path.dirname(self.get_input_name()))
+            store_of(module)  # bind (and check) the weights file now, before any pass runs
             return module
 
         self.available_frontends["mlir"] = mlir_with_weights
