@@ -180,13 +180,9 @@ CLASSES: dict[str, Callable[[Path, str, np.random.Generator], list[str]]] = {
 }
 """Mutation class → a case: the optc-run arguments, its files written under tmp."""
 
-STILL_FAILING = {
-    ("weights", "cnn", 0): "issue 10 §1: a weight of the wrong shape reaches fuse-horizontal-matmul (IndexError)",
-    ("weights", "transformer", 1): "issue 10 §1: a damaged weights file escapes as BadZipFile",
-    ("weights", "transformer", 3): "issue 10 §1: a damaged weights file escapes as BadZipFile",
-}
-"""Cases that still fail here because another part of issue 10 fixes them (the import's
-validation, the weights file): xfail(strict=False) until it lands."""
+STILL_FAILING: dict[tuple[str, str, int], str] = {}
+"""Cases known to fail, (class, model, index) → why: xfail(strict=False) until fixed. Empty:
+issue 10's weights check (dialects/weights.check_weights) fixed the last three."""
 
 
 # --- running and judging -----------------------------------------------------------
