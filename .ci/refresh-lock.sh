@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Move requirements.lock to the newest releases pyproject.toml's ranges allow, and keep the
-# new lock only if the whole suite passes on it:
+# Move requirements.lock to the newest releases pyproject.toml's ranges (narrowed by
+# .ci/lock-constraints.txt, each line with its reason) allow, and keep the new lock only if
+# the whole suite passes on it:
 #   1. resolve (pip-compile, every package pinned with its hashes, optc's build
 #      dependencies included) into a scratch directory;
 #   2. say what changed: each package whose pinned version moved, appeared or went;
@@ -23,7 +24,7 @@ python3 -m venv "$work/tools"
 "$work/tools/bin/python" -m pip install -q --disable-pip-version-check "pip-tools==7.7.0"
 echo "== resolving pyproject.toml's ranges (pip-compile)"
 CUSTOM_COMPILE_COMMAND="bash .ci/refresh-lock.sh" "$work/tools/bin/pip-compile" -q --upgrade --extra test --build-deps-for editable --generate-hashes \
-    --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+    --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links -c .ci/lock-constraints.txt \
     -o "$work/requirements.lock" pyproject.toml
 
 pins() { grep -E '^[A-Za-z0-9._-]+==' "$1" | sed 's/ .*//; s/==/ /' | sort; }
