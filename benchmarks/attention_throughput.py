@@ -2,7 +2,7 @@
 same run.
 
 For each case a `fused.attention` goes through `outline-kernels,configure-kernels` and the
-CUDA emitter (passes/codegen/cuda_attention.py), is compiled with NVRTC for the device, run
+CUDA emitter (passes/codegen/attention/attention.py), is compiled with NVRTC for the device, run
 on random data, checked against torch's result, and timed with CUDA events (median of
 repeats). `torch.nn.functional.scaled_dot_product_attention` on the same tensors is the
 bar (flash or memory-efficient backends for f16, whatever torch picks for f32). TFLOP/s

@@ -5,11 +5,11 @@ The ResNet-50 convolution shapes (the 7x7 stem, 1x1 and 3x3 of each stage, the s
 3x3s) and MobileNetV2's pointwise 1x1s, channels last as optc runs them after
 graph-optimize, batch 1 and 32, f32 and f16.
 Each case is a `fused.conv` with no epilogue, lowered through `outline-kernels` and the conv
-generator (passes/codegen/cuda_conv*.py) with the launch `configure` picks, compiled with
+generator (passes/codegen/conv*.py) with the launch `configure` picks, compiled with
 NVRTC for the device, checked against torch, and timed with CUDA events (median of
 repeats). TFLOP/s counts 2·N·OH·OW·C_out·C_in·KH·KW / group. torch runs with TF32 off for
 f32, so both sides do full fp32 FMAs. For f16 both sides use tensor cores with fp32
-accumulation: optc's `cuda_conv_mma` (mma.sync m16n8k16) for every group-1 conv (16-byte
+accumulation: optc's `conv/mma.py` (mma.sync m16n8k16) for every group-1 conv (16-byte
 cp.async channel chunks where C_in % 8 == 0, element loads otherwise, e.g. the RGB stem);
 grouped convs stay on SIMT (column `kernel` says which ran). Run on a
 GPU machine from the repository root:
@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from copy_bandwidth import load_function, time_ms, torch_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp  # noqa: E402
-from passes.codegen import cuda_conv  # noqa: E402
-from passes.codegen.cuda_conv_geometry import geometry  # noqa: E402
-from passes.codegen.cuda_types import PRELUDE  # noqa: E402
+from passes.codegen.conv import conv  # noqa: E402
+from passes.codegen.conv.geometry import geometry  # noqa: E402
+from passes.codegen.common.types import PRELUDE  # noqa: E402
 from runtime.cuda import Device, DeviceBuffer, Stream, current_context  # noqa: E402
 
 # name: (H = W, C_in, C_out, kernel, stride, pad)
@@ -90,8 +90,8 @@ def run_case(name: str, shape, batch: int, dtype: str, device: Device, stream: S
 
     size, cin, cout, k, stride, pad = shape
     kernel = _kernel(conv_ir(batch, size, cin, cout, k, stride, pad, dtype))
-    launch = cuda_conv.configure(kernel)
-    source = PRELUDE + cuda_conv.emit(kernel, launch)
+    launch = conv.configure(kernel)
+    source = PRELUDE + conv.emit(kernel, launch)
     function = load_function(source, kernel.sym_name.data, device.arch, launch.shared_bytes)
     rng = np.random.default_rng(0)
     x_host = rng.standard_normal((batch, size, size, cin)).astype(NUMPY[dtype])

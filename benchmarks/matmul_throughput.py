@@ -5,7 +5,7 @@ projection (2304, 768), the attention output (768, 768), FFN up (3072, 768) and 
 (768, 3072), f32 and f16. Each case is a `fused.matmul` [1, M, K] x [K, N] (ONNX's weight
 layout; `--transpose-b` reads the weight as [N, K]) with no epilogue, or with bias + gelu
 (`--epilogue bias_gelu`, torch then runs `addmm` + `gelu`), lowered through
-`outline-kernels` and passes/codegen/cuda_matmul.py with the launch `configure` picks,
+`outline-kernels` and passes/codegen/matmul/matmul.py with the launch `configure` picks,
 compiled with NVRTC for the device, checked against torch, and timed with CUDA events
 (median of repeats). TFLOP/s counts 2·M·N·K. torch runs with TF32 off for f32, so both
 sides do full fp32 FMAs; for f16 both use tensor cores with fp32 accumulation. Run on a GPU
@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from copy_bandwidth import load_function, time_ms, torch_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp  # noqa: E402
-from passes.codegen import cuda_matmul  # noqa: E402
-from passes.codegen.cuda_types import PRELUDE  # noqa: E402
+from passes.codegen.matmul import matmul  # noqa: E402
+from passes.codegen.common.types import PRELUDE  # noqa: E402
 from runtime.cuda import Device, DeviceBuffer, Stream, current_context  # noqa: E402
 
 LAYERS = {  # name: (N, K)
@@ -77,8 +77,8 @@ def run_case(name: str, m: int, n: int, k: int, dtype: str, device: Device, stre
     import torch.nn.functional as F
 
     kernel = _kernel(matmul_ir(m, n, k, dtype, args.transpose_b, args.epilogue))
-    launch = cuda_matmul.configure(kernel)
-    source = PRELUDE + cuda_matmul.emit(kernel, launch)
+    launch = matmul.configure(kernel)
+    source = PRELUDE + matmul.emit(kernel, launch)
     function = load_function(source, kernel.sym_name.data, device.arch, launch.shared_bytes)
     rng = np.random.default_rng(0)
     a_host = rng.standard_normal((1, m, k)).astype(NUMPY[dtype])

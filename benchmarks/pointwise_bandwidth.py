@@ -3,7 +3,7 @@
 Issue 4 asks pointwise kernels to reach 80% of the measured copy bandwidth at large sizes.
 For each case (bias+relu, bias+gelu(tanh), and a plain copy through the generator, in
 f32 and f16) the IR goes through `outline-kernels`; the pointwise generator
-(passes/codegen/cuda_elementwise.py) chooses the launch (`configure`: grid, block, the
+(passes/codegen/elementwise/elementwise.py) chooses the launch (`configure`: grid, block, the
 `vector` tile parameter) and emits the kernel for it, which is compiled with NVRTC for the
 device, launched exactly as configured (a pointer per argument and result, nothing else),
 checked against numpy and timed with CUDA events (median of repeats). Bandwidth counts the
@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from copy_bandwidth import time_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp, LaunchAttr  # noqa: E402
-from passes.codegen.cuda_elementwise import configure, emit  # noqa: E402
-from passes.codegen.cuda_types import PRELUDE  # noqa: E402
+from passes.codegen.elementwise.elementwise import configure, emit  # noqa: E402
+from passes.codegen.common.types import PRELUDE  # noqa: E402
 from runtime.cuda import Device, DeviceBuffer, Module, Stream, compile_cuda, current_context  # noqa: E402
 
 DTYPES = {"f32": np.float32, "f16": np.float16}
@@ -82,7 +82,7 @@ def _kernel(ir: str) -> FuncOp:
 
 def _with_vector(launch: LaunchAttr, vector: int, elements: int) -> LaunchAttr:
     """`launch` with another vector width, the grid re-sized the way `configure` sizes it."""
-    from passes.codegen.cuda_elementwise import BLOCKS_PER_SM, SMS
+    from passes.codegen.elementwise.elementwise import BLOCKS_PER_SM, SMS
     from passes.codegen.generator import grid_stride_blocks
 
     block = launch.block_dims[0]

@@ -3,7 +3,7 @@
 Issue 4 asks reduction kernels to reach 80% of the measured copy bandwidth at large sizes.
 Each case (softmax over the last axis; layer norm over the last axis with scale and bias)
 goes through `outline-kernels,configure-kernels` and the reduction generator
-(passes/codegen/cuda_reduction.py), is compiled with NVRTC for the device, run on random
+(passes/codegen/reduction/reduction.py), is compiled with NVRTC for the device, run on random
 data, checked against numpy, and timed with CUDA events (median of repeats). Bandwidth
 counts the bytes the kernel must move: the input read once and the output written once
 (plus scale and bias). cuMemcpyDtoD over the input's bytes is the ceiling. Shapes:

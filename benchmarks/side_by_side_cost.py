@@ -52,7 +52,7 @@ def _stored_itemsize(element_type, precision: str) -> int:
     (graph-convert-precision converts f32 weights); everything else keeps its size."""
     from xdsl.dialects.builtin import Float32Type
 
-    from passes.codegen.cuda_types import device_itemsize
+    from passes.codegen.common.types import device_itemsize
 
     if isinstance(element_type, Float32Type) and precision in ("fp16", "bf16"):
         return 2

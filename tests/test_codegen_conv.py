@@ -1,4 +1,4 @@
-"""CUDA codegen of convolutions (`passes/codegen/cuda_conv*.py`): for a table of small
+"""CUDA codegen of convolutions (`passes/codegen/conv*.py`): for a table of small
 convolutions (both layouts, 1x1 to 7x7, strides, asymmetric pads, dilations, groups up to
 depthwise, odd channel counts, batch 1 and 2, bias/relu/residual epilogues, f32, f16,
 bf16, f64, 1-D and 3-D, conv_transpose, NHWC convs reading an NCHW input) every kernel
@@ -25,10 +25,10 @@ import pytest
 from dialects.errors import OptcError
 from dialects.graph.nn import conv_output_size
 from dialects.kernel import LaunchAttr
-from passes.codegen import cuda_conv, cuda_conv_mma
+from passes.codegen.conv import conv, mma
 from passes.codegen.cuda import kernels_of
-from passes.codegen.cuda_conv_gemm import CANDIDATES, Tile, check_tile
-from passes.codegen.cuda_conv_geometry import geometry
+from passes.codegen.conv.gemm import CANDIDATES, Tile, check_tile
+from passes.codegen.conv.geometry import geometry
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
 from tests.cuda_support import assert_gpu_matches_reference, compile_clean, compile_kernels, lower
@@ -257,8 +257,8 @@ def test_nchw_input_takes_the_simt_kernel():
     """An f16 conv with C_in % 8 == 0 takes the tensor cores from NHWC, not from NCHW."""
     nhwc = geometry(_kernel(Case("c8", 1, 8, (6, 6), 16, (3, 3), dtype="f16")))
     nchw = geometry(_kernel(Case("c8", 1, 8, (6, 6), 16, (3, 3), dtype="f16", input_layout="NCHW")))
-    assert cuda_conv_mma.applies(nhwc)
-    assert cuda_conv_mma.why_not(nchw) == "input_layout NCHW (16-byte channel loads need NHWC)"
+    assert mma.applies(nhwc)
+    assert mma.why_not(nchw) == "input_layout NCHW (16-byte channel loads need NHWC)"
     assert (nchw.cin, nchw.in_size, nchw.out_shape) == (8, (6, 6), [1, 4, 4, 16])
 
 
@@ -286,25 +286,25 @@ def test_tile_candidates_are_valid():
 
 def test_configure_picks_gemm_depthwise_and_transpose():
     big = _kernel(Case("big", 1, 64, (56, 56), 256, (1, 1)))
-    launch = cuda_conv.configure(big)
+    launch = conv.configure(big)
     assert set(launch.tile_params) == {"block_m", "block_n", "block_k", "thread_m", "thread_n"}
     tile = launch.tile_params
     assert launch.grid_dims[0] * tile["block_m"] >= 56 * 56
     assert launch.grid_dims[1] * tile["block_n"] >= 256
-    depthwise = cuda_conv.configure(_kernel(CASES[7]))
+    depthwise = conv.configure(_kernel(CASES[7]))
     assert depthwise.tile_params == {} and depthwise.block_dims == (256, 1, 1)
-    assert cuda_conv.configure(_kernel(CASES[-1])).tile_params == {}
+    assert conv.configure(_kernel(CASES[-1])).tile_params == {}
 
 
 @pytest.mark.parametrize("tile", [Tile(64, 64, 16, 4, 4), Tile(32, 64, 8, 2, 4), Tile(64, 32, 16, 4, 2), Tile(16, 16, 16, 1, 1)])
 def test_emit_honours_other_valid_tiles(tile: Tile):
-    from passes.codegen.cuda_conv_gemm import launch_for
-    from passes.codegen.cuda_types import PRELUDE
+    from passes.codegen.conv.gemm import launch_for
+    from passes.codegen.common.types import PRELUDE
 
     kernel = _kernel(CASES[1])
     geo = geometry(kernel)
     assert check_tile(tile, geo) is None
-    source = cuda_conv.emit(kernel, launch_for(tile, geo))
+    source = conv.emit(kernel, launch_for(tile, geo))
     assert f"__launch_bounds__({tile.threads})" in source
     compile_clean(PRELUDE + source, "tile.cu", "sm_80")
 
@@ -316,23 +316,23 @@ def test_invalid_tile_is_refused_by_name():
     kernel = _kernel(CASES[1])
     bad = LaunchAttr([1], [256], 0, {"block_m": 64, "block_n": 64, "block_k": 16, "thread_m": 3, "thread_n": 4})
     with pytest.raises(OptcError, match=r"@k0_fused_conv \('fused.conv'\): invalid tile .*thread_m must divide"):
-        cuda_conv.emit(kernel, bad)
+        conv.emit(kernel, bad)
 
 
 def test_missing_tile_is_refused_by_name():
     kernel = _kernel(CASES[1])
     with pytest.raises(OptcError, match="missing tile parameters block_k"):
-        cuda_conv.emit(kernel, LaunchAttr([1], [256], 0, {"block_m": 64, "block_n": 64, "thread_m": 4, "thread_n": 4}))
+        conv.emit(kernel, LaunchAttr([1], [256], 0, {"block_m": 64, "block_n": 64, "thread_m": 4, "thread_n": 4}))
 
 
 def test_grid_that_misses_the_output_is_refused():
     kernel = _kernel(CASES[1])
-    from passes.codegen.cuda_conv_gemm import launch_for
+    from passes.codegen.conv.gemm import launch_for
 
     good = launch_for(Tile(64, 64, 16, 4, 4), geometry(kernel))
     bad = LaunchAttr([1, 1, 1], list(good.block_dims), 0, good.tile_params)
     with pytest.raises(OptcError, match="does not cover the output"):
-        cuda_conv.emit(kernel, bad)
+        conv.emit(kernel, bad)
 
 
 def test_integer_conv_is_refused_by_name():
@@ -433,7 +433,7 @@ fused.yield %u : tensor<2x4x8x8x{dt}>""",
 @pytest.mark.parametrize("name", sorted(TAIL_CASES))
 def test_epilogue_tail_compiles(name):
     """Views, transposes, splits and slices after a conv's elementwise epilogue become
-    store-index arithmetic (cuda_epilogue.py), in the GEMM and the direct kernels."""
+    store-index arithmetic (common/epilogue.py), in the GEMM and the direct kernels."""
     compile_kernels(TAIL_CASES[name])
 
 

@@ -1,4 +1,4 @@
-"""The tensor-core convolution (`passes/codegen/cuda_conv_mma.py`): f16/bf16, NHWC,
+"""The tensor-core convolution (`passes/codegen/conv/mma.py`): f16/bf16, NHWC,
 group 1, C_in % 8 == 0.
 
 - CPU: a table of ResNet-50 / MobileNetV2 conv shapes (batch 1 and 2) and edge cases (odd
@@ -29,11 +29,11 @@ import pytest
 
 from dialects.errors import OptcError
 from dialects.kernel import LaunchAttr
-from passes.codegen import cuda_conv, cuda_conv_mma
+from passes.codegen.conv import conv, mma
 from passes.codegen.cuda import kernels_of
-from passes.codegen.cuda_conv_geometry import geometry
-from passes.codegen.cuda_conv_mma import CANDIDATES, Tile, check_tile, choose_tile
-from passes.codegen.cuda_types import PRELUDE
+from passes.codegen.conv.geometry import geometry
+from passes.codegen.conv.mma import CANDIDATES, Tile, check_tile, choose_tile
+from passes.codegen.common.types import PRELUDE
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
 from tests.cuda_support import assert_gpu_matches_reference, compile_clean, compile_kernels, lower
@@ -93,7 +93,7 @@ def test_kernels_compile_on_tensor_cores(case: Case):
 @pytest.mark.parametrize("case", FALLBACK, ids=lambda c: c.id)
 def test_fallbacks_keep_the_simt_kernel(case: Case):
     geo = geometry(_kernel(case))
-    assert cuda_conv_mma.why_not(geo) is not None
+    assert mma.why_not(geo) is not None
     (source,) = compile_kernels(case.ir()).values()
     assert "optc_mma_" not in source
 
@@ -127,9 +127,9 @@ def test_configure_by_shape():
     # C_out = 24: no 128-wide tile (most of its columns would be empty)
     assert choose_tile(_geo(1, 56, 96, 24, 1, 1)).block_n <= 64
     assert choose_tile(_geo(32, 56, 144, 24, 1, 1)) == Tile(128, 32, 32, 4, 1, 3)
-    launch = cuda_conv.configure(_kernel(CASES[0]))
-    assert set(launch.tile_params) == set(cuda_conv_mma.TILE_KEYS)
-    tile = cuda_conv_mma.tile_of(launch)
+    launch = conv.configure(_kernel(CASES[0]))
+    assert set(launch.tile_params) == set(mma.TILE_KEYS)
+    tile = mma.tile_of(launch)
     assert launch.shared_bytes == tile.shared_bytes and launch.block_dims == (tile.threads, 1, 1)
 
 
@@ -138,7 +138,7 @@ def test_emit_honours_every_valid_tile(tile: Tile):
     kernel = _kernel(BY_ID["odd_cout_b2"])
     geo = geometry(kernel)
     assert check_tile(tile, geo) is None
-    source = cuda_conv.emit(kernel, tile.launch(geo))
+    source = conv.emit(kernel, tile.launch(geo))
     assert f"__launch_bounds__({tile.threads})" in source
     compile_clean(PRELUDE + source, "tile.cu", "sm_80")
 
@@ -172,16 +172,16 @@ def _launch(**changes) -> LaunchAttr:
 def test_invalid_launch_is_refused_by_name(launch: LaunchAttr, message: str):
     kernel = _kernel(BY_ID["odd_cout_b2"])
     with pytest.raises(OptcError, match=r"@k0_fused_conv \('fused.conv'\): .*" + message):
-        cuda_conv.emit(kernel, launch)
+        conv.emit(kernel, launch)
 
 
 def test_emit_refuses_a_conv_it_does_not_apply_to():
-    from passes.codegen.cuda_conv_geometry import Epilogue
+    from passes.codegen.conv.geometry import Epilogue
 
     kernel = _kernel(FALLBACK[0])
     geo = geometry(kernel)
     with pytest.raises(OptcError, match=r"the tensor-core conv does not apply: C_in = 3 is not a multiple of 8"):
-        cuda_conv_mma.emit(kernel, Tile(64, 64, 32, 2, 2, 3).launch(geo), geo, Epilogue(kernel))
+        mma.emit(kernel, Tile(64, 64, 32, 2, 2, 3).launch(geo), geo, Epilogue(kernel))
 
 
 # --- the emitted C++ on the CPU, every thread a fiber ----------------------------------------

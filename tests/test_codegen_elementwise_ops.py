@@ -28,8 +28,8 @@ import pytest
 from xdsl.dialects.builtin import StringAttr, SymbolRefAttr
 
 from dialects.dtypes import round_to_bf16
-from passes.codegen.cuda_elementwise import configure, emit
-from passes.codegen.cuda_types import PRELUDE
+from passes.codegen.elementwise.elementwise import configure, emit
+from passes.codegen.common.types import PRELUDE
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
 from tests.cuda_support import ARCHS, assert_gpu_matches_reference, compile_clean
@@ -317,7 +317,7 @@ def test_integer_pow_snaps_libdevice_errors_to_the_exact_integer(tmp_path):
     import subprocess
 
     from dialects import graph
-    from passes.codegen.cuda_pointwise_templates import TEMPLATES
+    from passes.codegen.common.pointwise_templates import TEMPLATES
     from tests.test_codegen_elementwise import host_compiler
 
     expr = TEMPLATES[graph.PowOp](None, ["x[i]", "y[i]"], ["long long", "float"]).replace("pow(", "off_pow(")

@@ -1,5 +1,5 @@
 """Casts to and from the storage-only types (float8 E4M3FN/E4M3FNUZ/E5M2/E5M2FNUZ/E8M0FNU,
-float4 E2M1FN, int4/uint4/int2/uint2) in pointwise CUDA (`cuda_low_precision`).
+float4 E2M1FN, int4/uint4/int2/uint2) in pointwise CUDA (`common/low_precision.py`).
 
 The conversions are software, so they are checked here exhaustively on the host (g++
 over the same shim as the pointwise host emulation): every bit pattern decoded against
@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from dialects.dtypes import STORAGE_DTYPES, is_storage_only, mlir_elem_from_numpy, numpy_dtype, round_to_bf16
-from passes.codegen.cuda_low_precision import HELPERS, decode, encode
+from passes.codegen.common.low_precision import HELPERS, decode, encode
 from runtime.reference import low_precision
 from runtime.reference.interpreter import run
 from tests.cuda_support import compile_clean, compile_kernels
@@ -357,7 +357,7 @@ def test_helpers_are_guarded():
     """Several casting kernels in one .cu file (optc -t cuda) each carry the helpers; the
     guard keeps one definition."""
     from passes.codegen.cuda import emit_kernel, kernels_of
-    from passes.codegen.cuda_types import PRELUDE
+    from passes.codegen.common.types import PRELUDE
 
     module = apply_pipeline(parse(CASES["storage_in_region"]), "lower-to-kernels")
     kernel = emit_kernel(kernels_of(module)[0])

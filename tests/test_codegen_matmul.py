@@ -1,4 +1,4 @@
-"""CUDA codegen of matrix products (passes/codegen/cuda_matmul.py, cuda_mma.py): for a table
+"""CUDA codegen of matrix products (passes/codegen/matmul/matmul.py, common/mma.py): for a table
 of small kernels (every dtype, 2-D, batched and broadcast batches, transpose_a/transpose_b, gemm's
 transposes/alpha/beta/c, odd sizes, epilogues with bias, gelu, residual, several results and
 the QKV head split) every emitted kernel compiles with NVRTC for sm_80 and sm_90 at the
@@ -24,9 +24,9 @@ import pytest
 
 from dialects.errors import OptcError
 from dialects.kernel import FuncOp, LaunchAttr
-from passes.codegen import cuda_matmul
+from passes.codegen.matmul import matmul
 from passes.codegen.cuda import emit_module, kernel_source, kernels_of
-from passes.codegen.cuda_types import PRELUDE
+from passes.codegen.common.types import PRELUDE
 from tests.cuda_support import ARCHS, assert_gpu_matches_reference, compile_clean, compile_kernels, lower
 
 
@@ -236,42 +236,42 @@ MMA_TILES = [
 
 
 def _launch_for(kernel: FuncOp, tile: dict[str, int]) -> LaunchAttr:
-    problem = cuda_matmul.problem_of(kernel)
+    problem = matmul.problem_of(kernel)
     if problem.tensor_cores:
-        threads, shared = 32 * tile["warps_m"] * tile["warps_n"], cuda_matmul.mma_shared(problem, tile)
+        threads, shared = 32 * tile["warps_m"] * tile["warps_n"], matmul.mma_shared(problem, tile)
     else:
-        threads, shared = cuda_matmul.simt_threads(tile), 0
+        threads, shared = matmul.simt_threads(tile), 0
     return LaunchAttr([7], [threads], shared, tile)
 
 
 @pytest.mark.parametrize(
     "name, tile",
-    [("f32_batched_bias_gelu", dict(zip(cuda_matmul.SIMT_KEYS, t))) for t in SIMT_TILES]
-    + [("f64_2d_odd", dict(zip(cuda_matmul.SIMT_KEYS, SIMT_TILES[1])))]
-    + [("f16_broadcast_batch_transpose_b", dict(zip(cuda_matmul.MMA_KEYS, t))) for t in MMA_TILES]
-    + [("bf16_qkv_split_heads", dict(zip(cuda_matmul.MMA_KEYS, MMA_TILES[0])))]
-    + [("gemm_trans_both_c_col_f16", dict(zip(cuda_matmul.MMA_KEYS, t))) for t in MMA_TILES[:3]],
+    [("f32_batched_bias_gelu", dict(zip(matmul.SIMT_KEYS, t))) for t in SIMT_TILES]
+    + [("f64_2d_odd", dict(zip(matmul.SIMT_KEYS, SIMT_TILES[1])))]
+    + [("f16_broadcast_batch_transpose_b", dict(zip(matmul.MMA_KEYS, t))) for t in MMA_TILES]
+    + [("bf16_qkv_split_heads", dict(zip(matmul.MMA_KEYS, MMA_TILES[0])))]
+    + [("gemm_trans_both_c_col_f16", dict(zip(matmul.MMA_KEYS, t))) for t in MMA_TILES[:3]],
 )
 def test_other_tiles_compile(name, tile):
     _, kernel = _kernel(CASES[name][0])
-    source = PRELUDE + "\n" + cuda_matmul.emit(kernel, _launch_for(kernel, tile))
+    source = PRELUDE + "\n" + matmul.emit(kernel, _launch_for(kernel, tile))
     for arch in ARCHS:
         compile_clean(source, f"{name}.cu", arch)
 
 
 @pytest.mark.parametrize(
     "name, tile",
-    [("f32_transpose_ab_bias_residual", dict(zip(cuda_matmul.SIMT_KEYS, t))) for t in [*cuda_matmul.SIMT_CONFIGS, cuda_matmul.SIMT_SKINNY]]
-    + [("bf16_transpose_a_bias_gelu", dict(zip(cuda_matmul.MMA_KEYS, t))) for t, _ in cuda_matmul.MMA_CONFIGS]
-    + [("f16_transpose_ab_odd", dict(zip(cuda_matmul.MMA_KEYS, cuda_matmul.MMA_SKINNY)))],
+    [("f32_transpose_ab_bias_residual", dict(zip(matmul.SIMT_KEYS, t))) for t in [*matmul.SIMT_CONFIGS, matmul.SIMT_SKINNY]]
+    + [("bf16_transpose_a_bias_gelu", dict(zip(matmul.MMA_KEYS, t))) for t, _ in matmul.MMA_CONFIGS]
+    + [("f16_transpose_ab_odd", dict(zip(matmul.MMA_KEYS, matmul.MMA_SKINNY)))],
     ids=str,
 )
 @pytest.mark.slow
 def test_every_configurable_tile_reads_a_transposed(name, tile):
     """No tile that configure may pick lacks transpose_a: each compiles with it."""
     _, kernel = _kernel(CASES[name][0])
-    assert not cuda_matmul.problem_of(kernel).a_k_fast
-    source = PRELUDE + "\n" + cuda_matmul.emit(kernel, _launch_for(kernel, tile))
+    assert not matmul.problem_of(kernel).a_k_fast
+    source = PRELUDE + "\n" + matmul.emit(kernel, _launch_for(kernel, tile))
     assert ("optc_ldmatrix_x4_trans(a[" in source) == ("warps_m" in tile)
     for arch in ARCHS:
         compile_clean(source, f"{name}.cu", arch)
@@ -281,7 +281,7 @@ def test_module_with_several_matmuls_compiles():
     """The tensor-core helpers are guarded: one file may hold many matmul kernels."""
     module = lower(CASES["f16_2d_odd"][0], "lower-to-kernels")
     other = kernels_of(lower(CASES["bf16_multi_result"][0], "lower-to-kernels"))[0]
-    second = cuda_matmul.emit(other, other.launch).replace("k0_fused_matmul(", "k1_fused_matmul(")
+    second = matmul.emit(other, other.launch).replace("k0_fused_matmul(", "k1_fused_matmul(")
     source = emit_module(module) + "\n" + second
     assert source.count("#ifndef OPTC_MMA_HELPERS") == 2
     compile_clean(source, "several.cu", "sm_90")
@@ -289,23 +289,23 @@ def test_module_with_several_matmuls_compiles():
 
 def test_configure_picks_tensor_cores_and_fills_the_gpu():
     _, kernel = _kernel(fused_matmul("f16", [1, 4096, 768], [768, 3072], epilogue="bias_gelu"))
-    launch = cuda_matmul.configure(kernel)
-    assert set(launch.tile_params) == set(cuda_matmul.MMA_KEYS)
+    launch = matmul.configure(kernel)
+    assert set(launch.tile_params) == set(matmul.MMA_KEYS)
     assert (launch.tile_params["block_m"], launch.tile_params["block_n"]) == (128, 256)
     assert launch.block_dims == (256, 1, 1) and 48 * 1024 < launch.shared_bytes <= 160 * 1024
     _, small = _kernel(fused_matmul("f32", [1, 128, 768], [768, 768], epilogue="bias_gelu"))
-    launch = cuda_matmul.configure(small)
-    assert set(launch.tile_params) == set(cuda_matmul.SIMT_KEYS) and launch.shared_bytes == 0
+    launch = matmul.configure(small)
+    assert set(launch.tile_params) == set(matmul.SIMT_KEYS) and launch.shared_bytes == 0
     tiles = math.ceil(128 / launch.tile_params["block_m"]) * math.ceil(768 / launch.tile_params["block_n"])
     assert launch.grid_dims[0] == tiles and tiles >= 48  # small tiles for a BERT-batch-1 shape
     _, skinny = _kernel(fused_matmul("f32", [1, 768], [768, 3072]))
-    assert cuda_matmul.configure(skinny).tile_params["block_m"] == 16
+    assert matmul.configure(skinny).tile_params["block_m"] == 16
 
 
 def test_epilogue_indexes_heads_without_flat_divisions():
     """The QKV split/reshape/transpose becomes index arithmetic on (m, n), not on the flat index."""
     _, kernel = _kernel(_split_heads("f16", 128, 12, 64))
-    source = cuda_matmul.emit(kernel, cuda_matmul.configure(kernel))
+    source = matmul.emit(kernel, matmul.configure(kernel))
     assert "if (n < 768) { ((uint4*)(out0 + ((n / 64) * 8192 + m * 64 + (n % 64))))[0]" in source  # 8 columns per store
     assert "if (n >= 1536) { ((uint4*)(out2 + " in source
     assert "f / " not in source
@@ -316,12 +316,12 @@ def test_epilogue_indexes_heads_without_flat_divisions():
 
 def _emit_with(name: str, **changes) -> None:
     _, kernel = _kernel(CASES[name][0])
-    launch = cuda_matmul.configure(kernel)
+    launch = matmul.configure(kernel)
     tile = {**launch.tile_params, **{k: v for k, v in changes.items() if k not in ("block", "shared")}}
     block = changes.get("block", None)
     probe = _launch_for(kernel, tile)
     launch = LaunchAttr(probe.grid_dims, block or probe.block_dims, changes.get("shared", probe.shared_bytes), tile)
-    cuda_matmul.emit(kernel, launch)
+    matmul.emit(kernel, launch)
 
 
 @pytest.mark.parametrize(
@@ -347,13 +347,13 @@ def test_invalid_tiles_are_refused(name, changes, message):
 def test_missing_tile_parameter_is_refused():
     _, kernel = _kernel(CASES["f32_2d_odd"][0])
     with pytest.raises(OptcError, match=r"@k0_fused_matmul: #kernel.launch tile lacks block_k, thread_m, thread_n"):
-        cuda_matmul.emit(kernel, LaunchAttr([1], [256], 0, {"block_m": 64, "block_n": 64}))
+        matmul.emit(kernel, LaunchAttr([1], [256], 0, {"block_m": 64, "block_n": 64}))
 
 
 def test_boolean_matmul_is_refused():
     _, kernel = _kernel(graph_matmul("i1", [4, 5], [5, 6]))
     with pytest.raises(OptcError, match=r"@k0_graph_matmul: 'graph.matmul' on i1 has no CUDA kernel"):
-        cuda_matmul.configure(kernel)
+        matmul.configure(kernel)
 
 
 def test_epilogue_op_without_lowering_is_refused():
@@ -369,7 +369,7 @@ func.func @main(%a: {_t([4, 5], 'f32')}, %b: {_t([5, 6], 'f32')}) -> {_t([6], 'f
 }}"""
     _, kernel = _kernel(ir)
     with pytest.raises(OptcError, match=r"@k0_fused_matmul: 'graph.reduce_sum' has no CUDA template"):
-        cuda_matmul.emit(kernel, cuda_matmul.configure(kernel))
+        matmul.emit(kernel, matmul.configure(kernel))
 
 
 EPILOGUE_CASES = {
@@ -482,7 +482,7 @@ def test_node_test_matmul_kernels_compile(name):
 
 def _k_of(ir: str) -> int:
     _, kernel = _kernel(ir)
-    return cuda_matmul.problem_of(kernel).k
+    return matmul.problem_of(kernel).k
 
 
 @pytest.mark.gpu
@@ -513,8 +513,8 @@ def test_bert_shapes_match_reference(gpu, dtype, m, n, k, transpose_b):
 
 
 def _mma_tile(kernel: FuncOp) -> tuple:
-    t = cuda_matmul.configure(kernel).tile_params
-    return tuple(t[k] for k in cuda_matmul.MMA_KEYS)
+    t = matmul.configure(kernel).tile_params
+    return tuple(t[k] for k in matmul.MMA_KEYS)
 
 
 @pytest.mark.parametrize(
@@ -530,13 +530,13 @@ def _mma_tile(kernel: FuncOp) -> tuple:
 )
 def test_configure_tiles_by_waves(m, n, k, tile):
     _, kernel = _kernel(fused_matmul("f16", [1, m, k], [k, n], epilogue="bias_gelu"))
-    launch = cuda_matmul.configure(kernel)
+    launch = matmul.configure(kernel)
     assert _mma_tile(kernel)[:2] == tile
-    assert launch.shared_bytes == cuda_matmul.mma_shared(cuda_matmul.problem_of(kernel), launch.tile_params) <= 160 * 1024
+    assert launch.shared_bytes == matmul.mma_shared(matmul.problem_of(kernel), launch.tile_params) <= 160 * 1024
 
 
 def test_swizzle_is_a_permutation_of_chunks_within_each_row():
-    from passes.codegen.cuda_mma import swizzle
+    from passes.codegen.common.mma import swizzle
 
     for cols in (8, 16, 24, 32, 48, 64, 96, 128, 256):
         shift, mask = swizzle(cols)
@@ -552,7 +552,7 @@ def test_swizzle_is_a_permutation_of_chunks_within_each_row():
 
 def _source(ir: str) -> str:
     _, kernel = _kernel(ir)
-    return cuda_matmul.emit(kernel, cuda_matmul.configure(kernel))
+    return matmul.emit(kernel, matmul.configure(kernel))
 
 
 def test_vector_stores_where_proven():
@@ -571,13 +571,13 @@ def test_vector_stores_where_proven():
 
 
 def test_vector_proof_rejects_a_transposed_store():
-    from passes.codegen.cuda_matmul_problem import epilogue_code
-    from passes.codegen.cuda_matmul_vector import _proven
+    from passes.codegen.matmul.problem import epilogue_code
+    from passes.codegen.matmul.vector import _proven
 
     ir = EPILOGUE_CASES["transpose_then_relu"].replace("f32", "f16").replace("4x5x", "8x5x").replace("5x6x", "5x16x")
     ir = ir.replace("tensor<6x4xf16>", "tensor<16x8xf16>").replace("tensor<4x6xf16>", "tensor<8x16xf16>").replace("tensor<8x5xf16>", "tensor<8x5xf16>")
     _, kernel = _kernel(ir)
-    problem = cuda_matmul.problem_of(kernel)
+    problem = matmul.problem_of(kernel)
     assert not _proven(problem, epilogue_code(kernel, problem))
 
 
@@ -595,7 +595,7 @@ def run_emulated(ir: str, feeds: dict, tile: tuple | None = None, grid: int | No
     (kernel,) = kernels_of(lower(ir))
     launch = kernel.attributes["launch"]
     if tile is not None:
-        keys = cuda_matmul.MMA_KEYS if cuda_matmul.problem_of(kernel).tensor_cores else cuda_matmul.SIMT_KEYS
+        keys = matmul.MMA_KEYS if matmul.problem_of(kernel).tensor_cores else matmul.SIMT_KEYS
         probe = _launch_for(kernel, dict(zip(keys, tile)))
         launch = LaunchAttr([grid or launch.grid_dims[0]], probe.block_dims, probe.shared_bytes, probe.tile_params)
         kernel.attributes["launch"] = launch
@@ -662,7 +662,7 @@ def test_large_tiles_match_reference(gpu, monkeypatch, tile, case):
         "f16_transpose_b": fused_matmul("f16", [1, 264, 96], [384, 96], transpose_b=True, epilogue="bias_residual"),
         "f16_transpose_ab": fused_matmul("f16", [1, 96, 264], [384, 96], transpose_b=True, epilogue="bias_residual", transpose_a=True),
     }[case]
-    monkeypatch.setattr(cuda_matmul, "_pick_mma", lambda problem: tile)
+    monkeypatch.setattr(matmul, "_pick_mma", lambda problem: tile)
     dtype = "bf16" if case.startswith("bf16") else "f16"
     rtol, atol = TOLERANCE[dtype]
     assert_gpu_matches_reference(ir, rtol=rtol, atol=atol * max(1.0, math.sqrt(_k_of(ir) / 100)))

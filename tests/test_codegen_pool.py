@@ -1,5 +1,5 @@
-"""CUDA codegen of pooling, lone batch/instance norms and cum_sum (`passes/codegen/cuda_pool.py`,
-`cuda_plane.py`, `cuda_scan.py`).
+"""CUDA codegen of pooling, lone batch/instance norms and cum_sum (`passes/codegen/pool/pool.py`,
+`pool/plane.py`, `pool/scan.py`).
 
 Three checks per case of the table: every kernel compiles with NVRTC for sm_80 and sm_90;
 the emitted C++ itself, built for the CPU by g++ with a host prelude that stands in for
@@ -27,7 +27,7 @@ from dialects.errors import OptcError
 from dialects.graph.nn import pool_output_size
 from dialects.kernel import LaunchAttr
 from dialects.graph.layout import is_channels_last
-from passes.codegen import cuda_pool
+from passes.codegen.pool import pool
 from passes.codegen.cuda import kernel_source, kernels_of
 from passes.codegen.registry import generator_for
 from runtime.reference.inputs import random_inputs
@@ -332,7 +332,7 @@ def _cnn() -> onnx.ModelProto:
 
 
 def _family_kernels(module):
-    return [k for k in kernels_of(module) if type(k.computation) in cuda_pool.GENERATORS]
+    return [k for k in kernels_of(module) if type(k.computation) in pool.GENERATORS]
 
 
 def test_cnn_pools_compile():

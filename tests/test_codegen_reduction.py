@@ -1,4 +1,4 @@
-"""CUDA codegen of reduction kernels (passes/codegen/cuda_reduction*.py): every case of the
+"""CUDA codegen of reduction kernels (passes/codegen/reduction/): every case of the
 table compiles with NVRTC for sm_80 and sm_90 (no GPU needed); on a GPU (marker `gpu`) each
 matches the reference interpreter; fused.reduction kernels from real pipelines (ONNX
 softmax, LayerNorm with the residual add, ReduceMean, global pooling) compile; the
@@ -22,8 +22,8 @@ from compiler.onnx_import import import_onnx
 from dialects.errors import OptcError
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.cuda import emit_kernel, kernel_source, kernels_of
-from passes.codegen.cuda_reduction import GENERATORS
-from passes.codegen.cuda_types import PRELUDE
+from passes.codegen.reduction.reduction import GENERATORS
+from passes.codegen.common.types import PRELUDE
 from tests.cuda_support import assert_gpu_matches_reference, compile_clean, compile_kernels, lower
 from tests.support import apply_pipeline, make_model
 
@@ -545,7 +545,7 @@ VECTOR_PRELUDE = "struct alignas(8) uint2 { unsigned x, y; };\nstruct alignas(16
 
 def serial_launch(kernel: FuncOp) -> LaunchAttr:
     """The kernel's launch with one thread per row (row mode) or per column (column mode)."""
-    from passes.codegen.cuda_reduction import _planned
+    from passes.codegen.reduction.reduction import _planned
 
     tile = kernel.launch.tile_params
     if "threads_per_row" in tile:

@@ -1,7 +1,7 @@
 // RUN: optc %s -p outline-kernels,configure-kernels -t cuda | filecheck %s
 // RUN: optc %s -p lower-to-kernels | filecheck %s --check-prefix=LAUNCH
 // An f16 channels-last conv with C_in = 24 (a multiple of 8) runs on tensor cores
-// (cuda_conv_mma): M = 2·5·4 output pixels, N = 40, K = 3·3·24; each A-tile row is 16-byte
+// (conv/mma.py): M = 2·5·4 output pixels, N = 40, K = 3·3·24; each A-tile row is 16-byte
 // cp.async chunks of 8 channels of one input pixel at tap k / 24, zero-filled in the
 // padding. The RGB stem (C_in = 3) cannot load 16-byte channel chunks: it keeps the SIMT
 // implicit GEMM.

@@ -5,8 +5,8 @@ made by its family's generator (`registry.py`) for its `#kernel.launch` configur
 from __future__ import annotations
 
 from dialects.kernel import FuncOp, LaunchAttr
-from passes.codegen.cuda_pointwise_templates import helpers_for
-from passes.codegen.cuda_types import PRELUDE
+from passes.codegen.common.pointwise_templates import helpers_for
+from passes.codegen.common.types import PRELUDE
 from passes.codegen.registry import generator_for
 
 

@@ -6,7 +6,7 @@ autotuner can sit between them:
   kernel.func as `launch = #kernel.launch<...>`);
 - `emit(kernel, launch) -> str`: the kernel's CUDA C for that configuration: one
   `extern "C" __global__` function named after the kernel.func, whose parameters are a
-  pointer per argument then a pointer per result (`cuda_types.pointer_params`).
+  pointer per argument then a pointer per result (`common.types.pointer_params`).
 
 Families register their generators by op class in `passes/codegen/registry.py`.
 """

@@ -7,25 +7,23 @@ from xdsl.ir import Operation
 
 from dialects.errors import OptcError
 from dialects.kernel import FuncOp
-from passes.codegen import (
-    cuda_attention,
-    cuda_conv,
-    cuda_elementwise,
-    cuda_matmul,
-    cuda_movement,
-    cuda_pool,
-    cuda_reduction,
-)
+from passes.codegen.attention import attention
+from passes.codegen.conv import conv
+from passes.codegen.elementwise import elementwise
+from passes.codegen.matmul import matmul
+from passes.codegen.movement import movement
+from passes.codegen.pool import pool
+from passes.codegen.reduction import reduction
 from passes.codegen.generator import Generator
 
 GENERATORS: dict[type[Operation], Generator] = {
-    **cuda_elementwise.GENERATORS,  # fused.elementwise, lone elementwise/activation ops
-    **cuda_reduction.GENERATORS,  # fused.reduction, softmax, log_softmax, layer_norm, reduce_*, arg_*
-    **cuda_pool.GENERATORS,  # max/average/global pools, batch_norm, instance_norm, cum_sum
-    **cuda_matmul.GENERATORS,  # fused.matmul, graph.matmul, graph.gemm
-    **cuda_conv.GENERATORS,  # fused.conv, graph.conv, graph.conv_transpose
-    **cuda_attention.GENERATORS,  # fused.attention
-    **cuda_movement.GENERATORS,  # transpose, concat, slice, pad, gather*, scatter_nd, tile, expand, split, resize, ...
+    **elementwise.GENERATORS,  # fused.elementwise, lone elementwise/activation ops
+    **reduction.GENERATORS,  # fused.reduction, softmax, log_softmax, layer_norm, reduce_*, arg_*
+    **pool.GENERATORS,  # max/average/global pools, batch_norm, instance_norm, cum_sum
+    **matmul.GENERATORS,  # fused.matmul, graph.matmul, graph.gemm
+    **conv.GENERATORS,  # fused.conv, graph.conv, graph.conv_transpose
+    **attention.GENERATORS,  # fused.attention
+    **movement.GENERATORS,  # transpose, concat, slice, pad, gather*, scatter_nd, tile, expand, split, resize, ...
 }
 
 

@@ -6,7 +6,7 @@ channels-last region; in a CNN that is the model's NCHW input, so the first laun
 the whole input to NHWC just for the stem conv (ResNet-50: 1 kernel of 57). The stem has
 three input channels, too few for the tensor-core kernel (its 16-byte channel loads need
 NHWC and C_in % 8 == 0), so it runs on the SIMT implicit-GEMM kernel, which reads an NCHW
-input as well as an NHWC one (`cuda_conv_gemm`: the input tile is loaded pixel-fast from
+input as well as an NHWC one (`conv/gemm.py`: the input tile is loaded pixel-fast from
 NCHW, so the loads stay coalesced) and writes its NHWC result either way.
 
 The rewrite: a `graph.transpose` to channels last (perm (0, 2, ..., 1), rank 3 to 5) whose

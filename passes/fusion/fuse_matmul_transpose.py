@@ -5,8 +5,8 @@ axes itself, instead of after a separate transpose kernel.
 product), `transpose(a) @ b` (gemm's `trans_a` on a computed `a`, which `fuse-epilogue`
 writes as a `graph.transpose`), einsum's operand transposes: each transpose that exchanges
 only the last two axes is a whole pass over memory, while the matmul kernel can load that
-operand's tiles in the other orientation for free (`cuda_matmul_simt` reads it along its
-contiguous axis, `cuda_matmul_mma` stages a k-major tile and reads it with `ldmatrix
+operand's tiles in the other orientation for free (`matmul/simt.py` reads it along its
+contiguous axis, `matmul/mma.py` stages a k-major tile and reads it with `ldmatrix
 .trans`). So the product reads the transpose's input and toggles its flag: `transpose_a`
 for lhs (read as [..., K, M]), `transpose_b` for rhs (read as [..., N, K]); a chain of such
 transposes toggles once per link.

@@ -26,7 +26,7 @@ from xdsl.passes import ModulePass
 
 from dialects.errors import OptcError
 from dialects.kernel import LaunchOp, launches_kernel
-from passes.codegen.cuda_types import device_itemsize
+from passes.codegen.common.types import device_itemsize
 from passes.memory.planner import Buffer, MemoryPlan, plan_memory
 
 ARENA_ATTR = "kernel.arena"

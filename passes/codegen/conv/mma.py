@@ -1,0 +1,358 @@
+"""Implicit-GEMM convolution on tensor cores: f16/bf16, channels last, one group, input
+channels a multiple of 8; `mma.sync` m16n8k16 with fp32 accumulation.
+
+The GEMM is the one `conv/gemm.py` describes: C[M, N] = A[M, K] · B[K, N] with
+M = batch · output pixels, N = output channels, K = kernel taps · input channels, k = (tap,
+c) with c fastest. B is the OHWI weight read as [N, K] row-major (the "n-major" B operand
+of `mma`, fragments by plain `ldmatrix`). A is never materialised: row m of an A tile
+is output pixel m's receptive field, and because C_in % 8 == 0 and the tile's k0 is a
+multiple of 8, every 8 consecutive k of a row are 8 consecutive channels of ONE input pixel
+(one tap): one 16-byte `cp.async`, zero-filled (src-size 0) where the tap falls into the
+padding, past the image, past M or past K. So the K loop walks (kh, kw, c-chunk) in the
+weight's memory order, `block_k` elements at a time, whatever C_in is (a tile may span
+taps when C_in < block_k: each 16-byte chunk finds its own tap).
+
+Shared memory: a ring of `stages` (A, B) tile pairs of 16-bit elements, rows padded by
+`mma.PAD` (conflict-free `ldmatrix`); `stages - 1` tiles are in flight while the
+warps multiply the current one, as in `matmul/matmul.py`. Each warp owns a (block_m / warps_m)
+× (block_n / warps_n) sub-tile. The epilogue runs per element in fp32 on the accumulator
+and rounds once at the store (`Epilogue.lines`, the family's shared printer).
+
+Which convolutions take this kernel (`why_not` says why one does not): f16 or bf16,
+NHWC (after graph-to-nhwc), group 1, C_in % 8 == 0. Everything else keeps its exact,
+general kernel: the SIMT implicit GEMM (e.g. the RGB stem with C_in = 3, NCHW, grouped
+convs) or the depthwise direct kernel. That is a dispatch rule, not an approximation: the
+SIMT kernel computes the same fp32-accumulated result.
+
+Tile parameters (`#kernel.launch` tile): block_m, block_n, block_k, warps_m, warps_n,
+stages. Valid when block_m is a multiple of 16·warps_m, block_n of 16·warps_n, block_k of
+16, 2 ≤ stages ≤ 4, 32..1024 threads and the ring fits `MAX_SHARED`; `check_tile` says
+which rule a combination breaks and emit refuses it by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialects.kernel import FuncOp, LaunchAttr
+from passes.codegen.common import mma
+from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, unravel, used_only
+from passes.codegen.common.types import kernel_signature, pointer_params
+
+TILE_KEYS = ("block_m", "block_n", "block_k", "warps_m", "warps_n", "stages")
+SMS = 132
+"""Streaming multiprocessors to fill (an H100 SXM)."""
+MAX_SHARED = 99 * 1024
+"""Dynamic shared memory a tile may ask for (the engine raises a kernel's limit past 48 KiB)."""
+ELEMENTS = {"optc_half": "f16", "optc_bf16": "bf16"}
+
+
+@dataclass(frozen=True)
+class Tile:
+    block_m: int
+    block_n: int
+    block_k: int
+    warps_m: int
+    warps_n: int
+    stages: int
+
+    @property
+    def threads(self) -> int:
+        return 32 * self.warps_m * self.warps_n
+
+    @property
+    def row(self) -> int:
+        """Elements from one shared tile row to the next (both tiles are k-fast)."""
+        return self.block_k + mma.PAD
+
+    @property
+    def a_stage(self) -> int:
+        return self.block_m * self.row
+
+    @property
+    def b_stage(self) -> int:
+        return self.block_n * self.row
+
+    @property
+    def shared_bytes(self) -> int:
+        return 2 * self.stages * (self.a_stage + self.b_stage)
+
+    def launch(self, geo: ConvGeometry) -> LaunchAttr:
+        return LaunchAttr([blocks(self, geo)], [self.threads], self.shared_bytes, {k: getattr(self, k) for k in TILE_KEYS})
+
+
+CANDIDATES = (
+    Tile(128, 128, 32, 2, 4, 3),
+    Tile(128, 64, 32, 2, 2, 3),
+    Tile(64, 128, 32, 2, 2, 3),
+    Tile(64, 64, 32, 2, 2, 3),
+    Tile(128, 32, 32, 4, 1, 3),
+    Tile(32, 64, 32, 1, 2, 4),
+    Tile(64, 32, 32, 2, 1, 4),
+    Tile(32, 32, 32, 1, 2, 4),
+)
+"""Tiles `configure` picks from, largest first (all valid; only the first needs more than
+48 KiB of shared memory: 60 KiB). The 32-wide ones serve narrow C_out (MobileNetV2's
+projections to 24 or 32 channels) without empty columns."""
+
+
+def why_not(geo: ConvGeometry) -> str | None:
+    """Why the tensor-core kernel does not apply to `geo` (None when it does)."""
+    if geo.ctype.storage not in ELEMENTS:
+        return f"element type {geo.ctype.storage} (tensor cores take f16 and bf16)"
+    if not geo.channels_last:
+        return "layout NCHW (16-byte channel loads need NHWC)"
+    if not geo.input_channels_last:
+        return "input_layout NCHW (16-byte channel loads need NHWC)"
+    if geo.group != 1:
+        return f"group {geo.group} (grouped and depthwise convs keep their kernels)"
+    if geo.cin % 8:
+        return f"C_in = {geo.cin} is not a multiple of 8 (16-byte channel loads)"
+    return None
+
+
+def applies(geo: ConvGeometry) -> bool:
+    return why_not(geo) is None
+
+
+def tiles(tile: Tile, geo: ConvGeometry) -> tuple[int, int]:
+    return -(-geo.gemm_m // tile.block_m), -(-geo.cout // tile.block_n)
+
+
+def blocks(tile: Tile, geo: ConvGeometry) -> int:
+    tm, tn = tiles(tile, geo)
+    return tm * tn
+
+
+def check_tile(tile: Tile, geo: ConvGeometry) -> str | None:
+    """Why `tile` is not a valid configuration (None when it is)."""
+    values = [getattr(tile, k) for k in TILE_KEYS]
+    if min(values) < 1:
+        return f"tile parameters must be positive, got {values}"
+    if tile.block_m % (16 * tile.warps_m):
+        return f"block_m {tile.block_m} must be a multiple of 16·warps_m = {16 * tile.warps_m}"
+    if tile.block_n % (16 * tile.warps_n):
+        return f"block_n {tile.block_n} must be a multiple of 16·warps_n = {16 * tile.warps_n}"
+    if tile.block_k % 16:
+        return f"block_k {tile.block_k} must be a multiple of 16"
+    if not 2 <= tile.stages <= 4:
+        return f"stages {tile.stages} (2..4 allowed)"
+    if not 32 <= tile.threads <= 1024:
+        return f"the tile needs {tile.threads} threads (32 to 1024 are valid)"
+    if tile.shared_bytes > MAX_SHARED:
+        return f"the ring needs {tile.shared_bytes} bytes of shared memory (at most {MAX_SHARED})"
+    if blocks(tile, geo) >= 2**31:
+        return "too many blocks for one grid dimension"
+    return None
+
+
+def choose_tile(geo: ConvGeometry, sms: int = SMS) -> Tile:
+    """The largest tile that gives every SM a block without leaving half its columns empty;
+    when none does (small M·N: ResNet-50's last stages at batch 1), the one giving the most
+    blocks, larger on ties."""
+    fitting = [t for t in CANDIDATES if t.block_n <= 32 or geo.cout > t.block_n // 2]
+    for tile in fitting:
+        if blocks(tile, geo) >= sms:
+            return tile
+    return max(fitting, key=lambda t: (blocks(t, geo), t.block_m * t.block_n))
+
+
+def configure(geo: ConvGeometry) -> LaunchAttr:
+    return choose_tile(geo).launch(geo)
+
+
+def tile_of(launch: LaunchAttr) -> Tile:
+    params = launch.tile_params
+    missing = [k for k in TILE_KEYS if k not in params]
+    if missing:
+        raise ValueError(f"missing tile parameters {', '.join(missing)} (the tensor-core conv needs {', '.join(TILE_KEYS)})")
+    return Tile(*(params[k] for k in TILE_KEYS))
+
+
+# --- the kernel ---------------------------------------------------------------------------
+
+
+def emit(kernel: FuncOp, launch: LaunchAttr, geo: ConvGeometry, epilogue: Epilogue) -> str:
+    why = why_not(geo)
+    if why is not None:
+        raise kernel_error(kernel, f"the tensor-core conv does not apply: {why}")
+    try:
+        tile = tile_of(launch)
+    except ValueError as exc:
+        raise kernel_error(kernel, str(exc)) from None
+    why = check_tile(tile, geo)
+    if why is not None:
+        raise kernel_error(kernel, f"invalid tile {launch.tile_params}: {why}")
+    if launch.block_dims != (tile.threads, 1, 1):
+        raise kernel_error(kernel, f"block {list(launch.block_dims)} does not match the tile's {tile.threads} threads")
+    if launch.grid_dims != (blocks(tile, geo), 1, 1):
+        raise kernel_error(kernel, f"grid {list(launch.grid_dims)} does not cover the output (needs [{blocks(tile, geo)}, 1, 1])")
+    if launch.shared_bytes < tile.shared_bytes:
+        raise kernel_error(kernel, f"the tile needs {tile.shared_bytes} bytes of dynamic shared memory, launch gives {launch.shared_bytes}")
+    body = _body(geo, tile, epilogue)
+    signature = kernel_signature(kernel.sym_name.data, pointer_params(kernel), tile.threads)
+    return "\n".join([mma.HELPERS, signature, "{", *(f"    {line}" for line in body), "}", ""])
+
+
+def _index_type(geo: ConvGeometry) -> str:
+    biggest = max(geo.batch * geo.in_pixels * geo.cin, geo.cout * geo.gemm_k, geo.gemm_m * geo.cout)
+    return "int" if biggest < 2**31 else "long long"
+
+
+def _a_rows(geo: ConvGeometry, t: Tile, it: str) -> list[str]:
+    """Per A chunk slot j of this thread (fixed across K steps): the image's base offset
+    `a_base[j]`, the window's first input position `a_pos[j][d]` and whether the row is a
+    real output pixel `a_ok[j]`."""
+    per_row = t.block_k // 8
+    total = t.block_m * per_row
+    trips = -(-total // t.threads)
+    spatial = len(geo.kernel)
+    lines = [
+        f"{it} a_base[{trips}];",
+        f"int a_pos[{trips}][{spatial}];",
+        f"bool a_ok[{trips}];",
+        "#pragma unroll",
+        f"for (int j = 0; j < {trips}; ++j) {{",
+        f"    const int r = (threadIdx.x + j * {t.threads}) / {per_row};",
+        "    const int m = m0 + r;",
+        f"    a_ok[j] = m < {geo.gemm_m} && r < {t.block_m};",
+        "    const int mm = a_ok[j] ? m : 0;",
+        *(f"    {line}" for line in unravel("mm", [geo.batch, *geo.out_size], ["pn", *(f"po{d}" for d in range(spatial))])),
+        f"    a_base[j] = ({it})pn * {geo.in_pixels * geo.cin};",
+        *(f"    a_pos[j][{d}] = po{d} * {geo.strides[d]} - {geo.pads[d]};" for d in range(spatial)),
+        "}",
+    ]
+    return lines
+
+
+def _a_copy(geo: ConvGeometry, t: Tile, x: str) -> list[str]:
+    """The A tile's 16-byte copies for K offset `k0` into `As`: chunk (r, cc) is channels
+    c..c+7 of the input pixel row r reads at tap k / C_in."""
+    per_row = t.block_k // 8
+    total = t.block_m * per_row
+    trips = -(-total // t.threads)
+    spatial = len(geo.kernel)
+    taps = [f"kt{d}" for d in range(spatial)]
+    conds = ["a_ok[j]", f"k < {geo.gemm_k}"]
+    flat = ""
+    for d in range(spatial):
+        conds.append(f"(unsigned)x{d} < {geo.in_size[d]}u")
+        flat = f"x{d}" if d == 0 else f"({flat}) * {geo.in_size[d]} + x{d}"
+    guard = "" if total % t.threads == 0 else f"    if (threadIdx.x + j * {t.threads} >= {total}) break;"
+    return [
+        "#pragma unroll",
+        f"for (int j = 0; j < {trips}; ++j) {{",
+        *([guard] if guard else []),
+        f"    const int e = threadIdx.x + j * {t.threads};",
+        f"    const int r = e / {per_row}, cc = (e % {per_row}) * 8;",
+        "    const int k = k0 + cc;",
+        f"    const int tap = k / {geo.cin}, ch = k % {geo.cin};",
+        *(f"    {line}" for line in unravel("tap", list(geo.kernel), taps)),
+        *(f"    const int x{d} = a_pos[j][{d}] + kt{d} * {geo.dilations[d]};" for d in range(spatial)),
+        f"    const bool ok = {' && '.join(conds)};",
+        f"    optc_cp_async16(As + r * {t.row} + cc, ok ? {x} + a_base[j] + ({flat}) * {geo.cin} + ch : {x}, ok ? 16 : 0);",
+        "}",
+    ]
+
+
+def _epilogue(geo: ConvGeometry, t: Tile, epilogue: Epilogue, mi_count: int, ni_count: int) -> list[str]:
+    """Every accumulator through the epilogue: per fragment row (mi, half) the output pixel
+    is split once, then each of its columns is stored."""
+    spatial = len(geo.out_size)
+    pixel = [f"qo{d}" for d in range(spatial)]
+    pixel_flat = "m" if geo.batch == 1 else f"(m - qn * {geo.out_pixels})"
+    indices = geo.output_indices("qn", pixel, "n")
+    flat = geo.output_offset("m", "qn", pixel_flat, "n")
+    inner = [
+        "#pragma unroll",
+        f"for (int ni = 0; ni < {ni_count}; ++ni) {{",
+        "    #pragma unroll",
+        "    for (int q = 0; q < 2; ++q) {",
+        "        const int n = n0 + wn + ni * 8 + (lane & 3) * 2 + q;",
+        f"        if (n >= {geo.cout}) continue;",
+        "        const float acc = c[mi][ni][h * 2 + q];",
+        *(f"        {line}" for line in epilogue.lines(geo, indices, f"({flat})")),
+        "    }",
+        "}",
+    ]
+    split = used_only(unravel("m", [geo.batch, *geo.out_size], ["qn", *pixel]), inner)
+    return [
+        "#pragma unroll",
+        f"for (int mi = 0; mi < {mi_count}; ++mi) {{",
+        "    #pragma unroll",
+        "    for (int h = 0; h < 2; ++h) {",
+        "        const int m = m0 + wm + mi * 16 + (lane >> 2) + h * 8;",
+        f"        if (m >= {geo.gemm_m}) continue;",
+        *(f"        {line}" for line in split),
+        *(f"        {line}" for line in inner),
+        "    }",
+        "}",
+    ]
+
+
+def _body(geo: ConvGeometry, t: Tile, epilogue: Epilogue) -> list[str]:
+    it = _index_type(geo)
+    bm, bn, bk, stages = t.block_m, t.block_n, t.block_k, t.stages
+    mi_count, ni_count = bm // t.warps_m // 16, bn // t.warps_n // 8
+    tiles_n = tiles(t, geo)[1]
+    kt = -(-geo.gemm_k // bk)
+    x, w = f"in{geo.input_arg}", f"in{geo.weight_arg}"
+    b_copy = mma.TileCopy("Bs", w, bn, bk, "n0", geo.cout, "k0", geo.gemm_k, geo.gemm_k, it)
+    assert b_copy.vectorisable  # C_in % 8 == 0 makes K a multiple of 8
+
+    def load_stage(stage: str, k0: str) -> list[str]:
+        return [
+            "{",
+            f"    const int k0 = {k0};",
+            f"    unsigned short* As = smem + ({stage}) * {t.a_stage};",
+            f"    unsigned short* Bs = smem + {stages * t.a_stage} + ({stage}) * {t.b_stage};",
+            *(f"    {line}" for line in _a_copy(geo, t, x)),
+            *(f"    {line}" for line in b_copy.code(t.threads, True)),
+            "}",
+        ]
+
+    mma_fn = mma.mma_function(ELEMENTS[geo.ctype.storage])
+    return [
+        "extern __shared__ __align__(16) unsigned short smem[];",
+        "const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;",
+        f"const int wm = (warp / {t.warps_n}) * {bm // t.warps_m}, wn = (warp % {t.warps_n}) * {bn // t.warps_n};",
+        f"const int m0 = (int)(blockIdx.x / {tiles_n}) * {bm}, n0 = (int)(blockIdx.x % {tiles_n}) * {bn};",
+        *_a_rows(geo, t, it),
+        f"float c[{mi_count}][{ni_count}][4];",
+        "#pragma unroll",
+        f"for (int mi = 0; mi < {mi_count}; ++mi)",
+        "    #pragma unroll",
+        f"    for (int ni = 0; ni < {ni_count}; ++ni)",
+        "        #pragma unroll",
+        "        for (int q = 0; q < 4; ++q) c[mi][ni][q] = 0.0f;",
+        "// prologue: the first stages - 1 K tiles in flight",
+        "#pragma unroll",
+        f"for (int s = 0; s < {stages - 1}; ++s) {{",
+        f"    if (s < {kt}) {{",
+        *(f"        {line}" for line in load_stage("s", f"s * {bk}")),
+        "    }",
+        "    optc_cp_async_commit();",
+        "}",
+        f"for (int kt = 0; kt < {kt}; ++kt) {{",
+        f"    OPTC_CP_ASYNC_WAIT({stages - 2});  // K tile kt has landed (this thread's copies)",
+        "    __syncthreads();  // ... everyone's; and everyone is done with tile kt - 1",
+        f"    if (kt + {stages - 1} < {kt}) {{",
+        *(f"        {line}" for line in load_stage(f"(kt + {stages - 1}) % {stages}", f"(kt + {stages - 1}) * {bk}")),
+        "    }",
+        "    optc_cp_async_commit();",
+        f"    const unsigned short* As = smem + (kt % {stages}) * {t.a_stage};",
+        f"    const unsigned short* Bs = smem + {stages * t.a_stage} + (kt % {stages}) * {t.b_stage};",
+        "    #pragma unroll",
+        f"    for (int kk = 0; kk < {bk}; kk += 16) {{",
+        f"        unsigned a[{mi_count}][4], b[{ni_count}][2];",
+        *(f"        {line}" for line in mma.a_fragments("As", True, t.row, mi_count, "wm", "kk")),
+        *(f"        {line}" for line in mma.b_fragments("Bs", False, t.row, ni_count, "wn", "kk")),
+        "        #pragma unroll",
+        f"        for (int mi = 0; mi < {mi_count}; ++mi)",
+        "            #pragma unroll",
+        f"            for (int ni = 0; ni < {ni_count}; ++ni) {mma_fn}(c[mi][ni], a[mi], b[ni]);",
+        "    }",
+        "}",
+        "OPTC_CP_ASYNC_WAIT(0);",
+        *_epilogue(geo, t, epilogue, mi_count, ni_count),
+    ]

@@ -1,0 +1,1 @@
+"""Elementwise kernels: `fused.elementwise` and lone elementwise/activation ops (`elementwise.py`)."""

@@ -1,0 +1,259 @@
+"""The tensor-core matmul kernel (f16, bf16): `mma.sync.m16n8k16` with fp32 accumulation.
+
+Main loop: tiles copied with `cp.async.cg` (16-byte chunks, zero-filled at the edges) into a
+`stages`-deep ring in dynamic shared memory, stored densely with an XOR swizzle of their
+16-byte chunks (`mma.swizzled`: ldmatrix phases and cp.async writes are free of bank
+conflicts without padding), read with `ldmatrix`. The fragments are double-buffered in
+registers: while the mma of k-slice kk runs, those of kk + 16 are loaded (the next tile's
+first slice right after the barrier that makes it visible). With S stages, S - 1 tiles are
+in flight: tile kt + S - 1 is issued at the start of tile kt's first slice into the stage
+tile kt - 1 used (everyone passed the barrier after their last read of it), and
+`cp.async.wait_group S-2` before the barrier of the last slice makes tile kt + 1 land. An
+operand whose contiguous extent is not a multiple of 8 elements is copied element by
+element (same swizzled layout).
+
+Epilogue: the accumulators are rounded to the accumulator's 16-bit type (as the reference
+rounds the product before its epilogue) and staged through shared memory ([block_m][block_n
++ 8]: conflict-free 32-bit writes from the fragments, 16-byte reads along N); each thread
+then takes 8 consecutive columns of a row, runs the epilogue on each in fp32 and, where
+`matmul/vector.py` proves the 8 results of every output land on 8 consecutive aligned
+elements under one condition (plain outputs, the QKV head split with head_dim % 8 == 0),
+writes them with 16-byte stores; else element by element.
+
+Tile parameters: block_m, block_n, block_k, warps_m, warps_n, stages; block =
+32·warps_m·warps_n threads; block_m a multiple of 16·warps_m, block_n of 16·warps_n,
+block_k of 16, stages 2..4; `shared` = max(2·stages·(block_m + block_n)·block_k, the
+staged tile 2·block_m·(block_n + 8)) bytes ≤ MAX_SHARED (160 KiB, so sm_80's 163 KiB
+holds it; the runtime raises the kernel's limit past 48 KiB).
+"""
+
+from __future__ import annotations
+
+from xdsl.dialects.builtin import Float16Type
+
+from dialects.kernel import FuncOp, LaunchAttr
+from passes.codegen.common import mma
+from passes.codegen.matmul.problem import Problem, check, check_block, epilogue_code, epilogue_lambda, head, tile_of
+from passes.codegen.matmul.vector import vector_lambda
+from passes.codegen.common.types import kernel_signature, pointer_params
+
+MMA_KEYS = ("block_m", "block_n", "block_k", "warps_m", "warps_n", "stages")
+MAX_SHARED = 160 * 1024
+"""Dynamic shared memory an mma config may ask for (sm_80 allows 163 KiB, sm_90 227 KiB,
+once the runtime raises the kernel's limit with cuFuncSetAttribute)."""
+STAGE_PAD = 8
+"""Elements of padding per row of the staged output tile (keeps fragment writes conflict-free)."""
+
+
+def ring_bytes(tile: dict[str, int]) -> int:
+    return 2 * tile["stages"] * tile["block_k"] * (tile["block_m"] + tile["block_n"])
+
+
+def staging_bytes(tile: dict[str, int]) -> int:
+    return 2 * tile["block_m"] * (tile["block_n"] + STAGE_PAD)
+
+
+def mma_shared(problem: Problem, tile: dict[str, int]) -> int:
+    """Dynamic shared memory of `tile`: the ring, reused for the staged output tile."""
+    return max(ring_bytes(tile), staging_bytes(tile))
+
+
+
+def _copies(problem: Problem, bm: int, bn: int, bk: int) -> tuple[mma.TileCopy, mma.TileCopy]:
+    m, n, k, it = problem.m, problem.n, problem.k, problem.index_type
+    copy = mma.SwizzledTileCopy
+    if problem.a_k_fast:
+        a = copy("As", "A", bm, bk, "m0", m, "k0", k, k, it)
+    else:
+        a = copy("As", "A", bk, bm, "k0", k, "m0", m, m, it)
+    if problem.b_n_fast:
+        b = copy("Bs", "B", bk, bn, "k0", k, "n0", n, n, it)
+    else:
+        b = copy("Bs", "B", bn, bk, "n0", n, "k0", k, k, it)
+    return a, b
+
+
+def emit_mma(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
+    t = tile_of(problem, launch, MMA_KEYS)
+    bm, bn, bk, wm, wn, stages = (t[k] for k in MMA_KEYS)
+    check(problem, bm % (16 * wm) == 0, f"block_m {bm} must be a multiple of 16·warps_m = {16 * wm}")
+    check(problem, bn % (16 * wn) == 0, f"block_n {bn} must be a multiple of 16·warps_n = {16 * wn}")
+    check(problem, bk % 16 == 0, f"block_k {bk} must be a multiple of 16")
+    check(problem, 2 <= stages <= 4, f"stages {stages} (2..4 allowed)")
+    threads = 32 * wm * wn
+    check_block(problem, launch, threads)
+    shared = mma_shared(problem, t)
+    check(problem, shared <= MAX_SHARED, f"{shared} bytes of shared memory (at most {MAX_SHARED})")
+    check(problem, launch.shared_bytes >= shared, f"the tile needs {shared} bytes of dynamic shared memory, launch gives {launch.shared_bytes}")
+    mi_count, ni_count = bm // wm // 16, bn // wn // 8
+    a_copy, b_copy = _copies(problem, bm, bn, bk)
+    a_stage, b_stage = bm * bk, bk * bn
+
+    def load_stage(stage: str, k0: str) -> list[str]:
+        return [
+            "{",
+            f"    const int k0 = {k0};",
+            f"    unsigned short* As = smem + ({stage}) * {a_stage};",
+            f"    unsigned short* Bs = smem + {stages * a_stage} + ({stage}) * {b_stage};",
+            *(f"    {line}" for line in a_copy.code(threads, a_copy.vectorisable)),
+            *(f"    {line}" for line in b_copy.code(threads, b_copy.vectorisable)),
+            "}",
+        ]
+
+    def fragments(buf: int, a_smem: str, b_smem: str, kk: int) -> list[str]:
+        return [
+            *mma.a_fragments_swizzled(a_smem, problem.a_k_fast, a_copy.cols, mi_count, "wm", str(kk), f"a[{buf}]"),
+            *mma.b_fragments_swizzled(b_smem, problem.b_n_fast, b_copy.cols, ni_count, "wn", str(kk), f"b[{buf}]"),
+        ]
+
+    mma_fn = mma.mma_function("f16" if isinstance(problem.element, Float16Type) else "bf16")
+
+    def products(buf: int) -> list[str]:
+        return [
+            "#pragma unroll",
+            f"for (int mi = 0; mi < {mi_count}; ++mi)",
+            "    #pragma unroll",
+            f"    for (int ni = 0; ni < {ni_count}; ++ni) {mma_fn}(acc[mi][ni], a[{buf}][mi], b[{buf}][ni]);",
+        ]
+
+    kt_count, slices = -(-problem.k // bk), bk // 16
+    stage_of = lambda tile: f"smem + (({tile}) % {stages}) * {a_stage}", lambda tile: f"smem + {stages * a_stage} + (({tile}) % {stages}) * {b_stage}"  # noqa: E731
+    main: list[str] = []
+    for s in range(slices):
+        buf, nxt = s % 2, (s + 1) % 2
+        step = [f"// k-slice {s}: the mma of slice {s} (buffer {buf}) while the next slice's fragments load"]
+        if s == 0:
+            step += [
+                f"if (kt + {stages - 1} < {kt_count}) {{",
+                *(f"    {line}" for line in load_stage(f"(kt + {stages - 1}) % {stages}", f"(kt + {stages - 1}) * {bk}")),
+                "}",
+                "optc_cp_async_commit();",
+            ]
+        if s == slices - 1:
+            if slices % 2:  # the next tile's first slice goes to buffer 0, which this slice uses
+                step += products(buf)
+            step += [
+                f"if (kt + 1 < {kt_count}) {{",
+                f"    OPTC_CP_ASYNC_WAIT({stages - 2});  // tile kt + 1 has landed (this thread's copies)",
+                "    __syncthreads();  // ... everyone's; and nobody reads tile kt - 1's stage any more",
+                f"    const unsigned short* As1 = {stage_of[0]('kt + 1')};",
+                f"    const unsigned short* Bs1 = {stage_of[1]('kt + 1')};",
+                *(f"    {line}" for line in fragments(0, "As1", "Bs1", 0)),
+                "}",
+            ]
+            if slices % 2 == 0:
+                step += products(buf)
+        else:
+            step += fragments(nxt, "As", "Bs", (s + 1) * 16) + products(buf)
+        main += step
+    code = epilogue_code(kernel, problem)
+    acc16 = code.acc_ctype.itemsize == 2 and code.acc_ctype.storage in ("optc_half", "optc_bf16")
+    vector = (vector_lambda(problem, code, code.acc_ctype.storage) or []) if acc16 else []
+    body = [
+        "extern __shared__ __align__(16) unsigned short smem[];",
+        "const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;",
+        f"const int wm = (warp / {wn}) * {bm // wm}, wn = (warp % {wn}) * {bn // wn};",
+        *(vector or epilogue_lambda(kernel, problem, "float")),  # epilogue8 stores every element
+        *head(problem, bm, bn),
+        f"    float acc[{mi_count}][{ni_count}][4];",
+        "    #pragma unroll",
+        f"    for (int mi = 0; mi < {mi_count}; ++mi)",
+        "        #pragma unroll",
+        f"        for (int ni = 0; ni < {ni_count}; ++ni)",
+        "            #pragma unroll",
+        "            for (int q = 0; q < 4; ++q) acc[mi][ni][q] = 0.0f;",
+        "    // prologue: the first stages - 1 tiles in flight",
+        "    #pragma unroll",
+        f"    for (int s = 0; s < {stages - 1}; ++s) {{",
+        f"        if (s < {kt_count}) {{",
+        *(f"            {line}" for line in load_stage("s", f"s * {bk}")),
+        "        }",
+        "        optc_cp_async_commit();",
+        "    }",
+        f"    OPTC_CP_ASYNC_WAIT({stages - 2});",
+        "    __syncthreads();",
+        f"    unsigned a[2][{mi_count}][4], b[2][{ni_count}][2];",
+        "    {",
+        f"        const unsigned short* As = {stage_of[0]('0')};",
+        f"        const unsigned short* Bs = {stage_of[1]('0')};",
+        *(f"        {line}" for line in fragments(0, "As", "Bs", 0)),
+        "    }",
+        f"    for (int kt = 0; kt < {kt_count}; ++kt) {{",
+        *(  # the slices after the first read tile kt's stage (with one slice, none does)
+            [f"        const unsigned short* As = {stage_of[0]('kt')};", f"        const unsigned short* Bs = {stage_of[1]('kt')};"]
+            if slices > 1
+            else []
+        ),
+        *(f"        {line}" for line in main),
+        "    }",
+        "    OPTC_CP_ASYNC_WAIT(0);",
+        "    __syncthreads();  // the ring is free: the output tile is staged in it",
+        *(f"    {line}" for line in (_staged_epilogue(problem, code, bm, bn, mi_count, ni_count, threads) if acc16 else _direct_epilogue(problem, mi_count, ni_count))),
+        "}",
+    ]
+    return "\n".join(
+        [
+            mma.HELPERS,
+            kernel_signature(kernel.sym_name.data, pointer_params(kernel), threads),
+            "{",
+            *(f"    {line}" for line in body),
+            "}",
+            "",
+        ]
+    )
+
+
+def _direct_epilogue(problem: Problem, mi_count: int, ni_count: int) -> list[str]:
+    """The epilogue straight from the fragments (an accumulator that is not 16-bit)."""
+    return [
+        "#pragma unroll",
+        f"for (int mi = 0; mi < {mi_count}; ++mi) {{",
+        "    #pragma unroll",
+        f"    for (int ni = 0; ni < {ni_count}; ++ni) {{",
+        "        #pragma unroll",
+        "        for (int q = 0; q < 4; ++q) {",
+        "            const int m = m0 + wm + mi * 16 + (lane >> 2) + (q >> 1) * 8;",
+        "            const int n = n0 + wn + ni * 8 + (lane & 3) * 2 + (q & 1);",
+        f"            if (m < {problem.m} && n < {problem.n}) epilogue(acc[mi][ni][q], bz, m, n);",
+        "        }",
+        "    }",
+        "}",
+    ]
+
+
+def _staged_epilogue(problem: Problem, code, bm: int, bn: int, mi_count: int, ni_count: int, threads: int) -> list[str]:
+    """Accumulators rounded to 16 bits into a [bm][bn + 8] tile, then 8 columns per thread
+    through `epilogue8` (vector stores) or `epilogue` (one element at a time)."""
+    ld, chunks = bn + STAGE_PAD, bn // 8
+    narrow = code.acc_ctype.narrow
+    vector = vector_lambda(problem, code, code.acc_ctype.storage) is not None
+    storage = code.acc_ctype.storage
+    if vector:
+        store = ["    epilogue8(raw, bz, m, n);"]
+    else:
+        store = [
+            f"    const {storage}* rv = (const {storage}*)&raw;",
+            "    #pragma unroll",
+            "    for (int j = 0; j < 8; ++j)",
+            f"        if (n + j < {problem.n}) epilogue(optc_widen(rv[j]), bz, m, n + j);",
+        ]
+    return [
+        "#pragma unroll",
+        f"for (int mi = 0; mi < {mi_count}; ++mi)",
+        "    #pragma unroll",
+        f"    for (int ni = 0; ni < {ni_count}; ++ni)",
+        "        #pragma unroll",
+        "        for (int h = 0; h < 2; ++h) {",
+        "            const int r = wm + mi * 16 + (lane >> 2) + h * 8, c = wn + ni * 8 + (lane & 3) * 2;",
+        f"            *(unsigned*)(smem + r * {ld} + c) = (unsigned){narrow}(acc[mi][ni][2 * h]).bits | ((unsigned){narrow}(acc[mi][ni][2 * h + 1]).bits << 16);",
+        "        }",
+        "__syncthreads();",
+        *mma._strided_loop("c", bm * chunks, threads),
+        f"    const int r = c / {chunks}, cc = (c % {chunks}) * 8;",
+        f"    const int m = m0 + r, n = n0 + cc;",
+        f"    if (m >= {problem.m} || n >= {problem.n}) continue;",
+        f"    const uint4 raw = *(const uint4*)(smem + r * {ld} + cc);",
+        *store,
+        "}",
+        "__syncthreads();  // the next work item's copies overwrite the staged tile",
+    ]
