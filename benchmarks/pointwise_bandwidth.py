@@ -82,11 +82,12 @@ def _kernel(ir: str) -> FuncOp:
 
 def _with_vector(launch: LaunchAttr, vector: int, elements: int) -> LaunchAttr:
     """`launch` with another vector width, the grid re-sized the way `configure` sizes it."""
-    from passes.codegen.elementwise.elementwise import BLOCKS_PER_SM, SMS
+    from passes.codegen.elementwise.elementwise import BLOCKS_PER_SM
     from passes.codegen.generator import grid_stride_blocks
+    from passes.codegen.target import DEFAULT
 
     block = launch.block_dims[0]
-    grid = grid_stride_blocks(elements, block, vector, SMS * BLOCKS_PER_SM)
+    grid = grid_stride_blocks(elements, block, vector, DEFAULT.sm_count * BLOCKS_PER_SM)
     return LaunchAttr([grid], [block], 0, {**launch.tile_params, "vector": vector})
 
 

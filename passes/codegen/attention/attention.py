@@ -37,16 +37,14 @@ from passes.codegen.attention.mma import emit_mma, mma_shared_bytes
 from passes.codegen.attention.problem import LOG2E, Problem, indent, key_end, mask_plane, masked_score, neg_inf, out_index, problem_of
 from passes.codegen.common.types import kernel_signature, literal, math_fn, pointer_params
 from passes.codegen.generator import Generator
+from passes.codegen.target import DEFAULT, SM_80
 
-SHARED_DEFAULT = 48 * 1024
+SHARED_DEFAULT = DEFAULT.shared_per_block
 """Dynamic shared memory a kernel gets without opting in; configure stays under it when
 some tile does."""
 
-SHARED_MAX = 163 * 1024
-"""What sm_80 grants one block after opting in (sm_90: 227 KiB)."""
-
-SM_COUNT = 132
-"""H100 SXM multiprocessors: configure shrinks the query tile while there are fewer blocks."""
+SHARED_MAX = SM_80.shared_per_block_optin
+"""What sm_80 grants one block after opting in (less than sm_90), so a checked launch runs on both."""
 
 # --- configuration ---------------------------------------------------------------------------
 
@@ -68,7 +66,7 @@ def configure(kernel: FuncOp) -> LaunchAttr:
     block_k = 64
     if mma:
         block_q = 64
-        while block_q > 16 and (block_q // 2 >= p.s_q or _blocks(p, block_q) < SM_COUNT):
+        while block_q > 16 and (block_q // 2 >= p.s_q or _blocks(p, block_q) < DEFAULT.sm_count):
             block_q //= 2
     else:
         block_q = 32 if p.s_q > 16 else 16

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, unravel, used_only
 from passes.codegen.common.types import kernel_signature, pointer_params
+from passes.codegen.target import DEFAULT
 
 TILE_KEYS = ("block_m", "block_n", "block_k", "thread_m", "thread_n")
 
@@ -96,8 +97,8 @@ def check_tile(tile: Tile, geo: ConvGeometry) -> str | None:
         return f"{tile.threads} threads cannot share a {tile.block_m}x{tile.block_k} input tile evenly"
     if _load_split(tile.threads, tile.block_n, tile.block_k, True) is None:
         return f"{tile.threads} threads cannot share a {tile.block_n}x{tile.block_k} weight tile evenly"
-    if shared_bytes(tile, geo) > 48 * 1024:
-        return f"the tiles need {shared_bytes(tile, geo)} bytes of shared memory (48 KiB at most)"
+    if shared_bytes(tile, geo) > DEFAULT.shared_per_block:
+        return f"the tiles need {shared_bytes(tile, geo)} bytes of shared memory ({DEFAULT.shared_per_block // 1024} KiB at most)"
     return None
 
 
@@ -117,7 +118,7 @@ CANDIDATES = (
 """Tiles `configure` picks from, largest first (all are valid for both layouts)."""
 
 
-def choose_tile(geo: ConvGeometry, sms: int = 132) -> Tile:
+def choose_tile(geo: ConvGeometry, sms: int = DEFAULT.sm_count) -> Tile:
     """The largest tile that fits the GEMM's N (output channels of a group) without much
     waste and still gives about one block per SM; small problems get small tiles."""
     m, n = geo.gemm_m, geo.cout_g

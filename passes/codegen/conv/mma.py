@@ -38,10 +38,9 @@ from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common import mma
 from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, unravel, used_only
 from passes.codegen.common.types import kernel_signature, pointer_params
+from passes.codegen.target import DEFAULT
 
 TILE_KEYS = ("block_m", "block_n", "block_k", "warps_m", "warps_n", "stages")
-SMS = 132
-"""Streaming multiprocessors to fill (an H100 SXM)."""
 MAX_SHARED = 99 * 1024
 """Dynamic shared memory a tile may ask for (the engine raises a kernel's limit past 48 KiB)."""
 ELEMENTS = {"optc_half": "f16", "optc_bf16": "bf16"}
@@ -146,7 +145,7 @@ def check_tile(tile: Tile, geo: ConvGeometry) -> str | None:
     return None
 
 
-def choose_tile(geo: ConvGeometry, sms: int = SMS) -> Tile:
+def choose_tile(geo: ConvGeometry, sms: int = DEFAULT.sm_count) -> Tile:
     """The largest tile that gives every SM a block without leaving half its columns empty;
     when none does (small M·N: ResNet-50's last stages at batch 1), the one giving the most
     blocks, larger on ties."""

@@ -39,14 +39,14 @@ from passes.codegen.common.low_precision import element_ctype, pointer_params
 from passes.codegen.common.pointwise_templates import TEMPLATES, Emit, helpers_for
 from passes.codegen.common.types import CType, kernel_signature, literal, strides
 from passes.codegen.generator import Generator, grid_stride_blocks
+from passes.codegen.target import DEFAULT
 
 __all__ = ["BLOCK_SIZE", "TEMPLATES", "Emit", "GENERATORS", "broadcast_index", "configure", "emit", "helpers_for", "scalar_code"]
 
 BLOCK_SIZE = 256
-SMS = 132
-"""Streaming multiprocessors of the H100 the grid is sized for (more blocks just loop less)."""
-BLOCKS_PER_SM = 8
-"""Resident 256-thread blocks per SM at full occupancy (2048 threads)."""
+BLOCKS_PER_SM = DEFAULT.threads_per_sm // BLOCK_SIZE
+"""Resident 256-thread blocks per SM at full occupancy; the grid is sized for the default
+target's SMs (more blocks just loop less)."""
 VECTOR_BYTES = 16
 VECTORS = (1, 2, 4, 8, 16)
 VIEWS = (graph.ReshapeOp, graph.FlattenOp, graph.SqueezeOp, graph.UnsqueezeOp)
@@ -370,7 +370,7 @@ def configure(kernel: FuncOp) -> LaunchAttr:
     for arg in pw.args:
         pw.ctype(arg)
     vector = max(1, VECTOR_BYTES // _streamed_itemsize(pw))
-    blocks = grid_stride_blocks(pw.elements, BLOCK_SIZE, vector, SMS * BLOCKS_PER_SM)
+    blocks = grid_stride_blocks(pw.elements, BLOCK_SIZE, vector, DEFAULT.sm_count * BLOCKS_PER_SM)
     return LaunchAttr([blocks], [BLOCK_SIZE], 0, {"vector": vector})
 
 

@@ -35,7 +35,7 @@ dispatch). Tile parameters (`#kernel.launch` `tile`), all checked by `emit`:
   `shared` = max(ring 2·stages·block_k·(block_m + block_n), staged output 2·block_m·(block_n + 8))
   bytes ≤ MAX_SHARED = 160 KiB (XOR-swizzled tiles, no padding; configure's large tiles need
   64–72 KiB: the runtime raises the kernel's dynamic shared limit past 48 KiB).
-Tile choice (tensor cores): the candidate with the least waves·tile-area/rate over 132 SMs
+Tile choice (tensor cores): the candidate with the least waves·tile-area/rate over the target's SMs
 (`_pick_mma`): 128x256 / 256x128 (8 warps of 64x64) for large problems, 128x128 (4 warps
 of 64x64) where the large tile would leave a last wave nearly empty, small tiles for M ≤ 512.
 """
@@ -49,11 +49,10 @@ from passes.codegen.matmul.mma import MAX_SHARED, MMA_KEYS, emit_mma, mma_shared
 from passes.codegen.matmul.problem import Problem, problem_of
 from passes.codegen.matmul.simt import SIMT_KEYS, STATIC_SHARED, emit_simt, simt_threads
 from passes.codegen.generator import Generator
+from passes.codegen.target import DEFAULT
 
 __all__ = ["GENERATORS", "MAX_SHARED", "MMA_KEYS", "SIMT_KEYS", "STATIC_SHARED", "configure", "emit", "mma_shared", "problem_of", "simt_threads"]
 
-SMS = 132
-"""Streaming multiprocessors to fill (an H100 SXM); configure prefers tiles giving this many blocks."""
 MAX_GRID = 2**31 - 1
 
 SIMT_CONFIGS = [  # largest first: (block_m, block_n, block_k, thread_m, thread_n)
@@ -88,7 +87,7 @@ def _pick(problem: Problem, configs: list[tuple], skinny: tuple) -> tuple:
     if problem.m <= 16:
         return skinny
     for config in configs:
-        if _tiles(problem, config[0], config[1]) >= SMS:
+        if _tiles(problem, config[0], config[1]) >= DEFAULT.sm_count:
             return config
     return configs[-1]
 
@@ -103,7 +102,7 @@ def _pick_mma(problem: Problem) -> tuple:
     def cost(entry: tuple) -> float:
         (bm, bn, *_), rate = entry
         # a tile mostly outside the matrix does no useful work: count what it covers
-        waves = -(-_tiles(problem, bm, bn) // SMS)
+        waves = -(-_tiles(problem, bm, bn) // DEFAULT.sm_count)
         return waves * bm * bn / rate
 
     return min(MMA_CONFIGS, key=cost)[0]

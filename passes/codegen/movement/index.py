@@ -27,9 +27,10 @@ from dialects.graph.base import int_of, str_of
 from dialects.kernel import FuncOp
 from passes.codegen.movement.skeleton import Context, Plan, Spec, refuse, shape_of, strides
 from passes.codegen.common.types import ctype_of
+from passes.codegen.target import DEFAULT
 
-TARGET_THREADS = 132 * 2048
-"""Resident threads on an H100 (132 SMs x 2048): what scatter_nd's `chunks` aims to fill."""
+TARGET_THREADS = DEFAULT.sm_count * DEFAULT.threads_per_sm
+"""Resident threads of the whole device: what scatter_nd's `chunks` aims to fill."""
 
 
 def resolve(ctx: Context, name: str, expr: str, dim: int) -> list[str]:

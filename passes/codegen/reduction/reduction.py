@@ -54,6 +54,7 @@ from passes.codegen.reduction.skeleton import (
 from passes.codegen.reduction.ops import Recipe, recipe
 from passes.codegen.common.types import CType, ctype_of, kernel_signature, literal, pointer_params
 from passes.codegen.generator import Generator
+from passes.codegen.target import DEFAULT
 
 ANCHORS = (
     graph.SoftmaxOp,
@@ -233,10 +234,6 @@ def _element_arrays(plan: Plan) -> list[CType]:
     return types or [plan.x]
 
 
-SMS = 132
-"""Streaming multiprocessors of the H100 the launches are sized for."""
-
-
 def _rows_per_block(threads: int, rows: int) -> int:
     """Rows of one block when a warp or less holds a row: up to ROW_BLOCK threads, but
     fewer rows when that would leave SMs idle (BERT's 128 rows of 768 get one warp-sized
@@ -244,7 +241,7 @@ def _rows_per_block(threads: int, rows: int) -> int:
     if threads > 32:
         return 1
     per_block = max(1, ROW_BLOCK // threads)
-    while per_block > 1 and -(-rows // per_block) < 2 * SMS and (threads * per_block) > 32:
+    while per_block > 1 and -(-rows // per_block) < 2 * DEFAULT.sm_count and (threads * per_block) > 32:
         per_block //= 2
     return per_block
 
