@@ -27,7 +27,7 @@ from dialects.errors import OptcError
 from dialects.graph.nn import pool_output_size
 from dialects.kernel import LaunchAttr
 from dialects.graph.layout import is_channels_last
-from passes.codegen.pool import pool
+from passes.codegen.pool import pool as pool_generator
 from passes.codegen.cuda import kernel_source, kernels_of
 from passes.codegen.registry import generator_for
 from runtime.reference.inputs import random_inputs
@@ -332,7 +332,7 @@ def _cnn() -> onnx.ModelProto:
 
 
 def _family_kernels(module):
-    return [k for k in kernels_of(module) if type(k.computation) in pool.GENERATORS]
+    return [k for k in kernels_of(module) if type(k.computation) in pool_generator.GENERATORS]
 
 
 def test_cnn_pools_compile():
