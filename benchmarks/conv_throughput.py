@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from copy_bandwidth import load_function, time_ms, torch_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp  # noqa: E402
+from passes.codegen.common.types import PRELUDE  # noqa: E402
 from passes.codegen.conv import conv  # noqa: E402
 from passes.codegen.conv.geometry import geometry  # noqa: E402
-from passes.codegen.common.types import PRELUDE  # noqa: E402
 from runtime.cuda import Device, DeviceBuffer, Stream, current_context  # noqa: E402
 
 # name: (H = W, C_in, C_out, kernel, stride, pad)

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from copy_bandwidth import time_ms, write_json  # noqa: E402  (this folder is on the path when run as a script)
 from dialects.kernel import FuncOp, LaunchAttr  # noqa: E402
-from passes.codegen.elementwise.elementwise import configure, emit  # noqa: E402
 from passes.codegen.common.types import PRELUDE  # noqa: E402
+from passes.codegen.elementwise.elementwise import configure, emit  # noqa: E402
 from runtime.cuda import Device, DeviceBuffer, Module, Stream, compile_cuda, current_context  # noqa: E402
 
 DTYPES = {"f32": np.float32, "f16": np.float16}

@@ -32,8 +32,8 @@ from dialects.errors import OptcError
 from dialects.graph import ConstantOp, WeightOp
 from dialects.kernel import FuncOp, LaunchOp
 from dialects.weights import check_weights, store_of
-from passes.codegen.cuda import kernel_source, launch_of
 from passes.codegen.common.types import device_itemsize
+from passes.codegen.cuda import kernel_source, launch_of
 from passes.memory.plan_memory import ARENA_ATTR, VIEW_OPS, live_buffers
 from runtime.cuda import compile_cuda
 from runtime.engine.file import EngineImage

@@ -23,8 +23,8 @@ import numpy as np
 
 from dialects.dtypes import numpy_dtype
 from dialects.kernel import LaunchAttr
-from passes.codegen.cuda import emit_kernel, kernels_of
 from passes.codegen.common.types import pointer_params
+from passes.codegen.cuda import emit_kernel, kernels_of
 from passes.codegen.registry import generator_for
 from tests.cuda_support import lower
 

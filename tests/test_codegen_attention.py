@@ -18,8 +18,8 @@ import pytest
 
 from dialects.errors import OptcError
 from dialects.kernel import LAUNCH_ATTR, FuncOp, LaunchAttr
-from passes.codegen.cuda import kernel_source
 from passes.codegen.attention.problem import MAX_HEAD_DIM
+from passes.codegen.cuda import kernel_source
 from tests.cuda_support import assert_gpu_matches_reference, compile_kernels, lower
 
 

@@ -26,9 +26,9 @@ from dialects.errors import OptcError
 from dialects.graph.nn import conv_output_size
 from dialects.kernel import LaunchAttr
 from passes.codegen.conv import conv, mma
-from passes.codegen.cuda import kernels_of
 from passes.codegen.conv.gemm import CANDIDATES, Tile, check_tile
 from passes.codegen.conv.geometry import geometry
+from passes.codegen.cuda import kernels_of
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
 from tests.cuda_support import assert_gpu_matches_reference, compile_clean, compile_kernels, lower

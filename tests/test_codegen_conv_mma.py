@@ -29,11 +29,11 @@ import pytest
 
 from dialects.errors import OptcError
 from dialects.kernel import LaunchAttr
+from passes.codegen.common.types import PRELUDE
 from passes.codegen.conv import conv, mma
-from passes.codegen.cuda import kernels_of
 from passes.codegen.conv.geometry import geometry
 from passes.codegen.conv.mma import CANDIDATES, Tile, check_tile, choose_tile
-from passes.codegen.common.types import PRELUDE
+from passes.codegen.cuda import kernels_of
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
 from tests.cuda_support import assert_gpu_matches_reference, compile_clean, compile_kernels, lower

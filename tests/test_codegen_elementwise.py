@@ -28,10 +28,10 @@ from xdsl.dialects.builtin import BFloat16Type
 from dialects.dtypes import numpy_dtype, round_to_bf16
 from dialects.errors import OptcError
 from dialects.kernel import LAUNCH_ATTR, FuncOp, LaunchAttr
-from passes.codegen.cuda import emit_module, kernels_of
-from passes.codegen.elementwise.elementwise import VECTORS, configure, emit, scalar_code
 from passes.codegen.common.low_precision import pointer_params
 from passes.codegen.common.types import PRELUDE
+from passes.codegen.cuda import emit_module, kernels_of
+from passes.codegen.elementwise.elementwise import VECTORS, configure, emit, scalar_code
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
 from tests.cuda_support import ARCHS, assert_gpu_matches_reference, compile_clean, compile_kernels, lower

@@ -28,8 +28,8 @@ import pytest
 from xdsl.dialects.builtin import StringAttr, SymbolRefAttr
 
 from dialects.dtypes import round_to_bf16
-from passes.codegen.elementwise.elementwise import configure, emit
 from passes.codegen.common.types import PRELUDE
+from passes.codegen.elementwise.elementwise import configure, emit
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
 from tests.cuda_support import ARCHS, assert_gpu_matches_reference, compile_clean

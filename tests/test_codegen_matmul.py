@@ -24,9 +24,9 @@ import pytest
 
 from dialects.errors import OptcError
 from dialects.kernel import FuncOp, LaunchAttr
-from passes.codegen.matmul import matmul
-from passes.codegen.cuda import emit_module, kernel_source, kernels_of
 from passes.codegen.common.types import PRELUDE
+from passes.codegen.cuda import emit_module, kernel_source, kernels_of
+from passes.codegen.matmul import matmul
 from tests.cuda_support import ARCHS, assert_gpu_matches_reference, compile_clean, compile_kernels, lower
 
 

@@ -27,8 +27,8 @@ from dialects.errors import OptcError
 from dialects.graph.nn import pool_output_size
 from dialects.kernel import LaunchAttr
 from dialects.graph.layout import is_channels_last
-from passes.codegen.pool import pool as pool_generator
 from passes.codegen.cuda import kernel_source, kernels_of
+from passes.codegen.pool import pool as pool_generator
 from passes.codegen.registry import generator_for
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run

@@ -21,9 +21,9 @@ from pathlib import Path
 from compiler.onnx_import import import_onnx
 from dialects.errors import OptcError
 from dialects.kernel import FuncOp, LaunchAttr
+from passes.codegen.common.types import PRELUDE
 from passes.codegen.cuda import emit_kernel, kernel_source, kernels_of
 from passes.codegen.reduction.reduction import GENERATORS
-from passes.codegen.common.types import PRELUDE
 from tests.cuda_support import assert_gpu_matches_reference, compile_clean, compile_kernels, lower
 from tests.support import apply_pipeline, make_model
 

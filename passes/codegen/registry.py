@@ -10,11 +10,11 @@ from dialects.kernel import FuncOp
 from passes.codegen.attention import attention
 from passes.codegen.conv import conv
 from passes.codegen.elementwise import elementwise
+from passes.codegen.generator import Generator
 from passes.codegen.matmul import matmul
 from passes.codegen.movement import movement
 from passes.codegen.pool import pool
 from passes.codegen.reduction import reduction
-from passes.codegen.generator import Generator
 
 GENERATORS: dict[type[Operation], Generator] = {
     **elementwise.GENERATORS,  # fused.elementwise, lone elementwise/activation ops

@@ -32,8 +32,8 @@ from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 from dialects import graph
 from dialects.errors import OptcError
 from dialects.graph.base import int_of, ints
-from passes.codegen.elementwise.elementwise import TEMPLATES, scalar_code
 from passes.codegen.common.types import ctype_of, strides
+from passes.codegen.elementwise.elementwise import TEMPLATES, scalar_code
 
 VIEWS = (graph.ReshapeOp, graph.FlattenOp, graph.SqueezeOp, graph.UnsqueezeOp)
 TAIL = (*VIEWS, graph.TransposeOp, graph.SplitOp, graph.SliceOp)

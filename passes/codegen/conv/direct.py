@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 
 from dialects.kernel import FuncOp, LaunchAttr
-from passes.codegen.conv.geometry import ConvGeometry, Epilogue, unravel, used_only
 from passes.codegen.common.types import kernel_signature, pointer_params
+from passes.codegen.conv.geometry import ConvGeometry, Epilogue, unravel, used_only
 from passes.codegen.generator import grid_stride_blocks
 
 BLOCK = 256

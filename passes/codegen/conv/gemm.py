@@ -34,8 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialects.kernel import FuncOp, LaunchAttr
-from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, unravel, used_only
 from passes.codegen.common.types import kernel_signature, pointer_params
+from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, unravel, used_only
 from passes.codegen.target import DEFAULT
 
 TILE_KEYS = ("block_m", "block_n", "block_k", "thread_m", "thread_n")

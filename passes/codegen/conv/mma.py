@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common import mma
-from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, unravel, used_only
 from passes.codegen.common.types import kernel_signature, pointer_params
+from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, unravel, used_only
 from passes.codegen.target import DEFAULT
 
 TILE_KEYS = ("block_m", "block_n", "block_k", "warps_m", "warps_n", "stages")

@@ -45,10 +45,10 @@ from __future__ import annotations
 from dialects import graph
 from dialects.fused import MatmulOp
 from dialects.kernel import FuncOp, LaunchAttr
+from passes.codegen.generator import Generator
 from passes.codegen.matmul.mma import MAX_SHARED, MMA_KEYS, emit_mma, mma_shared
 from passes.codegen.matmul.problem import Problem, problem_of
 from passes.codegen.matmul.simt import SIMT_KEYS, STATIC_SHARED, emit_simt, simt_threads
-from passes.codegen.generator import Generator
 from passes.codegen.target import DEFAULT
 
 __all__ = ["GENERATORS", "MAX_SHARED", "MMA_KEYS", "SIMT_KEYS", "STATIC_SHARED", "configure", "emit", "mma_shared", "problem_of", "simt_threads"]

@@ -33,9 +33,9 @@ from xdsl.dialects.builtin import Float16Type
 
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common import mma
+from passes.codegen.common.types import kernel_signature, pointer_params
 from passes.codegen.matmul.problem import Problem, check, check_block, epilogue_code, epilogue_lambda, head, tile_of
 from passes.codegen.matmul.vector import vector_lambda
-from passes.codegen.common.types import kernel_signature, pointer_params
 
 MMA_KEYS = ("block_m", "block_n", "block_k", "warps_m", "warps_n", "stages")
 MAX_SHARED = 160 * 1024

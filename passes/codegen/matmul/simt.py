@@ -11,8 +11,8 @@ Tile parameters: block_m, block_n, block_k, thread_m, thread_n; block =
 from __future__ import annotations
 
 from dialects.kernel import FuncOp, LaunchAttr
-from passes.codegen.matmul.problem import Problem, check, check_block, epilogue_lambda, head, tile_of
 from passes.codegen.common.types import kernel_signature, pointer_params
+from passes.codegen.matmul.problem import Problem, check, check_block, epilogue_lambda, head, tile_of
 from passes.codegen.target import DEFAULT
 
 SIMT_KEYS = ("block_m", "block_n", "block_k", "thread_m", "thread_n")

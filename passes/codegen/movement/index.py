@@ -25,8 +25,8 @@ from xdsl.dialects.builtin import BFloat16Type
 from dialects import graph
 from dialects.graph.base import int_of, str_of
 from dialects.kernel import FuncOp
-from passes.codegen.movement.skeleton import Context, Plan, Spec, refuse, shape_of, strides
 from passes.codegen.common.types import ctype_of
+from passes.codegen.movement.skeleton import Context, Plan, Spec, refuse, shape_of, strides
 from passes.codegen.target import DEFAULT
 
 TARGET_THREADS = DEFAULT.sm_count * DEFAULT.threads_per_sm

@@ -17,9 +17,9 @@ import math
 from dialects.graph import CumSumOp
 from dialects.graph.base import int_of
 from dialects.kernel import FuncOp, LaunchAttr
-from passes.codegen.pool.support import BLOCK_SIZE, check_block, element_ctype, grid_stride_kernel, refuse
 from passes.codegen.common.types import CType, kernel_signature, pointer_params
 from passes.codegen.generator import Generator, grid_stride_blocks
+from passes.codegen.pool.support import BLOCK_SIZE, check_block, element_ctype, grid_stride_kernel, refuse
 
 
 def _view(op: CumSumOp) -> tuple[int, int, int]:

@@ -25,8 +25,8 @@ from dialects.errors import OptcError
 from dialects.graph.base import float_of, int_of, ints
 from dialects.graph.layout import channel_axis, is_channels_last
 from dialects.graph.reduction import ArgMaxOp, ArgReduceOp, ReduceOp
-from passes.codegen.reduction.skeleton import Stat
 from passes.codegen.common.types import CType, literal, math_fn
+from passes.codegen.reduction.skeleton import Stat
 
 # --- combines ------------------------------------------------------------------------------
 

@@ -51,9 +51,9 @@ from passes.codegen.reduction.skeleton import (
     vector_store,
     warp_allreduce,
 )
-from passes.codegen.reduction.ops import Recipe, recipe
 from passes.codegen.common.types import CType, ctype_of, kernel_signature, literal, pointer_params
 from passes.codegen.generator import Generator
+from passes.codegen.reduction.ops import Recipe, recipe
 from passes.codegen.target import DEFAULT
 
 ANCHORS = (
