@@ -30,11 +30,12 @@ from compiler.progress import Progress
 from dialects.dtypes import numpy_dtype
 from dialects.errors import OptcError
 from dialects.graph import ConstantOp, WeightOp
+from dialects.graph.base import is_free_view
 from dialects.kernel import FuncOp, LaunchOp
 from dialects.weights import check_weights, store_of
 from passes.codegen.common.types import device_itemsize
 from passes.codegen.cuda import kernel_source, launch_of
-from passes.memory.plan_memory import ARENA_ATTR, VIEW_OPS, live_buffers
+from passes.memory.plan_memory import ARENA_ATTR, live_buffers
 from runtime.cuda import compile_cuda
 from runtime.engine.file import EngineImage
 from runtime.engine.plan import BufferSpec, EnginePlan, KernelSpec, LaunchSpec, ParamSpec, Slot, TensorSpec, device_dtype
@@ -263,7 +264,7 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
             tname = _device_type_name(op.result.type, f"'{op.name}'")
             data = _device_bytes(array, tname)
             slots[op.result] = Slot("weights", weights.add(len(data), data))
-        elif op.name in VIEW_OPS:
+        elif is_free_view(op):
             slots[op.results[0]] = slots[op.operands[0]]
         elif isinstance(op, LaunchOp):
             if op.arena_offsets is None:

@@ -65,16 +65,17 @@ from xdsl.traits import (
 )
 from xdsl.utils.exceptions import VerifyException
 
-from dialects.graph import ConstantOp, FlattenOp, ReshapeOp, SqueezeOp, UnsqueezeOp, WeightOp
+from dialects.graph import ConstantOp, WeightOp
+from dialects.graph.base import is_free_view
 
-FREE_OPS = (ConstantOp, WeightOp, ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp, func.ReturnOp)
-"""Top-level ops that launch nothing: constants, weights, and the free views (a reshape of
-a contiguous tensor relabels it)."""
+FREE_OPS = (ConstantOp, WeightOp, func.ReturnOp)
+"""Top-level ops that launch nothing besides the free views (`graph.base.FreeView`):
+constants, weights and the return."""
 
 
 def launches_kernel(op: Operation) -> bool:
     """Whether a top-level op of a `fused`-level `@main` is one kernel launch."""
-    return not isinstance(op, FREE_OPS)
+    return not (isinstance(op, FREE_OPS) or is_free_view(op))
 
 
 def kernel_ops(module: ModuleOp) -> list[Operation]:

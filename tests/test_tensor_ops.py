@@ -429,3 +429,16 @@ def test_exporter_shape_subgraph_folds_to_one_reshape():
     assert ops.count(ReshapeOp) == 1
     assert not {ShapeOp, GatherOp, ConcatOp, ConstantOp} & set(ops)
     assert str(module).count("tensor<2x12xf32>") >= 2
+
+
+def test_free_views_are_a_trait_of_exactly_the_four_view_ops():
+    """Whether an op is a free view (no kernel, aliases its operand) is one trait of the op,
+    which plan-memory, the engine, fusion and codegen all ask."""
+    from dialects import graph
+    from dialects.graph.base import FreeView, is_free_view
+    from dialects.registry import DIALECTS
+
+    ops = DIALECTS["graph"]().operations
+    views = {op.name for op in ops if op.has_trait(FreeView)}
+    assert views == {"graph.reshape", "graph.flatten", "graph.squeeze", "graph.unsqueeze"}
+    assert not is_free_view(None) and graph.TransposeOp.has_trait(FreeView) is False

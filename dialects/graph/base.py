@@ -51,6 +51,18 @@ class MovesData(OpTrait):
     (float8, float4, int4, ...; see `dialects.dtypes`). Every other graph op rejects them."""
 
 
+class FreeView(OpTrait):
+    """The result is the operand's elements in the same order under another shape (reshape,
+    flatten, squeeze, unsqueeze of a contiguous tensor): no element moves, so the result
+    aliases the operand's buffer, no kernel runs for it, and a fused kernel reads through it
+    by flat index."""
+
+
+def is_free_view(op: Operation | None) -> bool:
+    """Whether `op` (an op, or None for a block argument's owner) is a free view."""
+    return isinstance(op, Operation) and op.has_trait(FreeView)
+
+
 class _ComputesOnlyOnArithmeticTypes(OpTrait):
     """Attached to `GraphOp`, so every graph op verifies it (xDSL collects the traits of
     all base classes): an op without `MovesData` rejects storage-only element types."""

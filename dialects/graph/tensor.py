@@ -39,6 +39,7 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 
 from dialects.graph.base import (
+    FreeView,
     GraphOp,
     MovesData,
     broadcast_shapes,
@@ -82,7 +83,7 @@ class ReshapeOp(GraphOp):
     name = "graph.reshape"
     input = operand_def(TensorType)
     result = result_def(TensorType)
-    traits = traits_def(Pure(), MovesData())
+    traits = traits_def(Pure(), MovesData(), FreeView())
     assembly_format = _UNARY_FORMAT
 
     def verify_(self) -> None:
@@ -108,7 +109,7 @@ class FlattenOp(GraphOp):
     input = operand_def(TensorType)
     result = result_def(TensorType)
     axis = prop_def(IntegerAttr[I64])
-    traits = traits_def(Pure(), MovesData())
+    traits = traits_def(Pure(), MovesData(), FreeView())
     assembly_format = _UNARY_FORMAT
 
     @classmethod
@@ -128,7 +129,7 @@ class SqueezeOp(GraphOp):
     input = operand_def(TensorType)
     result = result_def(TensorType)
     axes = prop_def(DenseArrayBase[I64])
-    traits = traits_def(Pure(), MovesData())
+    traits = traits_def(Pure(), MovesData(), FreeView())
     assembly_format = _UNARY_FORMAT
 
     @classmethod
@@ -149,7 +150,7 @@ class UnsqueezeOp(GraphOp):
     input = operand_def(TensorType)
     result = result_def(TensorType)
     axes = prop_def(DenseArrayBase[I64])
-    traits = traits_def(Pure(), MovesData())
+    traits = traits_def(Pure(), MovesData(), FreeView())
     assembly_format = _UNARY_FORMAT
 
     @classmethod

@@ -72,7 +72,6 @@ from dialects.graph import (
     EluOp,
     ErfOp,
     ExpOp,
-    FlattenOp,
     FloorOp,
     GeluOp,
     GemmOp,
@@ -101,15 +100,13 @@ from dialects.graph import (
     SoftplusOp,
     SplitOp,
     SqrtOp,
-    SqueezeOp,
     SubOp,
     TanhOp,
     ThresholdedReluOp,
     TransposeOp,
-    UnsqueezeOp,
     WeightOp,
 )
-from dialects.graph.base import float_of, i64_array, int_attr, int_of
+from dialects.graph.base import float_of, i64_array, int_attr, int_of, is_free_view
 from dialects.graph.core import is_splat
 from dialects.graph.layout import channel_axis
 from passes.fusion.outline import outline
@@ -136,9 +133,6 @@ KIND_OF_OP: dict[type[Operation], str] = {
 }
 """Elementwise ops an epilogue takes, by the option that allows them; an add or sub is
 `bias` or `residual` depending on its other operand."""
-
-VIEWS = (ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp)
-"""Free views: they keep every element's linear index, so elementwise ops may follow."""
 
 TAIL = (TransposeOp, SplitOp, SliceOp)
 """Ops that move elements: they end the elementwise part of the epilogue."""
@@ -290,7 +284,7 @@ class _Group:
 
     def kind(self, op: Operation) -> str | None:
         """The option that lets `op` join, or None when it cannot join whatever the options."""
-        if isinstance(op, VIEWS + TAIL):
+        if is_free_view(op) or isinstance(op, TAIL):
             return "views"
         kind = KIND_OF_OP.get(type(op))
         others = [v for v in op.operands if v not in self.values]
@@ -307,7 +301,7 @@ class _Group:
         if kind is None or kind not in self.kinds:
             return None
         inside = [v for v in op.operands if v in self.values]
-        if isinstance(op, VIEWS + TAIL):
+        if is_free_view(op) or isinstance(op, TAIL):
             return isinstance(op, TAIL) or self.values[inside[0]]
         if any(self.values[v] for v in inside):
             return None
@@ -366,7 +360,7 @@ def _views_with_other_readers(group: _Group) -> list[Operation]:
     return [
         op
         for op in group.ops
-        if isinstance(op, VIEWS + TAIL) and any(use.operation not in inside for use in op.operands[0].uses)
+        if (is_free_view(op) or isinstance(op, TAIL)) and any(use.operation not in inside for use in op.operands[0].uses)
     ]
 
 

@@ -30,7 +30,8 @@ from xdsl.ir import Block, Operation, SSAValue
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from dialects.fused import GroupOp
-from dialects.graph import OPS, ConstantOp, FlattenOp, ReshapeOp, SqueezeOp, UnsqueezeOp, WeightOp
+from dialects.graph import OPS, ConstantOp, WeightOp
+from dialects.graph.base import is_free_view
 from dialects.graph import activation, elementwise
 from dialects.graph.core import is_splat
 from passes.fusion.outline import outline
@@ -41,16 +42,13 @@ ELEMENTWISE: frozenset[type[Operation]] = frozenset(
 """Every op of `dialects/graph/elementwise.py` and `activation.py`: activations, broadcasting
 arithmetic, comparisons, logic, where, clip, cast."""
 
-VIEWS: tuple[type[Operation], ...] = (ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp)
-"""Free views: they relabel dimensions and keep every element's linear index."""
-
-
 def is_elementwise(op: Operation) -> bool:
     return type(op) in ELEMENTWISE
 
 
 def is_view(op: Operation) -> bool:
-    return isinstance(op, VIEWS)
+    """A free view (`graph.base.FreeView`): relabels dimensions, keeps every element's linear index."""
+    return is_free_view(op)
 
 
 def is_top_level(op: Operation) -> bool:
@@ -231,7 +229,6 @@ def function_blocks(module: Operation) -> list[Block]:
 
 __all__ = [
     "ELEMENTWISE",
-    "VIEWS",
     "erase_unused",
     "function_blocks",
     "fuse",

@@ -55,13 +55,10 @@ from dialects.graph import (
     TransposeOp,
     UnsqueezeOp,
 )
-from dialects.graph.base import i64_array, ints
+from dialects.graph.base import i64_array, ints, is_free_view
 from passes.graph.constants import known_value, module_store
 
-VIEW_OPS = (ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp)
-"""Ops that only relabel dimensions: the data, in order, is unchanged."""
-
-SAME_TYPE_NO_OPS = (IdentityOp, *VIEW_OPS, ExpandOp, CastOp, TileOp)
+SAME_TYPE_NO_OPS = (IdentityOp, ExpandOp, CastOp, TileOp)
 """Unary ops that do nothing when their result type is their input type."""
 
 
@@ -142,7 +139,7 @@ class RemoveSameTypeNoOp(RewritePattern):
     is the input's, are their input."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /) -> None:
-        if isinstance(op, SAME_TYPE_NO_OPS) and op.input.type == op.result.type:
+        if (isinstance(op, SAME_TYPE_NO_OPS) or is_free_view(op)) and op.input.type == op.result.type:
             _forward(rewriter, op, op.input)
 
 
@@ -229,7 +226,7 @@ class FoldViewChain(RewritePattern):
     inner op stays if it has other users."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /) -> None:
-        if isinstance(op, VIEW_OPS) and isinstance(inner := op.input.owner, VIEW_OPS):
+        if is_free_view(op) and is_free_view(inner := op.input.owner):
             _reshape(rewriter, op, inner.input)
 
 

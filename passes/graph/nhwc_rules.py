@@ -6,7 +6,7 @@ pool or a norm gets `layout = "NHWC"`, an elementwise op keeps its properties, a
 axes has them renumbered (concat's and softmax's axis, pads, slice starts and steps,
 resize scales), a reduction only when it keeps its dims. The tables `POOLS`, `NORMS`,
 `ELEMENTWISE` and `AXES` map an op class, or a family's base class, to its form; the pass's
-options choose which tables apply. Views that regroup only spatial axes (`VIEWS`) have
+options choose which tables apply. Free views that regroup only spatial axes have
 their own rule, `view_channels_last`.
 """
 
@@ -24,7 +24,6 @@ from dialects.graph import (
     CastOp,
     ClipOp,
     ConcatOp,
-    FlattenOp,
     GlobalAveragePoolOp,
     GlobalMaxPoolOp,
     InstanceNormOp,
@@ -33,16 +32,13 @@ from dialects.graph import (
     LogSoftmaxOp,
     MaxPoolOp,
     PadOp,
-    ReshapeOp,
     ResizeOp,
     SliceOp,
     SoftmaxOp,
-    SqueezeOp,
     TransposeOp,
-    UnsqueezeOp,
     WhereOp,
 )
-from dialects.graph.base import BinaryOp, UnaryOp, i64_array, int_attr, int_of, ints
+from dialects.graph.base import BinaryOp, UnaryOp, i64_array, int_attr, int_of, ints, is_free_view
 from dialects.graph.layout import channels_first_perm, channels_last_perm, is_channels_last
 from dialects.graph.reduction import ArgReduceOp, ReduceOp
 
@@ -195,14 +191,11 @@ def channels_last_op(op: Operation, operands: Sequence[SSAValue], props: dict[st
 # --- views that regroup only spatial axes ------------------------------------------------
 
 
-VIEWS = (ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp)
-
-
 def view_channels_last(op: Operation) -> TensorType | None:
     """For a view op that keeps the batch and channel axes and regroups only the spatial
     ones (`[N, C, H, W]` → `[N, C, H*W]`, `[N, C, 1, 1]` → `[N, C]`), the result type of the
     same view of the channels-last input; else None."""
-    if not isinstance(op, VIEWS):
+    if not is_free_view(op):
         return None
     src, dst = op.input.type.get_shape(), op.result.type.get_shape()
     if min(len(src), len(dst)) < 2 or src[:2] != dst[:2]:

@@ -74,7 +74,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint
 
 from dialects.graph import ConstantOp, ConvOp, ReshapeOp, TransposeOp, WeightOp
-from dialects.graph.base import i64_array, ints
+from dialects.graph.base import i64_array, ints, is_free_view
 from dialects.graph.layout import channels_first_perm, channels_last_perm, is_channels_last
 from passes.graph.constants import constant_op, known_value, module_store
 from passes.graph.folding import rebuild_props
@@ -84,7 +84,6 @@ from passes.graph.nhwc_rules import (
     NHWC,
     NORMS,
     POOLS,
-    VIEWS,
     Form,
     channels_first_source,
     channels_last_op,
@@ -321,9 +320,9 @@ class MoveTransposeThroughView(RewritePattern):
     state: LayoutState
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /) -> None:
-        if isinstance(op, VIEWS) and _is_top_level(op) and self.state.made_source(op.input) is not None:
+        if is_free_view(op) and _is_top_level(op) and self.state.made_source(op.input) is not None:
             self._sink(op, rewriter)
-        elif op in self.state.to_last and isinstance(view := op.input.owner, VIEWS):
+        elif op in self.state.to_last and is_free_view(view := op.input.owner):
             self._hoist(op, view, rewriter)
 
     def _sink(self, view: Operation, rewriter: PatternRewriter) -> None:

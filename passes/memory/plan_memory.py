@@ -25,13 +25,12 @@ from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
 from dialects.errors import OptcError
+from dialects.graph.base import is_free_view
 from dialects.kernel import LaunchOp, launches_kernel
 from passes.codegen.common.types import device_itemsize
 from passes.memory.planner import Buffer, MemoryPlan, plan_memory
 
 ARENA_ATTR = "kernel.arena"
-VIEW_OPS = ("graph.reshape", "graph.flatten", "graph.squeeze", "graph.unsqueeze")
-"""Ops of `@main` whose result is its operand's bytes, relabelled."""
 
 
 def tensor_bytes(value: SSAValue) -> int:
@@ -42,7 +41,7 @@ def tensor_bytes(value: SSAValue) -> int:
 
 def storage_root(value: SSAValue) -> SSAValue:
     """The value whose bytes `value` is, looking through free views."""
-    while isinstance(value.owner, builtin.Operation) and value.owner.name in VIEW_OPS:
+    while is_free_view(value.owner):
         value = value.owner.operands[0]
     return value
 

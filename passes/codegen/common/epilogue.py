@@ -23,7 +23,6 @@ shape, as long as its readers broadcast to the accumulator's element.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -31,16 +30,20 @@ from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 
 from dialects import graph
 from dialects.errors import OptcError
-from dialects.graph.base import int_of, ints
+from dialects.graph.base import int_of, ints, is_free_view
 from passes.codegen.common.types import ctype_of, strides
 from passes.codegen.elementwise.elementwise import TEMPLATES, scalar_code
 
-VIEWS = (graph.ReshapeOp, graph.FlattenOp, graph.SqueezeOp, graph.UnsqueezeOp)
-TAIL = (*VIEWS, graph.TransposeOp, graph.SplitOp, graph.SliceOp)
-"""Ops that move elements without computing: store-index arithmetic on placed values,
-source-index arithmetic on free ones."""
+MOVES = (graph.TransposeOp, graph.SplitOp, graph.SliceOp)
 
-__all__ = ["TAIL", "VIEWS", "Place", "EpiloguePrinter", "flat_of", "regrouped"]
+
+def is_tail(op: Operation) -> bool:
+    """Ops that move elements without computing (free views and `MOVES`): store-index
+    arithmetic on placed values, source-index arithmetic on free ones."""
+    return is_free_view(op) or isinstance(op, MOVES)
+
+
+__all__ = ["Place", "EpiloguePrinter", "flat_of", "regrouped"]
 
 
 def _div(expr: str, by: int) -> str:
@@ -175,7 +178,7 @@ class EpiloguePrinter:
                 continue
             if not op.results or not any(r in self.places for r in op.operands):
                 continue  # free: evaluated where a placed value reads it
-            if isinstance(op, TAIL):
+            if is_tail(op):
                 self.move(op)
             elif type(op) in TEMPLATES:
                 self.elementwise(op)
@@ -216,7 +219,7 @@ class EpiloguePrinter:
         """A view, transpose, split or slice of a placed value: the same scalar at a new place."""
         source = op.operands[0]
         place = self.places[source]
-        if isinstance(op, VIEWS):
+        if is_free_view(op):
             shape = tuple(op.results[0].type.get_shape())
             idx = regrouped(place.shape, place.indices(), shape)
             out = [Place(shape, flat=None if idx else place.flat_index(), idx=idx, conds=place.conds)]
@@ -280,7 +283,7 @@ class EpiloguePrinter:
             self.lines.append(f"const {ctype.compute} {name} = {ctype.load(f'{self.params[v]}[{index}]')};")
         else:
             op = v.owner
-            if isinstance(op, TAIL):
+            if is_tail(op):
                 name = self.free(op.operands[0], self.source_indices(op, v, idx))
             elif isinstance(op, graph.ConstantOp) or type(op) in TEMPLATES:
                 names = {o: self.free(o, _broadcast(o.type.get_shape(), idx)) for o in op.operands}
@@ -302,7 +305,7 @@ class EpiloguePrinter:
     def source_indices(self, op: Operation, result: SSAValue, idx: tuple[str, ...]) -> tuple[str, ...]:
         """The indices in a tail op's source of the element at `idx` of its `result`."""
         src = tuple(op.operands[0].type.get_shape())
-        if isinstance(op, VIEWS):
+        if is_free_view(op):
             shape = tuple(result.type.get_shape())
             return regrouped(shape, idx, src) or unflat(src, flat_of(shape, idx))
         if isinstance(op, graph.TransposeOp):

@@ -34,6 +34,7 @@ from dialects import graph
 from dialects.dtypes import is_storage_only
 from dialects.errors import OptcError
 from dialects.fused import ElementwiseOp
+from dialects.graph.base import is_free_view
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.low_precision import element_ctype, pointer_params
 from passes.codegen.common.pointwise_templates import TEMPLATES, Emit, helpers_for
@@ -49,7 +50,6 @@ BLOCKS_PER_SM = DEFAULT.threads_per_sm // BLOCK_SIZE
 target's SMs (more blocks just loop less)."""
 VECTOR_BYTES = 16
 VECTORS = (1, 2, 4, 8, 16)
-VIEWS = (graph.ReshapeOp, graph.FlattenOp, graph.SqueezeOp, graph.UnsqueezeOp)
 _CHUNK = {16: "uint4", 8: "uint2", 4: "unsigned int", 2: "unsigned short", 1: "unsigned char"}
 """The unsigned type one vector access moves, by bytes."""
 
@@ -294,7 +294,7 @@ class _Printer:
         if isinstance(v, BlockArgument):
             return self._load(v, f"in{v.index}[{index}]")
         op = v.owner
-        if isinstance(op, VIEWS):
+        if is_free_view(op):
             return self.value(op.operands[0], self.frame(op.operands[0].type.get_shape(), index))
         ctype = self.pw.ctype(v, f" ('{op.name}')").compute
         try:
