@@ -20,7 +20,6 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
-import ml_dtypes
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, StringAttr, TensorType
 
@@ -164,18 +163,28 @@ def _read_member(path: str, archive, name: str) -> np.ndarray:
 
 def _load_onnx_initializers(path: str) -> WeightStore:
     import onnx
-    from onnx import numpy_helper
 
     try:
         model = onnx.load(path)
     except Exception as e:  # onnx raises assorted errors (DecodeError, OSError, ...) for bad files
         raise OptcError(f"weights file '{path}' is not a valid ONNX model: {type(e).__name__}: {e}") from None
     try:
-        arrays = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+        return WeightStore(path, {init.name: initializer_array(init) for init in model.graph.initializer})
+    except OptcError as e:
+        raise OptcError(f"weights file '{path}': {e}") from None
+
+
+def initializer_array(init) -> np.ndarray:
+    """An ONNX initializer's values as optc holds them: bf16 as float32 (see
+    `dialects.dtypes`); an OptcError naming it when its data cannot be read. The importer
+    and a weights file that is an `.onnx` read initializers through this one function."""
+    from onnx import TensorProto, numpy_helper
+
+    try:
+        array = numpy_helper.to_array(init)
     except Exception as e:  # external data missing, wrong size, ...
-        raise OptcError(f"weights file '{path}': an initializer cannot be read: {e}") from None
-    # bf16 is held as float32 (see `dialects.dtypes`), as the importer holds it
-    return WeightStore(path, {n: a.astype(np.float32) if a.dtype == ml_dtypes.bfloat16 else a for n, a in arrays.items()})
+        raise OptcError(f"initializer '{init.name}' cannot be read: {e}") from None
+    return array.astype(np.float32) if init.data_type == TensorProto.BFLOAT16 else array
 
 
 _attached: weakref.WeakKeyDictionary[ModuleOp, WeightStore] = weakref.WeakKeyDictionary()

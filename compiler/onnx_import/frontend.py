@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import ModelProto, numpy_helper
+from onnx import ModelProto
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.ir import Block, Region
@@ -30,7 +30,7 @@ from compiler.onnx_import.structure import check_graph, topological_order
 from compiler.report import SOURCE_NODES_ATTR
 from dialects.dtypes import numpy_dtype, onnx_elem_to_mlir, tensor_type
 from dialects.errors import OptcError
-from dialects.weights import WeightStore, attach
+from dialects.weights import WeightStore, attach, initializer_array
 
 MIN_OPSET = 11
 MAX_OPSET = onnx.defs.onnx_opset_version()
@@ -170,13 +170,7 @@ def _default_opset(proto: ModelProto) -> int:
 
 def _to_array(init: onnx.TensorProto) -> np.ndarray:
     onnx_elem_to_mlir(init.data_type, f"initializer '{init.name}': ")
-    try:
-        array = numpy_helper.to_array(init)
-    except Exception as e:  # external data missing, wrong size, ...
-        raise OptcError(f"initializer '{init.name}' cannot be read: {e}") from None
-    if init.data_type == onnx.TensorProto.BFLOAT16:
-        array = array.astype(np.float32)
-    return array
+    return initializer_array(init)
 
 
 def fixed_size(dim: onnx.TensorShapeProto.Dimension) -> int | None:
