@@ -47,6 +47,7 @@ from xdsl.parser import Parser
 from compiler.accuracy import TOLERANCES, Diff, compare
 from compiler.errors import DEBUG_FLAG, DEBUG_HELP, handle
 from compiler.pipelines import PRECISIONS, build, with_precision
+from dialects.dtypes import describe_array
 from dialects.errors import OptcError, blame, pass_failed
 from dialects.registry import DIALECTS
 from dialects.weights import clone_with_weights, from_npz_arrays, store_of, to_npz_arrays
@@ -253,13 +254,9 @@ def _run_onnxruntime(path: str, inputs: Mapping[str, np.ndarray]) -> dict[str, n
 # --- reporting -----------------------------------------------------------------
 
 
-def _describe(array: np.ndarray) -> str:
-    return f"{array.dtype}[{', '.join(map(str, array.shape))}]"
-
-
 def _section(title: str, arrays: Mapping[str, np.ndarray], note: str = "") -> list[str]:
     width = max((len(n) for n in arrays), default=0)
-    return [f"{title}:"] + [f"  {n:<{width}}  {_describe(a)}{note}" for n, a in arrays.items()]
+    return [f"{title}:"] + [f"  {n:<{width}}  {describe_array(a)}{note}" for n, a in arrays.items()]
 
 
 def _ms(seconds: float) -> str:

@@ -122,6 +122,11 @@ def tensor_type(shape, element_type: Attribute) -> TensorType:
     return TensorType(element_type, [int(d) for d in shape])
 
 
+def describe_array(array: np.ndarray) -> str:
+    """An array's dtype and shape as messages and reports print them: `float32[10, 32]`."""
+    return f"{array.dtype}[{', '.join(map(str, array.shape))}]"
+
+
 def tensor_type_of(array: np.ndarray) -> TensorType:
     return tensor_type(array.shape, mlir_elem_from_numpy(array.dtype))
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, StringAttr, TensorType
 
-from dialects.dtypes import STORAGE_DTYPES, numpy_dtype
+from dialects.dtypes import STORAGE_DTYPES, describe_array, numpy_dtype
 from dialects.errors import OptcError
 from dialects.graph.core import WeightOp
 
@@ -213,15 +213,10 @@ def _mismatch(declared: TensorType, array: np.ndarray | None, source: str | None
     try:
         dtype = numpy_dtype(declared.element_type)
     except KeyError:
-        return f"no weight can hold its element type (found {_describe(array)})"
+        return f"no weight can hold its element type (found {describe_array(array)})"
     if array.dtype != dtype or array.shape != tuple(declared.get_shape()):
-        return f"holds {_describe(array)}"
+        return f"holds {describe_array(array)}"
     return None
-
-
-def _describe(array: np.ndarray) -> str:
-    """`float32[10, 32]`, the way `optc-run` prints arrays."""
-    return f"{array.dtype}[{', '.join(map(str, array.shape))}]"
 
 
 def _bind(module: ModuleOp, store: WeightStore) -> None:
