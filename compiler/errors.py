@@ -44,9 +44,9 @@ def _diagnostic(e: Exception, debug: bool) -> list[str]:
     return [f"error: {e}", *(f"note: {note}" for note in notes)]
 
 
-def _lines(e: BaseException, meant: tuple[type[BaseException], ...], debug: bool) -> list[str]:
+def _lines(e: BaseException, debug: bool) -> list[str]:
     """What the command prints for `e`, each line after `<command>: `."""
-    if isinstance(e, (OptcError, *meant)):
+    if isinstance(e, OptcError):
         return [f"error: {e}"]
     if isinstance(e, (DiagnosticException, ParseError)):
         return _diagnostic(e, debug)
@@ -59,10 +59,9 @@ def handle(
     command: str,
     body: Callable[[], int | None],
     argv: Sequence[str] | None,
-    meant: tuple[type[BaseException], ...] = (),
 ) -> int:
     """Run a command's `body`; its exit status (0 when it returns None), or 1 after printing
-    the error it raised. `meant`: the command's own exception types that are user errors."""
+    the error it raised."""
     try:
         return body() or 0
     except KeyboardInterrupt:
@@ -71,7 +70,7 @@ def handle(
         return 0
     except Exception as e:
         debug = debugging(argv)
-        for line in _lines(e, meant, debug):
+        for line in _lines(e, debug):
             print(f"{command}: {line}", file=sys.stderr)
         if debug:
             traceback.print_exception(e, file=sys.stderr)

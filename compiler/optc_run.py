@@ -51,8 +51,6 @@ from dialects.dtypes import describe_array
 from dialects.errors import OptcError, blame, pass_failed
 from dialects.registry import DIALECTS
 from dialects.weights import clone_with_weights, from_npz_arrays, store_of, to_npz_arrays
-from runtime.engine.engine import EngineError
-from runtime.engine.file import EngineFileError
 
 DEVICES = ("cpu", "cuda")
 COMPARE_WITH = ("reference", "onnxruntime")
@@ -533,7 +531,7 @@ def _compare_report(args: argparse.Namespace, outputs, theirs, what: str) -> tup
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return handle("optc-run", lambda: _main(argv), argv, meant=(EngineError, EngineFileError))
+    return handle("optc-run", lambda: _main(argv), argv)
 
 
 def _main(argv: Sequence[str] | None) -> int:

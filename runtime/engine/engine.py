@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import ml_dtypes
 import numpy as np
 
+from dialects.errors import OptcError
 from runtime.cuda import Device, DeviceBuffer, Graph, Module, Stream
 from runtime.engine.file import EngineImage, check_image, write_engine
 from runtime.engine.plan import REGIONS, EnginePlan, TensorSpec, device_dtype
@@ -25,7 +26,7 @@ from runtime.engine.plan import REGIONS, EnginePlan, TensorSpec, device_dtype
 DEFAULT_SHARED_LIMIT = 48 * 1024
 
 
-class EngineError(Exception):
+class EngineError(OptcError):
     """An engine that cannot run here, or inputs it cannot take."""
 
 
