@@ -127,12 +127,15 @@ def swap_last_axes(t: TensorType) -> TensorType:
     return TensorType(t.element_type, [*shape[:-2], shape[-1], shape[-2]])
 
 
+def _as_read(lhs: TensorType, rhs: TensorType, transpose_a: bool, transpose_b: bool) -> list[TensorType]:
+    """The operands' types as the product reads them: lhs as [..., K, M] under `transpose_a`,
+    rhs as [..., N, K] under `transpose_b`, both swapped back to [..., M, K] and [..., K, N]."""
+    return [swap_last_axes(lhs) if transpose_a else lhs, swap_last_axes(rhs) if transpose_b else rhs]
+
+
 def matmul_accumulator(lhs: TensorType, rhs: TensorType, transpose_a: bool, transpose_b: bool) -> TensorType:
-    """The product's type when lhs is read as [..., K, M] (`transpose_a`) and rhs as
-    [..., N, K] (`transpose_b`): numpy's matmul of the operands as read."""
-    a = swap_last_axes(lhs) if transpose_a else lhs
-    b = swap_last_axes(rhs) if transpose_b else rhs
-    return graph.MatMulOp.infer([a, b], {})[0]
+    """The product's type: numpy's matmul of the operands as read (`_as_read`)."""
+    return graph.MatMulOp.infer(_as_read(lhs, rhs, transpose_a, transpose_b), {})[0]
 
 
 @irdl_op_definition
@@ -163,12 +166,10 @@ class MatmulOp(_ContractionOp):
                 fail(self, f"expects {flag} to be 0 or 1, got {int_of(self.properties[flag])}")
         expect_rank(self, "lhs", self.lhs.type, *range(2, 7))
         expect_rank(self, "rhs", self.rhs.type, *range(2, 7))
-        transpose_a, transpose_b = self.transposes()
-        a = swap_last_axes(self.lhs.type) if transpose_a else self.lhs.type
-        b = swap_last_axes(self.rhs.type) if transpose_b else self.rhs.type
+        a, b = _as_read(self.lhs.type, self.rhs.type, *self.transposes())
         if a.get_shape()[-1] != b.get_shape()[-2]:
             fail(self, f"expects matching inner dimensions, got lhs read as {a} and rhs read as {b}")
-        return matmul_accumulator(self.lhs.type, self.rhs.type, transpose_a, transpose_b)
+        return graph.MatMulOp.infer([a, b], {})[0]
 
 
 @irdl_op_definition
