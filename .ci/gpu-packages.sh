@@ -1,6 +1,6 @@
 # Sourced by .ci/gpu-wheels.sh and tests/run_gpu.sh: the packages the GPU machine gets from
 # .wheels/, pinned as requirements.lock pins them (its image brings torch and the rest).
-GPU_PACKAGES="xdsl filecheck lit immutabledict ordered-set onnxruntime onnx ml-dtypes"
+GPU_PACKAGES="xdsl filecheck lit immutabledict ordered-set onnxruntime onnx ml-dtypes tqdm"
 
 gpu_pins() {  # name==version for each of GPU_PACKAGES, from the lock
     local name pin
