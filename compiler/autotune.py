@@ -511,7 +511,7 @@ def tune(
     check_options(mode, time_limit)
     started = clock()
     if mode == "none":
-        return TuneReport(mode, skipped="tuning is off (mode none)")
+        return TuneReport(mode, skipped="off (mode none)")
     cache = cache if cache is not None else TimingCache()
     if device is None:
         from runtime.cuda import Device

@@ -170,15 +170,15 @@ def tune_kernels(
 
     mode = mode or DEFAULT_TUNE
     if mode == "none":
-        return TuneReport(mode, skipped="tuning is off (tune none)")
+        return TuneReport(mode, skipped="off (mode none)")
     device, why = _tuning_device(arch, load)
     if device is None:
-        return TuneReport(mode, skipped=f"not tuned: {why}")
+        return TuneReport(mode, skipped=f"skipped: {why}")
     from passes.codegen.target import TARGETS
 
     target = TARGETS.get(device.arch)
     if target is None:
-        return TuneReport(mode, skipped=f"not tuned: passes/codegen/target.py has no Target for {device.arch} ({device.name})")
+        return TuneReport(mode, skipped=f"skipped: passes/codegen/target.py has no Target for {device.arch} ({device.name})")
     cache = TimingCache(timing_cache)
     return tune(module, target=target, mode=mode, time_limit=time_limit, cache=cache, device=DeviceKey.of(device))
 

@@ -264,7 +264,7 @@ def test_mode_none_leaves_every_launch_as_it_was(tmp_path):
     gpu = FakeGPU()
     report = run_tune(module, gpu, tmp_path / "cache.json", mode="none")
     assert str(module) == before and gpu.calls == [] and not (tmp_path / "cache.json").exists()
-    assert report.skipped == "tuning is off (mode none)"
+    assert report.skipped == "off (mode none)" and summary_line(report).startswith("tuning: off (mode none); the heuristic chose")
 
 
 def test_wrong_and_failing_candidates_are_dropped_with_a_note_and_remembered(tmp_path):
@@ -398,7 +398,7 @@ def test_build_for_a_named_arch_keeps_the_heuristic_and_says_so_when_asked(tmp_p
         image = build_module(parse(RELU_NEG_RELU), "lower-to-kernels", arch="sm_90", load=False, tune="full")
     notes = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert notes == [
-        "optc: note: tuning: not tuned: the engine is built for sm_90 and not loaded here (load=False); "
+        "optc: note: tuning: skipped: the engine is built for sm_90 and not loaded here (load=False); "
         "the heuristic chose every kernel's launch"
     ]
     assert image.plan.kernels[0].block == (256, 1, 1)
@@ -529,7 +529,8 @@ def test_a_small_f16_matmul_model_is_tuned_for_real_and_rebuilt_from_the_cache(g
     engine = Engine(compile_engine(first, gpu.arch))
     got = engine.run(feeds)
     for name, want in expected.items():
-        np.testing.assert_allclose(got[name].astype(np.float32), want.astype(np.float32), rtol=2e-2, atol=2e-2, err_msg=name)
+        # as tests/test_codegen_matmul.py: the reference rounds to f16 where the kernel keeps fp32
+        np.testing.assert_allclose(got[name].astype(np.float32), want.astype(np.float32), rtol=2e-2, atol=0.12, err_msg=name)
 
     second = apply_pipeline(clone_with_weights(source), "kernel")
     again = tune(second, target=target, mode="full", cache=TimingCache(tmp_path / "cache.json"), device=key)
