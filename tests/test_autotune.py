@@ -322,6 +322,23 @@ def test_without_the_heuristic_nothing_can_be_checked(tmp_path):
     assert notes[0].startswith("launch: ") and notes[1:] == ["not checked: the heuristic's tactic did not run"] * 5
 
 
+def test_a_tactic_that_breaks_the_context_stops_tuning_and_is_remembered(tmp_path):
+    from runtime.tuning.timer import ContextLost
+
+    class Faulting(FakeGPU):
+        def __call__(self, candidate):
+            if (_kind(candidate.kernel), _index(candidate)) == ("relu", 2):
+                raise ContextLost("kernel 'optc_x' broke the CUDA context: CUDA_ERROR_ILLEGAL_ADDRESS")
+            return super().__call__(candidate)
+
+    with pytest.raises(OptcError, match=r"@k0_graph_relu: tactic <grid = .*> broke the CUDA context, so tuning cannot go on"):
+        run_tune(kernel_module(), Faulting(), tmp_path / "cache.json")
+    gpu = FakeGPU()
+    report = run_tune(kernel_module(), gpu, tmp_path / "cache.json")  # the next build skips it
+    assert ("relu", 2) not in gpu.calls and ("relu", 3) in gpu.calls
+    assert [d.why for d in report.dropped if d.cached] == ["launch: kernel 'optc_x' broke the CUDA context: CUDA_ERROR_ILLEGAL_ADDRESS"]
+
+
 def test_the_time_limit_stops_timing_and_untimed_kernels_keep_the_heuristic(tmp_path):
     module = kernel_module()
     before = launches(module)
