@@ -9,11 +9,20 @@
 `compile_engine` does everything but touch a GPU (NVRTC needs none), so engines can be
 built for a named architecture anywhere: `compiler.build(path, arch="sm_90", load=False)`
 returns the EngineImage, which `runtime.engine.write_engine` saves.
+
+Tuning (docs/tuning.md). Between the kernel pipeline and `compile_engine`, the autotuner
+(`compiler/autotune.py`) times each kernel's tactics on this GPU and keeps the fastest
+correct one: `tune="fast"` (the default), `"full"` or `"none"`, `tune_time_limit` in
+seconds, `timing_cache` a file (default: the shared one). It runs only when the engine is
+built for the GPU that is here; otherwise (`load=False` with a named arch, another arch)
+the heuristic's launches stay, and a `tune` given explicitly says so in a one-line warning
+(logger `compiler.engine_build`), as do the timing cache's warnings.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import re
@@ -42,6 +51,12 @@ from runtime.engine.plan import BufferSpec, EnginePlan, KernelSpec, LaunchSpec, 
 from runtime.reference.interpreter import entry, io_names
 
 ALIGNMENT = 256
+DEFAULT_TUNE = "fast"
+"""The tuning mode when `tune` is not given."""
+
+logger = logging.getLogger(__name__)
+
+
 def kernel_pipeline(precision: str = "fp32") -> str:
     """The pipeline from imported IR to the kernel level at `precision`."""
     from compiler.pipelines import with_precision
@@ -56,29 +71,51 @@ def build(
     shapes: Mapping[str, Sequence[int]] | None = None,
     arch: str | None = None,
     load: bool = True,
+    tune: str | None = None,
+    tune_time_limit: float | None = None,
+    timing_cache: str | os.PathLike | None = None,
 ):
     """An engine for an ONNX model (a path or a ModelProto), loaded on the GPU (or, with
-    `load=False`, the EngineImage, which needs no GPU when `arch` is given)."""
+    `load=False`, the EngineImage, which needs no GPU when `arch` is given). `tune`,
+    `tune_time_limit` and `timing_cache`: see the module's docstring."""
     from compiler.onnx_import import import_onnx
 
+    check_tuning(tune, tune_time_limit, timing_cache)  # before the import and the pipeline
     module = import_onnx(os.fspath(model) if not isinstance(model, onnx.ModelProto) else model, shapes)
-    return build_module(module, pipeline=kernel_pipeline(precision), arch=arch, load=load)
+    return build_module(
+        module, pipeline=kernel_pipeline(precision), arch=arch, load=load,
+        tune=tune, tune_time_limit=tune_time_limit, timing_cache=timing_cache,
+    )
 
 
-def build_module(module: ModuleOp, pipeline: str = "kernel", arch: str | None = None, load: bool = True):
-    """An engine for a module at any level: `pipeline` takes it to the kernel level."""
+def build_module(
+    module: ModuleOp,
+    pipeline: str = "kernel",
+    arch: str | None = None,
+    load: bool = True,
+    *,
+    tune: str | None = None,
+    tune_time_limit: float | None = None,
+    timing_cache: str | os.PathLike | None = None,
+):
+    """An engine for a module at any level: `pipeline` takes it to the kernel level, the
+    autotuner chooses each kernel's launch (see the module's docstring)."""
     from compiler.pipelines import build as build_pipeline
     from xdsl.context import Context
 
     from dialects.registry import DIALECTS
 
+    check_tuning(tune, tune_time_limit, timing_cache)
     ctx = Context()
     for name, factory in DIALECTS.items():
         ctx.register_dialect(name, factory)
     for p in build_pipeline(pipeline):
         p.apply(ctx, module)
     module.verify()
-    image = compile_engine(module, arch or _device_arch())
+    build_arch = arch or _device_arch()
+    report = tune_kernels(module, arch, load, tune, tune_time_limit, timing_cache)
+    _log_tuning(report, explicit=tune is not None)
+    image = compile_engine(module, build_arch)
     if not load:
         return image
     from runtime.engine.engine import Engine
@@ -101,6 +138,76 @@ def _device_arch() -> str:
         return Device(0).arch
     except CudaUnavailable as exc:
         raise OptcError(f"no GPU to build for ({exc}); name one with arch='sm_90'") from None
+
+
+# --- tuning --------------------------------------------------------------------------------
+
+
+def check_tuning(mode: str | None, time_limit: float | None, timing_cache: str | os.PathLike | None) -> None:
+    """The tuning options, checked before any work: a mode of MODES, a non-negative time
+    limit, a timing cache path that is not a folder."""
+    from compiler.autotune import check_options
+    from runtime.tuning.cache import check_path
+
+    check_options(mode or DEFAULT_TUNE, time_limit)
+    if timing_cache is not None:
+        check_path(timing_cache)
+
+
+def tune_kernels(
+    module: ModuleOp,
+    arch: str | None,
+    load: bool,
+    mode: str | None,
+    time_limit: float | None = None,
+    timing_cache: str | os.PathLike | None = None,
+):
+    """Tune a kernel-level module's launches for GPU 0 when the engine is built for it
+    (`arch` None or GPU 0's, and loaded where `arch` is named); the TuneReport says what
+    was done, or in `skipped` why nothing was."""
+    from compiler.autotune import TuneReport, tune
+    from runtime.tuning.cache import DeviceKey, TimingCache
+
+    mode = mode or DEFAULT_TUNE
+    if mode == "none":
+        return TuneReport(mode, skipped="off (mode none)")
+    device, why = _tuning_device(arch, load)
+    if device is None:
+        return TuneReport(mode, skipped=f"skipped: {why}")
+    from passes.codegen.target import TARGETS
+
+    target = TARGETS.get(device.arch)
+    if target is None:
+        return TuneReport(mode, skipped=f"skipped: passes/codegen/target.py has no Target for {device.arch} ({device.name})")
+    cache = TimingCache(timing_cache)
+    return tune(module, target=target, mode=mode, time_limit=time_limit, cache=cache, device=DeviceKey.of(device))
+
+
+def _tuning_device(arch: str | None, load: bool):
+    """(GPU 0, "") when the engine is built for it, else (None, why not)."""
+    from runtime.cuda import CudaUnavailable, Device
+
+    if arch is not None and not load:
+        return None, f"the engine is built for {arch} and not loaded here (load=False)"
+    try:
+        device = Device(0)
+    except CudaUnavailable as exc:
+        return None, f"no GPU ({exc})"
+    if arch is not None and arch != device.arch:
+        return None, f"the engine is built for {arch}, this GPU ({device.name}) is {device.arch}"
+    return device, ""
+
+
+def _log_tuning(report, explicit: bool) -> None:
+    """The timing cache's warnings, and why nothing was tuned when tuning was asked for."""
+    from compiler.autotune import summary_line
+
+    for warning in report.warnings:
+        logger.warning(warning)
+    if report.skipped and explicit and report.mode != "none":
+        logger.warning("optc: note: " + summary_line(report))
+    else:
+        logger.info(summary_line(report))
 
 
 # --- kernel-level IR → plan ----------------------------------------------------------------
@@ -134,7 +241,7 @@ class _Layout:
         return data + b"\0" * (self.size - len(data))
 
 
-def _params(kernel: FuncOp) -> tuple[ParamSpec, ...]:
+def kernel_params(kernel: FuncOp) -> tuple[ParamSpec, ...]:
     """The tensors a kernel's pointer parameters take: its arguments, then its results."""
     where = f"@{kernel.sym_name.data}"
     types = [*kernel.function_type.inputs.data, *kernel.function_type.outputs.data]
@@ -295,7 +402,7 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
         specs.append(
             KernelSpec(
                 name, image_of[entry_name], launch.grid_dims, launch.block_dims, launch.shared_bytes,
-                _computed_ops(kernel), nbytes, flops, dtype, entry_name, _params(kernel),
+                _computed_ops(kernel), nbytes, flops, dtype, entry_name, kernel_params(kernel),
             )
         )
     memory = main.attributes.get(ARENA_ATTR)

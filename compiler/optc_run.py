@@ -3,6 +3,7 @@
     optc-run MODEL [--device cpu|cuda] [--precision fp32|fp16|bf16] [--inputs in.npz]
              [--output out.npz] [--shape NAME=DIMS ...] [--seed N] [-p PIPELINE] [--repeat N]
              [--compare reference|onnxruntime [--onnx MODEL.onnx]] [--save-engine FILE]
+             [--tune none|fast|full] [--tune-time-limit SECONDS] [--timing-cache PATH]
              [--profile [--profile-runs N] [--profile-png PNG]] [--memory-report PNG] [--json FILE]
 
 MODEL is an ONNX file (imported, with `--shape` fixing symbolic dimensions) or IR saved
@@ -19,6 +20,13 @@ the GPU through a CUDA graph; the report adds the arena beside the naive sum and
 bound, and the GPU time per run (CUDA events, after a warm-up). `--compare reference` runs
 the imported model in the reference interpreter on the same inputs. MODEL may also be an
 engine saved with `--save-engine`, which runs without compiling.
+
+Before the engine is compiled, the autotuner times each kernel's tactics on the GPU and
+keeps the fastest correct one (`--tune fast`, the default; `full` tries every tactic,
+`none` keeps the heuristic's), within `--tune-time-limit` seconds, through the timing
+cache (`--timing-cache`, default the shared one: docs/tuning.md). The report adds a line
+on what tuning did; with `--profile`, a table of each kernel's winner, its time, the
+runner-up's and the heuristic's.
 
 `--profile` (with `--device cuda`) times every launch with CUDA events and prints a table,
 slowest first: the kernel, the ops it fused, its median time and share, and its achieved
@@ -45,6 +53,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
 from compiler.accuracy import TOLERANCES, Diff, compare
+from compiler.autotune import MODES, format_tune_report, summary_line
 from compiler.errors import DEBUG_FLAG, DEBUG_HELP, handle
 from compiler.pipelines import PRECISIONS, build, with_precision
 from dialects.dtypes import describe_array
@@ -88,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
         help="compute precision: fp16/bf16 convert the model's float32 work (I/O keeps its types; default fp32)",
     )
     add("--save-engine", metavar="FILE", help="with --device cuda: save the engine to FILE (runs later without compiling)")
+    add(
+        "--tune",
+        choices=MODES,
+        help="with --device cuda: time each kernel's tactics and keep the fastest correct one: "
+        "fast (the default: the heuristic's and a few more), full (every tactic) or none (the heuristic's)",
+    )
+    add("--tune-time-limit", type=float, metavar="SECONDS", help="stop timing new tactics after SECONDS (untimed kernels keep the heuristic's)")
+    add("--timing-cache", metavar="PATH", help="the timing cache file (default: $OPTC_TIMING_CACHE or ~/.cache/optc/timing-cache.json)")
     add("--inputs", metavar="IN.npz", help="one array per model input, keyed by input name (default: random)")
     add("--output", metavar="OUT.npz", help="write one array per model output, keyed by output name")
     add(
@@ -280,9 +297,25 @@ def _check_args(args: argparse.Namespace) -> None:
         raise OptcError("--save-engine needs --device cuda")
     if args.precision != "fp32" and args.pipeline != "default":
         raise OptcError("--precision picks the pipeline: give either --precision or -p, not both")
+    _check_tuning_args(args)
     _check_report_args(args)
     if not os.path.exists(args.model):
         raise OptcError(f"model file '{args.model}' does not exist")
+
+
+def _check_tuning_args(args: argparse.Namespace) -> None:
+    """Tuning happens while an engine is built: it needs --device cuda and a model."""
+    from runtime.tuning.cache import check_path
+
+    given = [flag for flag, value in (("--tune", args.tune), ("--tune-time-limit", args.tune_time_limit), ("--timing-cache", args.timing_cache)) if value is not None]
+    if given and args.device != "cuda":
+        raise OptcError(f"{given[0]} needs --device cuda (it tunes the GPU engine's kernels)")
+    if given and args.model.endswith(".engine"):
+        raise OptcError(f"{given[0]} applies when building a model; '{os.path.basename(args.model)}' is an engine, built already")
+    if args.tune_time_limit is not None and not args.tune_time_limit >= 0:
+        raise OptcError(f"--tune-time-limit must be a non-negative number of seconds, got {args.tune_time_limit:g}")
+    if args.timing_cache is not None:
+        check_path(args.timing_cache)
 
 
 def _check_report_args(args: argparse.Namespace) -> None:
@@ -363,7 +396,8 @@ def _run_and_report(args, shapes, given, report: list[str], data: dict) -> tuple
         outputs, times = _run(imported, inputs, args.repeat)
         timing = f"run: {_ms(min(times))} on cpu (reference interpreter)"
     else:
-        engine, build_line = _engine(args, imported, compiled)
+        tuning = _tune(args, imported)
+        engine, build_line = _engine(args, imported, time.perf_counter())
         data["engine"] = {
             "gpu": engine.device.name,
             "arch": engine.plan.arch,
@@ -376,6 +410,9 @@ def _run_and_report(args, shapes, given, report: list[str], data: dict) -> tuple
         inputs = given if given is not None else _random_inputs(None, engine.plan, args.seed)
         outputs, times = _run_cuda(engine, inputs, args.repeat)
         timing = f"run: {_ms(min(times))} on {engine.device.name} (CUDA graph of {len(engine.plan.launches)} launches)"
+        if tuning is not None:
+            report.append(summary_line(tuning))
+            data["tuning"] = tuning.to_json()
         report.append(build_line)
     source = f"from {args.inputs}" if given is not None else f"random, seed {args.seed}"
     report += _section("inputs", inputs, f"  ({source})")
@@ -395,7 +432,7 @@ def _run_and_report(args, shapes, given, report: list[str], data: dict) -> tuple
     if imported is not None:
         data["pipeline"] = spec
     if args.device == "cuda":
-        report += _engine_reports(args, engine, inputs, data)
+        report += _engine_reports(args, engine, inputs, data, tuning)
 
     if args.output:
         _save(args.output, outputs)
@@ -419,8 +456,9 @@ def _run_and_report(args, shapes, given, report: list[str], data: dict) -> tuple
     return report + lines, failure
 
 
-def _engine_reports(args: argparse.Namespace, engine, inputs, data: dict) -> list[str]:
-    """The memory report and the profile, as --memory-report and --profile ask."""
+def _engine_reports(args: argparse.Namespace, engine, inputs, data: dict, tuning) -> list[str]:
+    """The memory report, and the tuning table and the profile, as --memory-report and
+    --profile ask."""
     from compiler import reports
 
     lines = []
@@ -429,6 +467,8 @@ def _engine_reports(args: argparse.Namespace, engine, inputs, data: dict) -> lis
         lines += reports.format_memory(engine.plan)
         reports.draw_memory(engine.plan, args.memory_report)
         lines.append(f"  buffer lifetimes drawn in {args.memory_report}")
+    if args.profile and tuning is not None and not tuning.skipped:
+        lines += ["tuned kernels:", *format_tune_report(tuning)[1:]]
     if args.profile:
         from runtime.engine.profile import profile_engine
 
@@ -452,6 +492,19 @@ def _random_inputs(module: ModuleOp | None, plan, seed: int) -> dict[str, np.nda
         ((s.name, s.shape, np.dtype(np.float32 if s.dtype == bf16 else s.dtype), s.dtype == bf16) for s in plan.inputs),
         seed,
     )
+
+
+def _tune(args: argparse.Namespace, module: ModuleOp | None):
+    """Tune the kernel-level module's launches on this GPU (the TuneReport), or None for
+    an engine read from a file; the timing cache's warnings go to stderr."""
+    from compiler.engine_build import tune_kernels
+
+    if module is None:
+        return None
+    report = tune_kernels(module, None, True, args.tune, args.tune_time_limit, args.timing_cache)
+    for warning in report.warnings:
+        print(warning, file=sys.stderr)
+    return report
 
 
 def _engine(args: argparse.Namespace, module: ModuleOp | None, compiled: float):
