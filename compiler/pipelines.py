@@ -13,6 +13,8 @@ from xdsl.utils.arg_spec import ArgSpec, parse_pipeline
 from xdsl.utils.exceptions import ArgSpecParseError
 
 from dialects.errors import OptcError
+from passes.codegen.target import Target
+from passes.lowering.configure_kernels import ConfigureKernels
 from passes.registry import PASSES
 
 PIPELINES: dict[str, str] = {
@@ -116,15 +118,27 @@ def _graph_prefix(items: list[ArgSpec]) -> tuple[list[str], list[str]]:
     return prefix, []
 
 
-def build(spec: str) -> tuple[ModulePass, ...]:
-    """The passes of a pipeline string, with their options; errors name the pass at fault."""
+def build(spec: str, target: Target | None = None) -> tuple[ModulePass, ...]:
+    """The passes of a pipeline string, with their options; errors name the pass at fault.
+    With a `target` (the GPU an engine is built for), `configure-kernels` configures for it:
+    a pipeline that names another arch is an error."""
     passes = []
     for item in expand(spec):
         if item.name not in PASSES:
             known = ", ".join(sorted([*PASSES, *PIPELINES]))
             raise OptcError(f"unknown pass or pipeline '{item.name}' (known: {known})")
         try:
-            passes.append(PASSES[item.name]().from_spec(item))
-        except (ValueError, TypeError) as e:  # unknown option, or a value of the wrong type
+            compiler_pass = PASSES[item.name]().from_spec(item)
+        except (ValueError, TypeError, OptcError) as e:  # unknown option, or a value of the wrong type or range
             raise OptcError(f"pass '{item.name}': {e}") from None
+        passes.append(_for_target(compiler_pass, "arch" in item.parameters, target))
     return tuple(passes)
+
+
+def _for_target(compiler_pass: ModulePass, arch_named: bool, target: Target | None) -> ModulePass:
+    """`compiler_pass`, configuring for `target` if it is `configure-kernels`."""
+    if target is None or not isinstance(compiler_pass, ConfigureKernels):
+        return compiler_pass
+    if arch_named and compiler_pass.arch != target.arch:
+        raise OptcError(f"the pipeline configures kernels for {compiler_pass.arch}, the engine is built for {target.arch}")
+    return ConfigureKernels.for_target(target, compiler_pass.reconfigure)
