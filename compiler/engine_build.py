@@ -9,6 +9,11 @@
 `compile_engine` does everything but touch a GPU (NVRTC needs none), so engines can be
 built for a named architecture anywhere: `compiler.build(path, arch="sm_90", load=False)`
 returns the EngineImage, which `runtime.engine.write_engine` saves.
+
+Kernels are configured for the GPU the engine is built for (`build_target`): the GPU in
+this process as its driver describes it (`target.measured`) when the engine is for it,
+else the named arch's table (`target.TARGETS`). Each kernel's tactic is recorded in the
+plan (`KernelSpec.tactic`, `.tile`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from dialects.kernel import FuncOp, LaunchOp
 from dialects.weights import check_weights, store_of
 from passes.codegen.common.types import device_itemsize
 from passes.codegen.cuda import kernel_source, launch_of
+from passes.codegen.target import Target, measured, named
 from passes.memory.plan_memory import ARENA_ATTR, live_buffers
 from runtime.cuda import compile_cuda
 from runtime.engine.file import EngineImage
@@ -66,19 +72,21 @@ def build(
 
 
 def build_module(module: ModuleOp, pipeline: str = "kernel", arch: str | None = None, load: bool = True):
-    """An engine for a module at any level: `pipeline` takes it to the kernel level."""
+    """An engine for a module at any level: `pipeline` takes it to the kernel level, its
+    kernels configured for the GPU the engine is built for (`build_target`)."""
     from compiler.pipelines import build as build_pipeline
     from xdsl.context import Context
 
     from dialects.registry import DIALECTS
 
+    target = build_target(arch, load)
     ctx = Context()
     for name, factory in DIALECTS.items():
         ctx.register_dialect(name, factory)
-    for p in build_pipeline(pipeline):
+    for p in build_pipeline(pipeline, target):
         p.apply(ctx, module)
     module.verify()
-    image = compile_engine(module, arch or _device_arch())
+    image = compile_engine(module, arch or target.arch, target)
     if not load:
         return image
     from runtime.engine.engine import Engine
@@ -94,13 +102,28 @@ def load(path: str | os.PathLike):
     return Engine(read_engine(path))
 
 
-def _device_arch() -> str:
-    from runtime.cuda import CudaUnavailable, Device
+def device_target() -> Target:
+    """The GPU in this process (device 0), measured from its driver's attributes; raises
+    CudaUnavailable where there is none."""
+    from runtime.cuda import Device
+
+    return measured(Device(0))
+
+
+def build_target(arch: str | None, load: bool) -> Target:
+    """What an engine is built for: the GPU in this process, measured, when no arch is
+    named, or when the engine is loaded here on a GPU of that arch; else the named arch's
+    table (and no GPU is touched unless the engine is to be loaded)."""
+    from runtime.cuda import CudaUnavailable
 
     try:
-        return Device(0).arch
+        here = device_target() if arch is None or load else None
     except CudaUnavailable as exc:
-        raise OptcError(f"no GPU to build for ({exc}); name one with arch='sm_90'") from None
+        hint = "name one with arch='sm_90'" if arch is None else "pass load=False for an image to save"
+        raise OptcError(f"no GPU to build for ({exc}); {hint}") from None
+    if here is not None and (arch is None or here.arch == arch.removesuffix("a")):
+        return here
+    return named(arch)
 
 
 # --- kernel-level IR → plan ----------------------------------------------------------------
@@ -243,8 +266,11 @@ def _compile_all(names: Sequence[str], sources: Sequence[str], arch: str) -> lis
         return [f.result() for f in futures]
 
 
-def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
-    """The engine of a kernel-level module: plan, cubins (NVRTC, disk-cached) and weights."""
+def compile_engine(module: ModuleOp, arch: str, target: Target | None = None) -> EngineImage:
+    """The engine of a kernel-level module: plan, cubins (NVRTC, disk-cached) and weights.
+    A kernel without a tactic gets its generator's choice for `target` (`arch`'s table by
+    default)."""
+    target = target or named(arch)
     main = entry(module)
     kernels = {k.sym_name.data: k for k in module.ops if isinstance(k, FuncOp)}
     store = store_of(module)
@@ -283,19 +309,30 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
         TensorSpec(name, _device_type_name(v.type, f"output '{name}'"), tuple(v.type.get_shape()), slots[v])
         for name, v in zip(io_names(main, results=True), returned)
     ]
-    entries = {name: shared_entry(name, kernel_source(kernel)) for name, kernel in kernels.items()}
+    entries = {name: shared_entry(name, kernel_source(kernel, target)) for name, kernel in kernels.items()}
     unique = dict(entries.values())  # entry -> source: each distinct kernel compiled once
     images = _compile_all(list(unique), list(unique.values()), arch)
     image_of = {entry: index for index, entry in enumerate(unique)}
     specs = []
     for name, kernel in kernels.items():
-        launch = launch_of(kernel)
+        launch = launch_of(kernel, target)
         nbytes, flops, dtype = kernel_cost(kernel)
         entry_name = entries[name][0]
         specs.append(
             KernelSpec(
-                name, image_of[entry_name], launch.grid_dims, launch.block_dims, launch.shared_bytes,
-                _computed_ops(kernel), nbytes, flops, dtype, entry_name, _params(kernel),
+                name=name,
+                image=image_of[entry_name],
+                grid=launch.grid_dims,
+                block=launch.block_dims,
+                shared_bytes=launch.shared_bytes,
+                tactic=launch.tactic_name,
+                tile=launch.tile_params,
+                ops=_computed_ops(kernel),
+                bytes=nbytes,
+                flops=flops,
+                dtype=dtype,
+                entry=entry_name,
+                params=_params(kernel),
             )
         )
     memory = main.attributes.get(ARENA_ATTR)
