@@ -92,6 +92,8 @@ COLUMN_INNER = (32, 64, 128)
 """block_inner of the column-mode candidates (the inner extent rounded up, when below 32)."""
 COLUMN_REDUCE = (1, 2, 4, 8, 16, 32)
 """block_reduce of the column-mode candidates, up to the reduced extent rounded up."""
+MAX_THREADS = 1024
+"""CUDA's threads per block (the launch attribute's own limit)."""
 
 
 # --- the region, taken apart ---------------------------------------------------------------
@@ -334,7 +336,7 @@ def candidates(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
         _column_launch(geo, block_inner, block_reduce)
         for block_inner in inner
         for block_reduce in COLUMN_REDUCE
-        if block_reduce <= _pow2_at_least(geo.reduced)
+        if block_reduce <= _pow2_at_least(geo.reduced) and block_inner * block_reduce <= MAX_THREADS
     ]
 
 
