@@ -121,8 +121,8 @@ def _lit_kernel(where: str, name: str) -> FuncOp:
 @pytest.mark.parametrize(
     ("kernel", "tactic", "why"),
     [
-        (lambda: _kernel(MATMUL_F32), "mma", r"tensor cores take f16 and bf16 operands, these are float"),
-        (lambda: _kernel(MATMUL_F32.replace("f32", "f16")), "simt", r"optc_half operands run on tensor cores \(tactic 'mma'\)"),
+        (lambda: _kernel(MATMUL_F32), "mma", r"tensor cores take f16 and bf16 operands, these are f32"),
+        (lambda: _kernel(MATMUL_F32.replace("f32", "f16")), "simt", r"f16 operands take the tensor-core kernel \(tactic 'mma'\)"),
         (lambda: _lit_kernel("conv", "k0_fused_conv"), "mma", r"the tensor-core conv does not apply: element type float"),
         (lambda: _lit_kernel("conv", "k1_graph_conv"), "gemm", r"a depthwise conv \(group 16 = input channels\) takes the depthwise kernel"),
         (lambda: _kernel(ROW_TRANSPOSE), "tiled", r"its innermost dimension stays innermost"),

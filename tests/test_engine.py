@@ -204,6 +204,23 @@ def test_an_unknown_arch_is_an_error_naming_the_known_ones():
         image_of(BIG_RELU, "sm_75")
 
 
+def test_a_measured_gpu_without_a_table_is_configured_as_measured():
+    """The GPU in the process need not be one of the tables (an L4 is sm_89, 58 SMs):
+    configure-kernels takes its Target as the driver describes it."""
+    from dataclasses import replace
+
+    from compiler.pipelines import build as build_pipeline
+    from passes.codegen.target import SM_90
+    from tests.support import context
+
+    l4 = replace(SM_90, name="L4", arch="sm_89", sm_count=58, shared_per_block_optin=99 * 1024, shared_per_sm=100 * 1024)
+    module = parse(BIG_RELU)
+    for compiler_pass in build_pipeline("lower-to-kernels", l4):
+        compiler_pass.apply(context(), module)
+    (kernel,) = [op for op in module.ops if op.name == "kernel.func"]
+    assert kernel.launch.grid_dims == (58 * 8, 1, 1)
+
+
 @pytest.mark.gpu
 def test_the_measured_target_agrees_with_the_sm_90_table_on_an_h100(gpu):
     """What the driver says of an H100 is what the sm_90 table states (the SXM part's SM count

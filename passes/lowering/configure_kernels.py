@@ -43,9 +43,12 @@ class ConfigureKernels(ModulePass):
 
     @classmethod
     def for_target(cls, target: Target, reconfigure: bool = False) -> ConfigureKernels:
-        """The pass configuring for `target` itself, e.g. the GPU in this process."""
-        configured = cls(reconfigure=reconfigure, arch=target.arch)
-        object.__setattr__(configured, "measured", target)  # frozen: set once, here
+        """The pass configuring for `target` itself: the GPU in this process, whose arch no
+        table need describe (an sm_89 part), so it is built without `__init__`, which would
+        look `arch` up in the tables."""
+        configured = object.__new__(cls)
+        for name, value in (("reconfigure", reconfigure), ("arch", target.arch), ("measured", target)):
+            object.__setattr__(configured, name, value)  # frozen: set once, here
         return configured
 
     def target(self) -> Target:

@@ -43,10 +43,7 @@ from passes.codegen.common.types import CType, kernel_signature, literal, stride
 from passes.codegen.generator import Generator, grid_stride_blocks, unknown_tactic
 from passes.codegen.target import DEFAULT, Target
 
-__all__ = [
-    "BLOCK_SIZE", "TEMPLATES", "Emit", "GENERATORS", "broadcast_index", "candidates", "check", "configure", "emit", "helpers_for",
-    "scalar_code",
-]  # fmt: skip
+__all__ = ["BLOCK_SIZE", "TEMPLATES", "Emit", "GENERATORS", "broadcast_index", "candidates", "check", "configure", "emit", "helpers_for", "scalar_code"]
 
 TACTIC = "grid_stride"
 BLOCK_SIZE = 256

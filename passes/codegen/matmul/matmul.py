@@ -56,9 +56,7 @@ from passes.codegen.matmul.problem import Problem, problem_of, tile_of
 from passes.codegen.matmul.simt import SIMT_KEYS, emit_simt, simt_problem, simt_registers, simt_shared, simt_threads
 from passes.codegen.target import DEFAULT, Target
 
-__all__ = [
-    "GENERATORS", "MMA_KEYS", "SIMT_KEYS", "candidates", "check", "configure", "emit", "mma_shared", "problem_of", "simt_threads",
-]  # fmt: skip
+__all__ = ["GENERATORS", "MMA_KEYS", "SIMT_KEYS", "candidates", "check", "configure", "emit", "mma_shared", "problem_of", "simt_threads"]
 
 MAX_GRID = 2**31 - 1
 
@@ -120,11 +118,10 @@ def _tactic_problem(problem: Problem, tactic: str) -> str | None:
     if tactic not in KEYS:
         return unknown_tactic("matmul", tactic, KEYS)
     if tactic != _tactic(problem):
-        element = problem.operand.storage
         why = (
-            f"tensor cores take f16 and bf16 operands, these are {element}"
+            f"tensor cores take f16 and bf16 operands, these are {problem.element}"
             if tactic == "mma"
-            else f"{element} operands run on tensor cores (tactic 'mma'), whose accumulator is rounded as the reference's"
+            else f"{problem.element} operands take the tensor-core kernel (tactic 'mma'), which rounds the accumulator as the reference does"
         )
         return refused_tactic(tactic, why)
     return None

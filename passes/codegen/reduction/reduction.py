@@ -674,6 +674,8 @@ def _row_problem(geo: Geometry, launch: LaunchAttr) -> str | None:
         return f"vector {vector} does not divide the row of {geo.reduced}"
     if threads > 32 and rows != 1:
         return "a row of more than 32 threads takes the whole block"
+    if threads > 1 and threads * rows % 32:
+        return f"the shuffles of {threads} threads per row need whole warps, got a block of {threads * rows}"
     return None
 
 
