@@ -1,4 +1,5 @@
-"""The tactic contract every generator family keeps (passes/codegen/generator.py), on the
+"""The tactic in the IR (`#kernel.launch<tactic = ...>`, its syntax and verifier) and the
+tactic contract every generator family keeps (passes/codegen/generator.py), on the
 kernels of the lit tests and the bundled examples, for sm_80 and sm_90:
 
 - `tactics(kernel, target)` is configure's tactic, then the candidates `check` accepts,
@@ -23,6 +24,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
 
 from compiler.engine_build import kernel_pipeline
 from compiler.onnx_import import import_onnx
@@ -59,6 +61,21 @@ def _example_kernels() -> list:
 
 
 KERNELS = _lit_kernels() + _example_kernels()
+
+
+def test_launch_attr_names_its_tactic_and_round_trips():
+    launch = LaunchAttr("mma", [4, 2], [128], 1024, {"block_m": 64, "stages": 3})
+    assert (launch.tactic_name, launch.grid_dims, launch.block_dims) == ("mma", (4, 2, 1), (128, 1, 1))
+    assert str(launch) == "#kernel.launch<tactic = mma, grid = [4, 2, 1], block = [128, 1, 1], shared = 1024, tile = {block_m = 64, stages = 3}>"
+    text = f"kernel.func @k0(%x: tensor<4xf32>) -> tensor<4xf32> attributes {{launch = {launch}}} {{\n  %r = graph.relu %x : tensor<4xf32>\n  kernel.return %r : tensor<4xf32>\n}}"
+    (again,) = kernels_of(parse(text))
+    assert again.launch == launch and launch != LaunchAttr("simt", [4, 2], [128], 1024, {"block_m": 64, "stages": 3})
+
+
+@pytest.mark.parametrize("name", ["Mma", "2d", "tiled-32", ""])
+def test_a_tactic_name_that_is_not_a_lower_case_identifier_does_not_verify(name):
+    with pytest.raises(VerifyException, match=rf"#kernel.launch tactic '{re.escape(name)}' is not a lower-case identifier"):
+        LaunchAttr(name, [1], [32])
 
 
 def test_the_corpus_covers_every_family():
