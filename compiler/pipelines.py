@@ -5,17 +5,21 @@ A pipeline is a plain pass list in xDSL's pipeline syntax, and may name other pi
 `quant` arrives with its dialect, and until then `--compile-to quant` says which levels exist.
 """
 
+from __future__ import annotations
+
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from xdsl.passes import ModulePass
 from xdsl.utils.arg_spec import ArgSpec, parse_pipeline
 from xdsl.utils.exceptions import ArgSpecParseError
 
 from dialects.errors import OptcError
-from passes.codegen.target import Target
-from passes.lowering.configure_kernels import ConfigureKernels
 from passes.registry import PASSES
+
+if TYPE_CHECKING:
+    from passes.codegen.target import Target
 
 PIPELINES: dict[str, str] = {
     # the whole compilation as far as optc goes today
@@ -136,9 +140,12 @@ def build(spec: str, target: Target | None = None) -> tuple[ModulePass, ...]:
 
 
 def _for_target(compiler_pass: ModulePass, arch_named: bool, target: Target | None) -> ModulePass:
-    """`compiler_pass`, configuring for `target` if it is `configure-kernels`."""
-    if target is None or not isinstance(compiler_pass, ConfigureKernels):
+    """`compiler_pass`, configuring for `target` if it is `configure-kernels` (imported only
+    then: a run imports the passes it runs)."""
+    if target is None or compiler_pass.name != "configure-kernels":
         return compiler_pass
+    from passes.lowering.configure_kernels import ConfigureKernels
+
     if arch_named and compiler_pass.arch != target.arch:
         raise OptcError(f"the pipeline configures kernels for {compiler_pass.arch}, the engine is built for {target.arch}")
     return ConfigureKernels.for_target(target, compiler_pass.reconfigure)

@@ -223,7 +223,7 @@ def draw_profile(profile: Profile, path: str | os.PathLike, top: int = TOP_KERNE
     total = profile.kernel_ms or 1.0
     figure = _figure(11, 2.2 + 0.28 * (len(shown) + bool(rest)) + 1.6)
     bars, timeline = figure.subplots(2, 1, height_ratios=[max(len(shown), 1) + bool(rest), 3])
-    labels = [f"{launch.kernel} ({launch.tactic})  [{describe_ops(launch.ops, 36)}]" for launch in shown]
+    labels = [f"{launch.kernel}{f' ({launch.tactic})' if launch.tactic else ''}  [{describe_ops(launch.ops, 36)}]" for launch in shown]
     widths = [launch.ms for launch in shown]
     colours = [COLOURS[_kind(launch)] for launch in shown]
     if rest:
