@@ -4,12 +4,11 @@ order, as the reference (np.cumsum) does: the same additions in the same order.
 The input is viewed as (outer, L, inner); consecutive threads take consecutive `inner`
 positions, so when the axis is not the last one every step's loads coalesce. Along the
 last axis, lines of at least `WARP_SCAN_LENGTH` get a warp each instead (a shuffle scan
-per 32-element chunk, coalesced), the position-id cumsums of transformers for one: the
-tactics `line_per_thread` and `line_per_warp` (the latter along the last axis only; both
-are candidates there). Sums are
-kept in float for f16/bf16 (rounded once, as the reference), in the type itself for
-f32/f64, and for integers in the unsigned type of the same width, so that overflow wraps
-as numpy's does (signed overflow is undefined in C).
+per 32-element chunk, coalesced), the position-id cumsums of transformers for one. These
+are the tactics `line_per_thread` and `line_per_warp` (along the last axis only, where
+both are candidates). Sums are kept in float for f16/bf16 (rounded once, as the
+reference), in the type itself for f32/f64, and for integers in the unsigned type of the
+same width, so that overflow wraps as numpy's does (signed overflow is undefined in C).
 """
 
 from __future__ import annotations
