@@ -33,6 +33,7 @@ from dialects.kernel import FuncOp  # noqa: E402
 from passes.codegen.common.types import PRELUDE  # noqa: E402
 from passes.codegen.conv import conv  # noqa: E402
 from passes.codegen.conv.geometry import geometry  # noqa: E402
+from passes.codegen.target import measured  # noqa: E402
 from runtime.cuda import Device, DeviceBuffer, Stream, current_context  # noqa: E402
 
 # name: (H = W, C_in, C_out, kernel, stride, pad)
@@ -90,7 +91,7 @@ def run_case(name: str, shape, batch: int, dtype: str, device: Device, stream: S
 
     size, cin, cout, k, stride, pad = shape
     kernel = _kernel(conv_ir(batch, size, cin, cout, k, stride, pad, dtype))
-    launch = conv.configure(kernel)
+    launch = conv.configure(kernel, measured(device))
     source = PRELUDE + conv.emit(kernel, launch)
     function = load_function(source, kernel.sym_name.data, device.arch, launch.shared_bytes)
     rng = np.random.default_rng(0)

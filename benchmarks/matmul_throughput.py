@@ -29,6 +29,7 @@ from copy_bandwidth import load_function, time_ms, torch_ms, write_json  # noqa:
 from dialects.kernel import FuncOp  # noqa: E402
 from passes.codegen.common.types import PRELUDE  # noqa: E402
 from passes.codegen.matmul import matmul  # noqa: E402
+from passes.codegen.target import measured  # noqa: E402
 from runtime.cuda import Device, DeviceBuffer, Stream, current_context  # noqa: E402
 
 LAYERS = {  # name: (N, K)
@@ -77,7 +78,7 @@ def run_case(name: str, m: int, n: int, k: int, dtype: str, device: Device, stre
     import torch.nn.functional as F
 
     kernel = _kernel(matmul_ir(m, n, k, dtype, args.transpose_b, args.epilogue))
-    launch = matmul.configure(kernel)
+    launch = matmul.configure(kernel, measured(device))
     source = PRELUDE + matmul.emit(kernel, launch)
     function = load_function(source, kernel.sym_name.data, device.arch, launch.shared_bytes)
     rng = np.random.default_rng(0)

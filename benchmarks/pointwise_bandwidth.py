@@ -30,6 +30,7 @@ from copy_bandwidth import time_ms, write_json  # noqa: E402  (this folder is on
 from dialects.kernel import FuncOp, LaunchAttr  # noqa: E402
 from passes.codegen.common.types import PRELUDE  # noqa: E402
 from passes.codegen.elementwise.elementwise import configure, emit  # noqa: E402
+from passes.codegen.target import measured  # noqa: E402
 from runtime.cuda import Device, DeviceBuffer, Module, Stream, compile_cuda, current_context  # noqa: E402
 
 DTYPES = {"f32": np.float32, "f16": np.float16}
@@ -80,15 +81,13 @@ def _kernel(ir: str) -> FuncOp:
     return next(op for op in module.ops if isinstance(op, FuncOp))
 
 
-def _with_vector(launch: LaunchAttr, vector: int, elements: int) -> LaunchAttr:
+def _with_vector(launch: LaunchAttr, vector: int, elements: int, target) -> LaunchAttr:
     """`launch` with another vector width, the grid re-sized the way `configure` sizes it."""
-    from passes.codegen.elementwise.elementwise import BLOCKS_PER_SM
     from passes.codegen.generator import grid_stride_blocks
-    from passes.codegen.target import DEFAULT
 
     block = launch.block_dims[0]
-    grid = grid_stride_blocks(elements, block, vector, DEFAULT.sm_count * BLOCKS_PER_SM)
-    return LaunchAttr([grid], [block], 0, {**launch.tile_params, "vector": vector})
+    grid = grid_stride_blocks(elements, block, vector, target.sm_count * (target.threads_per_sm // block))
+    return LaunchAttr(launch.tactic_name, [grid], [block], 0, {**launch.tile_params, "vector": vector})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     current_context()
     device = Device(0)
+    target = measured(device)
     rows, cols = args.rows, args.cols
     n = rows * cols
     stream = Stream()
@@ -121,11 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{dtype}] cuMemcpyDtoD: {copy_ms:.4f} ms, {copy_gbps:.0f} GB/s (the ceiling)")
         for name, (ir, reference, reads_bias) in _cases(rows, cols, dtype).items():
             kernel = _kernel(ir)
-            configured = configure(kernel)
+            configured = configure(kernel, target)
             vectors = [configured.tile_params["vector"]]
             vectors += [int(v) for v in args.vectors.split(",") if v and int(v) not in vectors]
             for vector in vectors:
-                launch = configured if vector == vectors[0] else _with_vector(configured, vector, n)
+                launch = configured if vector == vectors[0] else _with_vector(configured, vector, n, target)
                 kname = kernel.sym_name.data
                 cubin = compile_cuda(PRELUDE + emit(kernel, launch), f"{kname}_{dtype}_v{vector}.cu", arch=device.arch)
                 function = Module(cubin, kname).function(kname)

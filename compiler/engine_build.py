@@ -17,6 +17,11 @@ seconds, `timing_cache` a file (default: the shared one). It runs only when the 
 built for the GPU that is here; otherwise (`load=False` with a named arch, another arch)
 the heuristic's launches stay, and a `tune` given explicitly says so in a one-line warning
 (logger `compiler.engine_build`), as do the timing cache's warnings.
+
+Kernels are configured for the GPU the engine is built for (`build_target`): the GPU in
+this process as its driver describes it (`target.measured`) when the engine is for it,
+else the named arch's table (`target.TARGETS`). Each kernel's tactic is recorded in the
+plan (`KernelSpec.tactic`, `.tile`).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from dialects.kernel import FuncOp, LaunchOp
 from dialects.weights import check_weights, store_of
 from passes.codegen.common.types import device_itemsize
 from passes.codegen.cuda import kernel_source, launch_of
+from passes.codegen.target import Target, measured, named
 from passes.memory.plan_memory import ARENA_ATTR, live_buffers
 from runtime.cuda import compile_cuda
 from runtime.engine.file import EngineImage
@@ -106,16 +112,16 @@ def build_module(
     from dialects.registry import DIALECTS
 
     check_tuning(tune, tune_time_limit, timing_cache)
+    target = build_target(arch, load)
     ctx = Context()
     for name, factory in DIALECTS.items():
         ctx.register_dialect(name, factory)
-    for p in build_pipeline(pipeline):
+    for p in build_pipeline(pipeline, target):
         p.apply(ctx, module)
     module.verify()
-    build_arch = arch or _device_arch()
-    report = tune_kernels(module, arch, load, tune, tune_time_limit, timing_cache)
+    report = tune_kernels(module, target, arch, load, tune, tune_time_limit, timing_cache)
     _log_tuning(report, explicit=tune is not None)
-    image = compile_engine(module, build_arch)
+    image = compile_engine(module, arch or target.arch, target)
     if not load:
         return image
     from runtime.engine.engine import Engine
@@ -131,13 +137,28 @@ def load(path: str | os.PathLike):
     return Engine(read_engine(path))
 
 
-def _device_arch() -> str:
-    from runtime.cuda import CudaUnavailable, Device
+def device_target() -> Target:
+    """The GPU in this process (device 0), measured from its driver's attributes; raises
+    CudaUnavailable where there is none."""
+    from runtime.cuda import Device
+
+    return measured(Device(0))
+
+
+def build_target(arch: str | None, load: bool) -> Target:
+    """What an engine is built for: the GPU in this process, measured, when no arch is
+    named, or when the engine is loaded here on a GPU of that arch; else the named arch's
+    table (and no GPU is touched unless the engine is to be loaded)."""
+    from runtime.cuda import CudaUnavailable
 
     try:
-        return Device(0).arch
+        here = device_target() if arch is None or load else None
     except CudaUnavailable as exc:
-        raise OptcError(f"no GPU to build for ({exc}); name one with arch='sm_90'") from None
+        hint = "name one with arch='sm_90'" if arch is None else "pass load=False for an image to save"
+        raise OptcError(f"no GPU to build for ({exc}); {hint}") from None
+    if here is not None and (arch is None or here.arch == arch.removesuffix("a")):
+        return here
+    return named(arch)
 
 
 # --- tuning --------------------------------------------------------------------------------
@@ -156,13 +177,14 @@ def check_tuning(mode: str | None, time_limit: float | None, timing_cache: str |
 
 def tune_kernels(
     module: ModuleOp,
+    target: Target,
     arch: str | None,
     load: bool,
     mode: str | None,
     time_limit: float | None = None,
     timing_cache: str | os.PathLike | None = None,
 ):
-    """Tune a kernel-level module's launches for GPU 0 when the engine is built for it
+    """Tune a kernel-level module's launches (configured for `target`) for GPU 0 when the engine is built for it
     (`arch` None or GPU 0's, and loaded where `arch` is named); the TuneReport says what
     was done, or in `skipped` why nothing was."""
     from compiler.autotune import TuneReport, tune
@@ -174,11 +196,6 @@ def tune_kernels(
     device, why = _tuning_device(arch, load)
     if device is None:
         return TuneReport(mode, skipped=f"skipped: {why}")
-    from passes.codegen.target import TARGETS
-
-    target = TARGETS.get(device.arch)
-    if target is None:
-        return TuneReport(mode, skipped=f"skipped: passes/codegen/target.py has no Target for {device.arch} ({device.name})")
     cache = TimingCache(timing_cache)
     return tune(module, target=target, mode=mode, time_limit=time_limit, cache=cache, device=DeviceKey.of(device))
 
@@ -350,8 +367,11 @@ def _compile_all(names: Sequence[str], sources: Sequence[str], arch: str) -> lis
         return [f.result() for f in futures]
 
 
-def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
-    """The engine of a kernel-level module: plan, cubins (NVRTC, disk-cached) and weights."""
+def compile_engine(module: ModuleOp, arch: str, target: Target | None = None) -> EngineImage:
+    """The engine of a kernel-level module: plan, cubins (NVRTC, disk-cached) and weights.
+    A kernel without a tactic gets its generator's choice for `target` (`arch`'s table by
+    default)."""
+    target = target or named(arch)
     main = entry(module)
     kernels = {k.sym_name.data: k for k in module.ops if isinstance(k, FuncOp)}
     store = store_of(module)
@@ -390,19 +410,30 @@ def compile_engine(module: ModuleOp, arch: str) -> EngineImage:
         TensorSpec(name, _device_type_name(v.type, f"output '{name}'"), tuple(v.type.get_shape()), slots[v])
         for name, v in zip(io_names(main, results=True), returned)
     ]
-    entries = {name: shared_entry(name, kernel_source(kernel)) for name, kernel in kernels.items()}
+    entries = {name: shared_entry(name, kernel_source(kernel, target)) for name, kernel in kernels.items()}
     unique = dict(entries.values())  # entry -> source: each distinct kernel compiled once
     images = _compile_all(list(unique), list(unique.values()), arch)
     image_of = {entry: index for index, entry in enumerate(unique)}
     specs = []
     for name, kernel in kernels.items():
-        launch = launch_of(kernel)
+        launch = launch_of(kernel, target)
         nbytes, flops, dtype = kernel_cost(kernel)
         entry_name = entries[name][0]
         specs.append(
             KernelSpec(
-                name, image_of[entry_name], launch.grid_dims, launch.block_dims, launch.shared_bytes,
-                _computed_ops(kernel), nbytes, flops, dtype, entry_name, kernel_params(kernel),
+                name=name,
+                image=image_of[entry_name],
+                grid=launch.grid_dims,
+                block=launch.block_dims,
+                shared_bytes=launch.shared_bytes,
+                tactic=launch.tactic_name,
+                tile=launch.tile_params,
+                ops=_computed_ops(kernel),
+                bytes=nbytes,
+                flops=flops,
+                dtype=dtype,
+                entry=entry_name,
+                params=kernel_params(kernel),
             )
         )
     memory = main.attributes.get(ARENA_ATTR)

@@ -226,13 +226,13 @@ def _check_input_names(path: str, model_inputs: Sequence[str], given: Mapping[st
 # --- compiling and running -----------------------------------------------------
 
 
-def _compile(module: ModuleOp, spec: str) -> None:
+def _compile(module: ModuleOp, spec: str, target=None) -> None:
     """Run the pipeline, verifying after every pass as optc does (a progress line names
-    the pass on a terminal)."""
+    the pass on a terminal); kernels are configured for `target` when one is given."""
     from compiler.progress import Progress
 
     ctx = _context()
-    passes = build(spec)
+    passes = build(spec, target)
     with Progress("running passes", len(passes)) as progress:
         for compiler_pass in passes:
             progress.advance(0, compiler_pass.name)
@@ -387,8 +387,13 @@ def _run_and_report(args, shapes, given, report: list[str], data: dict) -> tuple
     reference = clone_with_weights(imported) if args.compare == "reference" else None
     loaded = time.perf_counter()
     spec = _pipeline(args)
+    target = None
+    if imported is not None and args.device == "cuda":
+        from compiler.engine_build import device_target
+
+        target = device_target()  # the engine runs here: configure for this GPU
     if imported is not None:
-        _compile(imported, spec)
+        _compile(imported, spec, target)
     compiled = time.perf_counter()
 
     if args.device == "cpu":
@@ -396,8 +401,8 @@ def _run_and_report(args, shapes, given, report: list[str], data: dict) -> tuple
         outputs, times = _run(imported, inputs, args.repeat)
         timing = f"run: {_ms(min(times))} on cpu (reference interpreter)"
     else:
-        tuning = _tune(args, imported)
-        engine, build_line = _engine(args, imported, time.perf_counter())
+        tuning = _tune(args, imported, target)
+        engine, build_line = _engine(args, imported, time.perf_counter(), target)
         data["engine"] = {
             "gpu": engine.device.name,
             "arch": engine.plan.arch,
@@ -494,22 +499,25 @@ def _random_inputs(module: ModuleOp | None, plan, seed: int) -> dict[str, np.nda
     )
 
 
-def _tune(args: argparse.Namespace, module: ModuleOp | None):
-    """Tune the kernel-level module's launches on this GPU (the TuneReport), or None for
-    an engine read from a file; the timing cache's warnings go to stderr."""
+def _tune(args: argparse.Namespace, module: ModuleOp | None, target):
+    """Tune the kernel-level module's launches (configured for `target`, this GPU) on this
+    GPU (the TuneReport), or None for an engine read from a file; the timing cache's
+    warnings go to stderr."""
     from compiler.engine_build import tune_kernels
 
     if module is None:
         return None
-    report = tune_kernels(module, None, True, args.tune, args.tune_time_limit, args.timing_cache)
+    report = tune_kernels(module, target, None, True, args.tune, args.tune_time_limit, args.timing_cache)
     for warning in report.warnings:
         print(warning, file=sys.stderr)
     return report
 
 
-def _engine(args: argparse.Namespace, module: ModuleOp | None, compiled: float):
-    """The engine to run (built from the kernel-level module, or read from a file), and a
-    report line on how it was made and its memory."""
+def _engine(args: argparse.Namespace, module: ModuleOp | None, compiled: float, target):
+    """The engine to run (built from the kernel-level module for `target`, or read from a
+    file), and a report line on how it was made, its kernels' tactics and its memory."""
+    from collections import Counter
+
     from compiler.engine_build import compile_engine
     from runtime.engine.engine import Engine
     from runtime.engine.file import read_engine
@@ -517,8 +525,10 @@ def _engine(args: argparse.Namespace, module: ModuleOp | None, compiled: float):
     if module is None:
         image, how = read_engine(args.model), "engine: loaded"
     else:
-        image = compile_engine(module, _device_arch())
+        image = compile_engine(module, target.arch, target)
         how = f"engine: {len(image.plan.kernels)} kernels compiled with NVRTC in {_ms(time.perf_counter() - compiled)}"
+    tactics = Counter(k.tactic for k in image.plan.kernels)
+    how += " (tactics: " + ", ".join(f"{name} {n}" for name, n in sorted(tactics.items(), key=lambda kv: (-kv[1], kv[0]))) + ")"
     engine = Engine(image)
     if args.save_engine:
         engine.save(args.save_engine)
@@ -535,12 +545,6 @@ def _engine(args: argparse.Namespace, module: ModuleOp | None, compiled: float):
 
 def _mib(nbytes: int) -> str:
     return f"{nbytes / (1 << 20):.2f} MiB"
-
-
-def _device_arch() -> str:
-    from runtime.cuda import Device
-
-    return Device(0).arch
 
 
 def _run_cuda(engine, inputs: Mapping[str, np.ndarray], repeat: int) -> tuple[dict[str, np.ndarray], list[float]]:

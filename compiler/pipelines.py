@@ -5,8 +5,11 @@ A pipeline is a plain pass list in xDSL's pipeline syntax, and may name other pi
 `quant` arrives with its dialect, and until then `--compile-to quant` says which levels exist.
 """
 
+from __future__ import annotations
+
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from xdsl.passes import ModulePass
 from xdsl.utils.arg_spec import ArgSpec, parse_pipeline
@@ -14,6 +17,9 @@ from xdsl.utils.exceptions import ArgSpecParseError
 
 from dialects.errors import OptcError
 from passes.registry import PASSES
+
+if TYPE_CHECKING:
+    from passes.codegen.target import Target
 
 PIPELINES: dict[str, str] = {
     # the whole compilation as far as optc goes today
@@ -116,15 +122,30 @@ def _graph_prefix(items: list[ArgSpec]) -> tuple[list[str], list[str]]:
     return prefix, []
 
 
-def build(spec: str) -> tuple[ModulePass, ...]:
-    """The passes of a pipeline string, with their options; errors name the pass at fault."""
+def build(spec: str, target: Target | None = None) -> tuple[ModulePass, ...]:
+    """The passes of a pipeline string, with their options; errors name the pass at fault.
+    With a `target` (the GPU an engine is built for), `configure-kernels` configures for it:
+    a pipeline that names another arch is an error."""
     passes = []
     for item in expand(spec):
         if item.name not in PASSES:
             known = ", ".join(sorted([*PASSES, *PIPELINES]))
             raise OptcError(f"unknown pass or pipeline '{item.name}' (known: {known})")
         try:
-            passes.append(PASSES[item.name]().from_spec(item))
-        except (ValueError, TypeError) as e:  # unknown option, or a value of the wrong type
+            compiler_pass = PASSES[item.name]().from_spec(item)
+        except (ValueError, TypeError, OptcError) as e:  # unknown option, or a value of the wrong type or range
             raise OptcError(f"pass '{item.name}': {e}") from None
+        passes.append(_for_target(compiler_pass, "arch" in item.parameters, target))
     return tuple(passes)
+
+
+def _for_target(compiler_pass: ModulePass, arch_named: bool, target: Target | None) -> ModulePass:
+    """`compiler_pass`, configuring for `target` if it is `configure-kernels` (imported only
+    then: a run imports the passes it runs)."""
+    if target is None or compiler_pass.name != "configure-kernels":
+        return compiler_pass
+    from passes.lowering.configure_kernels import ConfigureKernels
+
+    if arch_named and compiler_pass.arch != target.arch:
+        raise OptcError(f"the pipeline configures kernels for {compiler_pass.arch}, the engine is built for {target.arch}")
+    return ConfigureKernels.for_target(target, compiler_pass.reconfigure)

@@ -83,15 +83,17 @@ def profile_rows(profile: Profile) -> list[LaunchTime]:
 def format_profile(profile: Profile) -> list[str]:
     """The per-kernel table, sorted by time, with the ceilings and the whole-sequence times."""
     total = profile.kernel_ms
-    header = ("#", "kernel", "fused ops", "ms", "share", "achieved", "of ceiling")
+    header = ("#", "kernel", "tactic", "fused ops", "ms", "share", "achieved", "of ceiling")
     rows = []
     for launch in profile_rows(profile):
         rate, share = achieved(launch, profile)
         percent = 100 * launch.ms / total if total else 0.0
-        rows.append((str(launch.index), launch.kernel, describe_ops(launch.ops), f"{launch.ms:.4f}", f"{percent:.1f}%", rate, share))
-    rows.append(("", "total", f"{len(profile.launches)} launches", f"{total:.4f}", "100.0%" if rows else "", "", ""))
+        rows.append(
+            (str(launch.index), launch.kernel, launch.tactic, describe_ops(launch.ops), f"{launch.ms:.4f}", f"{percent:.1f}%", rate, share)
+        )
+    rows.append(("", "total", "", f"{len(profile.launches)} launches", f"{total:.4f}", "100.0%" if rows else "", "", ""))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    right = {0, 3, 4, 5}
+    right = {0, 4, 5, 6}
 
     def line(cells) -> str:
         return "  " + "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
@@ -221,7 +223,7 @@ def draw_profile(profile: Profile, path: str | os.PathLike, top: int = TOP_KERNE
     total = profile.kernel_ms or 1.0
     figure = _figure(11, 2.2 + 0.28 * (len(shown) + bool(rest)) + 1.6)
     bars, timeline = figure.subplots(2, 1, height_ratios=[max(len(shown), 1) + bool(rest), 3])
-    labels = [f"{launch.kernel}  [{describe_ops(launch.ops, 36)}]" for launch in shown]
+    labels = [f"{launch.kernel}{f' ({launch.tactic})' if launch.tactic else ''}  [{describe_ops(launch.ops, 36)}]" for launch in shown]
     widths = [launch.ms for launch in shown]
     colours = [COLOURS[_kind(launch)] for launch in shown]
     if rest:

@@ -14,10 +14,11 @@ on its own), and `@main` calls it with `kernel.launch`, in launch order:
 
 `configure-kernels` records how each kernel is launched as a typed attribute,
 
-    kernel.func @k0_fused_elementwise(...) -> ... attributes {launch = #kernel.launch<grid = [512, 1, 1],
-        block = [256, 1, 1], shared = 0, tile = {vector = 4}>}
+    kernel.func @k0_fused_elementwise(...) -> ... attributes {launch = #kernel.launch<tactic = grid_stride,
+        grid = [512, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 4}>}
 
-(`tile` holds the generator's tuning parameters: what an autotuner may change), and
+(the tactic names the generator's variant, `tile` holds its tuning parameters: together
+what an autotuner chooses), and
 `plan-memory` gives every launch result a byte offset in the one activation arena
 (`kernel.launch ... {arena_offsets = array<i64: 0>}`) and `@main` the arena's size and how
 it compares with the naive sum and the lower bound (`kernel.arena`).
@@ -25,6 +26,7 @@ it compares with the naive sum and the lower bound (`kernel.arena`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from xdsl.dialects import func
@@ -90,28 +92,42 @@ LAUNCH_ATTR = "launch"
 """The name of a configured kernel.func's `#kernel.launch` attribute."""
 
 
+TACTIC_NAME = re.compile(r"[a-z][a-z0-9_]*")
+"""What a tactic may be called: a lower-case identifier (it is printed bare in the IR)."""
+
+
 @irdl_attr_definition
 class LaunchAttr(ParametrizedAttribute):
-    """How a kernel is launched: grid and block (x, y, z), dynamic shared memory in bytes,
-    and the generator's tile parameters (name → integer), which an autotuner may change.
+    """How a kernel is launched: the tactic (which of its generator's variants runs it,
+    `passes/codegen/generator.py`), grid and block (x, y, z), dynamic shared memory in
+    bytes, and the tactic's tile parameters (name → integer). An autotuner chooses the
+    tactic and its parameters; the generator's emit takes exactly what this says.
 
-        #kernel.launch<grid = [512, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 4}>
+        #kernel.launch<tactic = grid_stride, grid = [512, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 4}>
     """
 
     name = "kernel.launch"
+    tactic: StringAttr
     grid: DenseArrayBase
     block: DenseArrayBase
     shared: IntAttr
     tile: DictionaryAttr
 
-    def __init__(self, grid: Sequence[int], block: Sequence[int], shared: int = 0, tile: dict[str, int] | None = None):
+    def __init__(
+        self, tactic: str, grid: Sequence[int], block: Sequence[int], shared: int = 0, tile: dict[str, int] | None = None
+    ):
         tile_attrs = {k: IntegerAttr(v, i64) for k, v in sorted((tile or {}).items())}
         super().__init__(
+            StringAttr(tactic),
             DenseArrayBase.from_list(i64, _dim3(grid, "grid")),
             DenseArrayBase.from_list(i64, _dim3(block, "block")),
             IntAttr(shared),
             DictionaryAttr(tile_attrs),
         )
+
+    @property
+    def tactic_name(self) -> str:
+        return self.tactic.data
 
     @property
     def grid_dims(self) -> tuple[int, int, int]:
@@ -130,6 +146,8 @@ class LaunchAttr(ParametrizedAttribute):
         return {k: v.value.data for k, v in self.tile.data.items()}
 
     def verify(self) -> None:
+        if not TACTIC_NAME.fullmatch(self.tactic_name):
+            raise VerifyException(f"#kernel.launch tactic '{self.tactic_name}' is not a lower-case identifier ([a-z][a-z0-9_]*)")
         for what, dims in (("grid", self.grid_dims), ("block", self.block_dims)):
             if len(dims) != 3 or any(d < 1 for d in dims):
                 raise VerifyException(f"#kernel.launch {what} must be three positive sizes, got {list(dims)}")
@@ -145,7 +163,8 @@ class LaunchAttr(ParametrizedAttribute):
     def print_parameters(self, printer: Printer) -> None:
         tile = ", ".join(f"{k} = {v}" for k, v in self.tile_params.items())
         printer.print_string(
-            f"<grid = {list(self.grid_dims)}, block = {list(self.block_dims)}, shared = {self.shared_bytes}, tile = {{{tile}}}>"
+            f"<tactic = {self.tactic_name}, grid = {list(self.grid_dims)}, block = {list(self.block_dims)}, "
+            f"shared = {self.shared_bytes}, tile = {{{tile}}}>"
         )
 
     @classmethod
@@ -161,6 +180,15 @@ class LaunchAttr(ParametrizedAttribute):
             return key, parser.parse_integer()
 
         with parser.in_angle_brackets():
+            if parser.parse_optional_keyword("tactic") is None:
+                parser.raise_error("#kernel.launch starts with its tactic: #kernel.launch<tactic = NAME, grid = [..], ...>")
+            parser.parse_punctuation("=")
+            start = parser.pos
+            tactic = parser.parse_identifier(" (the tactic's name, a lower-case identifier)")
+            if not TACTIC_NAME.fullmatch(tactic):
+                why = f"#kernel.launch tactic '{tactic}' is not a lower-case identifier ([a-z][a-z0-9_]*)"
+                parser.raise_error(why, start, start + len(tactic))
+            parser.parse_punctuation(",")
             grid = dims("grid")
             parser.parse_punctuation(",")
             block = dims("block")
@@ -172,7 +200,7 @@ class LaunchAttr(ParametrizedAttribute):
             parser.parse_keyword("tile")
             parser.parse_punctuation("=")
             tile = dict(parser.parse_comma_separated_list(parser.Delimiter.BRACES, tile_entry))
-        return list(LaunchAttr(_padded(grid), _padded(block), shared, tile).parameters)
+        return list(LaunchAttr(tactic, _padded(grid), _padded(block), shared, tile).parameters)
 
 
 def _padded(dims: Sequence[int]) -> list[int]:

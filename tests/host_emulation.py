@@ -68,7 +68,7 @@ def serial_launch(kernel) -> LaunchAttr:
         return launch
     tile = {**tile, "reduce_threads": 1}
     block = (tile["channels"], 1, 1) if "channels" in tile else (1, tile["planes"], 1)
-    return LaunchAttr(launch.grid_dims, block, 0, tile)
+    return LaunchAttr(launch.tactic_name, launch.grid_dims, block, 0, tile)
 
 
 def serial_launcher(kernel, launch: LaunchAttr) -> str:

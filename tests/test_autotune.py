@@ -34,7 +34,7 @@ from dialects.errors import OptcError
 from dialects.kernel import LAUNCH_ATTR, FuncOp, LaunchAttr
 from passes.codegen.cuda import kernels_of
 from passes.codegen.registry import generator_for
-from passes.codegen.target import TARGETS
+from passes.codegen.target import DEFAULT, TARGETS
 from runtime.cuda import CudaError
 from runtime.tuning.cache import DeviceKey, Failed, TimingCache
 from runtime.tuning.timer import Measurement
@@ -66,15 +66,15 @@ def launches(module) -> dict[str, str]:
 
 
 def variant(launch: LaunchAttr, *, block: int | None = None, vector: int | None = None) -> LaunchAttr:
-    """A variant of `launch` with another block size or vector width. The only LaunchAttr
-    built in these tests (the tactic contract adds the tactic's name as a first parameter)."""
+    """A variant of `launch` (same tactic) with another block size or vector width: the only
+    LaunchAttr built in these tests."""
     tile = {**launch.tile_params, **({"vector": vector} if vector is not None else {})}
-    return LaunchAttr(list(launch.grid_dims), [block or launch.block_dims[0], 1, 1], launch.shared_bytes, tile)
+    return LaunchAttr(launch.tactic_name, list(launch.grid_dims), [block or launch.block_dims[0], 1, 1], launch.shared_bytes, tile)
 
 
 def candidates(kernel: FuncOp) -> list[LaunchAttr]:
     """configure's launch, then five variants of it (all valid for the pointwise generator)."""
-    heuristic = generator_for(kernel).configure(kernel)
+    heuristic = generator_for(kernel).configure(kernel, DEFAULT)
     return [
         heuristic,
         variant(heuristic, vector=2),
@@ -277,7 +277,7 @@ def test_wrong_and_failing_candidates_are_dropped_with_a_note_and_remembered(tmp
     assert notes[("k0_graph_relu", str(relu[1]))].startswith("wrong output: result 0: 4096 of 4096 elements differ beyond rtol 0.0001")
     assert notes[("k0_graph_relu", str(relu[2]))].startswith("launch: cuLaunchKernel failed for kernel 'optc_")
     lines = format_tune_report(report)
-    assert any(line.startswith("  dropped k0_graph_relu <grid = ") and "wrong output" in line for line in lines)
+    assert any(line.startswith("  dropped k0_graph_relu <tactic = grid_stride, grid = ") and "wrong output" in line for line in lines)
     again = run_tune(kernel_module(), FakeGPU(), tmp_path / "cache.json")
     assert again.timed == 0 and {d.why for d in again.dropped if d.cached} == set(notes.values())
     assert "1 dropped" not in summary_line(again) and "2 dropped" in summary_line(again)
@@ -331,7 +331,7 @@ def test_a_tactic_that_breaks_the_context_stops_tuning_and_is_remembered(tmp_pat
                 raise ContextLost("kernel 'optc_x' broke the CUDA context: CUDA_ERROR_ILLEGAL_ADDRESS")
             return super().__call__(candidate)
 
-    with pytest.raises(OptcError, match=r"@k0_graph_relu: tactic <grid = .*> broke the CUDA context, so tuning cannot go on"):
+    with pytest.raises(OptcError, match=r"@k0_graph_relu: tactic <tactic = grid_stride, grid = .*> broke the CUDA context, so tuning cannot go on"):
         run_tune(kernel_module(), Faulting(), tmp_path / "cache.json")
     gpu = FakeGPU()
     report = run_tune(kernel_module(), gpu, tmp_path / "cache.json")  # the next build skips it

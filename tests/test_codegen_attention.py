@@ -12,14 +12,17 @@ rounding), so 2e-2 leaves room for sums of 200 such terms; bf16's 8 bits need 4e
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import pytest
 
 from dialects.errors import OptcError
 from dialects.kernel import LAUNCH_ATTR, FuncOp, LaunchAttr
+from passes.codegen.attention import attention
 from passes.codegen.attention.problem import MAX_HEAD_DIM
 from passes.codegen.cuda import kernel_source
+from passes.codegen.target import SM_90
 from tests.cuda_support import assert_gpu_matches_reference, compile_kernels, lower
 
 
@@ -189,65 +192,66 @@ def test_rank3_self_attention_matches_reference_on_gpu(dtype):
 def test_configure_bert_base():
     """f16 at BERT-base: 64-row query tiles (4 warps), 64-key tiles, in the default 48 KiB."""
     launch = launch_of(lower(Case("f16", 8, 12, 128, 128, 64).ir()))
-    assert launch.tile_params == {"block_q": 64, "block_k": 64, "mma": 1}
+    assert launch.tactic_name == "mma" and launch.tile_params == {"block_q": 64, "block_k": 64}
     assert launch.grid_dims == (2, 12, 8) and launch.block_dims == (128, 1, 1)
     assert launch.shared_bytes <= 48 * 1024
 
 
 def test_configure_f32_is_simt_and_small_grids_get_small_tiles():
     launch = launch_of(lower(Case("f32", 1, 2, 128, 128, 64).ir()))
-    assert launch.tile_params["mma"] == 0
+    assert launch.tactic_name == "simt"
     small = launch_of(lower(Case("f16", 1, 1, 128, 128, 64).ir()))
     assert small.tile_params["block_q"] == 16  # 8 blocks rather than 2
 
 
-def relaunched(case: Case, **tile):
-    """The case outlined, with its launch rebuilt for other tiles (grid and block to match)."""
+def relaunched(case: Case, tactic: str, **tile):
+    """The case outlined, with its launch rebuilt for another tactic and tiles (grid and
+    block to match)."""
     module = lower(case.ir(), "outline-kernels,configure-kernels")
     (kernel,) = [op for op in module.ops if isinstance(op, FuncOp)]
     old = kernel.launch
     params = {**old.tile_params, **tile}
-    threads = 2 * params["block_q"] if params["mma"] else old.block_dims[0]
+    threads = 2 * params["block_q"] if tactic == "mma" else 128
     grid = (-(-case.s_q // params["block_q"]), case.h, case.b)
-    kernel.attributes[LAUNCH_ATTR] = LaunchAttr(grid, [threads], 160 * 1024, params)
+    kernel.attributes[LAUNCH_ATTR] = LaunchAttr(tactic, grid, [threads], 160 * 1024, params)
     return module
 
 
 @pytest.mark.parametrize(
-    "case, tile",
+    "case, tactic, tile",
     [
-        (Case("f16", 1, 2, 70, 90, 64, mask="1x1x70x90xf32", causal=True), {"mma": 0, "block_q": 16, "block_k": 32}),
-        (Case("bf16", 1, 2, 70, 90, 80), {"mma": 0, "block_q": 32, "block_k": 64}),
-        (Case("f16", 1, 2, 70, 90, 64), {"mma": 1, "block_q": 128, "block_k": 128}),
-        (Case("f16", 1, 2, 70, 90, 64, causal=True), {"mma": 1, "block_q": 16, "block_k": 16}),
-        (Case("f32", 1, 2, 70, 90, 64), {"mma": 0, "block_q": 64, "block_k": 64}),
+        (Case("f16", 1, 2, 70, 90, 64, mask="1x1x70x90xf32", causal=True), "simt", {"block_q": 16, "block_k": 32}),
+        (Case("bf16", 1, 2, 70, 90, 80), "simt", {"block_q": 32, "block_k": 64}),
+        (Case("f16", 1, 2, 70, 90, 64), "mma", {"block_q": 128, "block_k": 128}),
+        (Case("f16", 1, 2, 70, 90, 64, causal=True), "mma", {"block_q": 16, "block_k": 16}),
+        (Case("f32", 1, 2, 70, 90, 64), "simt", {"block_q": 64, "block_k": 64}),
     ],
     ids=["f16_simt", "bf16_simt", "f16_mma_128x128", "f16_mma_16x16", "f32_simt_64x64"],
 )
 @pytest.mark.slow
-def test_launch_tiles_are_honoured(case, tile):
-    """emit follows the launch's tiles (what a tuner changes): the SIMT kernel for f16/bf16
-    as well, and other tile sizes; each compiles, and on a GPU matches the reference."""
-    module = relaunched(case, **tile)
+def test_launch_tiles_are_honoured(case, tactic, tile):
+    """emit follows the launch's tactic and tiles (what a tuner changes): the SIMT kernel for
+    f16/bf16 as well, and other tile sizes; each compiles, and on a GPU matches the reference."""
+    module = relaunched(case, tactic, **tile)
     source = next(iter(compile_kernels(module, pipeline="configure-kernels").values()))
-    assert ("mma.sync" in source) == bool(tile["mma"])
+    assert ("mma.sync" in source) == (tactic == "mma")
     assert f"__launch_bounds__({launch_of(module).block_dims[0]})" in source
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize(
-    "case, tile",
+    "case, tactic, tile",
     [
-        (Case("f16", 1, 2, 70, 90, 64, mask="1x1x70x90xf32", causal=True), {"mma": 0, "block_q": 16, "block_k": 32}),
-        (Case("bf16", 1, 2, 70, 90, 80), {"mma": 0, "block_q": 32, "block_k": 64}),
-        (Case("f16", 1, 2, 70, 90, 64), {"mma": 1, "block_q": 128, "block_k": 128}),
-        (Case("f16", 1, 2, 70, 90, 64, causal=True), {"mma": 1, "block_q": 16, "block_k": 16}),
+        (Case("f16", 1, 2, 70, 90, 64, mask="1x1x70x90xf32", causal=True), "simt", {"block_q": 16, "block_k": 32}),
+        (Case("bf16", 1, 2, 70, 90, 80), "simt", {"block_q": 32, "block_k": 64}),
+        (Case("f16", 1, 2, 70, 90, 64), "mma", {"block_q": 128, "block_k": 128}),
+        (Case("f16", 1, 2, 70, 90, 64, causal=True), "mma", {"block_q": 16, "block_k": 16}),
     ],
     ids=["f16_simt", "bf16_simt", "f16_mma_128x128", "f16_mma_16x16"],
 )
-def test_launch_tiles_match_reference_on_gpu(case, tile):
+def test_launch_tiles_match_reference_on_gpu(case, tactic, tile):
     tol = TOLERANCE[case.dtype]
-    assert_gpu_matches_reference(relaunched(case, **tile), pipeline="plan-memory", rtol=tol, atol=tol)
+    assert_gpu_matches_reference(relaunched(case, tactic, **tile), pipeline="plan-memory", rtol=tol, atol=tol)
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -274,24 +278,28 @@ def test_mask_that_does_not_broadcast_is_refused():
 
 
 @pytest.mark.parametrize(
-    "case, tile, grid, block, shared, message",
+    "case, tactic, tile, grid, block, shared, message",
     [
-        (Case("f32", 1, 2, 8, 8, 64), {"mma": 1, "block_q": 16, "block_k": 16}, (1, 2, 1), 32, 49152, r"mma = 1 needs f16 or bf16 inputs"),
-        (Case("f16", 1, 2, 8, 8, 64), {"mma": 1, "block_q": 24, "block_k": 16}, (1, 2, 1), 48, 49152, r"multiples of 16, got 24, 16"),
-        (Case("f16", 1, 2, 8, 8, 64), {"mma": 1, "block_q": 16, "block_k": 16}, (1, 2, 1), 64, 49152, r"block must be \[32, 1, 1\]"),
-        (Case("f16", 1, 2, 40, 8, 64), {"mma": 1, "block_q": 16, "block_k": 16}, (1, 2, 1), 32, 49152, r"grid must be \[3, 2, 1\]"),
-        (Case("f16", 1, 2, 8, 8, 64), {"mma": 1, "block_q": 16, "block_k": 16}, (1, 2, 1), 32, 1024, r"need 6912 bytes of shared memory, the launch gives 1024"),
-        (Case("f32", 1, 2, 8, 8, 64), {"mma": 0, "block_q": 16, "block_k": 16}, (1, 2, 1), 48, 49152, r"1-D block of whole warps"),
-        (Case("f32", 1, 2, 8, 8, 64), {"mma": 0, "block_k": 16}, (1, 2, 1), 64, 49152, r"tile lacks block_q"),
+        (Case("f32", 1, 2, 8, 8, 64), "mma", {"block_q": 16, "block_k": 16}, (1, 2, 1), 32, 49152, r"tactic 'mma' cannot run this kernel: tensor cores take f16 and bf16 inputs, got float"),
+        (Case("f16", 1, 2, 8, 8, 64), "wmma", {"block_q": 16, "block_k": 16}, (1, 2, 1), 32, 49152, r"tactic 'wmma' is not one of the attention tactics \(simt, mma\)"),
+        (Case("f16", 1, 2, 8, 8, 64), "mma", {"block_q": 24, "block_k": 16}, (1, 2, 1), 48, 49152, r"multiples of 16, got 24, 16"),
+        (Case("f16", 1, 2, 8, 8, 64), "mma", {"block_q": 16, "block_k": 16}, (1, 2, 1), 64, 49152, r"block must be \[32, 1, 1\]"),
+        (Case("f16", 1, 2, 40, 8, 64), "mma", {"block_q": 16, "block_k": 16}, (1, 2, 1), 32, 49152, r"grid must be \[3, 2, 1\]"),
+        (Case("f16", 1, 2, 8, 8, 64), "mma", {"block_q": 16, "block_k": 16}, (1, 2, 1), 32, 1024, r"need 6912 bytes of shared memory, the launch gives 1024"),
+        (Case("f32", 1, 2, 8, 8, 64), "simt", {"block_q": 16, "block_k": 16}, (1, 2, 1), 48, 49152, r"1-D block of whole warps"),
+        (Case("f32", 1, 2, 8, 8, 64), "simt", {"block_k": 16}, (1, 2, 1), 64, 49152, r"tile lacks block_q"),
     ],
-    ids=["mma_f32", "mma_block_q", "mma_block", "grid", "shared", "simt_block", "missing"],
+    ids=["mma_f32", "unknown", "mma_block_q", "mma_block", "grid", "shared", "simt_block", "missing"],
 )
-def test_launch_disagreeing_with_the_kernel_is_refused(case, tile, grid, block, shared, message):
+def test_launch_disagreeing_with_the_kernel_is_refused(case, tactic, tile, grid, block, shared, message):
+    """emit refuses it by name, and check gives the same reason."""
     module = lower(case.ir(), "outline-kernels")
     (kernel,) = [op for op in module.ops if isinstance(op, FuncOp)]
-    kernel.attributes[LAUNCH_ATTR] = LaunchAttr(grid, [block], shared, tile)
+    launch = LaunchAttr(tactic, grid, [block], shared, tile)
+    kernel.attributes[LAUNCH_ATTR] = launch
     with pytest.raises(OptcError, match=r"@k0_fused_attention \('fused.attention'\): .*" + message):
         kernel_source(kernel)
+    assert re.search(message, attention.check(kernel, launch, SM_90))
 
 
 def test_fully_masked_rows_are_nan_like_the_reference():

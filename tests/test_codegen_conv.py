@@ -314,7 +314,7 @@ def test_emit_honours_other_valid_tiles(tile: Tile):
 
 def test_invalid_tile_is_refused_by_name():
     kernel = _kernel(CASES[1])
-    bad = LaunchAttr([1], [256], 0, {"block_m": 64, "block_n": 64, "block_k": 16, "thread_m": 3, "thread_n": 4})
+    bad = LaunchAttr("gemm", [1], [256], 0, {"block_m": 64, "block_n": 64, "block_k": 16, "thread_m": 3, "thread_n": 4})
     with pytest.raises(OptcError, match=r"@k0_fused_conv \('fused.conv'\): invalid tile .*thread_m must divide"):
         conv.emit(kernel, bad)
 
@@ -322,7 +322,7 @@ def test_invalid_tile_is_refused_by_name():
 def test_missing_tile_is_refused_by_name():
     kernel = _kernel(CASES[1])
     with pytest.raises(OptcError, match="missing tile parameters block_k"):
-        conv.emit(kernel, LaunchAttr([1], [256], 0, {"block_m": 64, "block_n": 64, "thread_m": 4, "thread_n": 4}))
+        conv.emit(kernel, LaunchAttr("gemm", [1], [256], 0, {"block_m": 64, "block_n": 64, "thread_m": 4, "thread_n": 4}))
 
 
 def test_grid_that_misses_the_output_is_refused():
@@ -330,7 +330,7 @@ def test_grid_that_misses_the_output_is_refused():
     from passes.codegen.conv.gemm import launch_for
 
     good = launch_for(Tile(64, 64, 16, 4, 4), geometry(kernel))
-    bad = LaunchAttr([1, 1, 1], list(good.block_dims), 0, good.tile_params)
+    bad = LaunchAttr("gemm", [1, 1, 1], list(good.block_dims), 0, good.tile_params)
     with pytest.raises(OptcError, match="does not cover the output"):
         conv.emit(kernel, bad)
 

@@ -22,6 +22,7 @@ in the reference — rounds to f16 (11 significant bits) or bf16 (8): one roundi
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -34,6 +35,7 @@ from passes.codegen.conv import conv, mma
 from passes.codegen.conv.geometry import geometry
 from passes.codegen.conv.mma import CANDIDATES, Tile, check_tile, choose_tile
 from passes.codegen.cuda import kernels_of
+from passes.codegen.target import SM_90
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
 from tests.cuda_support import assert_gpu_matches_reference, compile_clean, compile_kernels, lower
@@ -121,12 +123,12 @@ def _geo(batch: int, size: int, cin: int, cout: int, k: int, stride: int):
 
 def test_configure_by_shape():
     # ResNet-50 batch 32: big tiles; batch 1 late stages: small tiles for more blocks
-    assert choose_tile(_geo(32, 56, 64, 256, 1, 1)) == Tile(128, 128, 32, 2, 4, 3)
-    small = choose_tile(_geo(1, 7, 512, 2048, 1, 1))
+    assert choose_tile(_geo(32, 56, 64, 256, 1, 1), SM_90) == Tile(128, 128, 32, 2, 4, 3)
+    small = choose_tile(_geo(1, 7, 512, 2048, 1, 1), SM_90)
     assert small.block_m <= 64
     # C_out = 24: no 128-wide tile (most of its columns would be empty)
-    assert choose_tile(_geo(1, 56, 96, 24, 1, 1)).block_n <= 64
-    assert choose_tile(_geo(32, 56, 144, 24, 1, 1)) == Tile(128, 32, 32, 4, 1, 3)
+    assert choose_tile(_geo(1, 56, 96, 24, 1, 1), SM_90).block_n <= 64
+    assert choose_tile(_geo(32, 56, 144, 24, 1, 1), SM_90) == Tile(128, 32, 32, 4, 1, 3)
     launch = conv.configure(_kernel(CASES[0]))
     assert set(launch.tile_params) == set(mma.TILE_KEYS)
     tile = mma.tile_of(launch)
@@ -153,7 +155,7 @@ def _launch(**changes) -> LaunchAttr:
     block = changes.pop("block", good.block_dims)
     shared = changes.pop("shared", good.shared_bytes)
     params = {**good.tile_params, **changes}
-    return LaunchAttr(list(grid), list(block), shared, {k: v for k, v in params.items() if v is not None})
+    return LaunchAttr("mma", list(grid), list(block), shared, {k: v for k, v in params.items() if v is not None})
 
 
 @pytest.mark.parametrize(
@@ -166,13 +168,21 @@ def _launch(**changes) -> LaunchAttr:
         (_launch(block=[64, 1, 1]), r"block \[64, 1, 1\] does not match the tile's 128 threads"),
         (_launch(grid=[1, 1, 1]), r"does not cover the output"),
         (_launch(shared=1024), r"needs 30720 bytes of dynamic shared memory, launch gives 1024"),
-        (_launch(block_m=256, block_n=256, block_k=64, stages=4, warps_m=4, warps_n=8, block=[1024, 1, 1]), r"bytes of shared memory \(at most"),
     ],
 )
 def test_invalid_launch_is_refused_by_name(launch: LaunchAttr, message: str):
+    """emit refuses a launch its code cannot take, and check gives the same reason."""
     kernel = _kernel(BY_ID["odd_cout_b2"])
     with pytest.raises(OptcError, match=r"@k0_fused_conv \('fused.conv'\): .*" + message):
         conv.emit(kernel, launch)
+    assert re.search(message, conv.check(kernel, launch, SM_90))
+
+
+def test_a_ring_past_the_targets_shared_memory_is_checked():
+    kernel = _kernel(BY_ID["odd_cout_b2"])
+    launch = _launch(block_m=256, block_n=256, block_k=64, stages=4, warps_m=4, warps_n=8, block=[1024, 1, 1], grid=[1, 1, 1], shared=294912)
+    assert "__global__" in conv.emit(kernel, launch)  # emit is given no target: the limit is check's
+    assert re.search(r"the ring needs 294912 bytes of shared memory, H100 SXM \(sm_90\) allows 232448", conv.check(kernel, launch, SM_90))
 
 
 def test_emit_refuses_a_conv_it_does_not_apply_to():

@@ -344,25 +344,25 @@ def test_configure_picks_16_byte_vectors_and_fills_the_gpu():
 def test_vector_loads_and_tail():
     """[7, 13] + [13]: x is loaded a vector at a time, the bias (13 is no multiple of 4)
     per element; 91 = 22 * 4 + 3 elements leave a tail of 3."""
-    source = emit(first_kernel(bias_act(7, 13)), LaunchAttr([2], [256], 0, {"vector": 4}))
+    source = emit(first_kernel(bias_act(7, 13)), LaunchAttr("grid_stride", [2], [256], 0, {"vector": 4}))
     assert "reinterpret_cast<const uint4*>(in0 + i)[0]" in source
     assert "in1[i1]" in source and "base < 88" in source and "i = 88 + " in source
     assert "reinterpret_cast<uint4*>(out0 + base)[0]" in source
 
 
 def test_broadcast_rows_are_vector_loaded_when_the_vector_divides_them():
-    source = emit(first_kernel(bias_act(8, 16, "f16")), LaunchAttr([1], [128], 0, {"vector": 8}))
+    source = emit(first_kernel(bias_act(8, 16, "f16")), LaunchAttr("grid_stride", [1], [128], 0, {"vector": 8}))
     assert "reinterpret_cast<const uint4*>(in1 + i1)[0]" in source
     assert "in1[" not in source.split("#pragma unroll")[1]  # the lanes read the local arrays
 
 
 def test_no_tail_when_the_vector_divides_the_size():
-    source = emit(first_kernel(bias_act(4, 16)), LaunchAttr([1], [256], 0, {"vector": 4}))
+    source = emit(first_kernel(bias_act(4, 16)), LaunchAttr("grid_stride", [1], [256], 0, {"vector": 4}))
     assert source.count("for (") == 2  # the vector loop and its lanes
 
 
 def test_index_math_is_64_bit_only_when_needed():
-    small = emit(first_kernel(bias_act(4, 16)), LaunchAttr([1], [256], 0, {"vector": 4}))
+    small = emit(first_kernel(bias_act(4, 16)), LaunchAttr("grid_stride", [1], [256], 0, {"vector": 4}))
     assert "long long" not in small
     big_ir = bias_act(3, 2**30, "f16")  # 3 * 2^30 elements > 2^31
     kernel = first_kernel(big_ir)
@@ -376,7 +376,7 @@ def test_index_math_is_64_bit_only_when_needed():
 def test_emit_honours_every_vector(vector):
     module = outlined(KERNELS)
     for kernel in kernels_of(module):
-        kernel.attributes[LAUNCH_ATTR] = LaunchAttr([3], [64], 0, {"vector": vector})
+        kernel.attributes[LAUNCH_ATTR] = LaunchAttr("grid_stride", [3], [64], 0, {"vector": vector})
     source = emit_module(module)
     for arch in ARCHS:
         assert compile_clean(source, f"vector{vector}.cu", arch)[:4] == b"\x7fELF"
@@ -416,7 +416,7 @@ def test_cases_run_on_host(name):
 def test_every_vector_runs_on_host(name, vector):
     """Any valid vector, on a grid of 3 blocks of 32 threads (so the grid-stride loops go round)."""
     ir, tol = CASES[name]
-    assert_host_matches_reference(ir, rtol=tol, atol=tol, launch=LaunchAttr([3], [32], 0, {"vector": vector}))
+    assert_host_matches_reference(ir, rtol=tol, atol=tol, launch=LaunchAttr("grid_stride", [3], [32], 0, {"vector": vector}))
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -436,12 +436,12 @@ func.func @main(%x: tensor<2x4xf32>) -> tensor<4x2xf32> {
   %0 = graph.transpose %x {perm = array<i64: 1, 0>} : tensor<2x4xf32> -> tensor<4x2xf32>
   func.return %0 : tensor<4x2xf32>
 }
-""", LaunchAttr([1], [256]))
+""", LaunchAttr("grid_stride", [1], [256]))
     assert "@k0_graph_transpose: 'graph.transpose' is not a pointwise kernel" in message
 
 
 def test_invalid_vector_is_refused():
-    message = _error(bias_act(2, 4), LaunchAttr([1], [256], 0, {"vector": 3}))
+    message = _error(bias_act(2, 4), LaunchAttr("grid_stride", [1], [256], 0, {"vector": 3}))
     assert "@k0_fused_elementwise: tile parameter vector = 3 is not one of 1, 2, 4, 8, 16" in message
 
 
@@ -478,7 +478,7 @@ def test_every_vector_matches_reference(name, vector):
     ir, tol = CASES[name]
     module = lower(ir, "outline-kernels")
     for kernel in kernels_of(module):
-        kernel.attributes[LAUNCH_ATTR] = LaunchAttr([3], [64], 0, {"vector": vector})
+        kernel.attributes[LAUNCH_ATTR] = LaunchAttr("grid_stride", [3], [64], 0, {"vector": vector})
     assert_gpu_matches_reference(module, pipeline="configure-kernels,plan-memory", rtol=tol, atol=tol)
 
 

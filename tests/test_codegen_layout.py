@@ -1,6 +1,7 @@
 """The shape of the CUDA backend (passes/codegen/): no module imports a module that imports
-it back (directly or through others), and no GPU fact is restated outside `target.py`
-(the SM count, 132 on H100, is the canary). Read with `ast`, nothing is imported."""
+it back (directly or through others), no GPU fact is restated outside `target.py` (the SM
+count, 132 on H100, is the canary) and no generator reads a target it was not handed.
+Read with `ast`, nothing is imported."""
 
 from __future__ import annotations
 
@@ -78,3 +79,16 @@ def test_sm_count_only_in_target():
             if isinstance(node, ast.Constant) and type(node.value) is int and node.value == 132:
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, "the SM count is a fact about the GPU (passes/codegen/target.py): " + ", ".join(offenders)
+
+
+def test_generators_read_no_module_level_target():
+    """Every generator is handed its Target: none reads an attribute of target.DEFAULT (or
+    another table) itself; DEFAULT may only stand as a parameter's default value."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "target.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("DEFAULT", "SM_80", "SM_90"):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} ({node.value.id}.{node.attr})")
+    assert not offenders, "a generator reads the target it is handed: " + ", ".join(offenders)

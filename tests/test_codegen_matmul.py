@@ -18,6 +18,8 @@ Tolerances on the GPU, with standard-normal inputs (`random_inputs`):
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -27,6 +29,8 @@ from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.types import PRELUDE
 from passes.codegen.cuda import emit_module, kernel_source, kernels_of
 from passes.codegen.matmul import matmul
+from passes.codegen.registry import tactics
+from passes.codegen.target import SM_90
 from tests.cuda_support import ARCHS, assert_gpu_matches_reference, compile_clean, compile_kernels, lower
 
 
@@ -241,7 +245,7 @@ def _launch_for(kernel: FuncOp, tile: dict[str, int]) -> LaunchAttr:
         threads, shared = 32 * tile["warps_m"] * tile["warps_n"], matmul.mma_shared(problem, tile)
     else:
         threads, shared = matmul.simt_threads(tile), 0
-    return LaunchAttr([7], [threads], shared, tile)
+    return LaunchAttr("mma" if problem.tensor_cores else "simt", [7], [threads], shared, tile)
 
 
 @pytest.mark.parametrize(
@@ -314,14 +318,15 @@ def test_epilogue_indexes_heads_without_flat_divisions():
 # -- errors ---------------------------------------------------------------------------------
 
 
-def _emit_with(name: str, **changes) -> None:
+def _launch_with(name: str, **changes) -> tuple[FuncOp, LaunchAttr]:
+    """A case's kernel and configure's launch with some tile parameters, the block or the
+    shared memory changed."""
     _, kernel = _kernel(CASES[name][0])
     launch = matmul.configure(kernel)
     tile = {**launch.tile_params, **{k: v for k, v in changes.items() if k not in ("block", "shared")}}
     block = changes.get("block", None)
     probe = _launch_for(kernel, tile)
-    launch = LaunchAttr(probe.grid_dims, block or probe.block_dims, changes.get("shared", probe.shared_bytes), tile)
-    matmul.emit(kernel, launch)
+    return kernel, LaunchAttr(probe.tactic_name, probe.grid_dims, block or probe.block_dims, changes.get("shared", probe.shared_bytes), tile)
 
 
 @pytest.mark.parametrize(
@@ -329,25 +334,60 @@ def _emit_with(name: str, **changes) -> None:
     [
         ("f32_2d_odd", {"thread_m": 3}, r"block_m 32 / thread_m 3 .* must divide"),
         ("f32_2d_odd", {"block": [128, 1, 1]}, r"the tile needs block \[256, 1, 1\], launch has \[128, 1, 1\]"),
-        ("f32_2d_odd", {"block_m": 512, "thread_m": 1, "thread_n": 64}, r"512 threads per block|static shared memory"),
+        ("f32_2d_odd", {"block_m": 16, "block_n": 16, "thread_m": 4, "thread_n": 4}, r"16 threads per block \(32..1024 allowed\)"),
         ("f32_2d_odd", {"thread_m": 16, "thread_n": 16, "block_m": 64, "block_n": 64}, r"thread_m·thread_n = 256 accumulators per thread"),
-        ("f64_2d_odd", {"block_k": 64, "block_m": 128, "block_n": 128, "thread_m": 8, "thread_n": 8}, r"bytes of static shared memory"),
         ("f16_2d_odd", {"block_m": 40}, r"block_m 40 must be a multiple of 16·warps_m"),
         ("f16_2d_odd", {"block_k": 24}, r"block_k 24 must be a multiple of 16"),
         ("f16_2d_odd", {"stages": 1}, r"stages 1 \(2..4 allowed\)"),
         ("f16_2d_odd", {"shared": 1024}, r"launch gives 1024"),
-        ("f16_2d_odd", {"block_m": 256, "block_n": 256, "block_k": 64, "stages": 4, "warps_m": 4, "warps_n": 8}, r"bytes of shared memory \(at most"),
     ],
 )
 def test_invalid_tiles_are_refused(name, changes, message):
+    """emit refuses a tile its code cannot take, and check gives the same reason."""
+    kernel, launch = _launch_with(name, **changes)
     with pytest.raises(OptcError, match=r"@k0_\w+: invalid matmul tile: (.* )?" + message):
-        _emit_with(name, **changes)
+        matmul.emit(kernel, launch)
+    assert re.search(message, matmul.check(kernel, launch, SM_90))
+
+
+@pytest.mark.parametrize(
+    "name, changes, message",
+    [
+        ("f32_2d_odd", {"block_m": 512, "thread_m": 1, "thread_n": 64}, r"74752 bytes of static shared memory, H100 SXM \(sm_90\) allows 49152"),
+        ("f64_2d_odd", {"block_k": 64, "block_m": 128, "block_n": 128, "thread_m": 8, "thread_n": 8}, r"bytes of static shared memory"),
+        (
+            "f16_2d_odd",
+            {"block_m": 256, "block_n": 256, "block_k": 64, "stages": 4, "warps_m": 4, "warps_n": 8},
+            r"262144 bytes of dynamic shared memory, H100 SXM \(sm_90\) allows 232448",
+        ),
+    ],
+)
+def test_tiles_past_the_target_are_checked_not_emitted(name, changes, message):
+    """What the target cannot hold is check's to say (emit is given no target)."""
+    kernel, launch = _launch_with(name, **changes)
+    assert "__global__" in matmul.emit(kernel, launch)
+    assert re.search(message, matmul.check(kernel, launch, SM_90))
+
+
+SMALL_GPU = replace(SM_90, name="small", arch="sm_90", shared_per_block_optin=48 * 1024)
+"""A made-up GPU whose blocks may not opt in past 48 KiB of shared memory."""
+
+
+def test_a_target_with_less_shared_memory_refuses_the_large_tiles():
+    _, kernel = _kernel(fused_matmul("f16", [1, 4096, 768], [768, 3072], epilogue="bias_gelu"))
+    large = matmul.configure(kernel, SM_90)
+    assert (large.tile_params["block_m"], large.tile_params["block_n"]) == (128, 256) and large.shared_bytes > 48 * 1024
+    assert matmul.check(kernel, large, SM_90) is None
+    assert re.search(r"73728 bytes of dynamic shared memory, small \(sm_90\) allows 49152", matmul.check(kernel, large, SMALL_GPU))
+    small = matmul.configure(kernel, SMALL_GPU)
+    assert small.shared_bytes <= 48 * 1024 and matmul.check(kernel, small, SMALL_GPU) is None
+    assert all(t.shared_bytes <= 48 * 1024 for t in tactics(kernel, SMALL_GPU))
 
 
 def test_missing_tile_parameter_is_refused():
     _, kernel = _kernel(CASES["f32_2d_odd"][0])
     with pytest.raises(OptcError, match=r"@k0_fused_matmul: #kernel.launch tile lacks block_k, thread_m, thread_n"):
-        matmul.emit(kernel, LaunchAttr([1], [256], 0, {"block_m": 64, "block_n": 64}))
+        matmul.emit(kernel, LaunchAttr("simt", [1], [256], 0, {"block_m": 64, "block_n": 64}))
 
 
 def test_boolean_matmul_is_refused():
@@ -597,7 +637,7 @@ def run_emulated(ir: str, feeds: dict, tile: tuple | None = None, grid: int | No
     if tile is not None:
         keys = matmul.MMA_KEYS if matmul.problem_of(kernel).tensor_cores else matmul.SIMT_KEYS
         probe = _launch_for(kernel, dict(zip(keys, tile)))
-        launch = LaunchAttr([grid or launch.grid_dims[0]], probe.block_dims, probe.shared_bytes, probe.tile_params)
+        launch = LaunchAttr(probe.tactic_name, [grid or launch.grid_dims[0]], probe.block_dims, probe.shared_bytes, probe.tile_params)
         kernel.attributes["launch"] = launch
     return build_and_launch(kernel, VECTOR_TYPES + fiber_source(kernel, launch), feeds, ("-w",))
 

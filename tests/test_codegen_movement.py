@@ -343,20 +343,20 @@ def _with_launch(ir: str, launch: LaunchAttr) -> FuncOp:
 
 
 def test_a_vector_width_the_shapes_do_not_allow_is_refused():
-    kernel = _with_launch(concat(["2x3", "2x5"], "f32", 1), LaunchAttr([1], [256], 0, {"vector": 4}))
+    kernel = _with_launch(concat(["2x3", "2x5"], "f32", 1), LaunchAttr("grid_stride", [1], [256], 0, {"vector": 4}))
     with pytest.raises(OptcError, match=r"@k0_graph_concat: 'graph.concat' cannot move 4 elements per access"):
         kernel_source(kernel)
 
 
 def test_tiled_transpose_refuses_a_block_that_is_not_its_tile():
-    kernel = _with_launch(transpose("33x65", "i8", [1, 0]), LaunchAttr([1], [256], 0, {"tile": 32, "rows": 8}))
+    kernel = _with_launch(transpose("33x65", "i8", [1, 0]), LaunchAttr("tiled", [1], [256], 0, {"tile": 32, "rows": 8}))
     with pytest.raises(OptcError, match=r"@k0_graph_transpose: 'graph.transpose' tiled transpose needs block \[32, 8, 1\]"):
         kernel_source(kernel)
 
 
 def test_scatter_refuses_more_chunks_than_slices():
     ir = scatter("tensor<8x4xf32>", "tensor<3x1xi64>", "dense<[[1], [3], [1]]>", "tensor<3x4xf32>", "add")
-    kernel = _with_launch(ir, LaunchAttr([1], [256], 0, {"chunks": 9, "vector": 1}))
+    kernel = _with_launch(ir, LaunchAttr("grid_stride", [1], [256], 0, {"chunks": 9, "vector": 1}))
     with pytest.raises(OptcError, match=r"@k0_graph_scatter_nd: 'graph.scatter_nd' cannot deal 8 slices to 9 chunks"):
         kernel_source(kernel)
 

@@ -283,14 +283,14 @@ def test_nhwc_max_pool_with_indices_is_refused():
 
 def test_a_vector_width_that_does_not_divide_the_channels_is_refused():
     (kernel,) = kernels_of(lower(CASES["max_nhwc_odd_channels"], "outline-kernels"))
-    launch = LaunchAttr([1], [256], 0, {"vector": 4})
+    launch = LaunchAttr("grid_stride", [1], [256], 0, {"vector": 4})
     with pytest.raises(OptcError, match=r"'graph.max_pool' cannot move 4 channels per thread \(5 channels\)"):
         generator_for(kernel).emit(kernel, launch)
 
 
 def test_a_block_that_differs_from_the_tile_is_refused():
     (kernel,) = kernels_of(lower(CASES["gap_resnet_7x7"], "outline-kernels"))
-    launch = LaunchAttr([1], [64, 4], 0, {"reduce_threads": 32, "planes": 8})
+    launch = LaunchAttr("plane_rows", [1], [64, 4], 0, {"reduce_threads": 32, "planes": 8})
     with pytest.raises(OptcError, match=r"the launch's block \[64, 4, 1\] is not the \[32, 8, 1\]"):
         generator_for(kernel).emit(kernel, launch)
 

@@ -387,7 +387,7 @@ def test_vector_loads_in_source():
 
 def test_emit_honours_a_changed_tile():
     kernel = _kernel(softmax_ir("softmax", [8, 1024], 1))
-    kernel.attributes["launch"] = LaunchAttr([8], [256], 0, {"threads_per_row": 256, "rows_per_block": 1, "vector": 2, "cache": 0})
+    kernel.attributes["launch"] = LaunchAttr("row_per_block", [8], [256], 0, {"threads_per_row": 256, "rows_per_block": 1, "vector": 2, "cache": 0})
     text = emit_kernel(kernel)
     assert "__launch_bounds__(256)" in text and "__shared__" in text
     compile_clean(PRELUDE + text, "k.cu", "sm_90")
@@ -511,7 +511,7 @@ def test_refusals(ir, message):
 
 def test_bad_tile_is_refused():
     kernel = _kernel(softmax_ir("softmax", [8, 30], 1))
-    kernel.attributes["launch"] = LaunchAttr([8], [32], 0, {"threads_per_row": 32, "rows_per_block": 1, "vector": 4, "cache": 0})
+    kernel.attributes["launch"] = LaunchAttr("row_per_warp", [8], [32], 0, {"threads_per_row": 32, "rows_per_block": 1, "vector": 4, "cache": 0})
     with pytest.raises(OptcError, match="vector 4 does not divide the row of 30"):
         emit_kernel(kernel)
 
@@ -550,8 +550,8 @@ def serial_launch(kernel: FuncOp) -> LaunchAttr:
     tile = kernel.launch.tile_params
     if "threads_per_row" in tile:
         rows = _planned(kernel, cached=False).geo.outer
-        return LaunchAttr([rows], [1], 0, {**tile, "threads_per_row": 1, "rows_per_block": 1})
-    return LaunchAttr(kernel.launch.grid_dims, [tile["block_inner"], 1], 0, {**tile, "block_reduce": 1})
+        return LaunchAttr("row_per_thread", [rows], [1], 0, {**tile, "threads_per_row": 1, "rows_per_block": 1})
+    return LaunchAttr("columns_per_block", kernel.launch.grid_dims, [tile["block_inner"], 1], 0, {**tile, "block_reduce": 1})
 
 
 @pytest.mark.skipif(__import__("shutil").which("g++") is None, reason="needs g++ to build the emitted C++ for the CPU")

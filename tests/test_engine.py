@@ -175,3 +175,77 @@ def test_examples_run_end_to_end(gpu, path, precision, tolerance, tmp_path):
     got = _example_engine(path, precision, tmp_path).run(feeds)
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=tolerance, atol=tolerance, err_msg=name)
+
+
+# --- the GPU an engine is configured for -----------------------------------------------------
+
+BIG_RELU = """
+func.func @main(%x: tensor<4194304xf32>) -> tensor<4194304xf32> {
+  %r = graph.relu %x : tensor<4194304xf32>
+  func.return %r : tensor<4194304xf32>
+}
+"""
+
+
+@pytest.mark.parametrize(("arch", "blocks"), [("sm_80", 108 * 8), ("sm_90", 132 * 8)])
+def test_kernels_are_configured_for_the_arch_the_engine_is_built_for(arch, blocks):
+    """A pointwise kernel's grid is the blocks resident on every SM of the named arch's table."""
+    (kernel,) = image_of(BIG_RELU, arch).plan.kernels
+    assert (kernel.tactic, kernel.grid, kernel.tile) == ("grid_stride", (blocks, 1, 1), {"vector": 4})
+
+
+def test_a_pipeline_naming_another_arch_than_the_engine_is_an_error():
+    with pytest.raises(OptcError, match="the pipeline configures kernels for sm_80, the engine is built for sm_90"):
+        build_module(parse(BIG_RELU), pipeline="outline-kernels,configure-kernels{arch=sm_80},plan-memory", arch="sm_90", load=False)
+
+
+def test_an_unknown_arch_is_an_error_naming_the_known_ones():
+    with pytest.raises(OptcError, match=r"unknown GPU architecture 'sm_75' \(known: sm_80, sm_90\)"):
+        image_of(BIG_RELU, "sm_75")
+
+
+def test_a_measured_gpu_without_a_table_is_configured_as_measured():
+    """The GPU in the process need not be one of the tables (an L4 is sm_89, 58 SMs):
+    configure-kernels takes its Target as the driver describes it."""
+    from dataclasses import replace
+
+    from compiler.pipelines import build as build_pipeline
+    from passes.codegen.target import SM_90
+    from tests.support import context
+
+    l4 = replace(SM_90, name="L4", arch="sm_89", sm_count=58, shared_per_block_optin=99 * 1024, shared_per_sm=100 * 1024)
+    module = parse(BIG_RELU)
+    for compiler_pass in build_pipeline("lower-to-kernels", l4):
+        compiler_pass.apply(context(), module)
+    (kernel,) = [op for op in module.ops if op.name == "kernel.func"]
+    assert kernel.launch.grid_dims == (58 * 8, 1, 1)
+
+
+@pytest.mark.gpu
+def test_the_measured_target_agrees_with_the_sm_90_table_on_an_h100(gpu):
+    """What the driver says of an H100 is what the sm_90 table states (the SXM part's SM count
+    and L2; the PCIe part has fewer SMs)."""
+    from passes.codegen.target import SM_90, measured
+
+    if "H100" not in gpu.name:
+        pytest.skip(f"not an H100: {gpu.name}")
+    target = measured(gpu)
+    assert target.name == gpu.name and target.arch == SM_90.arch
+    same = ("shared_per_block", "shared_per_block_optin", "shared_per_sm", "registers_per_sm", "threads_per_sm")
+    assert {f: getattr(target, f) for f in same} == {f: getattr(SM_90, f) for f in same}
+    if "HBM3" in gpu.name or "SXM" in gpu.name:
+        assert (target.sm_count, target.l2_bytes) == (SM_90.sm_count, SM_90.l2_bytes)
+
+
+@pytest.mark.gpu
+def test_an_engine_for_this_gpu_is_configured_for_it_as_measured(gpu):
+    from compiler.engine_build import build_target
+    from passes.codegen.target import measured
+
+    here = measured(gpu)
+    assert build_target(None, load=True) == here == build_target(gpu.arch, load=True)
+    engine = build_module(parse(BIG_RELU), pipeline="lower-to-kernels")
+    (kernel,) = engine.plan.kernels
+    assert kernel.grid == (here.sm_count * here.threads_per_sm // 256, 1, 1)
+    x = np.random.default_rng(0).standard_normal(4194304).astype(np.float32)
+    np.testing.assert_array_equal(engine.run({"input0": x})["output0"], np.maximum(x, 0))

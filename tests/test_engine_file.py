@@ -15,7 +15,7 @@ import pytest
 
 from dialects.errors import OptcError
 from runtime.engine import EngineFileError, read_engine, write_engine
-from runtime.engine.file import MAGIC, MAX_JSON_DEPTH, EngineImage
+from runtime.engine.file import FORMAT_VERSION, MAGIC, MAX_JSON_DEPTH, EngineImage
 from runtime.engine.plan import PlanError
 from tests.test_engine import TWO_RELUS, image_of
 
@@ -38,7 +38,7 @@ def split(path):
     return json.loads(data[52 : 52 + length]), data[52 + length :]
 
 
-def seal(path, header, payload, version: int = 2):
+def seal(path, header, payload, version: int = FORMAT_VERSION):
     """Write an engine file with a valid checksum, as someone crafting one would."""
     encoded = header if isinstance(header, bytes) else json.dumps(header).encode()
     covered = struct.pack("<IQ", version, len(encoded)) + encoded + payload
@@ -64,6 +64,12 @@ def crafted(path, edit) -> str:
 def test_round_trip_passes_the_checks(path, image):
     again = read_engine(path)
     assert (again.plan, again.images, again.weights) == (image.plan, image.images, image.weights)
+
+
+def test_round_trip_keeps_each_kernels_tactic_and_tile(path, image):
+    """The plan records the tactic #kernel.launch names, and its tile (format v3)."""
+    (kernel,) = read_engine(path).plan.kernels
+    assert (kernel.tactic, kernel.tile) == ("grid_stride", {"vector": 4}) == (image.plan.kernels[0].tactic, image.plan.kernels[0].tile)
 
 
 def test_two_images_round_trip(tmp_path):
@@ -142,7 +148,16 @@ CRAFTED = {
     "shape-bool": (_set("plan", "inputs", 0, "shape", [True, 5]), r"plan.inputs\[0\].shape\[0\] must be an integer, got a boolean"),
     "slot-null": (_set("plan", "outputs", 0, "slot", None), r"plan.outputs\[0\].slot must be an object, got null"),
     "kernel-name-int": (_set("plan", "kernels", 0, "name", 7), r"plan.kernels\[0\].name must be a string, got the number 7"),
-    "version-in-header": (_set("format_version", 3), "the header says format v3, the file's prefix v2"),
+    "version-in-header": (_set("format_version", 4), "the header says format v4, the file's prefix v3"),
+    # the tactic and its tile
+    "no-tactic": (_delete("plan", "kernels", 0, "tactic"), r"plan.kernels\[0\] has no 'tactic'"),
+    "no-tile": (_delete("plan", "kernels", 0, "tile"), r"plan.kernels\[0\] has no 'tile'"),
+    "tactic-int": (_set("plan", "kernels", 0, "tactic", 3), r"plan.kernels\[0\].tactic must be a string, got the number 3"),
+    "tactic-name": (_set("plan", "kernels", 0, "tactic", "Grid Stride"), r"plan.kernels\[0\] 'k0_fused_elementwise' has tactic 'Grid Stride', not a lower-case identifier"),
+    "tile-list": (_set("plan", "kernels", 0, "tile", [4]), r"plan.kernels\[0\].tile must be an object, got a list"),
+    "tile-negative": (_set("plan", "kernels", 0, "tile", {"vector": -1}), r"plan.kernels\[0\].tile.vector is -1, outside 0..2147483647"),
+    "tile-bool": (_set("plan", "kernels", 0, "tile", {"vector": True}), r"plan.kernels\[0\].tile.vector must be an integer, got a boolean"),
+    "tile-key": (_set("plan", "kernels", 0, "tile", {"x); y": 1}), r"plan.kernels\[0\] 'k0_fused_elementwise' has tile parameter 'x\); y', not a C identifier"),
     "deep-nesting": (_raw("plan", "memory", "[" * 100_000 + "]" * 100_000), f"has a header nested 100002 deep, more than the limit of {MAX_JSON_DEPTH}"),
     "huge-int": (_set("plan", "launches", 0, "args", 0, "offset", 10**30), r"offset is 1000000000000000000000000000000, outside"),
     "huge-digits": (_raw("plan", "region_bytes", "arena", "9" * 5000), "has a damaged header: Exceeds the limit"),
@@ -183,7 +198,7 @@ DAMAGED = {
     "length-field": (_flip(lambda n: 14), "is truncated: its header needs"),
     "length-huge": (_flip(lambda n: 19), "declares a 72057594037\\d+-byte header, more than the limit of 1073741824"),
     "checksum-byte": (_flip(lambda n: 30), "is damaged: its checksum does not match"),
-    "version-99": (_flip(lambda n: 8 + 1), "is engine format v258, this optc reads v2: rebuild the engine"),
+    "version-99": (_flip(lambda n: 8 + 1), "is engine format v259, this optc reads v3: rebuild the engine"),
     "missing": (lambda p: p.unlink(), "cannot read engine file"),
 }
 
@@ -200,7 +215,17 @@ def test_version_1_file_says_rebuild(path):
     header["sha256"] = hashlib.sha256(payload).hexdigest()
     encoded = json.dumps(header).encode()
     path.write_bytes(MAGIC + struct.pack("<IQ", 1, len(encoded)) + encoded + payload)
-    assert read_error(path).endswith("is engine format v1, this optc reads v2: rebuild the engine")
+    assert read_error(path).endswith(f"is engine format v1, this optc reads v{FORMAT_VERSION}: rebuild the engine")
+
+
+def test_version_2_file_says_rebuild(path):
+    """Version 2 had no tactics: its plans cannot say what each kernel runs."""
+    header, payload = split(path)
+    for kernel in header["plan"]["kernels"]:
+        del kernel["tactic"], kernel["tile"]
+    header["format_version"] = 2
+    seal(path, header, payload, version=2)
+    assert read_error(path).endswith(f"is engine format v2, this optc reads v{FORMAT_VERSION}: rebuild the engine")
 
 
 def test_header_that_is_not_json_or_an_object(path):

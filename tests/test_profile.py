@@ -12,7 +12,9 @@ import pytest
 from onnx import TensorProto, helper
 
 from compiler.engine_build import build, build_module, kernel_cost
+from compiler.onnx_import import import_onnx
 from dialects.kernel import FuncOp
+from passes.codegen.cuda import kernels_of
 from runtime.cuda import compile_cuda
 from runtime.engine.plan import EnginePlan, PlanError
 from runtime.engine.profile import (
@@ -69,8 +71,8 @@ def test_kernel_bytes_are_every_argument_read_and_every_result_written_once():
     assert (nbytes, dtype) == ((2 * 3 * 4 * 8 + 2 * 3 * 6 * 8 + 2 * 3 * 6 * 16 + 2 * 3 * 4 * 16) * 2, "float16")
 
 
-def cnn_plan() -> EnginePlan:
-    model = make_model(
+def cnn_model():
+    return make_model(
         [
             helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
             helper.make_node("Relu", ["c"], ["r"]),
@@ -81,7 +83,10 @@ def cnn_plan() -> EnginePlan:
         ["y"],
         {"w": _ones(4, 3, 3, 3), "m": _ones(256, 10)},
     )
-    return build(model, arch="sm_90", load=False).plan
+
+
+def cnn_plan() -> EnginePlan:
+    return build(cnn_model(), arch="sm_90", load=False).plan
 
 
 def _ones(*shape):
@@ -96,6 +101,21 @@ def test_plan_records_costs_and_dtypes_of_its_kernels():
     assert by_op["fused.conv"].flops == 2 * (2 * 4 * 8 * 8) * 3 * 3 * 3
     assert by_op["fused.matmul"].flops == 2 * 2 * 10 * 256
     assert all(k.bytes > 0 and k.dtype == "float32" for k in plan.kernels)
+
+
+def test_plan_records_each_kernels_tactic_as_configured_for_its_arch():
+    """The tactic and tile #kernel.launch names, configured for the arch the engine is for
+    (a conv of 8 channels is an implicit GEMM on SIMT in f32)."""
+    plan = cnn_plan()
+    by_op = {k.ops[0]: k for k in plan.kernels}
+    assert by_op["fused.conv"].tactic == "gemm" and set(by_op["fused.conv"].tile) == {"block_m", "block_n", "block_k", "thread_m", "thread_n"}
+    assert by_op["fused.matmul"].tactic == "simt"
+    module = import_onnx(cnn_model())
+    expected = {}
+    for kernel in kernels_of(apply_pipeline(module, "kernel")):
+        launch = kernel.launch
+        expected[kernel.computation.name] = (launch.tactic_name, launch.tile_params)
+    assert {k.ops[0]: (k.tactic, k.tile) for k in plan.kernels} == expected
 
 
 def test_plan_records_buffer_lifetimes_at_the_planned_offsets():
@@ -155,6 +175,7 @@ def test_launch_times_carry_each_kernels_costs():
     plan = cnn_plan()
     times = launch_times(plan, [0.01] * len(plan.launches), [0.01 * i for i in range(len(plan.launches))])
     conv = next(t for t in times if t.ops[0] == "fused.conv")
+    assert conv.tactic == "gemm"
     assert conv.flops and conv.tflops == pytest.approx(conv.flops / 1e7)
     assert conv.gbps == pytest.approx(conv.bytes / 1e4)
     with pytest.raises(ValueError):

@@ -33,9 +33,11 @@ func.func @main(%x: tensor<64x64xf32>, %w: tensor<64x64xf32>) -> tensor<64x64xf3
 
 def profile(ceilings: Ceilings | None = None, n: int = 3) -> Profile:
     """A matmul (2 GFLOP in 2 ms: 1 TFLOP/s) and elementwise kernels (1 MB in 1 ms: 1 GB/s)."""
-    launches = [LaunchTime(0, "k0_fused_matmul", ("fused.matmul", "graph.add", "graph.relu"), 2.0, 0.0, 1000, 2 * 10**9, "float16")]
+    launches = [LaunchTime(0, "k0_fused_matmul", ("fused.matmul", "graph.add", "graph.relu"), 2.0, 0.0, 1000, 2 * 10**9, "float16", "mma")]
     launches += [
-        LaunchTime(i, f"k{i}_fused_elementwise", ("fused.elementwise", "graph.mul", "graph.mul", "graph.add"), 1.0 / i, 2.0 + i, 10**6, 0, "float16")
+        LaunchTime(
+            i, f"k{i}_fused_elementwise", ("fused.elementwise", "graph.mul", "graph.mul", "graph.add"), 1.0 / i, 2.0 + i, 10**6, 0, "float16", "grid_stride"
+        )
         for i in range(1, n)
     ]
     ceilings = ceilings if ceilings is not None else Ceilings(4.0, {"float16": 4.0}, "torch.matmul 4096x4096x4096")
@@ -66,8 +68,9 @@ def test_describe_ops_cuts_long_lists():
 def test_profile_table_is_sorted_with_shares_rates_and_ceilings():
     lines = reports.format_profile(profile())
     assert lines[0].startswith("profile: 3 launches on Test GPU, median of 20 runs")
+    assert lines[1].split()[:4] == ["#", "kernel", "tactic", "fused"]
     rows = lines[2:5]
-    assert [r.split()[1] for r in rows] == ["k0_fused_matmul", "k1_fused_elementwise", "k2_fused_elementwise"]
+    assert [r.split()[1:3] for r in rows] == [["k0_fused_matmul", "mma"], ["k1_fused_elementwise", "grid_stride"], ["k2_fused_elementwise", "grid_stride"]]
     assert "matmul: add, relu" in rows[0] and "2.0000" in rows[0] and "57.1%" in rows[0]  # 2 of 3.5 ms
     assert "1.00 TFLOP/s" in rows[0] and "25% matmul" in rows[0]  # 1 of a 4 TFLOP/s ceiling
     assert "1.00 GB/s" in rows[1] and "25% copy" in rows[1]

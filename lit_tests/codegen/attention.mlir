@@ -6,7 +6,7 @@
 // memory, q·kᵀ and p·v on the tensor cores.
 
 // LAUNCH:      kernel.func @k0_fused_attention
-// LAUNCH-SAME: launch = #kernel.launch<grid = [2, 12, 8], block = [128, 1, 1], shared = 27648, tile = {block_k = 64, block_q = 64, mma = 1}>
+// LAUNCH-SAME: launch = #kernel.launch<tactic = mma, grid = [2, 12, 8], block = [128, 1, 1], shared = 27648, tile = {block_k = 64, block_q = 64}>
 
 // The parameters: q, k, v, the mask, the result; nothing else (shapes are constants).
 // CHECK:      void k0_fused_attention_mma(float (&c)[4]

@@ -5,9 +5,9 @@
 // block_m × block_n tile; a depthwise conv (group = channels) gets the direct kernel.
 
 // LAUNCH: kernel.func @k0_fused_conv
-// LAUNCH-SAME: launch = #kernel.launch<grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {block_k = 16, block_m = 32, block_n = 32, thread_m = 2, thread_n = 2}>
+// LAUNCH-SAME: launch = #kernel.launch<tactic = gemm, grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {block_k = 16, block_m = 32, block_n = 32, thread_m = 2, thread_n = 2}>
 // LAUNCH: kernel.func @k1_graph_conv
-// LAUNCH-SAME: launch = #kernel.launch<grid = [4, 1, 1], block = [256, 1, 1], shared = 0, tile = {}>
+// LAUNCH-SAME: launch = #kernel.launch<tactic = depthwise, grid = [4, 1, 1], block = [256, 1, 1], shared = 0, tile = {}>
 
 // CHECK:      extern "C" __global__ void __launch_bounds__(256) k0_fused_conv(
 // CHECK-NEXT:     const float* __restrict__ in0,

@@ -7,7 +7,7 @@
 // implicit GEMM.
 
 // LAUNCH: kernel.func @k0_fused_conv
-// LAUNCH-SAME: launch = #kernel.launch<grid = [4, 1, 1], block = [64, 1, 1], shared = 20480, tile = {block_k = 32, block_m = 32, block_n = 32, stages = 4, warps_m = 1, warps_n = 2}>
+// LAUNCH-SAME: launch = #kernel.launch<tactic = mma, grid = [4, 1, 1], block = [64, 1, 1], shared = 20480, tile = {block_k = 32, block_m = 32, block_n = 32, stages = 4, warps_m = 1, warps_n = 2}>
 // LAUNCH: kernel.func @k1_graph_conv
 // LAUNCH-SAME: tile = {block_k = 16, block_m = 32, block_n = 32, thread_m = 2, thread_n = 2}
 

@@ -6,8 +6,8 @@
 // [2,3,4]), are read a vector at a time; others per element at their broadcast index
 // ([3,1] reads c[i1]). Elements after the last whole vector are a scalar tail.
 
-// LAUNCH: kernel.func @k0_fused_elementwise{{.*}}launch = #kernel.launch<grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 4}>
-// LAUNCH: kernel.func @k1_fused_elementwise{{.*}}launch = #kernel.launch<grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 8}>
+// LAUNCH: kernel.func @k0_fused_elementwise{{.*}}launch = #kernel.launch<tactic = grid_stride, grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 4}>
+// LAUNCH: kernel.func @k1_fused_elementwise{{.*}}launch = #kernel.launch<tactic = grid_stride, grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 8}>
 
 // CHECK:      extern "C" __global__ void __launch_bounds__(256) k0_fused_elementwise(
 // CHECK-NEXT:     const float* __restrict__ in0,

@@ -5,7 +5,7 @@
 // encoded and decoded by the software conversions the kernel carries (guarded, so the
 // kernels of one file share one copy). saturate = 0: overflow gives NaN in E4M3FN.
 
-// LAUNCH: kernel.func @k0_fused_elementwise{{.*}}launch = #kernel.launch<grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 4}>
+// LAUNCH: kernel.func @k0_fused_elementwise{{.*}}launch = #kernel.launch<tactic = grid_stride, grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 4}>
 
 // CHECK:      #ifndef OPTC_LOW_PRECISION
 // CHECK:      __device__ __forceinline__ int optc_lp_round(double x, int nmant, int minexp) {

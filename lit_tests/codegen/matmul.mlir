@@ -7,7 +7,7 @@
 
 // A BERT FFN-up projection: [1,128,768] x [768,3072] + bias, gelu.
 // LAUNCH: kernel.func @k0_fused_matmul
-// LAUNCH-SAME: launch = #kernel.launch<grid = [96, 1, 1], block = [128, 1, 1], shared = 32768, tile = {block_k = 32, block_m = 64, block_n = 64, stages = 4, warps_m = 2, warps_n = 2}>
+// LAUNCH-SAME: launch = #kernel.launch<tactic = mma, grid = [96, 1, 1], block = [128, 1, 1], shared = 32768, tile = {block_k = 32, block_m = 64, block_n = 64, stages = 4, warps_m = 2, warps_n = 2}>
 // A small f32 QKV projection whose epilogue splits the heads (M = 10: a skinny tile).
 // LAUNCH: kernel.func @k1_fused_matmul
 // LAUNCH-SAME: tile = {block_k = 16, block_m = 16, block_n = 128, thread_m = 1, thread_n = 8}

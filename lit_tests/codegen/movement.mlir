@@ -8,10 +8,10 @@
 // innermost dimension (NCHW -> NHWC, merged to [2,3,20] -> [2,20,3]) goes through a
 // 32x33 shared tile with 32x8 threads; the reversing slice is a plain per-element map.
 
-// LAUNCH: kernel.func @k0_graph_concat{{.*}}launch = #kernel.launch<grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 4}>
-// LAUNCH: kernel.func @k1_graph_gather{{.*}}launch = #kernel.launch<grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 8}>
-// LAUNCH: kernel.func @k2_graph_transpose{{.*}}launch = #kernel.launch<grid = [2, 1, 1], block = [32, 8, 1], shared = 0, tile = {rows = 8, tile = 32}>
-// LAUNCH: kernel.func @k3_graph_slice{{.*}}launch = #kernel.launch<grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 1}>
+// LAUNCH: kernel.func @k0_graph_concat{{.*}}launch = #kernel.launch<tactic = grid_stride, grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 4}>
+// LAUNCH: kernel.func @k1_graph_gather{{.*}}launch = #kernel.launch<tactic = grid_stride, grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 8}>
+// LAUNCH: kernel.func @k2_graph_transpose{{.*}}launch = #kernel.launch<tactic = tiled, grid = [2, 1, 1], block = [32, 8, 1], shared = 0, tile = {rows = 8, tile = 32}>
+// LAUNCH: kernel.func @k3_graph_slice{{.*}}launch = #kernel.launch<tactic = grid_stride, grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 1}>
 
 // CHECK:      extern "C" __global__ void __launch_bounds__(256) k0_graph_concat(
 // CHECK-NEXT:     const uint4* __restrict__ in0,

@@ -6,11 +6,11 @@
 // Global pools and instance norm fold each (n, c) plane across a row of threads in
 // shared memory; cum_sum walks each line in order.
 
-// LAUNCH: kernel.func @k0_graph_max_pool{{.*}}launch = #kernel.launch<grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 8}>
-// LAUNCH: kernel.func @k1_graph_average_pool{{.*}}launch = #kernel.launch<grid = [5, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 1}>
-// LAUNCH: kernel.func @k2_graph_global_average_pool{{.*}}launch = #kernel.launch<grid = [10, 1, 1], block = [32, 8, 1], shared = 0, tile = {planes = 8, reduce_threads = 32}>
-// LAUNCH: kernel.func @k3_graph_instance_norm{{.*}}launch = #kernel.launch<grid = [2, 1, 1], block = [32, 8, 1], shared = 0, tile = {channels = 32, reduce_threads = 8}>
-// LAUNCH: kernel.func @k4_graph_cum_sum{{.*}}launch = #kernel.launch<grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {}>
+// LAUNCH: kernel.func @k0_graph_max_pool{{.*}}launch = #kernel.launch<tactic = grid_stride, grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 8}>
+// LAUNCH: kernel.func @k1_graph_average_pool{{.*}}launch = #kernel.launch<tactic = grid_stride, grid = [5, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 1}>
+// LAUNCH: kernel.func @k2_graph_global_average_pool{{.*}}launch = #kernel.launch<tactic = plane_rows, grid = [10, 1, 1], block = [32, 8, 1], shared = 0, tile = {planes = 8, reduce_threads = 32}>
+// LAUNCH: kernel.func @k3_graph_instance_norm{{.*}}launch = #kernel.launch<tactic = channel_columns, grid = [2, 1, 1], block = [32, 8, 1], shared = 0, tile = {channels = 32, reduce_threads = 8}>
+// LAUNCH: kernel.func @k4_graph_cum_sum{{.*}}launch = #kernel.launch<tactic = line_per_thread, grid = [1, 1, 1], block = [256, 1, 1], shared = 0, tile = {}>
 
 // CHECK:      extern "C" __global__ void __launch_bounds__(256) k0_graph_max_pool(
 // CHECK-NEXT:     const optc_half* __restrict__ in0,

@@ -6,7 +6,7 @@
 // rows: one row (one warp) per block, so that the rows spread over the SMs.
 
 // LAUNCH: kernel.func @k0_fused_reduction
-// LAUNCH-SAME: launch = #kernel.launch<grid = [8, 1, 1], block = [32, 1, 1], shared = 0, tile = {cache = 1, rows_per_block = 1, threads_per_row = 32, vector = 4}>
+// LAUNCH-SAME: launch = #kernel.launch<tactic = row_per_warp, grid = [8, 1, 1], block = [32, 1, 1], shared = 0, tile = {cache = 1, rows_per_block = 1, threads_per_row = 32, vector = 4}>
 
 // CHECK:      extern "C" __global__ void __launch_bounds__(32) k0_fused_reduction(
 // CHECK-NEXT:     const float* __restrict__ in0,

@@ -30,7 +30,7 @@ func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
 // -----
 
 // CHECK: #kernel.launch block of 2048 threads exceeds CUDA's 1024
-kernel.func @k0(%x: tensor<4xf32>) -> tensor<4xf32> attributes {launch = #kernel.launch<grid = [1], block = [2048], shared = 0, tile = {}>} {
+kernel.func @k0(%x: tensor<4xf32>) -> tensor<4xf32> attributes {launch = #kernel.launch<tactic = grid_stride, grid = [1], block = [2048], shared = 0, tile = {}>} {
   %a = graph.relu %x : tensor<4xf32>
   kernel.return %a : tensor<4xf32>
 }

@@ -1,6 +1,7 @@
 """The CUDA of a kernel-level module: the prelude, then every kernel.func's kernel, each
-made by its family's generator (`registry.py`) for its `#kernel.launch` configuration
-(chosen here, as `configure-kernels` would, where the kernel has none yet)."""
+made by its family's generator (`registry.py`) for its `#kernel.launch` tactic (chosen
+here, as `configure-kernels` would for `target`, where the kernel has none yet: for the
+default target with `optc -t cuda`)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,22 @@ from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.pointwise_templates import helpers_for
 from passes.codegen.common.types import PRELUDE
 from passes.codegen.registry import generator_for
+from passes.codegen.target import DEFAULT, Target
 
 
-def launch_of(kernel: FuncOp) -> LaunchAttr:
-    """The kernel's recorded launch configuration, or its generator's choice."""
-    return kernel.launch if kernel.launch is not None else generator_for(kernel).configure(kernel)
+def launch_of(kernel: FuncOp, target: Target = DEFAULT) -> LaunchAttr:
+    """The kernel's recorded tactic, or its generator's choice for `target`."""
+    return kernel.launch if kernel.launch is not None else generator_for(kernel).configure(kernel, target)
 
 
-def emit_kernel(kernel: FuncOp) -> str:
+def emit_kernel(kernel: FuncOp, target: Target = DEFAULT) -> str:
     """The CUDA C of one kernel.func, without the prelude."""
-    return generator_for(kernel).emit(kernel, launch_of(kernel))
+    return generator_for(kernel).emit(kernel, launch_of(kernel, target))
 
 
-def kernel_source(kernel: FuncOp) -> str:
+def kernel_source(kernel: FuncOp, target: Target = DEFAULT) -> str:
     """One kernel as a self-contained translation unit (what NVRTC compiles and caches)."""
-    return _with_helpers([emit_kernel(kernel)])
+    return _with_helpers([emit_kernel(kernel, target)])
 
 
 def _with_helpers(kernels: list[str]) -> str:

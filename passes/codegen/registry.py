@@ -1,12 +1,13 @@
 """Which generator makes the CUDA of each kernel: the op a kernel.func computes, by class,
-one line per family. A kernel whose op is not here cannot run on the GPU, and says so."""
+one line per family. A kernel whose op is not here cannot run on the GPU, and says so.
+`tactics` lists what an autotuner may time for a kernel on a target."""
 
 from __future__ import annotations
 
 from xdsl.ir import Operation
 
 from dialects.errors import OptcError
-from dialects.kernel import FuncOp
+from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.attention import attention
 from passes.codegen.conv import conv
 from passes.codegen.elementwise import elementwise
@@ -15,6 +16,7 @@ from passes.codegen.matmul import matmul
 from passes.codegen.movement import movement
 from passes.codegen.pool import pool
 from passes.codegen.reduction import reduction
+from passes.codegen.target import Target
 
 GENERATORS: dict[type[Operation], Generator] = {
     **elementwise.GENERATORS,  # fused.elementwise, lone elementwise/activation ops
@@ -33,3 +35,14 @@ def generator_for(kernel: FuncOp) -> Generator:
     if generator is None:
         raise OptcError(f"@{kernel.sym_name.data}: '{op.name}' has no CUDA generator, so it cannot run on the GPU")
     return generator
+
+
+def tactics(kernel: FuncOp, target: Target) -> list[LaunchAttr]:
+    """The tactics worth timing for `kernel` on `target`: configure's first (what runs
+    untuned, and the tie-breaker), then every candidate that `check` accepts, each once."""
+    generator = generator_for(kernel)
+    chosen = [generator.configure(kernel, target)]
+    for launch in generator.candidates(kernel, target):
+        if launch not in chosen and generator.check(kernel, launch, target) is None:
+            chosen.append(launch)
+    return chosen

@@ -1,11 +1,19 @@
 """The GPU a kernel is generated for: each fact about the hardware that a generator's choices
 depend on (how many blocks fill the device, how much shared memory a tile may take), in one
-place. Generators read `DEFAULT` today; threading a `Target` through `configure` (and the
-tactics' `candidates`/`check`, DESIGN.md "Tactics and tuning") is the next step."""
+place. Every generator is handed a `Target` (`configure`, `candidates`, `check`: see
+`generator.py`); none reads a module-level one.
+
+Where Targets come from: the tables below (`TARGETS`, by NVRTC architecture; what
+`configure-kernels{arch=...}` and an engine built for a named arch use), or `measured`, the
+GPU in this process as its driver describes it (what an engine built for that GPU uses:
+an H100 PCIe has fewer SMs than the SXM part the sm_90 table describes).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from dialects.errors import OptcError
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -64,4 +72,33 @@ SM_90 = Target(
 TARGETS = {t.arch: t for t in (SM_80, SM_90)}
 
 DEFAULT = SM_90
-"""What the generators size launches for: an H100 SXM."""
+"""What kernels are configured for when no target is named (`configure-kernels`' default
+arch, `optc -t cuda` on kernels without a launch): an H100 SXM."""
+
+
+def named(arch: str) -> Target:
+    """The table of `arch` (sm_90a's is sm_90's: the same GPU, named with its
+    architecture-specific instructions); an OptcError listing the known ones otherwise."""
+    target = TARGETS.get(arch) or TARGETS.get(arch.removesuffix("a"))
+    if target is None:
+        raise OptcError(f"unknown GPU architecture '{arch}' (known: {', '.join(TARGETS)})")
+    return target
+
+
+def measured(device) -> Target:
+    """The Target of `device` (a `runtime.cuda.Device`: anything with `name`,
+    `compute_capability` and `attribute(NAME)` reading `CU_DEVICE_ATTRIBUTE_<NAME>`), from
+    its driver's attributes rather than a table."""
+    major, minor = device.compute_capability
+    read = device.attribute
+    return Target(
+        name=device.name,
+        arch=f"sm_{major}{minor}",
+        sm_count=read("MULTIPROCESSOR_COUNT"),
+        shared_per_block=read("MAX_SHARED_MEMORY_PER_BLOCK"),
+        shared_per_block_optin=read("MAX_SHARED_MEMORY_PER_BLOCK_OPTIN"),
+        shared_per_sm=read("MAX_SHARED_MEMORY_PER_MULTIPROCESSOR"),
+        registers_per_sm=read("MAX_REGISTERS_PER_MULTIPROCESSOR"),
+        threads_per_sm=read("MAX_THREADS_PER_MULTIPROCESSOR"),
+        l2_bytes=read("L2_CACHE_SIZE"),
+    )

@@ -48,7 +48,11 @@ class Device:
         self.ordinal = ordinal
         self.handle = _call(cu.cuDeviceGet, ordinal, detail=f"device {ordinal} of {device_count()}")
 
-    def attribute(self, attribute: cu.CUdevice_attribute) -> int:
+    def attribute(self, attribute: cu.CUdevice_attribute | str) -> int:
+        """A driver attribute, by enum or by the name after `CU_DEVICE_ATTRIBUTE_`
+        ("MULTIPROCESSOR_COUNT"), so callers need not import the bindings."""
+        if isinstance(attribute, str):
+            attribute = getattr(cu.CUdevice_attribute, f"CU_DEVICE_ATTRIBUTE_{attribute}")
         return _call(cu.cuDeviceGetAttribute, attribute, self.handle)
 
     @functools.cached_property

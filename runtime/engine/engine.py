@@ -23,8 +23,6 @@ from runtime.cuda import Device, DeviceBuffer, Graph, Module, Stream
 from runtime.engine.file import EngineImage, check_image, write_engine
 from runtime.engine.plan import REGIONS, EnginePlan, TensorSpec, device_dtype
 
-DEFAULT_SHARED_LIMIT = 48 * 1024
-
 
 class EngineError(OptcError):
     """An engine that cannot run here, or inputs it cannot take."""
@@ -58,8 +56,16 @@ class Engine:
     # --- set-up ------------------------------------------------------------------------
 
     def _load(self, spec):
+        """The kernel's function, allowed its dynamic shared memory: past the device's
+        default per-block limit only after opting in, and never past the opt-in limit (a
+        launch written by hand, or checked against another GPU's table, may ask for more)."""
         kernel = self.modules[spec.image].function(spec.function)
-        if spec.shared_bytes > DEFAULT_SHARED_LIMIT:
+        if spec.shared_bytes > self.device.shared_memory_per_block_optin:
+            raise EngineError(
+                f"kernel '{spec.name}' (tactic {spec.tactic}) needs {spec.shared_bytes} bytes of shared memory; "
+                f"{self.device.name} allows a block {self.device.shared_memory_per_block_optin}: rebuild the engine here"
+            )
+        if spec.shared_bytes > self.device.shared_memory_per_block:
             kernel.set_max_dynamic_shared_memory(spec.shared_bytes)
         return kernel
 

@@ -15,7 +15,8 @@ damaged or inconsistent file is an EngineFileError naming the cause, never a tra
 a kernel handed a pointer outside its buffers; it cannot check what the cubins' code does.
 
 Version 2 moved the checksum out of the header so that it covers the header too (version
-1 trusted the header).
+1 trusted the header). Version 3 records each kernel's tactic and tile (`KernelSpec.tactic`,
+`.tile`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dialects.errors import OptcError
 from runtime.engine.plan import ARCH, EnginePlan, PlanError
 
 MAGIC = b"OPTCENG\0"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _PREFIX = struct.Struct("<IQ32s")  # version, header length, checksum
 _START = len(MAGIC) + _PREFIX.size
 

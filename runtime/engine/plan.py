@@ -23,6 +23,7 @@ import ml_dtypes
 import numpy as np
 
 from dialects.errors import OptcError
+from dialects.kernel import TACTIC_NAME
 
 REGIONS = ("inputs", "weights", "arena")
 
@@ -40,6 +41,8 @@ more than this one has)."""
 ARCH = re.compile(r"sm_(\d+)[af]?")
 """A real GPU architecture, as NVRTC names it (sm_80, sm_90, sm_90a)."""
 C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_TILE_VALUE = 2**31 - 1
+"""A tile parameter's range: 0 .. INT_MAX (sizes, counts and flags)."""
 
 
 class PlanError(OptcError):
@@ -100,13 +103,18 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class KernelSpec:
-    """One compiled kernel: its entry name, the index of its image (cubin) and its launch."""
+    """One compiled kernel: its entry name, the index of its image (cubin) and its launch:
+    the tactic that `#kernel.launch` names, with its grid, block, shared memory and tile."""
 
     name: str
     image: int
     grid: tuple[int, int, int]
     block: tuple[int, int, int]
     shared_bytes: int
+    tactic: str
+    """Which of its generator's variants runs it (`simt`, `mma`, `grid_stride`, ...)."""
+    tile: dict[str, int]
+    """The tactic's tuning parameters (name → integer), as `#kernel.launch` says."""
     ops: tuple[str, ...] = ()
     """The ONNX nodes (or graph ops) it computes, for profiles and error messages."""
     bytes: int = 0
@@ -202,6 +210,7 @@ class EnginePlan:
         for i, k in enumerate(self.kernels):
             if k.image >= images:
                 raise PlanError(f"plan.kernels[{i}] '{k.name}' is in image {k.image}, but the file has {images} image(s)")
+            _check_tactic(k, f"plan.kernels[{i}] '{k.name}'")
         kernels = {k.name: k for k in self.kernels}
         for i, launch in enumerate(self.launches):
             self._check_launch(launch, kernels, f"plan.launches[{i}]")
@@ -225,6 +234,20 @@ class EnginePlan:
             raise PlanError(
                 f"{what} needs bytes {slot.offset}..{slot.offset + nbytes} of the {slot.region} region, which has {size}"
             )
+
+
+def _check_tactic(kernel: KernelSpec, where: str) -> None:
+    """The tactic is named as `#kernel.launch` names it, and the tile maps C identifiers to
+    integers in range (a plan built in memory is held to what `from_json` reads)."""
+    if not isinstance(kernel.tactic, str) or not TACTIC_NAME.fullmatch(kernel.tactic):
+        raise PlanError(f"{where} has tactic '{_show(kernel.tactic)}', not a lower-case identifier ([a-z][a-z0-9_]*)")
+    if not isinstance(kernel.tile, dict):
+        raise PlanError(f"{where} has a tile that is {_kind(kernel.tile)}, not an object")
+    for key, value in kernel.tile.items():
+        if not isinstance(key, str) or not C_IDENTIFIER.fullmatch(key):
+            raise PlanError(f"{where} has tile parameter '{_show(key)}', not a C identifier")
+        if type(value) is not int or not 0 <= value <= MAX_TILE_VALUE:
+            raise PlanError(f"{where} has tile parameter {key} = {_show(value)}, not an integer in 0..{MAX_TILE_VALUE}")
 
 
 # --- reading a plan's JSON: each reader names the field it found wrong -----------------------
@@ -336,6 +359,8 @@ def _kernel(data: object, where: str) -> KernelSpec:
         grid=_dims(data, "grid", where, MAX_GRID),
         block=block,
         shared_bytes=_int(_get(data, "shared_bytes", where), f"{where}.shared_bytes", 0, MAX_SHARED_BYTES),
+        tactic=_str(_get(data, "tactic", where), f"{where}.tactic"),
+        tile=_tile(_get(data, "tile", where), f"{where}.tile"),
         ops=tuple(_str(op, f"{where}.ops[{i}]") for i, op in enumerate(ops)),
         # bytes, flops, dtype and entry are what profiles read: unknown when absent
         bytes=_int(_get(data, "bytes", where, 0), f"{where}.bytes", 0, 2**63 - 1),
@@ -344,6 +369,12 @@ def _kernel(data: object, where: str) -> KernelSpec:
         entry=_str(_get(data, "entry", where, ""), f"{where}.entry", re.compile(f"({C_IDENTIFIER.pattern})?")),
         params=_items(data, "params", where, param),
     )
+
+
+def _tile(data: object, where: str) -> dict[str, int]:
+    if not isinstance(data, dict):
+        raise PlanError(f"{where} must be an object, got {_kind(data)}")
+    return {str(k): _int(v, f"{where}.{k}", 0, MAX_TILE_VALUE) for k, v in data.items()}
 
 
 def _launch(data: object, where: str) -> LaunchSpec:

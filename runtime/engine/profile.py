@@ -66,6 +66,8 @@ class LaunchTime:
     bytes: int = 0
     flops: int = 0
     dtype: str = ""
+    tactic: str = ""
+    """The tactic its kernel runs (`KernelSpec.tactic`)."""
 
     @property
     def gbps(self) -> float | None:
@@ -124,7 +126,7 @@ def launch_times(plan, durations: Sequence[float], starts: Sequence[float]) -> t
     result = []
     for index, (launch, ms, start) in enumerate(zip(plan.launches, durations, starts, strict=True)):
         k = kernels[launch.kernel]
-        result.append(LaunchTime(index, k.name, tuple(k.ops), ms, start, k.bytes, k.flops, k.dtype))
+        result.append(LaunchTime(index, k.name, tuple(k.ops), ms, start, k.bytes, k.flops, k.dtype, k.tactic))
     return tuple(result)
 
 

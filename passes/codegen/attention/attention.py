@@ -8,13 +8,22 @@ shared memory, and every query row keeps a running maximum `m` and sum `l` in fp
     m' = max(m, max_j x_j),  p_j = exp(x_j - m'),  l' = l·exp(m - m') + Σ p_j,
     o' = o·exp(m - m') + Σ p_j v_j                 (x_j = q·k_j·scale + mask_j, or -inf)
 
-and the result is o / l after the last tile. Two kernels share that plan:
+and the result is o / l after the last tile. Two kernels, the two tactics, share that plan
+(tile parameters block_q and block_k):
 
-- tensor cores (`mma = 1`, f16/bf16; `attention/mma.py`): a warp owns 16 query rows;
-  q·kᵀ and p·v are `mma.sync.m16n8k16` with fp32 accumulators, the probabilities rounded
-  to the input type for the second product (as FlashAttention does);
-- SIMT (`mma = 0`, any float type): every product in the compute type (fp32, fp64 for
-  f64); what f32 and f64 run, and a fallback for f16/bf16.
+- `mma` (f16/bf16; `attention/mma.py`): tensor cores; a warp owns 16 query rows, so the
+  block is 2·block_q threads; q·kᵀ and p·v are `mma.sync.m16n8k16` with fp32
+  accumulators, the probabilities rounded to the input type for the second product (as
+  FlashAttention does);
+- `simt` (any float type): every product in the compute type (fp32, fp64 for f64), any
+  1-D block of whole warps; what f32 and f64 run, and a candidate for f16/bf16.
+
+Candidates: block_q × block_k in {16, 32, 64, 128}² for `mma` (SIMT_TILES for `simt`),
+those whose shared memory the target grants. Shared memory: configure stays under the
+default 48 KiB where some tile does (opting in only for head dims that need it), so its
+choice runs on every target; `check` holds a tactic to the target's opt-in limit, and the
+engine refuses, by kernel, a launch past the limit of the GPU it loads on (an sm_80
+engine on an sm_86 part, whose opt-in is 99 KiB).
 
 Masking follows `runtime/reference/fused.py::attention` exactly: keys past s_k, keys a
 causal mask removes (key j is kept for query i when j <= i + s_k - s_q) and keys an i1 mask
@@ -36,15 +45,15 @@ from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.attention.mma import emit_mma, mma_shared_bytes
 from passes.codegen.attention.problem import LOG2E, Problem, indent, key_end, mask_plane, masked_score, neg_inf, out_index, problem_of
 from passes.codegen.common.types import kernel_signature, literal, math_fn, pointer_params
-from passes.codegen.generator import Generator
-from passes.codegen.target import DEFAULT, SM_80
+from passes.codegen.generator import Generator, refused_tactic, unknown_tactic
+from passes.codegen.target import DEFAULT, Target
 
-SHARED_DEFAULT = DEFAULT.shared_per_block
-"""Dynamic shared memory a kernel gets without opting in; configure stays under it when
-some tile does."""
-
-SHARED_MAX = SM_80.shared_per_block_optin
-"""What sm_80 grants one block after opting in (less than sm_90), so a checked launch runs on both."""
+TACTICS = ("simt", "mma")
+MMA_TILES = tuple((block_q, block_k) for block_q in (16, 32, 64, 128) for block_k in (16, 32, 64, 128))
+"""(block_q, block_k) the tensor-core kernel's candidates take (block: 2·block_q threads)."""
+SIMT_TILES = tuple((block_q, block_k) for block_q in (16, 32, 64) for block_k in (16, 32, 64))
+"""(block_q, block_k) the SIMT kernel's candidates take."""
+SIMT_THREADS = 128
 
 # --- configuration ---------------------------------------------------------------------------
 
@@ -57,7 +66,14 @@ def shared_bytes(p: Problem, mma: bool, block_q: int, block_k: int) -> int:
     return c * (block_q * p.d + block_k * (p.d + 1) + block_k * p.d_v + block_q * block_k + 3 * block_q)
 
 
-def configure(kernel: FuncOp) -> LaunchAttr:
+def _launch(p: Problem, tactic: str, block_q: int, block_k: int) -> LaunchAttr:
+    mma = tactic == "mma"
+    threads = 2 * block_q if mma else SIMT_THREADS
+    shared = shared_bytes(p, mma, block_q, block_k)
+    return LaunchAttr(tactic, [_blocks_q(p, block_q), p.heads, p.batch], [threads], shared, {"block_q": block_q, "block_k": block_k})
+
+
+def configure(kernel: FuncOp, target: Target = DEFAULT) -> LaunchAttr:
     """Tensor cores for f16/bf16; tiles as large as fit the default 48 KiB of shared memory
     (opting in above it only for head dims that need it); the query tile shrinks for short
     or few sequences so that the grid covers the GPU."""
@@ -66,21 +82,22 @@ def configure(kernel: FuncOp) -> LaunchAttr:
     block_k = 64
     if mma:
         block_q = 64
-        while block_q > 16 and (block_q // 2 >= p.s_q or _blocks(p, block_q) < DEFAULT.sm_count):
+        while block_q > 16 and (block_q // 2 >= p.s_q or _blocks(p, block_q) < target.sm_count):
             block_q //= 2
     else:
         block_q = 32 if p.s_q > 16 else 16
-    while block_k > 16 and shared_bytes(p, mma, block_q, block_k) > SHARED_DEFAULT:
+    while block_k > 16 and shared_bytes(p, mma, block_q, block_k) > target.shared_per_block:
         block_k //= 2
-    while block_q > 16 and shared_bytes(p, mma, block_q, block_k) > SHARED_DEFAULT:
+    while block_q > 16 and shared_bytes(p, mma, block_q, block_k) > target.shared_per_block:
         block_q //= 2
-    threads = 2 * block_q if mma else 128
-    return LaunchAttr(
-        [_blocks_q(p, block_q), p.heads, p.batch],
-        [threads],
-        shared_bytes(p, mma, block_q, block_k),
-        {"block_q": block_q, "block_k": block_k, "mma": int(mma)},
-    )
+    return _launch(p, "mma" if mma else "simt", block_q, block_k)
+
+
+def candidates(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
+    """Every tile of each tactic's table this attention can take (mma for f16/bf16 only)."""
+    p = problem_of(kernel)
+    tables = {"mma": MMA_TILES, "simt": SIMT_TILES} if p.tensor_cores else {"simt": SIMT_TILES}
+    return [_launch(p, tactic, block_q, block_k) for tactic, tiles in tables.items() for block_q, block_k in tiles]
 
 
 def _blocks_q(p: Problem, block_q: int) -> int:
@@ -91,35 +108,49 @@ def _blocks(p: Problem, block_q: int) -> int:
     return _blocks_q(p, block_q) * p.heads * p.batch
 
 
-def _checked_tiles(p: Problem, launch: LaunchAttr) -> tuple[bool, int, int, int]:
-    """(mma, block_q, block_k, threads) from `launch`, checked against what the kernel needs:
-    a launch that disagrees with the code would compute the wrong rows, so it is an error."""
-    tile = launch.tile_params
+def _launch_problem(p: Problem, launch: LaunchAttr) -> str | None:
+    """Why the kernel cannot take `launch` (None when it can): a launch that disagrees with
+    the code would compute the wrong rows."""
+    tactic, tile = launch.tactic_name, launch.tile_params
+    if tactic not in TACTICS:
+        return unknown_tactic("attention", tactic, TACTICS)
+    mma = tactic == "mma"
+    if mma and not p.tensor_cores:
+        return refused_tactic(tactic, f"tensor cores take f16 and bf16 inputs, got {p.ctype.storage}")
     missing = [k for k in ("block_q", "block_k") if k not in tile]
     if missing:
-        raise OptcError(f"{p.where}: #kernel.launch tile lacks {', '.join(missing)}")
-    mma, block_q, block_k = bool(tile.get("mma", 0)), tile["block_q"], tile["block_k"]
+        return f"#kernel.launch tile lacks {', '.join(missing)}"
+    block_q, block_k = tile["block_q"], tile["block_k"]
     threads = math.prod(launch.block_dims)
     if block_q < 1 or block_k < 1:
-        raise OptcError(f"{p.where}: tile sizes must be positive, got block_q = {block_q}, block_k = {block_k}")
+        return f"tile sizes must be positive, got block_q = {block_q}, block_k = {block_k}"
     if mma:
-        if not p.tensor_cores:
-            raise OptcError(f"{p.where}: mma = 1 needs f16 or bf16 inputs, got {p.ctype.storage}")
         if block_q % 16 or block_k % 16:
-            raise OptcError(f"{p.where}: the tensor-core kernel needs block_q and block_k multiples of 16, got {block_q}, {block_k}")
+            return f"the tensor-core kernel needs block_q and block_k multiples of 16, got {block_q}, {block_k}"
         if launch.block_dims != (2 * block_q, 1, 1):
-            raise OptcError(f"{p.where}: the tensor-core kernel runs one warp per 16 query rows: block must be [{2 * block_q}, 1, 1], got {list(launch.block_dims)}")
+            return f"the tensor-core kernel runs one warp per 16 query rows: block must be [{2 * block_q}, 1, 1], got {list(launch.block_dims)}"
     elif launch.block_dims[1:] != (1, 1) or threads % 32:
-        raise OptcError(f"{p.where}: the SIMT kernel needs a 1-D block of whole warps, got {list(launch.block_dims)}")
+        return f"the SIMT kernel needs a 1-D block of whole warps, got {list(launch.block_dims)}"
     want_grid = (_blocks_q(p, block_q), p.heads, p.batch)
     if launch.grid_dims != want_grid:
-        raise OptcError(f"{p.where}: grid must be {list(want_grid)} for block_q = {block_q}, got {list(launch.grid_dims)}")
+        return f"grid must be {list(want_grid)} for block_q = {block_q}, got {list(launch.grid_dims)}"
     need = shared_bytes(p, mma, block_q, block_k)
     if launch.shared_bytes < need:
-        raise OptcError(f"{p.where}: tiles {block_q}x{block_k} need {need} bytes of shared memory, the launch gives {launch.shared_bytes}")
-    if need > SHARED_MAX:
-        raise OptcError(f"{p.where}: tiles {block_q}x{block_k} need {need} bytes of shared memory, more than a block can have ({SHARED_MAX})")
-    return mma, block_q, block_k, threads
+        return f"tiles {block_q}x{block_k} need {need} bytes of shared memory, the launch gives {launch.shared_bytes}"
+    return None
+
+
+def check(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str | None:
+    """Why `launch` cannot run this attention on `target` (None when it can)."""
+    p = problem_of(kernel)
+    why = _launch_problem(p, launch)
+    if why is not None:
+        return why
+    tile = launch.tile_params
+    need = shared_bytes(p, launch.tactic_name == "mma", tile["block_q"], tile["block_k"])
+    if need > target.shared_per_block_optin:
+        return f"tiles {tile['block_q']}x{tile['block_k']} need {need} bytes of shared memory, {target.name} ({target.arch}) allows {target.shared_per_block_optin}"
+    return None
 
 
 # --- the SIMT kernel ---------------------------------------------------------------------------
@@ -260,13 +291,16 @@ def emit_simt(p: Problem, block_q: int, block_k: int, threads: int, params: list
 
 
 def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
-    """The CUDA C of an attention kernel.func for `launch` (its tiles, checked)."""
+    """The CUDA C of an attention kernel.func for `launch` (its tactic and tiles, checked)."""
     p = problem_of(kernel)
-    mma, block_q, block_k, threads = _checked_tiles(p, launch)
+    why = _launch_problem(p, launch)
+    if why is not None:
+        raise OptcError(f"{p.where}: {why}")
+    block_q, block_k = launch.tile_params["block_q"], launch.tile_params["block_k"]
     params = pointer_params(kernel)
-    if mma:
+    if launch.tactic_name == "mma":
         return emit_mma(p, block_q, block_k, params)
-    return emit_simt(p, block_q, block_k, threads, params)
+    return emit_simt(p, block_q, block_k, math.prod(launch.block_dims), params)
 
 
-GENERATORS: dict[type[Operation], Generator] = {AttentionOp: Generator(configure, emit)}
+GENERATORS: dict[type[Operation], Generator] = {AttentionOp: Generator(configure, emit, candidates, check)}

@@ -10,7 +10,8 @@ the two cases implicit GEMM serves badly:
   o + pad = i·stride + tap·dilation, so no atomics and no col2im buffer.
 
 Both accumulate in float (double for f64) and print the same epilogue as the GEMM.
-Tile parameter: none (`block` is the launch's block size; any grid works).
+Tactics `depthwise` and `transpose` (what the op is, not a choice); tile parameters: none
+(`block` is the launch's 1-D block, one of BLOCKS as candidates; any grid works).
 """
 
 from __future__ import annotations
@@ -23,14 +24,28 @@ from passes.codegen.conv.geometry import ConvGeometry, Epilogue, unravel, used_o
 from passes.codegen.generator import grid_stride_blocks
 
 BLOCK = 256
+BLOCKS = (128, 256, 512)
+"""Block sizes the direct kernels' candidates take (configure's is BLOCK)."""
 
 
 def is_depthwise(geo: ConvGeometry) -> bool:
     return geo.group > 1 and geo.cin_g == 1
 
 
-def configure(geo: ConvGeometry) -> LaunchAttr:
-    return LaunchAttr([grid_stride_blocks(math.prod(geo.out_shape), BLOCK)], [BLOCK])
+def configure(geo: ConvGeometry, tactic: str, block: int = BLOCK) -> LaunchAttr:
+    """A grid-stride launch of `block` threads for the direct kernel `tactic`."""
+    return LaunchAttr(tactic, [grid_stride_blocks(math.prod(geo.out_shape), block)], [block])
+
+
+def candidates(geo: ConvGeometry, tactic: str) -> list[LaunchAttr]:
+    return [configure(geo, tactic, block) for block in BLOCKS]
+
+
+def launch_problem(launch: LaunchAttr, geo: ConvGeometry) -> str | None:
+    """Why a direct kernel cannot take `launch` (None when it can): any 1-D block, any grid."""
+    if launch.block_dims[1:] != (1, 1):
+        return f"the direct kernel takes a 1-D block, got {list(launch.block_dims)}"
+    return None
 
 
 def _loop(total: int, body: list[str]) -> list[str]:

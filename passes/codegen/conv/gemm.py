@@ -23,10 +23,11 @@ accumulates a `thread_m` × `thread_n` micro-tile, rows strided by block_m/threa
 columns by block_n/thread_n (so a warp's shared reads are broadcasts or consecutive).
 Accumulation is float (double for f64), with no TF32; the epilogue runs per element.
 
-Tile parameters (`#kernel.launch` tile): block_m, block_n, block_k, thread_m, thread_n.
-Valid when thread_m divides block_m, thread_n divides block_n, the block has at most
-1024 threads, and the threads divide evenly over the rows and k of both tile loads
-(`check_tile` says which rule a combination breaks).
+Tactic `gemm`; tile parameters (`#kernel.launch` tile): block_m, block_n, block_k,
+thread_m, thread_n. Valid when thread_m divides block_m, thread_n divides block_n, the
+block has 32 to 1024 threads, and the threads divide evenly over the rows and k of both
+tile loads (`check_tile` says which rule a combination breaks); the tiles' static shared
+memory must fit the target's default per-block limit (`fits`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.types import kernel_signature, pointer_params
 from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, unravel, used_only
-from passes.codegen.target import DEFAULT
+from passes.codegen.target import Target
 
 TILE_KEYS = ("block_m", "block_n", "block_k", "thread_m", "thread_n")
 
@@ -63,11 +64,8 @@ class Tile:
 
 
 def tile_of(launch: LaunchAttr) -> Tile:
-    params = launch.tile_params
-    missing = [k for k in TILE_KEYS if k not in params]
-    if missing:
-        raise ValueError(f"missing tile parameters {', '.join(missing)}")
-    return Tile(*(params[k] for k in TILE_KEYS))
+    """The tile a launch names (`launch_problem` says first whether it names one)."""
+    return Tile(*(launch.tile_params[k] for k in TILE_KEYS))
 
 
 def _load_split(threads: int, rows: int, depth: int, k_fast: bool) -> tuple[int, int] | None:
@@ -97,14 +95,32 @@ def check_tile(tile: Tile, geo: ConvGeometry) -> str | None:
         return f"{tile.threads} threads cannot share a {tile.block_m}x{tile.block_k} input tile evenly"
     if _load_split(tile.threads, tile.block_n, tile.block_k, True) is None:
         return f"{tile.threads} threads cannot share a {tile.block_n}x{tile.block_k} weight tile evenly"
-    if shared_bytes(tile, geo) > DEFAULT.shared_per_block:
-        return f"the tiles need {shared_bytes(tile, geo)} bytes of shared memory ({DEFAULT.shared_per_block // 1024} KiB at most)"
     return None
 
 
 def shared_bytes(tile: Tile, geo: ConvGeometry) -> int:
-    size = 8 if geo.acc == "double" else 4
-    return tile.block_k * (tile.block_m + 1 + tile.block_n + 1) * size
+    """Static shared memory of the padded input and weight tiles."""
+    return tile.block_k * (tile.block_m + 1 + tile.block_n + 1) * _acc_size(geo)
+
+
+def _acc_size(geo: ConvGeometry) -> int:
+    return 8 if geo.acc == "double" else 4
+
+
+def registers(tile: Tile, geo: ConvGeometry) -> int:
+    """32-bit registers a thread needs at least: its accumulators and one k-step's a and b."""
+    return (tile.thread_m * tile.thread_n + tile.thread_m + tile.thread_n) * _acc_size(geo) // 4
+
+
+def fits(tile: Tile, geo: ConvGeometry, target: Target) -> str | None:
+    """Why a valid tile cannot run on `target`: static shared memory (which no kernel can
+    opt past the default limit) or registers."""
+    shared = shared_bytes(tile, geo)
+    if shared > target.shared_per_block:
+        return f"the tiles need {shared} bytes of static shared memory, {target.name} ({target.arch}) allows {target.shared_per_block}"
+    if tile.threads * registers(tile, geo) > target.registers_per_sm:
+        return f"{tile.threads} threads of at least {registers(tile, geo)} registers exceed {target.name}'s {target.registers_per_sm} per SM"
+    return None
 
 
 CANDIDATES = (
@@ -115,10 +131,11 @@ CANDIDATES = (
     Tile(64, 32, 16, 4, 2),
     Tile(32, 32, 16, 2, 2),
 )
-"""Tiles `configure` picks from, largest first (all are valid for both layouts)."""
+"""Tiles `configure` picks from, largest first (all are valid for both layouts), and the
+tactic's candidates."""
 
 
-def choose_tile(geo: ConvGeometry, sms: int = DEFAULT.sm_count) -> Tile:
+def choose_tile(geo: ConvGeometry, target: Target) -> Tile:
     """The largest tile that fits the GEMM's N (output channels of a group) without much
     waste and still gives about one block per SM; small problems get small tiles."""
     m, n = geo.gemm_m, geo.cout_g
@@ -126,19 +143,39 @@ def choose_tile(geo: ConvGeometry, sms: int = DEFAULT.sm_count) -> Tile:
         if tile.block_n > 32 and n <= tile.block_n // 2:
             continue  # half the tile's columns would be empty
         blocks = -(-m // tile.block_m) * -(-n // tile.block_n) * geo.group
-        if blocks >= sms and check_tile(tile, geo) is None:
+        if blocks >= target.sm_count and check_tile(tile, geo) is None and fits(tile, geo, target) is None:
             return tile
     return min(CANDIDATES, key=lambda t: t.block_m * t.block_n)
 
 
-def configure(geo: ConvGeometry) -> LaunchAttr:
-    tile = choose_tile(geo)
-    return launch_for(tile, geo)
+def configure(geo: ConvGeometry, target: Target) -> LaunchAttr:
+    return launch_for(choose_tile(geo, target), geo)
 
 
 def launch_for(tile: Tile, geo: ConvGeometry) -> LaunchAttr:
     grid = [-(-geo.gemm_m // tile.block_m), -(-geo.cout_g // tile.block_n), geo.group]
-    return LaunchAttr(grid, [tile.threads], 0, {k: getattr(tile, k) for k in TILE_KEYS})
+    return LaunchAttr("gemm", grid, [tile.threads], 0, {k: getattr(tile, k) for k in TILE_KEYS})
+
+
+def candidates(geo: ConvGeometry) -> list[LaunchAttr]:
+    return [launch_for(tile, geo) for tile in CANDIDATES]
+
+
+def launch_problem(launch: LaunchAttr, geo: ConvGeometry) -> str | None:
+    """Why the SIMT implicit GEMM cannot take `launch` (None when it can)."""
+    missing = [k for k in TILE_KEYS if k not in launch.tile_params]
+    if missing:
+        return f"missing tile parameters {', '.join(missing)}"
+    tile = tile_of(launch)
+    why = check_tile(tile, geo)
+    if why is not None:
+        return f"invalid tile {launch.tile_params}: {why}"
+    if launch.block_dims != (tile.threads, 1, 1):
+        return f"block {list(launch.block_dims)} does not match the tile's {tile.threads} threads"
+    grid = launch_for(tile, geo).grid_dims
+    if launch.grid_dims != grid:
+        return f"grid {list(launch.grid_dims)} does not cover the output (needs {list(grid)})"
+    return None
 
 
 # --- the kernel ---------------------------------------------------------------------------
@@ -169,18 +206,10 @@ def _input_offset(geo: ConvGeometry, pos: list[str]) -> str:
 
 
 def emit(kernel: FuncOp, launch: LaunchAttr, geo: ConvGeometry, epilogue: Epilogue) -> str:
-    try:
-        tile = tile_of(launch)
-    except ValueError as exc:
-        raise kernel_error(kernel, str(exc)) from None
-    why = check_tile(tile, geo)
+    why = launch_problem(launch, geo)
     if why is not None:
-        raise kernel_error(kernel, f"invalid tile {launch.tile_params}: {why}")
-    if launch.block_dims != (tile.threads, 1, 1):
-        raise kernel_error(kernel, f"block {list(launch.block_dims)} does not match the tile's {tile.threads} threads")
-    grid = launch_for(tile, geo).grid_dims
-    if launch.grid_dims != grid:
-        raise kernel_error(kernel, f"grid {list(launch.grid_dims)} does not cover the output (needs {list(grid)})")
+        raise kernel_error(kernel, why)
+    tile = tile_of(launch)
     body = _body(geo, tile, epilogue)
     name = kernel.sym_name.data
     return f"{kernel_signature(name, pointer_params(kernel), tile.threads)}\n{{\n{body}}}\n"

@@ -24,25 +24,25 @@ general kernel: the SIMT implicit GEMM (e.g. the RGB stem with C_in = 3, NCHW, g
 convs) or the depthwise direct kernel. That is a dispatch rule, not an approximation: the
 SIMT kernel computes the same fp32-accumulated result.
 
-Tile parameters (`#kernel.launch` tile): block_m, block_n, block_k, warps_m, warps_n,
-stages. Valid when block_m is a multiple of 16·warps_m, block_n of 16·warps_n, block_k of
-16, 2 ≤ stages ≤ 4, 32..1024 threads and the ring fits `MAX_SHARED`; `check_tile` says
-which rule a combination breaks and emit refuses it by name.
+Tactic `mma`; tile parameters (`#kernel.launch` tile): block_m, block_n, block_k, warps_m,
+warps_n, stages. Valid when block_m is a multiple of 16·warps_m, block_n of 16·warps_n,
+block_k of 16, 2 ≤ stages ≤ 4 and 32..1024 threads; `check_tile` says which rule a
+combination breaks and emit refuses it by name. The ring must fit the target's opt-in
+shared memory (`fits`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dialects.errors import OptcError
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common import mma
 from passes.codegen.common.types import kernel_signature, pointer_params
 from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, unravel, used_only
-from passes.codegen.target import DEFAULT
+from passes.codegen.target import Target
 
 TILE_KEYS = ("block_m", "block_n", "block_k", "warps_m", "warps_n", "stages")
-MAX_SHARED = 99 * 1024
-"""Dynamic shared memory a tile may ask for (the engine raises a kernel's limit past 48 KiB)."""
 ELEMENTS = {"optc_half": "f16", "optc_bf16": "bf16"}
 
 
@@ -76,8 +76,16 @@ class Tile:
     def shared_bytes(self) -> int:
         return 2 * self.stages * (self.a_stage + self.b_stage)
 
+    @property
+    def registers(self) -> int:
+        """32-bit registers a thread needs at least: its warp's fp32 accumulators and one
+        k-slice's A and B fragments."""
+        mi, ni = self.block_m // self.warps_m // 16, self.block_n // self.warps_n // 8
+        return mi * ni * 4 + mi * 4 + ni * 2
+
     def launch(self, geo: ConvGeometry) -> LaunchAttr:
-        return LaunchAttr([blocks(self, geo)], [self.threads], self.shared_bytes, {k: getattr(self, k) for k in TILE_KEYS})
+        tile = {k: getattr(self, k) for k in TILE_KEYS}
+        return LaunchAttr("mma", [blocks(self, geo)], [self.threads], self.shared_bytes, tile)
 
 
 CANDIDATES = (
@@ -90,9 +98,9 @@ CANDIDATES = (
     Tile(64, 32, 32, 2, 1, 4),
     Tile(32, 32, 32, 1, 2, 4),
 )
-"""Tiles `configure` picks from, largest first (all valid; only the first needs more than
-48 KiB of shared memory: 60 KiB). The 32-wide ones serve narrow C_out (MobileNetV2's
-projections to 24 or 32 channels) without empty columns."""
+"""Tiles `configure` picks from, largest first, and the tactic's candidates (all valid; only
+the first needs more than 48 KiB of shared memory: 60 KiB). The 32-wide ones serve narrow
+C_out (MobileNetV2's projections to 24 or 32 channels) without empty columns."""
 
 
 def why_not(geo: ConvGeometry) -> str | None:
@@ -138,56 +146,75 @@ def check_tile(tile: Tile, geo: ConvGeometry) -> str | None:
         return f"stages {tile.stages} (2..4 allowed)"
     if not 32 <= tile.threads <= 1024:
         return f"the tile needs {tile.threads} threads (32 to 1024 are valid)"
-    if tile.shared_bytes > MAX_SHARED:
-        return f"the ring needs {tile.shared_bytes} bytes of shared memory (at most {MAX_SHARED})"
     if blocks(tile, geo) >= 2**31:
         return "too many blocks for one grid dimension"
     return None
 
 
-def choose_tile(geo: ConvGeometry, sms: int = DEFAULT.sm_count) -> Tile:
+def fits(tile: Tile, geo: ConvGeometry, target: Target) -> str | None:
+    """Why a valid tile cannot run on `target`: its ring's shared memory or registers."""
+    if tile.shared_bytes > target.shared_per_block_optin:
+        return f"the ring needs {tile.shared_bytes} bytes of shared memory, {target.name} ({target.arch}) allows {target.shared_per_block_optin}"
+    if tile.threads * tile.registers > target.registers_per_sm:
+        return f"{tile.threads} threads of at least {tile.registers} registers exceed {target.name}'s {target.registers_per_sm} per SM"
+    return None
+
+
+def choose_tile(geo: ConvGeometry, target: Target) -> Tile:
     """The largest tile that gives every SM a block without leaving half its columns empty;
     when none does (small M·N: ResNet-50's last stages at batch 1), the one giving the most
-    blocks, larger on ties."""
-    fitting = [t for t in CANDIDATES if t.block_n <= 32 or geo.cout > t.block_n // 2]
+    blocks, larger on ties. Only tiles the target has room for are considered."""
+    fitting = [t for t in CANDIDATES if (t.block_n <= 32 or geo.cout > t.block_n // 2) and fits(t, geo, target) is None]
+    if not fitting:
+        raise OptcError(f"no tensor-core conv tile fits {target.name} ({target.arch})")
     for tile in fitting:
-        if blocks(tile, geo) >= sms:
+        if blocks(tile, geo) >= target.sm_count:
             return tile
     return max(fitting, key=lambda t: (blocks(t, geo), t.block_m * t.block_n))
 
 
-def configure(geo: ConvGeometry) -> LaunchAttr:
-    return choose_tile(geo).launch(geo)
+def configure(geo: ConvGeometry, target: Target) -> LaunchAttr:
+    return choose_tile(geo, target).launch(geo)
+
+
+def candidates(geo: ConvGeometry) -> list[LaunchAttr]:
+    return [tile.launch(geo) for tile in CANDIDATES]
 
 
 def tile_of(launch: LaunchAttr) -> Tile:
-    params = launch.tile_params
-    missing = [k for k in TILE_KEYS if k not in params]
+    """The tile a launch names (`launch_problem` says first whether it names one)."""
+    return Tile(*(launch.tile_params[k] for k in TILE_KEYS))
+
+
+def launch_problem(launch: LaunchAttr, geo: ConvGeometry) -> str | None:
+    """Why the tensor-core conv cannot take `launch` for `geo` (None when it can)."""
+    why = why_not(geo)
+    if why is not None:
+        return f"the tensor-core conv does not apply: {why}"
+    missing = [k for k in TILE_KEYS if k not in launch.tile_params]
     if missing:
-        raise ValueError(f"missing tile parameters {', '.join(missing)} (the tensor-core conv needs {', '.join(TILE_KEYS)})")
-    return Tile(*(params[k] for k in TILE_KEYS))
+        return f"missing tile parameters {', '.join(missing)} (the tensor-core conv needs {', '.join(TILE_KEYS)})"
+    tile = tile_of(launch)
+    why = check_tile(tile, geo)
+    if why is not None:
+        return f"invalid tile {launch.tile_params}: {why}"
+    if launch.block_dims != (tile.threads, 1, 1):
+        return f"block {list(launch.block_dims)} does not match the tile's {tile.threads} threads"
+    if launch.grid_dims != (blocks(tile, geo), 1, 1):
+        return f"grid {list(launch.grid_dims)} does not cover the output (needs [{blocks(tile, geo)}, 1, 1])"
+    if launch.shared_bytes < tile.shared_bytes:
+        return f"the tile needs {tile.shared_bytes} bytes of dynamic shared memory, launch gives {launch.shared_bytes}"
+    return None
 
 
 # --- the kernel ---------------------------------------------------------------------------
 
 
 def emit(kernel: FuncOp, launch: LaunchAttr, geo: ConvGeometry, epilogue: Epilogue) -> str:
-    why = why_not(geo)
+    why = launch_problem(launch, geo)
     if why is not None:
-        raise kernel_error(kernel, f"the tensor-core conv does not apply: {why}")
-    try:
-        tile = tile_of(launch)
-    except ValueError as exc:
-        raise kernel_error(kernel, str(exc)) from None
-    why = check_tile(tile, geo)
-    if why is not None:
-        raise kernel_error(kernel, f"invalid tile {launch.tile_params}: {why}")
-    if launch.block_dims != (tile.threads, 1, 1):
-        raise kernel_error(kernel, f"block {list(launch.block_dims)} does not match the tile's {tile.threads} threads")
-    if launch.grid_dims != (blocks(tile, geo), 1, 1):
-        raise kernel_error(kernel, f"grid {list(launch.grid_dims)} does not cover the output (needs [{blocks(tile, geo)}, 1, 1])")
-    if launch.shared_bytes < tile.shared_bytes:
-        raise kernel_error(kernel, f"the tile needs {tile.shared_bytes} bytes of dynamic shared memory, launch gives {launch.shared_bytes}")
+        raise kernel_error(kernel, why)
+    tile = tile_of(launch)
     body = _body(geo, tile, epilogue)
     signature = kernel_signature(kernel.sym_name.data, pointer_params(kernel), tile.threads)
     return "\n".join([mma.HELPERS, signature, "{", *(f"    {line}" for line in body), "}", ""])

@@ -1,9 +1,10 @@
 """CUDA C for pointwise kernels: a `kernel.func` computing a `fused.elementwise` (or one
 elementwise graph op) becomes one `extern "C" __global__` function.
 
-Each thread handles `vector` consecutive output elements (the tile parameter `configure`
-picks: 16 bytes of the widest element the kernel streams, so 4 × f32, 8 × f16/bf16,
-2 × f64) in a grid-stride loop sized to fill the GPU. Full-size operands, and broadcast
+One tactic, `grid_stride`: each thread handles `vector` consecutive output elements (the
+tile parameter `configure` picks: 16 bytes of the widest element the kernel streams, so
+4 × f32, 8 × f16/bf16, 2 × f64; candidates: every width in VECTORS up to 16 bytes) in a
+grid-stride loop sized to fill the target. Full-size operands, and broadcast
 ones whose innermost contiguous run is a multiple of the vector, are read with 16-byte
 loads (`uint4` through an aligned local array) and every output is written with 16-byte
 stores; other broadcast operands are read per element at their broadcast index. The
@@ -39,15 +40,13 @@ from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.low_precision import element_ctype, pointer_params
 from passes.codegen.common.pointwise_templates import TEMPLATES, Emit, helpers_for
 from passes.codegen.common.types import CType, kernel_signature, literal, strides
-from passes.codegen.generator import Generator, grid_stride_blocks
-from passes.codegen.target import DEFAULT
+from passes.codegen.generator import Generator, grid_stride_blocks, unknown_tactic
+from passes.codegen.target import DEFAULT, Target
 
-__all__ = ["BLOCK_SIZE", "TEMPLATES", "Emit", "GENERATORS", "broadcast_index", "configure", "emit", "helpers_for", "scalar_code"]
+__all__ = ["BLOCK_SIZE", "TEMPLATES", "Emit", "GENERATORS", "broadcast_index", "candidates", "check", "configure", "emit", "helpers_for", "scalar_code"]
 
+TACTIC = "grid_stride"
 BLOCK_SIZE = 256
-BLOCKS_PER_SM = DEFAULT.threads_per_sm // BLOCK_SIZE
-"""Resident 256-thread blocks per SM at full occupancy; the grid is sized for the default
-target's SMs (more blocks just loop less)."""
 VECTOR_BYTES = 16
 VECTORS = (1, 2, 4, 8, 16)
 _CHUNK = {16: "uint4", 8: "uint2", 4: "unsigned int", 2: "unsigned short", 1: "unsigned char"}
@@ -363,26 +362,61 @@ def _streamed_itemsize(pw: _Pointwise) -> int:
     return max(sizes)
 
 
-def configure(kernel: FuncOp) -> LaunchAttr:
-    """256 threads a block, each taking a 16-byte vector of the widest streamed element,
-    grid-stride over at most enough blocks to fill every SM."""
+def _launch(pw: _Pointwise, vector: int, target: Target) -> LaunchAttr:
+    """256 threads a block, grid-stride over at most the blocks resident on every SM of the
+    target at full occupancy (more blocks would just loop less)."""
+    resident = target.sm_count * (target.threads_per_sm // BLOCK_SIZE)
+    blocks = grid_stride_blocks(pw.elements, BLOCK_SIZE, vector, resident)
+    return LaunchAttr(TACTIC, [blocks], [BLOCK_SIZE], 0, {"vector": vector})
+
+
+def _checked_pointwise(kernel: FuncOp) -> _Pointwise:
     pw = _pointwise(kernel)
     for arg in pw.args:
         pw.ctype(arg)
-    vector = max(1, VECTOR_BYTES // _streamed_itemsize(pw))
-    blocks = grid_stride_blocks(pw.elements, BLOCK_SIZE, vector, DEFAULT.sm_count * BLOCKS_PER_SM)
-    return LaunchAttr([blocks], [BLOCK_SIZE], 0, {"vector": vector})
+    return pw
+
+
+def configure(kernel: FuncOp, target: Target = DEFAULT) -> LaunchAttr:
+    """Each thread a 16-byte vector of the widest streamed element."""
+    pw = _checked_pointwise(kernel)
+    return _launch(pw, max(1, VECTOR_BYTES // _streamed_itemsize(pw)), target)
+
+
+def candidates(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
+    """Every vector width whose accesses of the widest streamed element are at most 16 bytes."""
+    pw = _checked_pointwise(kernel)
+    widest = _streamed_itemsize(pw)
+    return [_launch(pw, vector, target) for vector in VECTORS if vector * widest <= VECTOR_BYTES]
+
+
+def _launch_problem(launch: LaunchAttr) -> str | None:
+    """Why the pointwise kernel cannot take `launch` (None when it can): any grid; vectors
+    past the end are done one per thread, so any width in VECTORS."""
+    if launch.tactic_name != TACTIC:
+        return unknown_tactic("pointwise", launch.tactic_name, [TACTIC])
+    vector = launch.tile_params.get("vector", 1)
+    if vector not in VECTORS:
+        return f"tile parameter vector = {vector} is not one of {', '.join(map(str, VECTORS))}"
+    if launch.block_dims[1:] != (1, 1) or launch.grid_dims[1:] != (1, 1):
+        return f"a pointwise kernel runs on a 1-D grid of 1-D blocks, got {launch}"
+    return None
+
+
+def check(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str | None:
+    """Why `launch` cannot run this kernel (no target limit applies to it)."""
+    _checked_pointwise(kernel)
+    return _launch_problem(launch)
 
 
 def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
     """The CUDA C of one pointwise kernel.func for `launch` (any grid; `vector` in VECTORS)."""
     pw = _pointwise(kernel)
+    why = _launch_problem(launch)
+    if why is not None:
+        raise pw.error(why)
     vector = launch.tile_params.get("vector", 1)
-    if vector not in VECTORS:
-        raise pw.error(f"tile parameter vector = {vector} is not one of {', '.join(map(str, VECTORS))}")
     block = launch.block_dims
-    if block[1] != 1 or block[2] != 1 or launch.grid_dims[1] != 1 or launch.grid_dims[2] != 1:
-        raise pw.error(f"a pointwise kernel runs on a 1-D grid of 1-D blocks, got {launch}")
     n = pw.elements
     threads = launch.grid_dims[0] * block[0]
     index = "int" if n + threads * (vector + 1) < 2**31 else "long long"
@@ -469,5 +503,5 @@ def emit_kernel(kernel: FuncOp, launch: LaunchAttr | None = None) -> str:
 
 
 GENERATORS: dict[type[Operation], Generator] = {
-    op_class: Generator(configure, emit) for op_class in [ElementwiseOp, *TEMPLATES]
+    op_class: Generator(configure, emit, candidates, check) for op_class in [ElementwiseOp, *TEMPLATES]
 }

@@ -23,8 +23,8 @@ writes them with 16-byte stores; else element by element.
 Tile parameters: block_m, block_n, block_k, warps_m, warps_n, stages; block =
 32·warps_m·warps_n threads; block_m a multiple of 16·warps_m, block_n of 16·warps_n,
 block_k of 16, stages 2..4; `shared` = max(2·stages·(block_m + block_n)·block_k, the
-staged tile 2·block_m·(block_n + 8)) bytes ≤ MAX_SHARED (160 KiB, so sm_80's 163 KiB
-holds it; the runtime raises the kernel's limit past 48 KiB).
+staged tile 2·block_m·(block_n + 8)) bytes (`mma_shared`), at most the target's opt-in
+limit (`matmul.check`; the runtime raises the kernel's limit past the default 48 KiB).
 """
 
 from __future__ import annotations
@@ -34,13 +34,10 @@ from xdsl.dialects.builtin import Float16Type
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common import mma
 from passes.codegen.common.types import kernel_signature, pointer_params
-from passes.codegen.matmul.problem import Problem, check, check_block, epilogue_code, epilogue_lambda, head, tile_of
+from passes.codegen.matmul.problem import Problem, block_problem, epilogue_code, epilogue_lambda, head, invalid, tile_of, tile_problem
 from passes.codegen.matmul.vector import vector_lambda
 
 MMA_KEYS = ("block_m", "block_n", "block_k", "warps_m", "warps_n", "stages")
-MAX_SHARED = 160 * 1024
-"""Dynamic shared memory an mma config may ask for (sm_80 allows 163 KiB, sm_90 227 KiB,
-once the runtime raises the kernel's limit with cuFuncSetAttribute)."""
 STAGE_PAD = 8
 """Elements of padding per row of the staged output tile (keeps fragment writes conflict-free)."""
 
@@ -58,6 +55,40 @@ def mma_shared(problem: Problem, tile: dict[str, int]) -> int:
     return max(ring_bytes(tile), staging_bytes(tile))
 
 
+def mma_threads(tile: dict[str, int]) -> int:
+    return 32 * tile["warps_m"] * tile["warps_n"]
+
+
+def mma_registers(tile: dict[str, int]) -> int:
+    """32-bit registers a thread needs at least: its warp's fp32 accumulators and the
+    double-buffered A and B fragments."""
+    mi, ni = tile["block_m"] // tile["warps_m"] // 16, tile["block_n"] // tile["warps_n"] // 8
+    return mi * ni * 4 + 2 * (mi * 4 + ni * 2)
+
+
+def mma_problem(problem: Problem, launch: LaunchAttr) -> str | None:
+    """Why the tensor-core kernel cannot take `launch` (None when it can)."""
+    why = tile_problem(launch, MMA_KEYS)
+    if why is not None:
+        return why
+    t = tile_of(launch, MMA_KEYS)
+    bm, bn, bk, wm, wn, stages = (t[k] for k in MMA_KEYS)
+    if bm % (16 * wm):
+        return invalid(f"block_m {bm} must be a multiple of 16·warps_m = {16 * wm}")
+    if bn % (16 * wn):
+        return invalid(f"block_n {bn} must be a multiple of 16·warps_n = {16 * wn}")
+    if bk % 16:
+        return invalid(f"block_k {bk} must be a multiple of 16")
+    if not 2 <= stages <= 4:
+        return invalid(f"stages {stages} (2..4 allowed)")
+    why = block_problem(launch, mma_threads(t))
+    if why is not None:
+        return why
+    shared = mma_shared(problem, t)
+    if launch.shared_bytes < shared:
+        return invalid(f"the tile needs {shared} bytes of dynamic shared memory, launch gives {launch.shared_bytes}")
+    return None
+
 
 def _copies(problem: Problem, bm: int, bn: int, bk: int) -> tuple[mma.TileCopy, mma.TileCopy]:
     m, n, k, it = problem.m, problem.n, problem.k, problem.index_type
@@ -74,17 +105,10 @@ def _copies(problem: Problem, bm: int, bn: int, bk: int) -> tuple[mma.TileCopy, 
 
 
 def emit_mma(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
-    t = tile_of(problem, launch, MMA_KEYS)
+    """The tensor-core kernel for a launch `mma_problem` accepted."""
+    t = tile_of(launch, MMA_KEYS)
     bm, bn, bk, wm, wn, stages = (t[k] for k in MMA_KEYS)
-    check(problem, bm % (16 * wm) == 0, f"block_m {bm} must be a multiple of 16·warps_m = {16 * wm}")
-    check(problem, bn % (16 * wn) == 0, f"block_n {bn} must be a multiple of 16·warps_n = {16 * wn}")
-    check(problem, bk % 16 == 0, f"block_k {bk} must be a multiple of 16")
-    check(problem, 2 <= stages <= 4, f"stages {stages} (2..4 allowed)")
-    threads = 32 * wm * wn
-    check_block(problem, launch, threads)
-    shared = mma_shared(problem, t)
-    check(problem, shared <= MAX_SHARED, f"{shared} bytes of shared memory (at most {MAX_SHARED})")
-    check(problem, launch.shared_bytes >= shared, f"the tile needs {shared} bytes of dynamic shared memory, launch gives {launch.shared_bytes}")
+    threads = mma_threads(t)
     mi_count, ni_count = bm // wm // 16, bn // wn // 8
     a_copy, b_copy = _copies(problem, bm, bn, bk)
     a_stage, b_stage = bm * bk, bk * bn

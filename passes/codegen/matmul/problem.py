@@ -288,24 +288,34 @@ def epilogue_lambda(kernel: FuncOp, problem: Problem, acc_type: str) -> list[str
 
 
 
-def tile_of(problem: Problem, launch: LaunchAttr, keys: Sequence[str]) -> dict[str, int]:
+def tile_problem(launch: LaunchAttr, keys: Sequence[str]) -> str | None:
+    """Why `launch`'s tile does not name every parameter in `keys` with a positive value."""
     tile = launch.tile_params
     missing = [k for k in keys if k not in tile]
     if missing:
-        raise OptcError(f"cuda codegen of {problem.kernel}: #kernel.launch tile lacks {', '.join(missing)} (a matmul kernel needs {', '.join(keys)})")
+        return f"#kernel.launch tile lacks {', '.join(missing)} (a matmul kernel needs {', '.join(keys)})"
     if any(tile[k] < 1 for k in keys):
-        raise OptcError(f"cuda codegen of {problem.kernel}: tile parameters must be positive, got {tile}")
+        return f"tile parameters must be positive, got {tile}"
+    return None
+
+
+def tile_of(launch: LaunchAttr, keys: Sequence[str]) -> dict[str, int]:
+    """The tile parameters `keys` of a launch `tile_problem` accepted."""
+    tile = launch.tile_params
     return {k: tile[k] for k in keys}
 
 
-def check(problem: Problem, ok: bool, reason: str) -> None:
-    if not ok:
-        raise OptcError(f"cuda codegen of {problem.kernel}: invalid matmul tile: {reason}")
+def invalid(reason: str) -> str:
+    return f"invalid matmul tile: {reason}"
 
 
-def check_block(problem: Problem, launch: LaunchAttr, threads: int) -> None:
-    check(problem, 32 <= threads <= 1024, f"{threads} threads per block (32..1024 allowed)")
-    check(problem, launch.block_dims == (threads, 1, 1), f"the tile needs block [{threads}, 1, 1], launch has {list(launch.block_dims)}")
+def block_problem(launch: LaunchAttr, threads: int) -> str | None:
+    """Why a tile of `threads` threads cannot run with `launch`'s block."""
+    if not 32 <= threads <= 1024:
+        return invalid(f"{threads} threads per block (32..1024 allowed)")
+    if launch.block_dims != (threads, 1, 1):
+        return invalid(f"the tile needs block [{threads}, 1, 1], launch has {list(launch.block_dims)}")
+    return None
 
 
 def _batch_offsets(problem: Problem) -> tuple[str, str]:

@@ -5,23 +5,51 @@ numpy's do.
 
 Tile parameters: block_m, block_n, block_k, thread_m, thread_n; block =
 (block_m/thread_m)·(block_n/thread_n) threads (32..1024), static shared memory of
-2·block_k·(block_m + block_n + 8) elements (≤ 48 KiB).
+2·block_k·(block_m + block_n + 8) elements (`simt_shared`: at most the target's
+`shared_per_block`, which `matmul.check` holds it to; static shared memory cannot opt in).
 """
 
 from __future__ import annotations
 
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.types import kernel_signature, pointer_params
-from passes.codegen.matmul.problem import Problem, check, check_block, epilogue_lambda, head, tile_of
-from passes.codegen.target import DEFAULT
+from passes.codegen.matmul.problem import Problem, block_problem, epilogue_lambda, head, invalid, tile_of, tile_problem
 
 SIMT_KEYS = ("block_m", "block_n", "block_k", "thread_m", "thread_n")
-STATIC_SHARED = DEFAULT.shared_per_block
-"""Shared memory any kernel may use without the runtime raising its limit."""
+PAD = 4
+"""Elements of padding per shared tile row: fewer bank conflicts on the transposed stores."""
 
 
 def simt_threads(tile: dict[str, int]) -> int:
     return (tile["block_m"] // tile["thread_m"]) * (tile["block_n"] // tile["thread_n"])
+
+
+def simt_problem(problem: Problem, launch: LaunchAttr) -> str | None:
+    """Why the SIMT kernel cannot take `launch` (None when it can)."""
+    why = tile_problem(launch, SIMT_KEYS)
+    if why is not None:
+        return why
+    t = tile_of(launch, SIMT_KEYS)
+    bm, bn, bk, tm, tn = (t[k] for k in SIMT_KEYS)
+    if bm % tm or bn % tn:
+        return invalid(f"block_m {bm} / thread_m {tm} and block_n {bn} / thread_n {tn} must divide")
+    if tm * tn > 64:
+        return invalid(f"thread_m·thread_n = {tm * tn} accumulators per thread (at most 64)")
+    return block_problem(launch, simt_threads(t))
+
+
+def simt_shared(problem: Problem, tile: dict[str, int]) -> int:
+    """Static shared memory of the two stages of padded A and B tiles."""
+    return 2 * tile["block_k"] * (tile["block_m"] + PAD + tile["block_n"] + PAD) * _acc_size(problem)
+
+
+def simt_registers(problem: Problem, tile: dict[str, int]) -> int:
+    """32-bit registers a thread needs at least: its accumulators, one k-step's a and b
+    fragments and the staged next tile."""
+    threads = simt_threads(tile)
+    staged = -(-tile["block_m"] * tile["block_k"] // threads) + -(-tile["block_k"] * tile["block_n"] // threads)
+    values = tile["thread_m"] * tile["thread_n"] + tile["thread_m"] + tile["thread_n"] + staged
+    return values * _acc_size(problem) // 4
 
 
 
@@ -34,18 +62,17 @@ def _simt_acc_type(problem: Problem) -> str:
     return "unsigned long long" if c.itemsize == 8 else "unsigned int"
 
 
+def _acc_size(problem: Problem) -> int:
+    return {"float": 4, "double": 8, "unsigned int": 4, "unsigned long long": 8}[_simt_acc_type(problem)]
+
+
 def emit_simt(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
-    t = tile_of(problem, launch, SIMT_KEYS)
+    """The SIMT kernel for a launch `simt_problem` accepted."""
+    t = tile_of(launch, SIMT_KEYS)
     bm, bn, bk, tm, tn = (t[k] for k in SIMT_KEYS)
-    check(problem, bm % tm == 0 and bn % tn == 0, f"block_m {bm} / thread_m {tm} and block_n {bn} / thread_n {tn} must divide")
-    check(problem, tm * tn <= 64, f"thread_m·thread_n = {tm * tn} accumulators per thread (at most 64)")
     threads = simt_threads(t)
-    check_block(problem, launch, threads)
     acc = _simt_acc_type(problem)
-    size = {"float": 4, "double": 8, "unsigned int": 4, "unsigned long long": 8}[acc]
-    pa, pb = bm + 4, bn + 4  # padding: fewer bank conflicts on the transposed stores
-    shared = 2 * bk * (pa + pb) * size
-    check(problem, shared <= STATIC_SHARED, f"{shared} bytes of static shared memory (at most {STATIC_SHARED})")
+    pa, pb = bm + PAD, bn + PAD
     m, n, k, it = problem.m, problem.n, problem.k, problem.index_type
     la, lb = -(-bm * bk // threads), -(-bk * bn // threads)
     load = problem.operand.load

@@ -26,11 +26,8 @@ from dialects import graph
 from dialects.graph.base import int_of, str_of
 from dialects.kernel import FuncOp
 from passes.codegen.common.types import ctype_of
-from passes.codegen.movement.skeleton import Context, Plan, Spec, refuse, shape_of, strides
-from passes.codegen.target import DEFAULT
-
-TARGET_THREADS = DEFAULT.sm_count * DEFAULT.threads_per_sm
-"""Resident threads of the whole device: what scatter_nd's `chunks` aims to fill."""
+from passes.codegen.movement.skeleton import Context, Plan, Spec, shape_of, strides
+from passes.codegen.target import Target
 
 
 def resolve(ctx: Context, name: str, expr: str, dim: int) -> list[str]:
@@ -136,13 +133,32 @@ def _scatter_typed(kernel: FuncOp) -> set[str]:
     return {"in1"} if str_of(kernel.computation.reduction) == "none" else {"in0", "in1", "in2", "out0"}
 
 
-def _scatter_tile(kernel: FuncOp) -> dict[str, int]:
+def _scatter_tile(kernel: FuncOp, target: Target) -> dict[str, int]:
+    """`chunks` to fill the target's resident threads (the whole device at full occupancy)."""
     op = kernel.computation
     slices, size, _, _ = _scatter_view(op)
-    chunks = max(1, min(slices, -(-TARGET_THREADS // max(size, 1))))
-    if str_of(op.reduction) != "none" and isinstance(op.data.type.element_type, BFloat16Type):
+    resident = target.sm_count * target.threads_per_sm
+    chunks = max(1, min(slices, -(-resident // max(size, 1))))
+    if _bf16_accumulates(op):
         chunks = max(slices, 1)  # bf16 accumulates in float, rounded once: one element per thread
     return {"chunks": chunks}
+
+
+def _bf16_accumulates(op: graph.ScatterNDOp) -> bool:
+    return str_of(op.reduction) != "none" and isinstance(op.data.type.element_type, BFloat16Type)
+
+
+def _scatter_tile_problem(kernel: FuncOp, tile: dict[str, int]) -> str | None:
+    op = kernel.computation
+    slices = _scatter_view(op)[0]
+    chunks = tile.get("chunks")
+    if chunks is None:
+        return "needs the tile parameter chunks"
+    if not 1 <= chunks <= max(slices, 1):
+        return f"cannot deal {slices} slices to {chunks} chunks (tile chunks)"
+    if _bf16_accumulates(op) and chunks != max(slices, 1):
+        return f"accumulates bf16 in float, one element per thread: chunks must be {max(slices, 1)}, got {chunks}"
+    return None
 
 
 def _scatter_plan(ctx: Context) -> Plan:
@@ -150,8 +166,6 @@ def _scatter_plan(ctx: Context) -> Plan:
     slices, size, rows, depth = _scatter_view(op)
     data = shape_of(op.data)
     chunks = ctx.tile["chunks"]
-    if not 1 <= chunks <= max(slices, 1):
-        raise refuse(ctx.kernel, f"cannot deal {slices} slices to {chunks} chunks (tile chunks)")
     size //= ctx.vector
     lit, t = ctx.lit, ctx.index
     reduction = str_of(op.reduction)
@@ -194,6 +208,7 @@ SCATTER_ND = Spec(
     lambda k, v: str_of(k.computation.reduction) == "none" and _scatter_view(k.computation)[1] % v == 0,
     typed=_scatter_typed,
     tile=_scatter_tile,
+    tile_problem=_scatter_tile_problem,
 )
 
 # --- one_hot ----------------------------------------------------------------------------

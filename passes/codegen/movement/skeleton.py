@@ -14,6 +14,10 @@ type of the operands they compute on (`Spec.typed`).
 
 Index math is 32-bit (`unsigned int`) when every tensor has fewer than 2^31 elements and
 64-bit otherwise; shapes are baked in, so `/` and `%` are by constants (mul-shift).
+
+Every op on the skeleton has one tactic, `grid_stride`, whose choice is the vector width
+(candidates: every width of at most 16 bytes the op's shapes allow) and any knobs the op
+adds (`Spec.tile`: scatter_nd's `chunks`, sized to the target's resident threads).
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from dialects.dtypes import STORAGE_ONLY, numpy_dtype, round_to_bf16
 from dialects.errors import OptcError
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.types import ctype_of, kernel_signature
-from passes.codegen.generator import Generator, grid_stride_blocks
+from passes.codegen.generator import Generator, grid_stride_blocks, unknown_tactic
+from passes.codegen.target import DEFAULT, Target
 
+TACTIC = "grid_stride"
 BLOCK_SIZE = 256
 MAX_VECTOR_BYTES = 16
 
@@ -175,8 +181,11 @@ class Spec:
     never vectorised) instead of as raw words."""
     check: Callable[[FuncOp], None] = lambda kernel: None
     """Raises OptcError for configurations this generator refuses."""
-    tile: Callable[[FuncOp], dict[str, int]] = lambda kernel: {}
-    """Tuning knobs beyond `vector`, chosen for the shapes (the plan reads them from `Context.tile`)."""
+    tile: Callable[[FuncOp, Target], dict[str, int]] = lambda kernel, target: {}
+    """Tuning knobs beyond `vector`, chosen for the shapes and the target (the plan reads
+    them from `Context.tile`)."""
+    tile_problem: Callable[[FuncOp, dict[str, int]], str | None] = lambda kernel, tile: None
+    """Why the plan cannot take a launch's knobs (None when it can)."""
 
 
 def _tensors(kernel: FuncOp) -> list[tuple[str, TensorType, bool]]:
@@ -200,15 +209,19 @@ def params(kernel: FuncOp, spec: Spec, vector: int) -> list[str]:
     return result
 
 
-def best_vector(kernel: FuncOp, spec: Spec) -> int:
-    """The widest vector (elements) of at most 16 bytes the op's shapes allow, 1 if none."""
+def vectors(kernel: FuncOp, spec: Spec) -> list[int]:
+    """The vector widths (elements, powers of two) of at most 16 bytes the op's shapes
+    allow, widest first; 1 always."""
     sizes = {itemsize(t.element_type, kernel) for name, t, _ in _tensors(kernel) if name not in spec.typed(kernel)}
     if len(sizes) != 1:
-        return 1
-    vector = MAX_VECTOR_BYTES // sizes.pop()
-    while vector > 1 and not spec.vector_ok(kernel, vector):
-        vector //= 2
-    return vector
+        return [1]
+    widest = max(1, MAX_VECTOR_BYTES // sizes.pop())
+    return [v for v in (16, 8, 4, 2) if v <= widest and spec.vector_ok(kernel, v)] + [1]
+
+
+def best_vector(kernel: FuncOp, spec: Spec) -> int:
+    """The widest vector (elements) of at most 16 bytes the op's shapes allow, 1 if none."""
+    return vectors(kernel, spec)[0]
 
 
 def _context(kernel: FuncOp, vector: int, tile: dict[str, int] | None = None) -> Context:
@@ -218,26 +231,51 @@ def _context(kernel: FuncOp, vector: int, tile: dict[str, int] | None = None) ->
     return Context(kernel, vector, dict(tile or {}), "unsigned long long", "long long")
 
 
-def make_generator(spec: Spec) -> Generator:
-    """configure + emit of the grid-stride skeleton for one op's Spec."""
+def launch_problem(kernel: FuncOp, spec: Spec, launch: LaunchAttr) -> str | None:
+    """Why the skeleton cannot take `launch` for the op (None when it can): any grid of 1-D
+    blocks, a vector width the shapes allow, knobs the op's plan takes."""
+    if launch.tactic_name != TACTIC:
+        return unknown_tactic(f"'{kernel.computation.name}'", launch.tactic_name, [TACTIC])
+    vector = launch.tile_params.get("vector", 1)
+    if vector != 1 and (vector < 1 or vector & (vector - 1) or not spec.vector_ok(kernel, vector)):
+        return f"cannot move {vector} elements per access at these shapes (tile vector = {vector})"
+    if launch.block_dims[1:] != (1, 1):
+        return f"runs 1-D blocks, got {list(launch.block_dims)}"
+    return spec.tile_problem(kernel, launch.tile_params)
 
-    def configure(kernel: FuncOp) -> LaunchAttr:
-        spec.check(kernel)
-        vector, tile = best_vector(kernel, spec), spec.tile(kernel)
+
+def make_generator(spec: Spec) -> Generator:
+    """The generator of the grid-stride skeleton for one op's Spec."""
+
+    def launch(kernel: FuncOp, vector: int, tile: dict[str, int]) -> LaunchAttr:
         plan = spec.plan(_context(kernel, vector, tile))
-        return LaunchAttr([grid_stride_blocks(plan.count, BLOCK_SIZE)], [BLOCK_SIZE], 0, {**tile, "vector": vector})
+        return LaunchAttr(TACTIC, [grid_stride_blocks(plan.count, BLOCK_SIZE)], [BLOCK_SIZE], 0, {**tile, "vector": vector})
+
+    def configure(kernel: FuncOp, target: Target = DEFAULT) -> LaunchAttr:
+        spec.check(kernel)
+        return launch(kernel, best_vector(kernel, spec), spec.tile(kernel, target))
+
+    def candidates(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
+        spec.check(kernel)
+        tile = spec.tile(kernel, target)
+        return [launch(kernel, vector, tile) for vector in vectors(kernel, spec)]
+
+    def check(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str | None:
+        spec.check(kernel)
+        return launch_problem(kernel, spec, launch)
 
     def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
         spec.check(kernel)
+        why = launch_problem(kernel, spec, launch)
+        if why is not None:
+            raise refuse(kernel, why)
         vector = launch.tile_params.get("vector", 1)
-        if vector != 1 and (vector & (vector - 1) or not spec.vector_ok(kernel, vector)):
-            raise refuse(kernel, f"cannot move {vector} elements per access at these shapes (tile vector = {vector})")
-        ctx = _context(kernel, vector, {**spec.tile(kernel), **launch.tile_params})
+        ctx = _context(kernel, vector, launch.tile_params)
         plan = spec.plan(ctx)
-        block = launch.block_dims[0] * launch.block_dims[1] * launch.block_dims[2]
+        block = launch.block_dims[0]
         return skeleton(kernel, params(kernel, spec, vector), plan, ctx, block)
 
-    return Generator(configure, emit)
+    return Generator(configure, emit, candidates, check)
 
 
 def skeleton(kernel: FuncOp, parameters: list[str], plan: Plan, ctx: Context, block: int) -> str:

@@ -3,13 +3,15 @@
 Dimensions of size 1 are dropped and input dimensions that stay adjacent in the output
 are merged first (NCHW -> NHWC becomes [N, C, HW] -> [N, HW, C]). Then:
 
-- the innermost dimension stays innermost: a plain index map, each thread moving a
-  contiguous run of up to 16 bytes (`vector`);
-- it moves: a tiled transpose through shared memory. A block of 32 x 8 threads reads a
-  32 x 32 tile with consecutive threads along the input's innermost dimension (`a`) and
-  writes it with consecutive threads along the output's innermost dimension (`b`), so
-  both global accesses coalesce; the tile row is padded to 33 elements against bank
-  conflicts. Blocks stride over (tiles of a) x (tiles of b) x (all other dimensions).
+- the innermost dimension stays innermost: tactic `grid_stride`, a plain index map, each
+  thread moving a contiguous run of up to 16 bytes (`vector`);
+- it moves: tactic `tiled`, a tiled transpose through shared memory. A block of 32 x 8
+  threads (tile `{tile = 32, rows = 8}`) reads a 32 x 32 tile with consecutive threads
+  along the input's innermost dimension (`a`) and writes it with consecutive threads along
+  the output's innermost dimension (`b`), so both global accesses coalesce; the tile row
+  is padded to 33 elements against bank conflicts. Blocks stride over (tiles of a) x
+  (tiles of b) x (all other dimensions). `grid_stride` (one element per access) can run
+  such a transpose too, so both are candidates (`tiled` with every TILED shape).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from passes.codegen.movement.skeleton import (
     Spec,
     _context,
     itemsize,
+    launch_problem,
     make_generator,
     params,
     refuse,
@@ -34,10 +37,14 @@ from passes.codegen.movement.skeleton import (
     vector_shape,
 )
 from passes.codegen.common.types import kernel_signature
-from passes.codegen.generator import Generator
+from passes.codegen.generator import Generator, refused_tactic, unknown_tactic
+from passes.codegen.target import DEFAULT, Target
 
 TILE = 32
 ROWS = 8
+TILED = ((32, 8), (32, 4), (32, 16), (16, 16))
+"""(tile, rows) of the tiled tactic's candidates (block: tile x rows threads)."""
+TACTICS = ("tiled", "grid_stride")
 
 
 def merged(op: TransposeOp) -> tuple[list[int], list[int]]:
@@ -67,6 +74,9 @@ def tiled(op: TransposeOp) -> bool:
 
 
 def _vector_ok(kernel: FuncOp, vector: int) -> bool:
+    """A vector is a run of the input's innermost dimension, which must stay innermost."""
+    if vector != 1 and tiled(kernel.computation):
+        return False
     shape, perm = merged(kernel.computation)
     return not shape or shape[-1] % vector == 0
 
@@ -85,21 +95,70 @@ PLAIN = Spec(_plan, _vector_ok)
 _plain = make_generator(PLAIN)
 
 
-def configure(kernel: FuncOp) -> LaunchAttr:
-    if not tiled(kernel.computation):
-        return _plain.configure(kernel)
+def _tiled_launch(kernel: FuncOp, tile: int, rows: int) -> LaunchAttr:
     shape, perm = merged(kernel.computation)
     b = perm[-1]
-    tiles = math.ceil(shape[-1] / TILE) * math.ceil(shape[b] / TILE) * math.prod(shape) // (shape[-1] * shape[b])
-    return LaunchAttr([max(1, min(tiles, 65535 * 4))], [TILE, ROWS], 0, {"tile": TILE, "rows": ROWS})
+    tiles = math.ceil(shape[-1] / tile) * math.ceil(shape[b] / tile) * math.prod(shape) // (shape[-1] * shape[b])
+    return LaunchAttr("tiled", [max(1, min(tiles, 65535 * 4))], [tile, rows], 0, {"tile": tile, "rows": rows})
+
+
+def configure(kernel: FuncOp, target: Target = DEFAULT) -> LaunchAttr:
+    if not tiled(kernel.computation):
+        return _plain.configure(kernel, target)
+    return _tiled_launch(kernel, TILE, ROWS)
+
+
+def candidates(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
+    """The tiled shapes where the innermost dimension moves, then the plain map's widths."""
+    tiles = [_tiled_launch(kernel, tile, rows) for tile, rows in TILED] if tiled(kernel.computation) else []
+    return [*tiles, *_plain.candidates(kernel, target)]
+
+
+def _word_bytes(kernel: FuncOp) -> int:
+    return itemsize(kernel.computation.input.type.element_type, kernel)
+
+
+def _tiled_problem(kernel: FuncOp, launch: LaunchAttr) -> str | None:
+    """Why the tiled kernel cannot take `launch` (None when it can)."""
+    if not tiled(kernel.computation):
+        return refused_tactic("tiled", "its innermost dimension stays innermost (a plain index map, grid_stride)")
+    params = launch.tile_params
+    if "tile" not in params or "rows" not in params:
+        return "tiled transpose needs the tile parameters tile and rows"
+    tile, rows = params["tile"], params["rows"]
+    if not 1 <= rows <= tile:
+        return f"tiled transpose needs 1 <= rows <= tile, got tile = {tile}, rows = {rows}"
+    if launch.block_dims != (tile, rows, 1):
+        return f"tiled transpose needs block [{tile}, {rows}, 1], got {list(launch.block_dims)}"
+    return None
+
+
+def _launch_problem(kernel: FuncOp, launch: LaunchAttr) -> str | None:
+    if launch.tactic_name == "tiled":
+        return _tiled_problem(kernel, launch)
+    if launch.tactic_name == "grid_stride":
+        return launch_problem(kernel, PLAIN, launch)
+    return unknown_tactic("transpose", launch.tactic_name, TACTICS)
+
+
+def check(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str | None:
+    why = _launch_problem(kernel, launch)
+    if why is not None or launch.tactic_name != "tiled":
+        return why
+    tile = launch.tile_params["tile"]
+    shared = tile * (tile + 1) * _word_bytes(kernel)
+    if shared > target.shared_per_block:
+        return f"the {tile}x{tile + 1} tile needs {shared} bytes of static shared memory, {target.name} ({target.arch}) allows {target.shared_per_block}"
+    return None
 
 
 def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
-    if not tiled(kernel.computation):
+    why = _launch_problem(kernel, launch)
+    if why is not None:
+        raise refuse(kernel, why)
+    if launch.tactic_name == "grid_stride":
         return _plain.emit(kernel, launch)
-    tile, rows = launch.tile_params.get("tile", TILE), launch.tile_params.get("rows", ROWS)
-    if launch.block_dims != (tile, rows, 1):
-        raise refuse(kernel, f"tiled transpose needs block [{tile}, {rows}, 1], got {list(launch.block_dims)}")
+    tile, rows = launch.tile_params["tile"], launch.tile_params["rows"]
     op = kernel.computation
     shape, perm = merged(op)
     ctx = _context(kernel, 1)
@@ -115,7 +174,7 @@ def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
     out_base = ctx.dot(names, [out_stride_of[d] for d in others])
     tiles_a, tiles_b = math.ceil(shape[a] / tile), math.ceil(shape[b] / tile)
     total = tiles_a * tiles_b * math.prod(shape[d] for d in others)
-    word = WORD[itemsize(op.input.type.element_type, kernel)]
+    word = WORD[_word_bytes(kernel)]
     body = "".join(f"        {line}\n" for line in batch_lines)
     bt = f"        const {t} bt = t / {lit(tiles_a * tiles_b)};\n" if batch_lines else ""
     signature = kernel_signature(kernel.sym_name.data, params(kernel, PLAIN, 1), tile * rows)
@@ -143,4 +202,4 @@ def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
 """
 
 
-GENERATORS = {TransposeOp: Generator(configure, emit)}
+GENERATORS = {TransposeOp: Generator(configure, emit, candidates, check)}

@@ -5,10 +5,16 @@ A plane reduction gives each (n, c) a row of threads that strides over the plane
 elements, then folds the row in shared memory (a tree of halvings, so the row's length is
 a power of two). Which way the rows lie follows the layout, so that loads coalesce:
 
-- NCHW: a plane is contiguous; `block.x` threads walk it, `block.y` planes share a block
-  (tile `{reduce_threads = 32, planes = 8}`): a warp per plane for ResNet's 7x7;
-- NHWC: channels are contiguous; `block.x` threads take consecutive channels and the
-  `block.y` threads of a column share a plane (tile `{channels = 32, reduce_threads = 8}`).
+- NCHW, tactic `plane_rows`: a plane is contiguous; `block.x` threads walk it, `block.y`
+  planes share a block (tile `{reduce_threads = 32, planes = 8}`): a warp per plane for
+  ResNet's 7x7;
+- NHWC, tactic `channel_columns`: channels are contiguous; `block.x` threads take
+  consecutive channels and the `block.y` threads of a column share a plane (tile
+  `{channels = 32, reduce_threads = 8}`).
+
+The layout decides the tactic; the block's shape is the choice (candidates: PLANE_ROWS,
+CHANNEL_COLUMNS). Batch norm is `grid_stride` with a vector width (every one the element
+count allows is a candidate).
 
 Sums are taken in float (double for f64); max lets NaN win, as np.max. Instance norm is
 two-pass, as the reference (mean, then the mean of squared deviations), then writes.
@@ -25,20 +31,28 @@ from dialects.graph.layout import is_channels_last
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.pool.support import (
     BLOCK_SIZE,
-    check_block,
     element_ctype,
     grid_stride_kernel,
     lowest,
     max_of,
     refuse,
+    tactic_problem,
+    vector_problem,
     vector_struct,
-    vector_width,
+    vector_widths,
 )
 from passes.codegen.common.types import CType, kernel_signature, literal, math_fn, pointer_params
-from passes.codegen.generator import Generator, grid_stride_blocks
+from passes.codegen.generator import Generator, grid_stride_blocks, refused_tactic
+from passes.codegen.target import DEFAULT, Target
 
 MAX_THREADS = 256
-"""Threads per block of a plane reduction."""
+"""Threads per block of configure's plane reduction."""
+PLANE_ROWS = ((32, 8), (64, 4), (128, 2), (256, 1))
+"""(reduce_threads, planes) of the NCHW candidates."""
+CHANNEL_COLUMNS = ((32, 8), (16, 16), (8, 32))
+"""(channels, reduce_threads) of the NHWC candidates."""
+KEYS = {"plane_rows": ("reduce_threads", "planes"), "channel_columns": ("channels", "reduce_threads")}
+"""The plane tactics and their tile parameters."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,10 @@ def _tile(p: Planes) -> dict[str, int]:
     return {"reduce_threads": lanes, "planes": MAX_THREADS // lanes}
 
 
+def _tactic(p: Planes) -> str:
+    return "channel_columns" if p.channels_last else "plane_rows"
+
+
 def _block_and_grid(p: Planes, tile: dict[str, int]) -> tuple[tuple[int, int, int], int]:
     if p.channels_last:
         block = (tile["channels"], tile["reduce_threads"], 1)
@@ -81,11 +99,46 @@ def _block_and_grid(p: Planes, tile: dict[str, int]) -> tuple[tuple[int, int, in
     return block, -(-(p.batch * p.channels) // tile["planes"])
 
 
-def configure_plane(kernel: FuncOp) -> LaunchAttr:
-    p = Planes.of(kernel.computation)
-    tile = _tile(p)
+def _plane_launch(p: Planes, tile: dict[str, int]) -> LaunchAttr:
     block, grid = _block_and_grid(p, tile)
-    return LaunchAttr([grid], list(block), 0, tile)
+    return LaunchAttr(_tactic(p), [grid], list(block), 0, tile)
+
+
+def configure_plane(kernel: FuncOp, target: Target = DEFAULT) -> LaunchAttr:
+    p = Planes.of(kernel.computation)
+    return _plane_launch(p, _tile(p))
+
+
+def candidates_plane(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
+    p = Planes.of(kernel.computation)
+    table = CHANNEL_COLUMNS if p.channels_last else PLANE_ROWS
+    return [_plane_launch(p, dict(zip(KEYS[_tactic(p)], entry))) for entry in table]
+
+
+def _plane_problem(kernel: FuncOp, p: Planes, launch: LaunchAttr) -> str | None:
+    """Why the plane reduction cannot take `launch` (None when it can): the tactic of the
+    layout, its tile, a power-of-two reduction row (the shared-memory tree halves it)."""
+    tactic = launch.tactic_name
+    why = tactic_problem(kernel, launch, KEYS)
+    if why is not None:
+        return why
+    if tactic != _tactic(p):
+        return refused_tactic(tactic, f"the input is {'NHWC' if p.channels_last else 'NCHW'}: its tactic is {_tactic(p)}")
+    tile = launch.tile_params
+    missing = [k for k in KEYS[tactic] if k not in tile]
+    if missing:
+        return f"tile lacks {', '.join(missing)} (tactic {tactic} needs {', '.join(KEYS[tactic])})"
+    rows = tile["reduce_threads"]
+    if rows < 1 or rows & (rows - 1) or min(tile.values()) < 1:
+        return f"reduce_threads {rows} must be a power of two (the reduction tree halves it), every tile size positive"
+    block, _ = _block_and_grid(p, tile)
+    if tuple(launch.block_dims) != block:
+        return f"the launch's block {list(launch.block_dims)} is not the {list(block)} its tile parameters {tile} need"
+    return None
+
+
+def check_plane(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str | None:
+    return _plane_problem(kernel, Planes.of(kernel.computation), launch)
 
 
 def _locate(p: Planes, block: tuple[int, int, int], channel: bool) -> list[str]:
@@ -152,8 +205,10 @@ def _sum_loop(ctype: CType, acc: str, name: str, term, size: int) -> list[str]:
 def emit_plane(kernel: FuncOp, launch: LaunchAttr) -> str:
     op = kernel.computation
     p = Planes.of(op)
-    block, _ = _block_and_grid(p, launch.tile_params)
-    check_block(kernel, launch, block)
+    why = _plane_problem(kernel, p, launch)
+    if why is not None:
+        raise refuse(kernel, op, why)
+    block = launch.block_dims
     ctype = element_ctype(kernel, op.input)
     acc = ctype.compute
     add = lambda a, b: f"{a} + {b}"  # noqa: E731
@@ -205,28 +260,54 @@ def _instance_norm(op, ctype: CType, acc: str, add, p: Planes) -> list[str]:
 # --- batch norm: a per-channel affine map ----------------------------------------------
 
 
-def _bn_vector(kernel: FuncOp) -> int:
-    op = kernel.computation
-    return vector_width(element_ctype(kernel, op.input), math.prod(op.input.type.get_shape()))
+def _bn_elements(kernel: FuncOp) -> int:
+    return math.prod(kernel.computation.input.type.get_shape())
 
 
-def configure_batch_norm(kernel: FuncOp) -> LaunchAttr:
+def _bn_launch(kernel: FuncOp, vector: int) -> LaunchAttr:
     """One thread per `vector` consecutive elements (each finds its own channel)."""
-    vector = _bn_vector(kernel)
-    elements = math.prod(kernel.computation.input.type.get_shape())
-    return LaunchAttr([grid_stride_blocks(elements // vector, BLOCK_SIZE)], [BLOCK_SIZE], 0, {"vector": vector})
+    blocks = grid_stride_blocks(_bn_elements(kernel) // vector, BLOCK_SIZE)
+    return LaunchAttr("grid_stride", [blocks], [BLOCK_SIZE], 0, {"vector": vector})
+
+
+def _bn_vectors(kernel: FuncOp) -> list[int]:
+    return vector_widths(element_ctype(kernel, kernel.computation.input), _bn_elements(kernel))
+
+
+def configure_batch_norm(kernel: FuncOp, target: Target = DEFAULT) -> LaunchAttr:
+    return _bn_launch(kernel, _bn_vectors(kernel)[0])
+
+
+def candidates_batch_norm(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
+    return [_bn_launch(kernel, vector) for vector in _bn_vectors(kernel)]
+
+
+def _bn_problem(kernel: FuncOp, launch: LaunchAttr) -> str | None:
+    why = tactic_problem(kernel, launch, ["grid_stride"])
+    if why is not None:
+        return why
+    why = vector_problem(launch.tile_params.get("vector", 1), _bn_elements(kernel), "elements")
+    if why is not None:
+        return why
+    if launch.block_dims != (BLOCK_SIZE, 1, 1):
+        return f"the launch's block {list(launch.block_dims)} is not the {[BLOCK_SIZE, 1, 1]} its tile parameters {launch.tile_params} need"
+    return None
+
+
+def check_batch_norm(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str | None:
+    return _bn_problem(kernel, launch)
 
 
 def emit_batch_norm(kernel: FuncOp, launch: LaunchAttr) -> str:
     """y = x * f + (bias - mean * f), f = scale / sqrt(var + eps): the reference's order."""
     op = kernel.computation
-    check_block(kernel, launch, (BLOCK_SIZE, 1, 1))
+    why = _bn_problem(kernel, launch)
+    if why is not None:
+        raise refuse(kernel, op, why)
     p = Planes.of(op)
-    elements = math.prod(op.input.type.get_shape())
+    elements = _bn_elements(kernel)
     vector = launch.tile_params.get("vector", 1)
     ctype = element_ctype(kernel, op.input)
-    if vector < 1 or elements % vector:
-        raise refuse(kernel, op, f"cannot move {vector} elements per thread ({elements} elements)")
     acc = ctype.compute
     eps, sqrt = literal(float_of(op.epsilon), acc), math_fn("sqrt", ctype)
 
@@ -249,11 +330,11 @@ def emit_batch_norm(kernel: FuncOp, launch: LaunchAttr) -> str:
     return grid_stride_kernel(kernel, elements // vector, body)
 
 
-_PLANE = Generator(configure_plane, emit_plane)
+_PLANE = Generator(configure_plane, emit_plane, candidates_plane, check_plane)
 
 GENERATORS: dict[type, Generator] = {
     GlobalAveragePoolOp: _PLANE,
     GlobalMaxPoolOp: _PLANE,
     InstanceNormOp: _PLANE,
-    BatchNormOp: Generator(configure_batch_norm, emit_batch_norm),
+    BatchNormOp: Generator(configure_batch_norm, emit_batch_norm, candidates_batch_norm, check_batch_norm),
 }

@@ -5,7 +5,12 @@ family's table (`plane`: global pools, batch and instance norm; `scan`: cum_sum)
 A windowed pool is one thread per output element (grid-stride loop) running the window
 loop, 1-D to 3-D, in either layout. Channels last, consecutive threads take consecutive
 channels, so every tap's loads coalesce, and each thread moves `vector` channels in one
-access of up to 16 bytes when the channel count allows (tile `{vector = 4}`).
+access of up to 16 bytes when the channel count allows (tactic `grid_stride`, tile
+`{vector = 4}`; candidates: every width the channels allow).
+
+The family's tactics: `grid_stride` (windowed pools, batch norm: a thread per output or
+vector of outputs), `plane_rows` / `channel_columns` (global pools and instance norm,
+NCHW / NHWC: `plane.py`), `line_per_thread` / `line_per_warp` (cum_sum: `scan.py`).
 
 The rules are the reference's (`runtime/reference/nn.py`): taps outside the input are
 padding; a max never takes one unless the whole window is padding (then -inf, or the
@@ -30,17 +35,21 @@ from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.pool import plane, scan
 from passes.codegen.pool.support import (
     BLOCK_SIZE,
-    check_block,
     element_ctype,
     grid_stride_kernel,
     lowest,
     max_of,
     refuse,
+    tactic_problem,
+    vector_problem,
     vector_struct,
-    vector_width,
+    vector_widths,
 )
 from passes.codegen.common.types import CType, literal
 from passes.codegen.generator import Generator, grid_stride_blocks
+from passes.codegen.target import DEFAULT, Target
+
+TACTIC = "grid_stride"
 
 
 @dataclass(frozen=True)
@@ -89,19 +98,47 @@ def _check(kernel: FuncOp) -> Operation:
     return op
 
 
-def _vector(kernel: FuncOp, op: Operation) -> int:
-    """Channels per thread: channels last only, and not with the indices result."""
+def _vectors(kernel: FuncOp, op: Operation) -> list[int]:
+    """Channels per thread, widest first: channels last only, and not with the indices result."""
     if not is_channels_last(op):
-        return 1
-    return vector_width(element_ctype(kernel, op.input), Window.of(op).channels)
+        return [1]
+    return vector_widths(element_ctype(kernel, op.input), Window.of(op).channels)
 
 
-def configure(kernel: FuncOp) -> LaunchAttr:
+def _launch(op: Operation, vector: int) -> LaunchAttr:
     """One thread per `vector` outputs, 256 to a block."""
-    op = _check(kernel)
-    vector = _vector(kernel, op)
     blocks = grid_stride_blocks(Window.of(op).outputs // vector, BLOCK_SIZE)
-    return LaunchAttr([blocks], [BLOCK_SIZE], 0, {"vector": vector})
+    return LaunchAttr(TACTIC, [blocks], [BLOCK_SIZE], 0, {"vector": vector})
+
+
+def configure(kernel: FuncOp, target: Target = DEFAULT) -> LaunchAttr:
+    op = _check(kernel)
+    return _launch(op, _vectors(kernel, op)[0])
+
+
+def candidates(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
+    op = _check(kernel)
+    return [_launch(op, vector) for vector in _vectors(kernel, op)]
+
+
+def _launch_problem(kernel: FuncOp, op: Operation, launch: LaunchAttr) -> str | None:
+    why = tactic_problem(kernel, launch, [TACTIC])
+    if why is not None:
+        return why
+    w = Window.of(op)
+    vector = launch.tile_params.get("vector", 1)
+    if vector != 1 and not w.channels_last:
+        return f"cannot move {vector} channels per thread (channels first)"
+    why = vector_problem(vector, w.channels, "channels")
+    if why is not None:
+        return why
+    if launch.block_dims != (BLOCK_SIZE, 1, 1):
+        return f"the launch's block {list(launch.block_dims)} is not the {[BLOCK_SIZE, 1, 1]} its tile parameters {launch.tile_params} need"
+    return None
+
+
+def check(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str | None:
+    return _launch_problem(kernel, _check(kernel), launch)
 
 
 def _acc_type(ctype: CType) -> str:
@@ -188,11 +225,11 @@ def _divisor(w: Window, include_pad: bool, acc: str) -> list[str]:
 
 def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
     op = _check(kernel)
+    why = _launch_problem(kernel, op, launch)
+    if why is not None:
+        raise refuse(kernel, op, why)
     w = Window.of(op)
     vector = launch.tile_params.get("vector", 1)
-    if vector < 1 or (vector > 1 and (not w.channels_last or w.channels % vector)):
-        raise refuse(kernel, op, f"cannot move {vector} channels per thread ({w.channels} channels)")
-    check_block(kernel, launch, (BLOCK_SIZE, 1, 1))
     ctype = element_ctype(kernel, op.input)
     acc = _acc_type(ctype)
     body = _decompose(w, vector)
@@ -253,7 +290,7 @@ def _max_with_indices(w: Window, ctype: CType, column_major: bool) -> list[str]:
     ]
 
 
-_POOL = Generator(configure, emit)
+_POOL = Generator(configure, emit, candidates, check)
 
 GENERATORS: dict[type, Generator] = {
     MaxPoolOp: _POOL,

@@ -4,10 +4,11 @@ order, as the reference (np.cumsum) does: the same additions in the same order.
 The input is viewed as (outer, L, inner); consecutive threads take consecutive `inner`
 positions, so when the axis is not the last one every step's loads coalesce. Along the
 last axis, lines of at least `WARP_SCAN_LENGTH` get a warp each instead (a shuffle scan
-per 32-element chunk, coalesced), the position-id cumsums of transformers for one. Sums are
-kept in float for f16/bf16 (rounded once, as the reference), in the type itself for
-f32/f64, and for integers in the unsigned type of the same width, so that overflow wraps
-as numpy's does (signed overflow is undefined in C).
+per 32-element chunk, coalesced), the position-id cumsums of transformers for one. These
+are the tactics `line_per_thread` and `line_per_warp` (along the last axis only, where
+both are candidates). Sums are kept in float for f16/bf16 (rounded once, as the
+reference), in the type itself for f32/f64, and for integers in the unsigned type of the
+same width, so that overflow wraps as numpy's does (signed overflow is undefined in C).
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from dialects.graph import CumSumOp
 from dialects.graph.base import int_of
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.types import CType, kernel_signature, pointer_params
-from passes.codegen.generator import Generator, grid_stride_blocks
-from passes.codegen.pool.support import BLOCK_SIZE, check_block, element_ctype, grid_stride_kernel, refuse
+from passes.codegen.generator import Generator, grid_stride_blocks, refused_tactic
+from passes.codegen.pool.support import BLOCK_SIZE, element_ctype, grid_stride_kernel, refuse, tactic_problem
+from passes.codegen.target import DEFAULT, Target
+
+TACTICS = ("line_per_thread", "line_per_warp")
 
 
 def _view(op: CumSumOp) -> tuple[int, int, int]:
@@ -38,19 +42,49 @@ WARP_SCAN_LENGTH = 64
 """Lines along the last axis at least this long are scanned by a warp each, not a thread."""
 
 
-def configure(kernel: FuncOp) -> LaunchAttr:
-    """A thread per line, or along the last axis with long lines a warp per line (tile
-    `{warp_per_line = 1}`)."""
-    outer, length, inner = _view(kernel.computation)
-    if inner == 1 and length >= WARP_SCAN_LENGTH:
-        return LaunchAttr([grid_stride_blocks(outer, BLOCK_SIZE // 32)], [BLOCK_SIZE], 0, {"warp_per_line": 1})
-    return LaunchAttr([grid_stride_blocks(outer * inner, BLOCK_SIZE)], [BLOCK_SIZE])
+def _launch(kernel: FuncOp, tactic: str) -> LaunchAttr:
+    outer, _, inner = _view(kernel.computation)
+    lines_per_block = BLOCK_SIZE // 32 if tactic == "line_per_warp" else BLOCK_SIZE
+    return LaunchAttr(tactic, [grid_stride_blocks(outer * inner, lines_per_block)], [BLOCK_SIZE])
+
+
+def _tactics(kernel: FuncOp) -> tuple[str, ...]:
+    """Along the last axis a warp may take a line; elsewhere a thread takes one."""
+    _, _, inner = _view(kernel.computation)
+    return TACTICS if inner == 1 else ("line_per_thread",)
+
+
+def configure(kernel: FuncOp, target: Target = DEFAULT) -> LaunchAttr:
+    """A thread per line, or along the last axis with long lines a warp per line."""
+    _, length, inner = _view(kernel.computation)
+    return _launch(kernel, "line_per_warp" if inner == 1 and length >= WARP_SCAN_LENGTH else "line_per_thread")
+
+
+def candidates(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
+    return [_launch(kernel, tactic) for tactic in _tactics(kernel)]
+
+
+def _launch_problem(kernel: FuncOp, launch: LaunchAttr) -> str | None:
+    why = tactic_problem(kernel, launch, TACTICS)
+    if why is not None:
+        return why
+    if launch.tactic_name not in _tactics(kernel):
+        return refused_tactic(launch.tactic_name, "a warp per line runs along the last axis only")
+    if launch.block_dims != (BLOCK_SIZE, 1, 1):
+        return f"the launch's block {list(launch.block_dims)} is not the {[BLOCK_SIZE, 1, 1]} the scan needs"
+    return None
+
+
+def check(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str | None:
+    return _launch_problem(kernel, launch)
 
 
 def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
     op = kernel.computation
-    check_block(kernel, launch, (BLOCK_SIZE, 1, 1))
-    if launch.tile_params.get("warp_per_line"):
+    why = _launch_problem(kernel, launch)
+    if why is not None:
+        raise refuse(kernel, op, why)
+    if launch.tactic_name == "line_per_warp":
         return _emit_warp_scan(kernel, op)
     outer, length, inner = _view(op)
     ctype = element_ctype(kernel, op.input)
@@ -80,8 +114,6 @@ def _emit_warp_scan(kernel: FuncOp, op: CumSumOp) -> str:
     are regrouped, so floats may differ from the sequential sum by rounding; integers are
     exact (they wrap the same)."""
     outer, length, inner = _view(op)
-    if inner != 1:
-        raise refuse(kernel, op, "runs a warp per line only along the last axis")
     ctype = element_ctype(kernel, op.input)
     acc = _shuffle_type(ctype)
     position = f"{length - 1}LL - j" if int_of(op.reverse) else "j"
@@ -126,4 +158,4 @@ def _shuffle_type(ctype: CType) -> str:
     return "unsigned long long" if ctype.itemsize == 8 else "unsigned int"
 
 
-GENERATORS: dict[type, Generator] = {CumSumOp: Generator(configure, emit)}
+GENERATORS: dict[type, Generator] = {CumSumOp: Generator(configure, emit, candidates, check)}

@@ -11,6 +11,7 @@ from xdsl.ir import Operation
 from dialects.errors import OptcError
 from dialects.kernel import FuncOp
 from passes.codegen.common.types import CType, ctype_of, kernel_signature, literal, pointer_params
+from passes.codegen.generator import unknown_tactic
 
 BLOCK_SIZE = 256
 """Threads per block of the one-thread-per-output kernels."""
@@ -48,14 +49,31 @@ def max_of(a: str, b: str, ctype: CType) -> str:
     return f"({b} > {a} ? {b} : {a})"
 
 
+def vector_widths(ctype: CType, divides: int) -> list[int]:
+    """Elements per vector access, widest first: the powers of two that divide `divides`
+    (the channel or element count, so every accessed offset is a multiple of it and, with
+    the runtime's 256-byte aligned buffers, aligned) and whose bytes fit in 16."""
+    return [w for w in (16, 8, 4, 2) if w * ctype.itemsize <= 16 and divides % w == 0] + [1]
+
+
 def vector_width(ctype: CType, divides: int) -> int:
-    """Elements per vector access: the largest power of two that divides `divides` (the
-    channel or element count, so every accessed offset is a multiple of it and, with the
-    runtime's 256-byte aligned buffers, aligned) and whose bytes fit in 16."""
-    width = 16 // ctype.itemsize
-    while width > 1 and divides % width:
-        width //= 2
-    return max(width, 1)
+    """The widest of `vector_widths`."""
+    return vector_widths(ctype, divides)[0]
+
+
+def vector_problem(vector: int, divides: int, what: str) -> str | None:
+    """Why `vector` elements per access cannot tile `divides` of `what` (None when they can):
+    a power of two (the Vec struct's alignment) that divides it."""
+    if vector < 1 or vector & (vector - 1) or divides % vector:
+        return f"cannot move {vector} {what} per thread ({divides} {what})"
+    return None
+
+
+def tactic_problem(kernel: FuncOp, launch, tactics) -> str | None:
+    """Why `launch`'s tactic is not one of this kernel's `tactics` (None when it is)."""
+    if launch.tactic_name in tactics:
+        return None
+    return unknown_tactic(f"'{kernel.computation.name}'", launch.tactic_name, tactics)
 
 
 def vector_struct(ctype: CType, width: int) -> str:
@@ -77,12 +95,3 @@ def grid_stride_kernel(kernel: FuncOp, count: int, body: list[str], prelude: lis
         "         i += (long long)gridDim.x * blockDim.x) {\n"
         f"{lines}\n    }}\n}}\n"
     )
-
-
-def check_block(kernel: FuncOp, launch, block: tuple[int, int, int]) -> None:
-    """The emitted code assumes `block`; a launch that says otherwise is a bug upstream."""
-    if tuple(launch.block_dims) != tuple(block):
-        raise OptcError(
-            f"cuda codegen of {where(kernel)}: the launch's block {list(launch.block_dims)} is not the "
-            f"{list(block)} its tile parameters {launch.tile_params} need"
-        )

@@ -17,6 +17,15 @@ written in the first pass, when they are computed. A batch norm (inference) is a
 with no statistics: per element, with its channel's parameters. The loops and
 cross-thread reductions are in `reduction/skeleton.py`.
 
+The tactics are the loop shapes of `reduction/skeleton.py`, named by who holds a row:
+`row_per_thread` (threads_per_row = 1: a row of at most one vector), `row_per_warp`
+(2..32 threads, all-reduced with shuffles), `row_per_block` (64..1024 threads, across
+warps through shared memory) and, where the reduced axes are not innermost,
+`columns_per_block` (block_inner columns of a block, block_reduce threads splitting the
+reduced axis). Row mode or column mode is what the kernel is; the tactic within row mode,
+the threads per row and the vector width are choices (candidates: ROW_THREADS × every
+vector width the row allows; COLUMN_INNER × COLUMN_REDUCE).
+
 Refused with an OptcError naming the kernel: a region with several anchors, a full-shape
 epilogue after a reduction whose shape does not broadcast along the rows (keepdims=0 over
 the last axes), i1 reductions other than max/min/sum/prod, and values yielded that are not
@@ -52,9 +61,9 @@ from passes.codegen.reduction.skeleton import (
     warp_allreduce,
 )
 from passes.codegen.common.types import CType, ctype_of, kernel_signature, literal, pointer_params
-from passes.codegen.generator import Generator
+from passes.codegen.generator import Generator, refused_tactic, unknown_tactic
 from passes.codegen.reduction.ops import Recipe, recipe
-from passes.codegen.target import DEFAULT
+from passes.codegen.target import DEFAULT, Target
 
 ANCHORS = (
     graph.SoftmaxOp,
@@ -73,6 +82,18 @@ CACHE_LIMIT = 64
 
 ROW_BLOCK = 128
 """Threads per block when a warp or less holds a row."""
+
+ROW_TACTICS = {"row_per_thread": (1, 1), "row_per_warp": (2, 32), "row_per_block": (64, 1024)}
+"""Row-mode tactics and the threads per row (a power of two) each takes."""
+COLUMN_TACTIC = "columns_per_block"
+ROW_THREADS = tuple(1 << k for k in range(11))
+"""Threads per row the row-mode candidates take (1..1024), up to what the row can use."""
+COLUMN_INNER = (32, 64, 128)
+"""block_inner of the column-mode candidates (the inner extent rounded up, when below 32)."""
+COLUMN_REDUCE = (1, 2, 4, 8, 16, 32)
+"""block_reduce of the column-mode candidates, up to the reduced extent rounded up."""
+MAX_THREADS = 1024
+"""CUDA's threads per block (the launch attribute's own limit)."""
 
 
 # --- the region, taken apart ---------------------------------------------------------------
@@ -234,45 +255,89 @@ def _element_arrays(plan: Plan) -> list[CType]:
     return types or [plan.x]
 
 
-def _rows_per_block(threads: int, rows: int) -> int:
+def _rows_per_block(threads: int, rows: int, target: Target) -> int:
     """Rows of one block when a warp or less holds a row: up to ROW_BLOCK threads, but
     fewer rows when that would leave SMs idle (BERT's 128 rows of 768 get one warp-sized
     block each rather than 32 blocks of four)."""
     if threads > 32:
         return 1
     per_block = max(1, ROW_BLOCK // threads)
-    while per_block > 1 and -(-rows // per_block) < 2 * DEFAULT.sm_count and (threads * per_block) > 32:
+    while per_block > 1 and -(-rows // per_block) < 2 * target.sm_count and (threads * per_block) > 32:
         per_block //= 2
     return per_block
 
 
-def configure(kernel: FuncOp) -> LaunchAttr:
+def _row_tactic(threads: int) -> str:
+    return next(name for name, (low, high) in ROW_TACTICS.items() if low <= threads <= high)
+
+
+def _row_vectors(plan: Plan) -> list[int]:
+    """Vector widths (elements) a row allows, widest first: powers of two of at most 16
+    bytes of the widest element array that divide the row (contiguous rows only)."""
+    geo = plan.geo
+    if not geo.contiguous:
+        return [1]
+    widest = max(t.itemsize for t in _element_arrays(plan))
+    return [v for v in (16, 8, 4, 2, 1) if v * widest <= 16 and geo.reduced % v == 0]
+
+
+def _row_launch(plan: Plan, threads: int, vector: int, target: Target) -> LaunchAttr:
+    """`threads` per row moving `vector` elements a step; the register cache where the row
+    is read again and a thread's share of it is small."""
+    geo = plan.geo
+    chunks = -(-geo.reduced // vector)
+    rows_per_block = _rows_per_block(threads, geo.outer, target)
+    steps = -(-chunks // threads)
+    limit = CACHE_LIMIT // (2 if plan.x.compute == "double" else 1)
+    cache = int(plan.has_write and bool(plan.recipe.stats) and steps * vector <= limit)
+    grid = -(-geo.outer // rows_per_block)
+    tile = {"threads_per_row": threads, "rows_per_block": rows_per_block, "vector": vector, "cache": cache}
+    return LaunchAttr(_row_tactic(threads), [max(1, grid)], [threads * rows_per_block], 0, tile)
+
+
+def _column_launch(geo: Geometry, block_inner: int, block_reduce: int) -> LaunchAttr:
+    grid = geo.outer * -(-geo.inner // block_inner)
+    tile = {"block_inner": block_inner, "block_reduce": block_reduce}
+    return LaunchAttr(COLUMN_TACTIC, [max(1, grid)], [block_inner, block_reduce], 0, tile)
+
+
+def configure(kernel: FuncOp, target: Target = DEFAULT) -> LaunchAttr:
     """Row mode: threads per row and vector width from the row length; column mode: 32-128
     threads along the inner axis, the rest of 256 along the reduced one."""
     plan = _planned(kernel, cached=False)
     geo = plan.geo
     if geo.row_mode:
-        widest = max(t.itemsize for t in _element_arrays(plan))
-        vector = max(1, 16 // widest) if geo.contiguous else 1
-        while geo.reduced % vector:
-            vector //= 2
+        vector = _row_vectors(plan)[0]
         chunks = -(-geo.reduced // vector)
         if chunks <= 32 * 8:
             threads = min(32, _pow2_at_least(chunks))
         else:
             threads = min(1024, _pow2_at_least(-(-chunks // 4)))
-        rows_per_block = _rows_per_block(threads, geo.outer)
-        steps = -(-chunks // threads)
-        limit = CACHE_LIMIT // (2 if plan.x.compute == "double" else 1)
-        cache = int(plan.has_write and bool(plan.recipe.stats) and steps * vector <= limit)
-        grid = -(-geo.outer // rows_per_block)
-        tile = {"threads_per_row": threads, "rows_per_block": rows_per_block, "vector": vector, "cache": cache}
-        return LaunchAttr([max(1, grid)], [threads * rows_per_block], 0, tile)
+        return _row_launch(plan, threads, vector, target)
     block_inner = min(128, max(32, _pow2_at_least(geo.inner))) if geo.inner >= 32 else _pow2_at_least(geo.inner)
     block_reduce = max(1, min(32, 256 // block_inner, _pow2_at_least(geo.reduced)))
-    grid = geo.outer * -(-geo.inner // block_inner)
-    tile = {"block_inner": block_inner, "block_reduce": block_reduce}
-    return LaunchAttr([max(1, grid)], [block_inner, block_reduce], 0, tile)
+    return _column_launch(geo, block_inner, block_reduce)
+
+
+def candidates(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
+    """Row mode: every threads-per-row the row can use with every vector width it allows;
+    column mode: every (block_inner, block_reduce) of the tables the extents can use."""
+    plan = _planned(kernel, cached=False)
+    geo = plan.geo
+    if geo.row_mode:
+        return [
+            _row_launch(plan, threads, vector, target)
+            for vector in _row_vectors(plan)
+            for threads in ROW_THREADS
+            if threads <= _pow2_at_least(-(-geo.reduced // vector))
+        ]
+    inner = COLUMN_INNER if geo.inner >= 32 else (_pow2_at_least(geo.inner),)
+    return [
+        _column_launch(geo, block_inner, block_reduce)
+        for block_inner in inner
+        for block_reduce in COLUMN_REDUCE
+        if block_reduce <= _pow2_at_least(geo.reduced) and block_inner * block_reduce <= MAX_THREADS
+    ]
 
 
 def _broadcasts(shape, out_shape) -> bool:
@@ -491,12 +556,7 @@ class _Emitter:
     def row_kernel(self) -> list[str]:
         g, t = self.geo, self.tile
         threads, rows, vector, cached = t["threads_per_row"], t["rows_per_block"], t["vector"], t["cache"]
-        if self.launch.block_dims != (threads * rows, 1, 1):
-            raise OptcError(f"{self.plan.where}: block {list(self.launch.block_dims)} is not threads_per_row x rows_per_block")
-        if g.reduced % vector or (vector > 1 and not g.contiguous):
-            raise OptcError(f"{self.plan.where}: vector {vector} does not divide the row of {g.reduced}")
-        if threads > 32 and rows != 1:
-            raise OptcError(f"{self.plan.where}: a row of more than 32 threads takes the whole block")
+        allreduce = ROW_ALLREDUCE[self.launch.tactic_name]
         steps = -(-g.reduced // (threads * vector))
         lines = [
             f"const int lane = threadIdx.x % {threads};",
@@ -546,7 +606,7 @@ class _Emitter:
                 "}",
             ]
             if stat is not None:
-                lines += warp_allreduce(stat, threads) if threads <= 32 else block_allreduce(stat, threads)
+                lines += allreduce(stat, threads)
                 lines += stat.after
         row_code = self._row_epilogue("row")
         if row_code:
@@ -556,10 +616,6 @@ class _Emitter:
     def column_kernel(self) -> list[str]:
         g, t = self.geo, self.tile
         bx, by = t["block_inner"], t["block_reduce"]
-        if self.launch.block_dims != (bx, by, 1):
-            raise OptcError(f"{self.plan.where}: block {list(self.launch.block_dims)} is not block_inner x block_reduce")
-        if t.get("cache"):
-            raise OptcError(f"{self.plan.where}: column mode has no register cache")
         tiles = -(-g.inner // bx)
         lines = [
             f"const long long o = (long long)blockIdx.x / {tiles};",
@@ -590,25 +646,80 @@ class _Emitter:
         return lines
 
 
+ROW_ALLREDUCE = {"row_per_thread": warp_allreduce, "row_per_warp": warp_allreduce, "row_per_block": block_allreduce}
+"""How each row-mode tactic combines a row's partials (a lone thread's width-1 shuffle loop is empty)."""
+ROW_KEYS = ("threads_per_row", "rows_per_block", "vector", "cache")
+COLUMN_KEYS = ("block_inner", "block_reduce")
+
+
+def _tactic_problem(geo: Geometry, tactic: str) -> str | None:
+    own = list(ROW_TACTICS) if geo.row_mode else [COLUMN_TACTIC]
+    if tactic in own:
+        return None
+    if tactic not in (*ROW_TACTICS, COLUMN_TACTIC):
+        return unknown_tactic("reduction", tactic, [*ROW_TACTICS, COLUMN_TACTIC])
+    mode = "innermost, so a row is contiguous" if geo.row_mode else "not innermost, so threads take columns"
+    return refused_tactic(tactic, f"its reduced axes are {mode} ({', '.join(own)})")
+
+
+def _row_problem(geo: Geometry, launch: LaunchAttr) -> str | None:
+    t = launch.tile_params
+    threads, rows, vector = t["threads_per_row"], t["rows_per_block"], t["vector"]
+    low, high = ROW_TACTICS[launch.tactic_name]
+    if threads & (threads - 1) or not low <= threads <= high:
+        return f"tactic {launch.tactic_name} takes a power of two from {low} to {high} threads per row, got {threads}"
+    if rows < 1 or launch.block_dims != (threads * rows, 1, 1):
+        return f"block {list(launch.block_dims)} is not threads_per_row x rows_per_block"
+    if vector < 1 or geo.reduced % vector or (vector > 1 and not geo.contiguous):
+        return f"vector {vector} does not divide the row of {geo.reduced}"
+    if threads > 32 and rows != 1:
+        return "a row of more than 32 threads takes the whole block"
+    if threads > 1 and threads * rows % 32:
+        return f"the shuffles of {threads} threads per row need whole warps, got a block of {threads * rows}"
+    return None
+
+
+def _column_problem(geo: Geometry, launch: LaunchAttr) -> str | None:
+    t = launch.tile_params
+    if launch.block_dims != (t["block_inner"], t["block_reduce"], 1):
+        return f"block {list(launch.block_dims)} is not block_inner x block_reduce"
+    if t.get("cache"):
+        return "column mode has no register cache"
+    return None
+
+
+def _launch_problem(plan: Plan, launch: LaunchAttr) -> str | None:
+    """Why the kernel cannot take `launch` (None when it can)."""
+    geo = plan.geo
+    why = _tactic_problem(geo, launch.tactic_name)
+    if why is not None:
+        return why
+    keys = ROW_KEYS if geo.row_mode else COLUMN_KEYS
+    if any(k not in launch.tile_params for k in keys):
+        return f"a {'row' if geo.row_mode else 'column'}-mode launch needs tile {', '.join(keys)}"
+    return _row_problem(geo, launch) if geo.row_mode else _column_problem(geo, launch)
+
+
+def check(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str | None:
+    """Why `launch` cannot run this kernel (no target limit applies: blocks of at most 1024
+    threads, a few words of static shared memory per statistic)."""
+    return _launch_problem(_planned(kernel, cached=bool(launch.tile_params.get("cache", 0))), launch)
+
+
 def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
     """The CUDA C of one reduction kernel.func for its launch configuration."""
-    tile = launch.tile_params
-    plan = _planned(kernel, cached=bool(tile.get("cache", 0)))
+    plan = _planned(kernel, cached=bool(launch.tile_params.get("cache", 0)))
+    why = _launch_problem(plan, launch)
+    if why is not None:
+        raise OptcError(f"{plan.where}: {why}")
     emitter = _Emitter(plan, launch)
-    if plan.geo.row_mode:
-        if "threads_per_row" not in tile:
-            raise OptcError(f"{plan.where}: a row-mode launch needs tile threads_per_row, rows_per_block, vector, cache")
-        body = emitter.row_kernel()
-    else:
-        if "block_inner" not in tile:
-            raise OptcError(f"{plan.where}: a column-mode launch needs tile block_inner, block_reduce")
-        body = emitter.column_kernel()
+    body = emitter.row_kernel() if plan.geo.row_mode else emitter.column_kernel()
     threads = math.prod(launch.block_dims)
     signature = kernel_signature(plan.name, pointer_params(kernel), threads)
     return signature + "\n{\n" + "\n".join(indent(body, 1)) + "\n}\n"
 
 
-_GENERATOR = Generator(configure, emit)
+_GENERATOR = Generator(configure, emit, candidates, check)
 
 GENERATORS: dict[type, Generator] = {
     op: _GENERATOR
