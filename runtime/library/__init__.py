@@ -1,0 +1,1 @@
+"""Vendor-library tactics: calls into CUDA libraries that an engine runs beside its own kernels."""
