@@ -405,11 +405,12 @@ def _submit(sig: _Signature, pool: ThreadPoolExecutor, arch: str, session: _Sess
 
 def _candidate(sig: _Signature, index: int, entry: str, cubin: bytes) -> Candidate:
     from compiler.engine_build import kernel_params
+    from passes.codegen.registry import workspace_bytes
 
     kernel, launch = sig.kernels[0], sig.launches[index]
     run = KernelRun(
         cubin, entry, launch.grid_dims, launch.block_dims, launch.shared_bytes,
-        kernel_params(kernel), len(kernel.function_type.outputs.data),
+        kernel_params(kernel), len(kernel.function_type.outputs.data), workspace_bytes(kernel, launch),
     )
     return Candidate(sig.name, sig.digest, launch, run)
 

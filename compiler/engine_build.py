@@ -49,6 +49,7 @@ from dialects.kernel import FuncOp, LaunchOp
 from dialects.weights import check_weights, store_of
 from passes.codegen.common.types import device_itemsize
 from passes.codegen.cuda import kernel_source, launch_of
+from passes.codegen.registry import workspace_bytes
 from passes.codegen.target import Target, measured, named
 from passes.memory.plan_memory import ARENA_ATTR, live_buffers
 from runtime.cuda import compile_cuda
@@ -258,11 +259,13 @@ class _Layout:
         return data + b"\0" * (self.size - len(data))
 
 
-def kernel_params(kernel: FuncOp) -> tuple[ParamSpec, ...]:
-    """The tensors a kernel's pointer parameters take: its arguments, then its results."""
+def kernel_params(kernel: FuncOp, workspace: int = 0) -> tuple[ParamSpec, ...]:
+    """The tensors a kernel's pointer parameters take: its arguments, then its results (then
+    its tactic's `workspace` bytes, when it has some)."""
     where = f"@{kernel.sym_name.data}"
     types = [*kernel.function_type.inputs.data, *kernel.function_type.outputs.data]
-    return tuple(ParamSpec(_device_type_name(t, where), tuple(t.get_shape())) for t in types)
+    params = tuple(ParamSpec(_device_type_name(t, where), tuple(t.get_shape())) for t in types)
+    return (*params, ParamSpec("uint8", (workspace,), workspace=True)) if workspace else params
 
 
 def _computed_ops(kernel: FuncOp) -> tuple[str, ...]:
@@ -414,9 +417,22 @@ def compile_engine(module: ModuleOp, arch: str, target: Target | None = None) ->
     unique = dict(entries.values())  # entry -> source: each distinct kernel compiled once
     images = _compile_all(list(unique), list(unique.values()), arch)
     image_of = {entry: index for index, entry in enumerate(unique)}
+    chosen = {name: launch_of(kernel, target) for name, kernel in kernels.items()}
+    workspace = {name: workspace_bytes(kernel, chosen[name]) for name, kernel in kernels.items()}
+    memory = main.attributes.get(ARENA_ATTR)
+    stats = {k: v.value.data for k, v in memory.data.items() if k != "strategy"} if memory else {}
+    # every tactic's scratch memory: one range of the arena past the planned buffers (launches
+    # run one after another), zeroed when the engine loads
+    scratch = Slot("arena", -(-stats.get("bytes", 0) // ALIGNMENT) * ALIGNMENT)
+    launches = [
+        LaunchSpec(launch.kernel, (*launch.args, scratch)) if workspace[launch.kernel] else launch for launch in launches
+    ]
+    arena_bytes = scratch.offset + max(workspace.values(), default=0) if any(workspace.values()) else stats.get("bytes", 0)
+    if any(workspace.values()):
+        stats["workspace"] = max(workspace.values())
     specs = []
     for name, kernel in kernels.items():
-        launch = launch_of(kernel, target)
+        launch = chosen[name]
         nbytes, flops, dtype = kernel_cost(kernel)
         entry_name = entries[name][0]
         specs.append(
@@ -433,17 +449,15 @@ def compile_engine(module: ModuleOp, arch: str, target: Target | None = None) ->
                 flops=flops,
                 dtype=dtype,
                 entry=entry_name,
-                params=kernel_params(kernel),
+                params=kernel_params(kernel, workspace[name]),
             )
         )
-    memory = main.attributes.get(ARENA_ATTR)
-    stats = {k: v.value.data for k, v in memory.data.items() if k != "strategy"} if memory else {}
     plan = EnginePlan(
         inputs=tuple(input_specs),
         outputs=tuple(output_specs),
         kernels=tuple(specs),
         launches=tuple(launches),
-        region_bytes={"inputs": inputs.size, "weights": weights.size, "arena": stats.get("bytes", 0)},
+        region_bytes={"inputs": inputs.size, "weights": weights.size, "arena": arena_bytes},
         arch=arch,
         memory=stats,
         buffers=_buffer_specs(launch_ops, returned, [launch.kernel for launch in launches]),

@@ -17,7 +17,14 @@ stages, vector width, ...). The contract, which an autotuner sits inside:
   argument then a pointer per result (`common.types.pointer_params`). It dispatches on
   `launch.tactic_name`: the variant is decided once, in the tactic, and a tactic the
   family does not have, or one this kernel cannot take (`mma` on f32), is an OptcError
-  naming the kernel, the tactic and why.
+  naming the kernel, the tactic and why;
+- `workspace(kernel, launch) -> int`: bytes of scratch device memory the tactic needs (0 for
+  most: split-K's partial sums and tile counters, a library's workspace). A tactic with a
+  workspace takes one more pointer after its results, `unsigned char* __restrict__
+  workspace` (`common.types.WORKSPACE_PARAM`). The engine places it in the arena, past
+  every planned buffer, zeroed when the engine loads; a tactic that needs zeros there
+  (counters) leaves them zero when it ends, so that every launch and CUDA-graph replay
+  finds them so.
 
 What emit refuses does not depend on the target (emit is not given one); the target's
 limits are check's. Families register their generators by op class in `registry.py`,
@@ -43,6 +50,11 @@ def always_fits(kernel: FuncOp, launch: LaunchAttr, target: Target) -> str | Non
     return None
 
 
+def no_workspace(kernel: FuncOp, launch: LaunchAttr) -> int:
+    """A tactic that needs no scratch memory."""
+    return 0
+
+
 @dataclass(frozen=True)
 class Generator:
     configure: Callable[[FuncOp, Target], LaunchAttr]
@@ -53,6 +65,8 @@ class Generator:
     """Every tactic worth timing, from the family's declared tables."""
     check: Callable[[FuncOp, LaunchAttr, Target], str | None] = always_fits
     """Why a tactic cannot run on a target, or None."""
+    workspace: Callable[[FuncOp, LaunchAttr], int] = no_workspace
+    """Bytes of zeroed scratch memory the tactic needs (an extra trailing pointer)."""
 
 
 def unknown_tactic(family: str, tactic: str, known: Iterable[str]) -> str:

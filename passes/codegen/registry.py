@@ -46,3 +46,8 @@ def tactics(kernel: FuncOp, target: Target) -> list[LaunchAttr]:
         if launch not in chosen and generator.check(kernel, launch, target) is None:
             chosen.append(launch)
     return chosen
+
+
+def workspace_bytes(kernel: FuncOp, launch: LaunchAttr) -> int:
+    """Bytes of zeroed scratch memory `launch` needs for `kernel` (generator.py)."""
+    return generator_for(kernel).workspace(kernel, launch)

@@ -41,6 +41,8 @@ class Engine:
             )
         self.stream = Stream()
         self.regions = {r: DeviceBuffer(max(self.plan.region_bytes.get(r, 0), 1)) for r in REGIONS}
+        # the tactics' workspaces (past the planned buffers) start zeroed: split-K's counters
+        self.regions["arena"].fill_bytes(0, self.stream)
         if image.weights:
             self.regions["weights"].copy_from_host(np.frombuffer(image.weights, np.uint8))
         specs = {spec.name: spec for spec in self.plan.kernels}

@@ -95,6 +95,9 @@ class ParamSpec:
 
     dtype: str
     shape: tuple[int, ...]
+    workspace: bool = False
+    """The tactic's scratch memory (uint8 bytes, zeroed at load, in the arena past every
+    planned buffer) rather than a tensor: always the last parameter."""
 
     @property
     def nbytes(self) -> int:
@@ -211,6 +214,7 @@ class EnginePlan:
             if k.image >= images:
                 raise PlanError(f"plan.kernels[{i}] '{k.name}' is in image {k.image}, but the file has {images} image(s)")
             _check_tactic(k, f"plan.kernels[{i}] '{k.name}'")
+            _check_workspace(k, f"plan.kernels[{i}] '{k.name}'")
         kernels = {k.name: k for k in self.kernels}
         for i, launch in enumerate(self.launches):
             self._check_launch(launch, kernels, f"plan.launches[{i}]")
@@ -227,6 +231,8 @@ class EnginePlan:
             raise PlanError(f"{where} passes {len(launch.args)} pointer(s) to '{kernel.name}', which takes {len(kernel.params)}")
         for j, (slot, param) in enumerate(zip(launch.args, kernel.params)):
             self._check_slot(slot, param.nbytes, f"{where}.args[{j}] of '{kernel.name}' ({param.dtype} {list(param.shape)})")
+            if param.workspace and (slot.region != "arena" or slot.offset < self.memory.get("bytes", 0)):
+                raise PlanError(f"{where}.args[{j}] of '{kernel.name}' is its workspace, which lives in the arena past the planned buffers ({self.memory.get('bytes', 0)} bytes)")
 
     def _check_slot(self, slot: Slot, nbytes: int, what: str) -> None:
         size = self.region_bytes[slot.region]
@@ -248,6 +254,13 @@ def _check_tactic(kernel: KernelSpec, where: str) -> None:
             raise PlanError(f"{where} has tile parameter '{_show(key)}', not a C identifier")
         if type(value) is not int or not 0 <= value <= MAX_TILE_VALUE:
             raise PlanError(f"{where} has tile parameter {key} = {_show(value)}, not an integer in 0..{MAX_TILE_VALUE}")
+
+
+def _check_workspace(kernel: KernelSpec, where: str) -> None:
+    """A workspace parameter is uint8 bytes and the last one."""
+    for j, param in enumerate(kernel.params):
+        if param.workspace and (j != len(kernel.params) - 1 or param.dtype != "uint8" or len(param.shape) != 1):
+            raise PlanError(f"{where}.params[{j}] is a workspace, which must be the last parameter, uint8 bytes of rank 1")
 
 
 # --- reading a plan's JSON: each reader names the field it found wrong -----------------------
@@ -351,7 +364,10 @@ def _kernel(data: object, where: str) -> KernelSpec:
     ops = _list(_get(data, "ops", where, []), f"{where}.ops")
 
     def param(value: object, at: str) -> ParamSpec:
-        return ParamSpec(_dtype(_get(value, "dtype", at), f"{at}.dtype"), _shape(_get(value, "shape", at), f"{at}.shape"))
+        workspace = _get(value, "workspace", at, False)
+        if not isinstance(workspace, bool):
+            raise PlanError(f"{at}.workspace must be a boolean, got {_kind(workspace)}")
+        return ParamSpec(_dtype(_get(value, "dtype", at), f"{at}.dtype"), _shape(_get(value, "shape", at), f"{at}.shape"), workspace)
 
     return KernelSpec(
         name=_str(_get(data, "name", where), f"{where}.name", C_IDENTIFIER),

@@ -78,6 +78,9 @@ class KernelRun:
     shared_bytes: int
     params: tuple[ParamSpec, ...]
     outputs: int
+    workspace: int = 0
+    """Bytes of zeroed scratch memory the tactic takes after its results (one buffer for
+    every set: launches run one after another)."""
 
     @property
     def inputs(self) -> tuple[ParamSpec, ...]:
@@ -183,8 +186,13 @@ class _Bench:
         self.stream = self._own(Stream())
         self.strides = [_aligned(p.nbytes) for p in run.params]
         self.buffers = [self._own(DeviceBuffer(stride * sets)) for stride in self.strides]
+        scratch = []
+        if run.workspace:
+            self.workspace = self._own(DeviceBuffer(run.workspace))
+            self.workspace.fill_bytes(0, self.stream)
+            scratch = [np.uint64(self.workspace.ptr)]
         self.packed = [
-            self.kernel.pack([np.uint64(b.ptr + s * stride) for b, stride in zip(self.buffers, self.strides)])
+            self.kernel.pack([*(np.uint64(b.ptr + s * stride) for b, stride in zip(self.buffers, self.strides)), *scratch])
             for s in range(sets)
         ]
 

@@ -143,6 +143,10 @@ def kernel_signature(name: str, params: list[str], launch_bounds: int | None = N
     return f'extern "C" __global__ void {bounds}{name}(\n    {joined})'
 
 
+WORKSPACE_PARAM = "unsigned char* __restrict__ workspace"
+"""The trailing parameter of a tactic with a workspace (passes/codegen/generator.py)."""
+
+
 def pointer_params(kernel, ctype_for=None) -> list[str]:
     """The parameter list of a kernel.func: `const T* __restrict__ in<j>` per argument, then
     `T* __restrict__ out<r>` per result. `ctype_for(element_type, where)` gives each
