@@ -29,6 +29,9 @@ from passes.registry import PASSES
 
 
 class OptcMain(xDSLOptMain):
+    _target = None
+    """The GPU `--arch` names (a passes.codegen.target.Target), or None."""
+
     version_format = "optc 0.1.0 (xdsl {xdsl_version})"
 
     def __init__(self, args: Sequence[str] | None = None):
@@ -49,8 +52,9 @@ class OptcMain(xDSLOptMain):
 
         def cuda(module: ModuleOp, stream: IO[str]) -> None:
             from passes.codegen.cuda import print_cuda
+            from passes.codegen.target import DEFAULT
 
-            print_cuda(module, stream)
+            print_cuda(module, stream, self._target or DEFAULT)
 
         self.available_targets["cuda"] = cuda
 
@@ -113,6 +117,12 @@ class OptcMain(xDSLOptMain):
             "their types through casts); fp32 (the default) changes nothing",
         )
         arg_parser.add_argument(
+            "--arch",
+            metavar="ARCH",
+            help="the GPU kernels are configured and generated for (sm_80, sm_90; default sm_90): "
+            "configure-kernels and -t cuda use its Target (passes/codegen/target.py)",
+        )
+        arg_parser.add_argument(
             "--print-ir-after-all",
             action="store_true",
             help="print the IR after every pass (to stderr)",
@@ -157,7 +167,8 @@ class OptcMain(xDSLOptMain):
             if spec:
                 raise OptcError("give either -p or --compile-to, not both")
             spec = _level_pipeline(self.args.compile_to)
-        passes = build(with_precision(spec or "", self.args.precision or "fp32"))
+        self._target = _target(self.args.arch)
+        passes = build(with_precision(spec or "", self.args.precision or "fp32"), self._target)
         self.pipeline = PassPipeline(passes, self._after_pass)
         self._checker = _checker(self.args)
         self._running: ModulePass | None = None  # the pass xDSL is applying, for errors that escape it
@@ -221,6 +232,15 @@ class OptcMain(xDSLOptMain):
             print("\n".join(sorted(IMPORTERS)))
             return
         super().run()
+
+
+def _target(arch: str | None):
+    """The Target `--arch` names, or None (configure-kernels' own option, sm_90 by default)."""
+    if arch is None:
+        return None
+    from passes.codegen.target import named
+
+    return named(arch)
 
 
 def _checker(args: argparse.Namespace):

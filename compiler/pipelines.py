@@ -147,5 +147,5 @@ def _for_target(compiler_pass: ModulePass, arch_named: bool, target: Target | No
     from passes.lowering.configure_kernels import ConfigureKernels
 
     if arch_named and compiler_pass.arch != target.arch:
-        raise OptcError(f"the pipeline configures kernels for {compiler_pass.arch}, the engine is built for {target.arch}")
+        raise OptcError(f"the pipeline configures kernels for {compiler_pass.arch}, but they are built for {target.arch}")
     return ConfigureKernels.for_target(target, compiler_pass.reconfigure)

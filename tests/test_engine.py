@@ -195,7 +195,7 @@ def test_kernels_are_configured_for_the_arch_the_engine_is_built_for(arch, block
 
 
 def test_a_pipeline_naming_another_arch_than_the_engine_is_an_error():
-    with pytest.raises(OptcError, match="the pipeline configures kernels for sm_80, the engine is built for sm_90"):
+    with pytest.raises(OptcError, match="the pipeline configures kernels for sm_80, but they are built for sm_90"):
         build_module(parse(BIG_RELU), pipeline="outline-kernels,configure-kernels{arch=sm_80},plan-memory", arch="sm_90", load=False)
 
 

@@ -2,6 +2,12 @@
 // RUN: optc %s -p "configure-kernels{arch=sm_90}" | filecheck %s --check-prefix=SM90
 // RUN: optc %s -p configure-kernels | filecheck %s --check-prefix=SM90
 // RUN: not optc %s -p "configure-kernels{arch=sm_75}" 2>&1 | filecheck %s --check-prefix=UNKNOWN
+// RUN: optc %s --arch sm_80 -p configure-kernels | filecheck %s --check-prefix=SM80
+// RUN: optc %s --arch sm_80 -t cuda | filecheck %s --check-prefix=CUDA80
+// RUN: not optc %s --arch sm_75 -p configure-kernels 2>&1 | filecheck %s --check-prefix=UNKNOWN-FLAG
+// RUN: not optc %s --arch sm_80 -p "configure-kernels{arch=sm_90}" 2>&1 | filecheck %s --check-prefix=CONFLICT
+// `optc --arch` names the GPU for the whole run: configure-kernels, and -t cuda for kernels
+// that have no tactic yet (here sm_80's 128 x 128 tiles, 2 x 2 warps: 128 threads).
 // Kernels are configured for a GPU: `arch` names its table (sm_90 by default; an unknown
 // one is refused before any pass runs). What fills the device depends on its SMs (108 on
 // an A100, 132 on an H100): the 128 blocks of 128 x 64 tiles of a 1024 x 1024 product fit
@@ -19,6 +25,10 @@
 // SM90-SAME: #kernel.launch<tactic = grid_stride, grid = [1056, 1, 1], block = [256, 1, 1], shared = 0, tile = {vector = 4}>
 
 // UNKNOWN: optc: error: pass 'configure-kernels': unknown GPU architecture 'sm_75' (known: sm_80, sm_90)
+// UNKNOWN-FLAG: optc: error: unknown GPU architecture 'sm_75' (known: sm_80, sm_90)
+// CONFLICT: optc: error: the pipeline configures kernels for sm_90, but they are built for sm_80
+// CUDA80: extern "C" __global__ void __launch_bounds__(128) k0_matmul(
+// CUDA80: const int m0 = (tile / 8) * 128, n0 = (tile % 8) * 128;
 
 kernel.func @k0_matmul(%a: tensor<1024x64xf16>, %b: tensor<64x1024xf16>) -> tensor<1024x1024xf16> {
   %y = graph.matmul %a, %b : (tensor<1024x64xf16>, tensor<64x1024xf16>) -> tensor<1024x1024xf16>

@@ -39,11 +39,12 @@ def kernels_of(module) -> list[FuncOp]:
     return [op for op in module.ops if isinstance(op, FuncOp)]
 
 
-def emit_module(module) -> str:
-    """All kernels of `module` in one self-contained `.cu` file."""
-    return _with_helpers([emit_kernel(k) for k in kernels_of(module)])
+def emit_module(module, target: Target = DEFAULT) -> str:
+    """All kernels of `module` in one self-contained `.cu` file (a kernel without a tactic
+    gets its generator's choice for `target`)."""
+    return _with_helpers([emit_kernel(k, target) for k in kernels_of(module)])
 
 
-def print_cuda(module, stream) -> None:
+def print_cuda(module, stream, target: Target = DEFAULT) -> None:
     """The `-t cuda` target of optc."""
-    print(emit_module(module), file=stream, end="")
+    print(emit_module(module, target), file=stream, end="")
