@@ -7,6 +7,7 @@
 #   bash tests/run_gpu.sh zoo          # build the zoo (torch needed) and run it on the GPU
 #   bash tests/run_gpu.sh bench        # the kernel benchmark scripts
 #   bash tests/run_gpu.sh side         # the side-by-side model benchmark (optc vs PyTorch, torch.compile)
+#   bash tests/run_gpu.sh matmuls      # every matmul of the zoo's transformers, tuned, against cuBLAS
 #   bash tests/run_gpu.sh tests node   # several stages, in order
 #
 # Where .wheels/ holds them (`bash .ci/gpu-wheels.sh` fetches them), the packages of
@@ -39,8 +40,15 @@ for stage in "$@"; do
             for script in copy_bandwidth pointwise_bandwidth reduction_bandwidth matmul_throughput conv_throughput attention_throughput; do
                 [ -f "benchmarks/$script.py" ] && python3 "benchmarks/$script.py" >"$OUT/$script.log" 2>&1
             done ;;
+        matmuls)
+            [ -f benchmarks/zoo/manifest.json ] || python3 benchmarks/build_zoo.py --exporters torchscript >"$OUT/build-zoo.log" 2>&1
+            code=0
+            for model in bert gpt2 vit recommender; do
+                python3 benchmarks/model_matmuls.py "benchmarks/zoo/$model.onnx" --json "$OUT/matmuls-$model.json" >"$OUT/matmuls-$model.log" 2>&1 || code=1
+            done
+            (exit $code) ;;
         side) python3 benchmarks/side_by_side.py --json "$OUT/side_by_side.json" --png "$OUT/side_by_side.png" >"$OUT/side_by_side.log" 2>&1 ;;
-        *) echo "unknown stage '$stage' (tests, node, zoo, bench, side)"; exit 2 ;;
+        *) echo "unknown stage '$stage' (tests, node, zoo, bench, side, matmuls)"; exit 2 ;;
     esac
     code=$?
     echo "== $stage: exit $code in $((SECONDS - started)) s"
