@@ -31,7 +31,8 @@ from dialects.kernel import LAUNCH_ATTR, FuncOp, LaunchAttr
 from passes.codegen.common.low_precision import pointer_params
 from passes.codegen.common.types import PRELUDE
 from passes.codegen.cuda import emit_module, kernels_of
-from passes.codegen.elementwise.elementwise import VECTORS, configure, emit, scalar_code
+from passes.codegen.common.scalar import scalar_code
+from passes.codegen.elementwise.elementwise import VECTORS, configure, emit
 from runtime.reference.inputs import random_inputs
 from runtime.reference.interpreter import run
 from tests.cuda_support import ARCHS, assert_gpu_matches_reference, compile_clean, compile_kernels, lower

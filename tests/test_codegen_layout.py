@@ -1,7 +1,7 @@
 """The shape of the CUDA backend (passes/codegen/): no module imports a module that imports
 it back (directly or through others), no GPU fact is restated outside `target.py` (the SM
 count, 132 on H100, is the canary) and no generator reads a target it was not handed.
-Read with `ast`, nothing is imported."""
+`common/` imports no family. Read with `ast`, nothing is imported."""
 
 from __future__ import annotations
 
@@ -62,6 +62,19 @@ def test_codegen_has_no_import_cycle():
     graph = {name: _imports(path, modules) - {name} for name, path in modules.items()}
     cycle = _cycle(graph)
     assert cycle is None, "import cycle in passes/codegen: " + " -> ".join(cycle)
+
+
+def test_common_imports_no_family():
+    """`common/` is what the families share: it depends on none of them (the layering that
+    lets any family print an epilogue without pulling in another)."""
+    modules = _modules()
+    common = {name: path for name, path in modules.items() if name.startswith("passes.codegen.common")}
+    families = ("elementwise", "reduction", "pool", "movement", "matmul", "conv", "attention", "library")
+    bad = {
+        name: sorted(i for i in _imports(path, modules) if i.split(".")[2:3] and i.split(".")[2] in families)
+        for name, path in common.items()
+    }
+    assert not {k: v for k, v in bad.items() if v}, f"common/ imports a family: {bad}"
 
 
 def test_family_packages_exist():

@@ -32,7 +32,8 @@ from dialects import graph
 from dialects.errors import OptcError
 from dialects.graph.base import int_of, ints, is_free_view
 from passes.codegen.common.types import ctype_of, strides
-from passes.codegen.elementwise.elementwise import TEMPLATES, scalar_code
+from passes.codegen.common.pointwise_templates import TEMPLATES
+from passes.codegen.common.scalar import scalar_code
 
 MOVES = (graph.TransposeOp, graph.SplitOp, graph.SliceOp)
 

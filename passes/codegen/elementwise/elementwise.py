@@ -19,7 +19,8 @@ broadcasts is read at its broadcast index in its reader's frame; a free view
 read in a new frame: the input's shape, at the view's flat index. The region's ops are
 printed through the op table (`common.pointwise_templates.TEMPLATES`).
 
-`scalar_code` and `broadcast_index` are what the other families use to print epilogues.
+The scalar printing of ops (`scalar_code`, `broadcast_index`, `op_expression`) lives in
+`common/scalar.py`, which every family that prints an epilogue shares.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from dataclasses import dataclass
 from xdsl.ir import BlockArgument, Operation, SSAValue
 
 from dialects import graph
-from dialects.dtypes import is_storage_only
 from dialects.errors import OptcError
 from dialects.fused import ElementwiseOp
 from dialects.graph.base import is_free_view
@@ -40,10 +40,11 @@ from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.low_precision import element_ctype, pointer_params
 from passes.codegen.common.pointwise_templates import TEMPLATES, Emit, helpers_for
 from passes.codegen.common.types import CType, kernel_signature, literal, strides
+from passes.codegen.common.scalar import constant_expression, op_expression
 from passes.codegen.generator import Generator, grid_stride_blocks, unknown_tactic
 from passes.codegen.target import DEFAULT, Target
 
-__all__ = ["BLOCK_SIZE", "TEMPLATES", "Emit", "GENERATORS", "broadcast_index", "candidates", "check", "configure", "emit", "helpers_for", "scalar_code"]
+__all__ = ["BLOCK_SIZE", "TEMPLATES", "Emit", "GENERATORS", "candidates", "check", "configure", "emit", "helpers_for"]
 
 TACTIC = "grid_stride"
 BLOCK_SIZE = 256
@@ -51,78 +52,6 @@ VECTOR_BYTES = 16
 VECTORS = (1, 2, 4, 8, 16)
 _CHUNK = {16: "uint4", 8: "uint2", 4: "unsigned int", 2: "unsigned short", 1: "unsigned char"}
 """The unsigned type one vector access moves, by bytes."""
-
-
-def c_type(element_type, where: str) -> str:
-    """The C type arithmetic on `element_type` happens in (a storage-only type's is its
-    byte: `common/low_precision.py`)."""
-    return element_ctype(element_type, where).compute
-
-
-# --- printing ops as scalar C (the API the other families use) -----------------------------
-
-
-def broadcast_index(shape: Sequence[int], out_shape: Sequence[int]) -> str:
-    """The flat index into a tensor of `shape` that broadcasts to `out_shape` at the
-    multi-index held in i0, i1, ... (`i` itself when the shapes are equal)."""
-    if list(shape) == list(out_shape):
-        return "i"
-    offset = len(out_shape) - len(shape)
-    terms = [
-        f"i{k + offset}" if stride == 1 else f"i{k + offset} * {stride}LL"
-        for k, (dim, stride) in enumerate(zip(shape, strides(shape)))
-        if dim != 1
-    ]
-    return " + ".join(terms) if terms else "0"
-
-
-def op_expression(op: Operation, operands: Sequence[str]) -> str:
-    """The C expression of `op`'s result from its operands' C expressions (compute types)."""
-    emit = TEMPLATES.get(type(op))
-    if emit is None:
-        raise OptcError(f"'{op.name}' has no CUDA template")
-    types = [c_type(v.type.element_type, f"'{op.name}'") for v in op.operands]
-    return emit(op, list(operands), types)
-
-
-def scalar_code(
-    ops: Sequence[Operation],
-    names: dict[SSAValue, str],
-    index_of: Callable[[Sequence[int]], str],
-    prefix: str = "v",
-) -> list[str]:
-    """C statements computing `ops` (elementwise graph ops and constants, in order) on scalars.
-
-    `names` maps each value the ops read to a C expression of its element, in its compute
-    type; each result is added to it (`v0`, `v1`, ... with the given `prefix`). A non-splat
-    constant is read at `index_of(its shape)`, the flat index of the element at hand. This is
-    what other generators call to print an epilogue region. Raises OptcError for an op with
-    no template."""
-    lines: list[str] = []
-    for counter, op in enumerate(ops):
-        ctype = c_type(op.results[0].type.element_type, f"'{op.name}'")
-        if isinstance(op, graph.ConstantOp):
-            expr = _constant(op, ctype, lambda: index_of(op.result.type.get_shape()), lines, f"{prefix}c{counter}")
-        else:
-            expr = op_expression(op, [names[v] for v in op.operands])
-        lines.append(f"{ctype} {prefix}{counter} = {expr};")
-        names[op.results[0]] = f"{prefix}{counter}"
-    return lines
-
-
-def _constant(op: graph.ConstantOp, ctype: str, index: Callable[[], str], lines: list[str], array_name: str) -> str:
-    """A splat becomes a literal; a small constant a local array (declared into `lines`)
-    read at `index()`."""
-    flat = op.to_array().reshape(-1)
-    if is_storage_only(op.result.type.element_type):
-        flat = flat.view("uint8")  # held as their bytes
-    if flat.size == 0 or graph.is_splat(flat):
-        return literal(flat[0].item() if flat.size else 0, ctype)
-    if not graph.fits_inline(flat):
-        raise OptcError(f"a {flat.size}-element constant is too large to inline in a CUDA kernel")
-    values = ", ".join(literal(x.item(), ctype) for x in flat)
-    lines.append(f"const {ctype} {array_name}[{flat.size}] = {{{values}}};")
-    return f"{array_name}[{index()}]"
 
 
 # --- the kernel's parts ---------------------------------------------------------------------
@@ -311,7 +240,7 @@ class _Printer:
         """A literal, or the element of a per-thread array declared once for the kernel."""
         if op not in self.constants:
             name, declared = f"c{len(self.constants)}", []
-            expr = _constant(op, ctype, lambda: index, declared, name)
+            expr = constant_expression(op, ctype, lambda: index, declared, name)
             if not declared:
                 return expr
             self.constants[op] = (name, declared[0])

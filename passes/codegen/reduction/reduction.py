@@ -45,7 +45,7 @@ from dialects.errors import OptcError
 from dialects.fused import ReductionOp, YieldOp
 from dialects.graph.reduction import ArgReduceOp, ReduceOp
 from dialects.kernel import FuncOp, LaunchAttr
-from passes.codegen.elementwise.elementwise import broadcast_index, scalar_code
+from passes.codegen.common.scalar import broadcast_index, scalar_code
 from passes.codegen.reduction.skeleton import (
     Geometry,
     block_allreduce,
