@@ -624,7 +624,11 @@ def test_vector_proof_rejects_a_transposed_store():
 # The emitted tensor-core kernel on the CPU: the conv tests' fiber harness (every CUDA
 # thread a ucontext fiber, ldmatrix/mma.sync from the PTX fragment layouts, cp.async a
 # synchronous copy, shared memory starting as NaN bits) plus CUDA's vector types.
-VECTOR_TYPES = "struct alignas(16) uint4 { unsigned x, y, z, w; };\nstruct alignas(8) uint2 { unsigned x, y; };\n"
+VECTOR_TYPES = (
+    "struct alignas(16) uint4 { unsigned x, y, z, w; };\nstruct alignas(8) uint2 { unsigned x, y; };\n"
+    "struct alignas(16) float4 { float x, y, z, w; };\n"
+    "static inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }\n"
+)
 
 
 def run_emulated(ir: str, feeds: dict, tile: tuple | None = None, grid: int | None = None) -> list[np.ndarray]:
