@@ -706,7 +706,7 @@ def test_large_tiles_match_reference(gpu, monkeypatch, tile, case):
         "f16_transpose_b": fused_matmul("f16", [1, 264, 96], [384, 96], transpose_b=True, epilogue="bias_residual"),
         "f16_transpose_ab": fused_matmul("f16", [1, 96, 264], [384, 96], transpose_b=True, epilogue="bias_residual", transpose_a=True),
     }[case]
-    monkeypatch.setattr(matmul, "_pick_mma", lambda problem: tile)
+    monkeypatch.setattr(matmul, "_pick_mma", lambda problem, target: tile)
     dtype = "bf16" if case.startswith("bf16") else "f16"
     rtol, atol = TOLERANCE[dtype]
     assert_gpu_matches_reference(ir, rtol=rtol, atol=atol * max(1.0, math.sqrt(_k_of(ir) / 100)))
