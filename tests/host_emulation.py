@@ -7,10 +7,10 @@ Two emulators, both over a small prelude that stands in for CUDA's built-ins:
   meet (a plane reduction gets one thread per row);
 - fibers (`FIBERS`, `fiber_source`, `run_on_fibers`): every thread of a block is a fiber that yields at
   barriers and warp-wide instructions, which models `__syncthreads`, `ldmatrix` and
-  `mma.sync` fragment layouts (from the PTX ISA); `cp.async` is synchronous there, and so
-  are `atomicAdd` and `__threadfence` (one fiber runs at a time and yields only at barriers
-  and warp-wide instructions, so a plain add is atomic and memory needs no fence): split-K's
-  counters run exactly.
+  `mma.sync` fragment layouts (from the PTX ISA) and `__syncthreads_or`; `cp.async` is
+  synchronous there, and so are `atomicAdd` and `__threadfence` (one fiber runs at a time
+  and yields only at barriers and warp-wide instructions, so a plain add is atomic and
+  memory needs no fence): split-K's counters run exactly.
 A tactic with a workspace (split-K) gets it as the engine gives it: zeroed bytes after the
 results, which `build_and_launch` holds to staying zero after every launch.
 `to_buffer`/`from_buffer` move bf16 between the reference's float32 and the device's
@@ -152,7 +152,7 @@ def _zeroed_workspace(nbytes: int) -> np.ndarray:
 FIBERS = r"""
 #include <ucontext.h>
 #include <vector>
-struct optc_fiber { ucontext_t ctx; optc_dim3 tid; bool done; const unsigned short* addr; unsigned a[4], b[2]; };
+struct optc_fiber { ucontext_t ctx; optc_dim3 tid; bool done; const unsigned short* addr; unsigned a[4], b[2]; int vote; };
 static std::vector<optc_fiber> optc_fibers;
 static int optc_cur;
 static ucontext_t optc_scheduler;
@@ -162,6 +162,16 @@ static std::vector<unsigned short> optc_smem;
 // at barriers, one yield is one __syncthreads (or one phase of a warp-collective op).
 static inline void optc_yield() { swapcontext(&optc_fibers[optc_cur].ctx, &optc_scheduler); }
 static inline void __syncthreads() { optc_yield(); }
+// A barrier that also tells every thread whether any thread's predicate held: everyone
+// votes, then everyone counts the votes before anyone may vote again.
+static int __syncthreads_or(int predicate) {
+    optc_fibers[optc_cur].vote = predicate;
+    optc_yield();
+    int any = 0;
+    for (const optc_fiber& f : optc_fibers) any = any || f.vote;
+    optc_yield();
+    return any;
+}
 #define OPTC_MMA_HELPERS
 #define OPTC_CP_ASYNC_WAIT(n)
 static inline void optc_cp_async_commit() {}

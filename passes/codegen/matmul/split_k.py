@@ -10,12 +10,14 @@ its range, then:
 
 1. writes its fp32 partial tile to the workspace in the fragment layout (a thread's four
    accumulators of one m16n8 tile are one 16-byte store, a warp's stores 512 consecutive
-   bytes), `__threadfence()`, and one thread counts it on the tile's counter (`atomicAdd`);
-2. the block that brings the count to `splits` (the last to arrive) fences again and sums the
-   partials **in split order**, whichever arrived last, so the result does not depend on the
-   order of arrival (deterministic); it zeroes each partial as it reads it, resets the counter
-   to 0 and runs `mma`'s epilogue on the sum (the same lambda and stores: every fused
-   epilogue works).
+   bytes); after a barrier, thread 0 fences (`__threadfence()`), counts the partial on the
+   tile's counter (`atomicAdd`) and fences again, and the barrier's vote
+   (`__syncthreads_or`) tells the block whether it was the last of the tile's splits;
+2. the last block sums the partials **in split order**, whichever arrived last, so the
+   result does not depend on the order of arrival (deterministic); it zeroes each partial
+   as it reads it, resets the counter to 0 and runs `mma`'s epilogue on the sum (the same
+   lambda and stores: every fused epilogue works). The others go on to their next work item:
+   no block ever waits for another, so any grid runs, however many blocks are resident.
 
 The workspace therefore ends every launch as it began, all zeros: the next launch or
 CUDA-graph replay finds its counters at 0, and so does any other split-K kernel of the engine
@@ -87,7 +89,6 @@ def emit_split_k(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
     kt, tiles, chunks = k_tiles(problem, t), output_tiles(problem, t), bm * bn // 4
     body = [
         *preamble(kernel, problem, t),
-        "__shared__ int last_split;  // this block's split completed its tile",
         "unsigned* __restrict__ counters = (unsigned*)workspace;  // per output tile: its splits done",
         f"float4* __restrict__ partials = (float4*)(workspace + {_counter_bytes(problem, t)});  // [split][tile][block_m·block_n] fp32",
         *head(problem, bm, bn, splits),
@@ -119,17 +120,27 @@ def _fragments(t: dict[str, int], statement: list[str]) -> list[str]:
 
 
 def _publish(t: dict[str, int], tiles: int, chunks: int) -> list[str]:
-    """This split's partial tile to the workspace, then its count on the tile's counter;
-    `last_split` says whether it was the last."""
+    """This split's partial tile to the workspace, then its count on the tile's counter; a
+    block that did not bring the count to `splits` goes on to its next work item.
+
+    The pattern of CUTLASS's semaphore: the barrier orders every thread's stores before
+    thread 0's fence (cumulative), which orders them before its count (release); thread 0
+    of the last block fences after its count (acquire) before the barrier lets its block
+    read the partials. The barrier's vote (`__syncthreads_or`) tells every thread whether
+    its block was the last, with no static shared memory (which would count against the
+    launch's dynamic shared memory limit)."""
     return [
         "// this split's fp32 partial tile, in the fragment layout",
         f"float4* mine = partials + ((long long)split * {tiles} + item) * {chunks} + threadIdx.x;",
         *_fragments(t, ["mine[at] = make_float4(acc[mi][ni][0], acc[mi][ni][1], acc[mi][ni][2], acc[mi][ni][3]);"]),
-        "__threadfence();  // the partial is visible to every block before the counter counts it",
-        "__syncthreads();  // ... every thread's partial",
-        f"if (threadIdx.x == 0) last_split = atomicAdd(counters + item, 1u) == {t['splits'] - 1}u;",
-        "__syncthreads();",
-        "if (!last_split) continue;  // the last split to arrive finishes the tile",
+        "__syncthreads();  // every thread's partial is written",
+        "unsigned arrived = 0u;",
+        "if (threadIdx.x == 0) {",
+        "    __threadfence();  // ... and visible to every block before the counter counts it",
+        "    arrived = atomicAdd(counters + item, 1u) + 1u;",
+        "    __threadfence();  // the last to arrive sees every split's partial (each was fenced before its count)",
+        "}",
+        f"if (!__syncthreads_or(arrived == {t['splits']}u)) continue;  // the last split to arrive finishes the tile",
     ]
 
 
@@ -138,7 +149,6 @@ def _reduce(t: dict[str, int], tiles: int, chunks: int) -> list[str]:
     as it is read, and the tile's counter back to 0 (the workspace all zeros again)."""
     mi_count, ni_count = fragment_counts(t)
     return [
-        "__threadfence();  // every split counted its partial after its fence: all are visible",
         "// the partials summed in split order, whichever arrived last (deterministic), each zeroed once read",
         "#pragma unroll",
         f"for (int mi = 0; mi < {mi_count}; ++mi)",
