@@ -13,7 +13,7 @@ the matmul family:
   a fiber (tests/host_emulation.py: atomicAdd and __threadfence are exact there), gives
   the reference interpreter's answer twice in a row, leaving the workspace all zeros;
   blocks run in reverse order (another order of arrival) or on other grids give the same
-  bits;
+  bits; an engine plan built without a GPU gives the kernel its workspace in the arena;
 - on a GPU (marker `gpu`): the same shapes, BERT's at batch 1, and an engine of two
   split-K kernels sharing the workspace replayed as a CUDA graph on new inputs.
 
@@ -283,6 +283,26 @@ def test_the_answer_does_not_depend_on_arrival_order_or_grid():
     for other in others:
         for a, b in zip(first, other, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_an_engine_plan_gives_the_split_k_kernel_its_workspace():
+    """Built without a GPU: the kernel's last parameter is its workspace, in the arena past
+    the planned buffers, as large as the tactic asks; the plan passes its own check."""
+    from compiler.engine_build import build_module
+
+    configured = _configured(SKINNY["f16_bias_gelu"])
+    (kernel,) = kernels_of(configured)
+    launch = _split_k(kernel)[0]
+    nbytes = matmul.workspace(kernel, launch)
+    image = build_module(_with_launches(configured, {kernel.sym_name.data: launch}), pipeline="plan-memory", arch="sm_90", load=False, tune="none")
+    plan = image.plan
+    (spec,) = plan.kernels
+    assert spec.tactic == "mma_split_k" and spec.params[-1].workspace and spec.params[-1].shape == (nbytes,)
+    (run,) = plan.launches
+    assert plan.memory["workspace"] == nbytes and run.args[-1].region == "arena" and run.args[-1].offset >= plan.memory["bytes"]
+    assert plan.region_bytes["arena"] == run.args[-1].offset + nbytes
+    plan.check(len(image.images), len(image.weights))
 
 
 # --- on a GPU ------------------------------------------------------------------------------------
