@@ -25,6 +25,9 @@ Tile parameters: block_m, block_n, block_k, warps_m, warps_n, stages; block =
 block_k of 16, stages 2..4; `shared` = max(2·stages·(block_m + block_n)·block_k, the
 staged tile 2·block_m·(block_n + 8)) bytes (`mma_shared`), at most the target's opt-in
 limit (`matmul.check`; the runtime raises the kernel's limit past the default 48 KiB).
+
+The kernel is printed in parts that split-K (`matmul/split_k.py`) reuses: `preamble`,
+`main_loop` (over a range of K tiles given as C expressions), `epilogue` and `kernel_text`.
 """
 
 from __future__ import annotations
