@@ -7,11 +7,14 @@ layout; `--transpose-b` reads the weight as [N, K]) with no epilogue, or with bi
 (`--epilogue bias_gelu`, torch then runs `addmm` + `gelu`), lowered through
 `outline-kernels` and passes/codegen/matmul/matmul.py with the launch `configure` picks,
 compiled with NVRTC for the device, checked against torch, and timed with CUDA events
-(median of repeats). TFLOP/s counts 2·M·N·K. torch runs with TF32 off for f32, so both
+(median of repeats). With `--split-k`, every split-K candidate (`mma_split_k`: f16 outputs
+with fewer tiles than SMs) that the device takes is checked and timed too, with its zeroed
+workspace, and the fastest is reported beside configure's launch. TFLOP/s counts 2·M·N·K. torch runs with TF32 off for f32, so both
 sides do full fp32 FMAs; for f16 both use tensor cores with fp32 accumulation. Run on a GPU
 machine from the repository root:
 
     PYTHONPATH=. python3 benchmarks/matmul_throughput.py --json out/matmul.json
+    PYTHONPATH=. python3 benchmarks/matmul_throughput.py --dtype f16 --tokens 128 --split-k
 """
 
 from __future__ import annotations
@@ -110,6 +113,7 @@ def run_case(name: str, m: int, n: int, k: int, dtype: str, device: Device, stre
     ms = statistics.median(time_ms(ours, stream, args.iters, args.repeats))
     rival_ms = torch_ms(theirs, args.iters, args.repeats)
     flops = 2.0 * m * n * k
+    split = best_split_k(kernel, device, stream, buffers, want, tol, args) if args.split_k else None
     return {
         "case": name,
         "m": m,
@@ -121,7 +125,34 @@ def run_case(name: str, m: int, n: int, k: int, dtype: str, device: Device, stre
         "cublas_ms": rival_ms,
         "optc_tflops": flops / (ms * 1e-3) / 1e12,
         "cublas_tflops": flops / (rival_ms * 1e-3) / 1e12,
+        "split_k": split and {**split, "tflops": flops / (split["ms"] * 1e-3) / 1e12},
     }
+
+
+def best_split_k(kernel: FuncOp, device: Device, stream: Stream, buffers: list, want: np.ndarray, tol: float, args) -> dict | None:
+    """The fastest split-K candidate the device takes ({"ms", "tile"}), each checked against
+    torch's answer first; None where none is offered."""
+    target = measured(device)
+    y = buffers[-1]
+    best = None
+    for launch in matmul.candidates(kernel, target):
+        if launch.tactic_name != "mma_split_k" or matmul.check(kernel, launch, target) is not None:
+            continue
+        function = load_function(PRELUDE + matmul.emit(kernel, launch), kernel.sym_name.data, device.arch, launch.shared_bytes)
+        workspace = DeviceBuffer(matmul.workspace(kernel, launch))
+        workspace.fill_bytes(0, stream)  # the engine's arena starts so; every launch leaves it so
+
+        def run(function=function, launch=launch, params=[*buffers, workspace]):
+            function.launch(launch.grid_dims, launch.block_dims, params, shared_mem=launch.shared_bytes, stream=stream)
+
+        y.fill_bytes(0xFF, stream)
+        run()
+        stream.synchronize()
+        np.testing.assert_allclose(y.to_numpy().astype(np.float32), want, rtol=tol, atol=tol, err_msg=str(launch))
+        ms = statistics.median(time_ms(run, stream, args.iters, args.repeats))
+        if best is None or ms < best["ms"]:
+            best = {"ms": ms, "tile": dict(launch.tile_params)}
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", nargs="*", choices=sorted(LAYERS), help="default: all")
     parser.add_argument("--transpose-b", action="store_true", help="weights stored [N, K]")
     parser.add_argument("--epilogue", default="none", choices=["none", "bias_gelu"])
+    parser.add_argument("--split-k", action="store_true", help="also time every split-K candidate, report the fastest")
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--json", type=Path)
@@ -157,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['cublas_ms']:9.4f} {r['cublas_tflops']:8.2f} | {r['optc_tflops'] / r['cublas_tflops']:5.2f}  {r['tile']}",
                     flush=True,
                 )
+                if r["split_k"]:
+                    sk = r["split_k"]
+                    print(f"{'':29} split-K {sk['ms']:9.4f} {sk['tflops']:8.2f} | {sk['tflops'] / r['cublas_tflops']:5.2f} of cuBLAS  {sk['tile']}", flush=True)
     for dtype in args.dtype:
         ratios = [r["optc_tflops"] / r["cublas_tflops"] for r in results if r["dtype"] == dtype]
         if ratios:

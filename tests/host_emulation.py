@@ -7,7 +7,12 @@ Two emulators, both over a small prelude that stands in for CUDA's built-ins:
   meet (a plane reduction gets one thread per row);
 - fibers (`FIBERS`, `fiber_source`, `run_on_fibers`): every thread of a block is a fiber that yields at
   barriers and warp-wide instructions, which models `__syncthreads`, `ldmatrix` and
-  `mma.sync` fragment layouts (from the PTX ISA); `cp.async` is synchronous there.
+  `mma.sync` fragment layouts (from the PTX ISA) and `__syncthreads_or`; `cp.async` is
+  synchronous there, and so are `atomicAdd` and `__threadfence` (one fiber runs at a time
+  and yields only at barriers and warp-wide instructions, so a plain add is atomic and
+  memory needs no fence): split-K's counters run exactly.
+A tactic with a workspace (split-K) gets it as the engine gives it: zeroed bytes after the
+results, which `build_and_launch` holds to staying zero after every launch.
 `to_buffer`/`from_buffer` move bf16 between the reference's float32 and the device's
 2-byte storage.
 """
@@ -23,9 +28,9 @@ import numpy as np
 
 from dialects.dtypes import numpy_dtype
 from dialects.kernel import LaunchAttr
-from passes.codegen.common.types import pointer_params
+from passes.codegen.common.types import WORKSPACE_PARAM, pointer_params
 from passes.codegen.cuda import emit_kernel, kernels_of
-from passes.codegen.registry import generator_for
+from passes.codegen.registry import generator_for, workspace_bytes
 from tests.cuda_support import lower
 
 HOST_PRELUDE = r"""
@@ -107,9 +112,14 @@ def run_on_cpu(ir: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     return build_and_launch(kernel, HOST_PRELUDE + emit_kernel(kernel) + serial_launcher(kernel, launch), feeds)
 
 
-def build_and_launch(kernel, source: str, feeds: dict[str, np.ndarray], flags: tuple[str, ...] = ()) -> list[np.ndarray]:
-    """Build `source` (a kernel with its host `optc_launch`) with g++ and run it on `feeds`:
-    the kernel's outputs, as the reference holds them."""
+def build_and_launch(
+    kernel, source: str, feeds: dict[str, np.ndarray], flags: tuple[str, ...] = (), launches: int = 1
+) -> list[np.ndarray]:
+    """Build `source` (a kernel with its host `optc_launch`) with g++ and run it on `feeds`
+    `launches` times: the kernel's outputs of the last launch, as the reference holds them.
+    Its tactic's workspace (`kernel.launch`'s) starts zeroed, and must be all zeros again
+    after every launch; each launch after the first starts from outputs poisoned with 0xFF
+    bytes, so every launch must write them all again."""
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "k.cpp").write_text(source)
         subprocess.run(["g++", "-O1", *flags, "-shared", "-fPIC", "-o", f"{tmp}/k.so", f"{tmp}/k.cpp"], check=True)
@@ -119,15 +129,30 @@ def build_and_launch(kernel, source: str, feeds: dict[str, np.ndarray], flags: t
             np.zeros(t.get_shape(), to_buffer(np.zeros(0, numpy_dtype(t.element_type)), t.element_type).dtype)
             for t in kernel.function_type.outputs.data
         ]
-        ptrs = (ctypes.c_void_p * (len(inputs) + len(outputs)))(*[a.ctypes.data for a in [*inputs, *outputs]])
-        lib.optc_launch(ptrs)
+        workspace = _zeroed_workspace(workspace_bytes(kernel, kernel.launch) if kernel.launch is not None else 0)
+        buffers = [*inputs, *outputs, *([workspace] if workspace.size else [])]
+        ptrs = (ctypes.c_void_p * len(buffers))(*[a.ctypes.data for a in buffers])
+        for launch in range(launches):
+            if launch:
+                for o in outputs:
+                    o.view(np.uint8).fill(0xFF)
+            lib.optc_launch(ptrs)
+            dirty = np.flatnonzero(workspace)
+            assert not dirty.size, f"launch {launch + 1} left {dirty.size} workspace byte(s) nonzero, the first at {dirty[0]}"
     return [from_buffer(o, t.element_type) for o, t in zip(outputs, kernel.function_type.outputs.data)]
+
+
+def _zeroed_workspace(nbytes: int) -> np.ndarray:
+    """`nbytes` zeroed bytes starting on a 256-byte boundary (the engine's arena alignment)."""
+    raw = np.zeros(nbytes + 256, np.uint8)
+    start = -raw.ctypes.data % 256
+    return raw[start : start + nbytes]
 
 
 FIBERS = r"""
 #include <ucontext.h>
 #include <vector>
-struct optc_fiber { ucontext_t ctx; optc_dim3 tid; bool done; const unsigned short* addr; unsigned a[4], b[2]; };
+struct optc_fiber { ucontext_t ctx; optc_dim3 tid; bool done; const unsigned short* addr; unsigned a[4], b[2]; int vote; };
 static std::vector<optc_fiber> optc_fibers;
 static int optc_cur;
 static ucontext_t optc_scheduler;
@@ -137,6 +162,16 @@ static std::vector<unsigned short> optc_smem;
 // at barriers, one yield is one __syncthreads (or one phase of a warp-collective op).
 static inline void optc_yield() { swapcontext(&optc_fibers[optc_cur].ctx, &optc_scheduler); }
 static inline void __syncthreads() { optc_yield(); }
+// A barrier that also tells every thread whether any thread's predicate held: everyone
+// votes, then everyone counts the votes before anyone may vote again.
+static int __syncthreads_or(int predicate) {
+    optc_fibers[optc_cur].vote = predicate;
+    optc_yield();
+    int any = 0;
+    for (const optc_fiber& f : optc_fibers) any = any || f.vote;
+    optc_yield();
+    return any;
+}
 #define OPTC_MMA_HELPERS
 #define OPTC_CP_ASYNC_WAIT(n)
 static inline void optc_cp_async_commit() {}
@@ -145,6 +180,10 @@ static inline void optc_cp_async16(void* dst, const void* src, int bytes) {
     std::memcpy(dst, src, bytes);
 }
 static inline unsigned short optc_at(const unsigned short* p, int i) { return p[i]; }
+// One fiber runs at a time and yields only at barriers and warp-wide instructions: a plain
+// read-modify-write is atomic, and every write is visible to the fibers after it.
+static inline unsigned atomicAdd(unsigned* p, unsigned v) { const unsigned old = *p; *p = old + v; return old; }
+static inline void __threadfence() {}
 // ldmatrix .x4: matrix j's row r comes from lane 8j + r's address; lane L gets, of each
 // matrix, row L/4, columns 2(L%4) and 2(L%4)+1 (.trans: the transpose's).
 static void optc_ldmatrix(unsigned* r, const void* p, bool trans) {
@@ -207,14 +246,17 @@ static inline void optc_mma_bf16(float* d, const unsigned* a, const unsigned* b)
 """
 
 
-def fiber_source(kernel, launch: LaunchAttr) -> str:
+def fiber_source(kernel, launch: LaunchAttr, reverse: bool = False) -> str:
+    """The kernel and a host `optc_launch` running its blocks one after another, first to
+    last (last to first with `reverse`: another order of arrival), each block's threads as
+    fibers."""
     prelude = HOST_PRELUDE.replace("static optc_dim3 blockIdx, threadIdx, blockDim, gridDim;", "static optc_dim3 blockIdx, blockDim, gridDim;")
     prelude = prelude.replace("static inline void __syncthreads() {}", "")
     assert "threadIdx" not in prelude and "__syncthreads" not in prelude
     source = emit_kernel(kernel).replace(
         "extern __shared__ __align__(16) unsigned short smem[];", "unsigned short* smem = optc_smem.data();"
     )
-    params = pointer_params(kernel)
+    params = [*pointer_params(kernel), *([WORKSPACE_PARAM] if workspace_bytes(kernel, launch) else [])]
     casts = ", ".join(f"({p.rsplit(' ', 1)[0]})optc_args[{j}]" for j, p in enumerate(params))
     (gx, gy, gz), (threads, _, _) = launch.grid_dims, launch.block_dims
     name = kernel.sym_name.data
@@ -226,7 +268,8 @@ extern "C" void optc_launch(void** ptrs) {{
     gridDim = {{{gx}, {gy}, {gz}}}; blockDim = {{{threads}, 1, 1}};
     optc_fibers.resize({threads});
     std::vector<std::vector<char>> stacks({threads}, std::vector<char>(1 << 16));
-    for (unsigned b = 0; b < {gx * gy * gz}; ++b) {{
+    for (unsigned i = 0; i < {gx * gy * gz}; ++i) {{
+        const unsigned b = {f"{gx * gy * gz - 1} - i" if reverse else "i"};
         blockIdx = {{b % {gx}, (b / {gx}) % {gy}, b / {gx * gy}}};
         optc_smem.assign({launch.shared_bytes // 2 + 8}, 0xFFFF);  // NaN bits: unwritten reads show
         for (int t = 0; t < {threads}; ++t) {{

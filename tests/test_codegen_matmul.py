@@ -624,7 +624,11 @@ def test_vector_proof_rejects_a_transposed_store():
 # The emitted tensor-core kernel on the CPU: the conv tests' fiber harness (every CUDA
 # thread a ucontext fiber, ldmatrix/mma.sync from the PTX fragment layouts, cp.async a
 # synchronous copy, shared memory starting as NaN bits) plus CUDA's vector types.
-VECTOR_TYPES = "struct alignas(16) uint4 { unsigned x, y, z, w; };\nstruct alignas(8) uint2 { unsigned x, y; };\n"
+VECTOR_TYPES = (
+    "struct alignas(16) uint4 { unsigned x, y, z, w; };\nstruct alignas(8) uint2 { unsigned x, y; };\n"
+    "struct alignas(16) float4 { float x, y, z, w; };\n"
+    "static inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }\n"
+)
 
 
 def run_emulated(ir: str, feeds: dict, tile: tuple | None = None, grid: int | None = None) -> list[np.ndarray]:
@@ -702,7 +706,7 @@ def test_large_tiles_match_reference(gpu, monkeypatch, tile, case):
         "f16_transpose_b": fused_matmul("f16", [1, 264, 96], [384, 96], transpose_b=True, epilogue="bias_residual"),
         "f16_transpose_ab": fused_matmul("f16", [1, 96, 264], [384, 96], transpose_b=True, epilogue="bias_residual", transpose_a=True),
     }[case]
-    monkeypatch.setattr(matmul, "_pick_mma", lambda problem: tile)
+    monkeypatch.setattr(matmul, "_pick_mma", lambda problem, target: tile)
     dtype = "bf16" if case.startswith("bf16") else "f16"
     rtol, atol = TOLERANCE[dtype]
     assert_gpu_matches_reference(ir, rtol=rtol, atol=atol * max(1.0, math.sqrt(_k_of(ir) / 100)))

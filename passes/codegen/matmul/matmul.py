@@ -18,6 +18,11 @@ loops share that frame:
   memory and stored 8 columns at a time with 16-byte stores where `matmul/vector.py`
   proves it safe (`matmul/mma.py`); an operand whose contiguous extent is not a
   multiple of 8 elements is copied element by element instead.
+- `mma_split_k` (f16, bf16): split-K on `mma`'s main loop, for outputs with fewer tiles
+  than the GPU has SMs (`matmul/split_k.py`): `splits` blocks share each output tile, each
+  multiplying one range of K into an fp32 partial tile in the workspace; the last to
+  arrive (an atomic counter per tile) sums the partials in split order (deterministic),
+  leaves the workspace zeroed and runs `mma`'s epilogue.
 
 Shapes are static, so M, N, K, batch strides and the epilogue's broadcasting are constants.
 Blocks walk (batch, m tile, n tile) in a grid-stride loop over `grid.x`, so any grid is
@@ -26,8 +31,8 @@ is printed from the fused region: elementwise ops through `elementwise.elementwi
 then views, transposes, splits and slices as index arithmetic on the stores.
 
 Modules: `matmul/problem.py` (what is multiplied, the epilogue, the shared frame),
-`matmul/simt.py` and `matmul/mma.py` (the two kernels), this one (the tactics: tables,
-choice, check and dispatch). Tactics (`#kernel.launch` tactic and tile):
+`matmul/simt.py`, `matmul/mma.py` and `matmul/split_k.py` (the kernels), this one (the
+tactics: tables, choice, check and dispatch). Tactics (`#kernel.launch` tactic and tile):
 - `simt` (f32, f64, integers): block_m, block_n, block_k, thread_m, thread_n; block =
   (block_m/thread_m)·(block_n/thread_n) threads (32..1024), static shared memory of
   2·block_k·(block_m + block_n + 8) elements, within the target's `shared_per_block`;
@@ -37,8 +42,16 @@ choice, check and dispatch). Tactics (`#kernel.launch` tactic and tile):
   staged output 2·block_m·(block_n + 8)) bytes, within the target's opt-in limit
   (configure's large tiles need 64–72 KiB: the runtime raises the kernel's dynamic shared
   limit past 48 KiB).
+- `mma_split_k` (f16, bf16): `mma`'s tile parameters and `splits` (2..32, at most one per
+  block_k tile of K); grid = output tiles × splits; a workspace (`split_k_workspace`) of a
+  counter per output tile (rounded up to 256 bytes) and splits × tiles × block_m·block_n
+  fp32 partials. `check` also refuses splits with less than 2·block_k of K each and a
+  workspace past MAX_WORKSPACE (64 MiB).
 Candidates: every tile of the family's table (SIMT_CONFIGS and SIMT_SKINNY, or MMA_CONFIGS
-and MMA_SKINNY). Tile choice (tensor cores): the candidate with the least waves·tile-area/rate
+and MMA_SKINNY); for f16/bf16 products whose output has fewer tiles (at configure's tile)
+than the target has SMs, first the split-K tiles (SPLIT_K_TILES × SPLITS), the cheapest
+estimate first, so a `fast` tuning times them. Tile choice (configure, tensor cores: never
+split-K): the candidate with the least waves·tile-area/rate
 over the target's SMs (`_pick_mma`): 128x256 / 256x128 (8 warps of 64x64) for large
 problems, 128x128 (4 warps of 64x64) where the large tile would leave a last wave nearly
 empty, small tiles for M ≤ 512.
@@ -54,9 +67,13 @@ from passes.codegen.generator import Generator, refused_tactic, unknown_tactic
 from passes.codegen.matmul.mma import MMA_KEYS, emit_mma, mma_problem, mma_registers, mma_shared, mma_threads
 from passes.codegen.matmul.problem import Problem, problem_of, tile_of
 from passes.codegen.matmul.simt import SIMT_KEYS, emit_simt, simt_problem, simt_registers, simt_shared, simt_threads
+from passes.codegen.matmul.split_k import SPLIT_K_KEYS, emit_split_k, split_k_problem, split_k_workspace
 from passes.codegen.target import DEFAULT, Target
 
-__all__ = ["GENERATORS", "MMA_KEYS", "SIMT_KEYS", "candidates", "check", "configure", "emit", "mma_shared", "problem_of", "simt_threads"]
+__all__ = [
+    "GENERATORS", "MMA_KEYS", "SIMT_KEYS", "SPLIT_K_KEYS",
+    "candidates", "check", "configure", "emit", "mma_shared", "problem_of", "simt_threads", "workspace",
+]  # fmt: skip
 
 MAX_GRID = 2**31 - 1
 
@@ -79,22 +96,36 @@ MMA_CONFIGS = [  # (block_m, block_n, block_k, warps_m, warps_n, stages), relati
 MMA_SKINNY = (16, 64, 32, 1, 4, 4)
 """For M <= 16 (GEMV-like): 16 rows (the m16 of one mma), wide in N."""
 
-KEYS = {"simt": SIMT_KEYS, "mma": MMA_KEYS}
+SPLITS = (2, 3, 4, 6, 8, 12, 16)
+"""The split counts `candidates` offers a product with fewer output tiles than SMs."""
+SPLIT_K_TILES = [  # small tensor-core tiles, relative rate per SM (as MMA_CONFIGS)
+    ((64, 64, 32, 2, 2, 4), 0.6),
+    ((32, 64, 32, 2, 2, 4), 0.4),
+    (MMA_SKINNY, 0.3),
+]
+REDUCE_K = 16
+"""The last split's reading and zeroing of one fp32 partial tile, in the k (of the main
+loop over the same tile) it costs about as much as: an estimate, only for the order of the
+split-K candidates (the tuner measures)."""
+MAX_WORKSPACE = 64 * 2**20
+"""The most workspace (bytes) `check` lets a split-K tactic take from the engine's arena."""
+
+KEYS = {"simt": SIMT_KEYS, "mma": MMA_KEYS, "mma_split_k": SPLIT_K_KEYS}
 """The tactics, with their tile parameters."""
 TABLES = {
     "simt": [*SIMT_CONFIGS, SIMT_SKINNY],
     "mma": [*(config for config, _ in MMA_CONFIGS), MMA_SKINNY],
 }
-"""Every tile `candidates` offers, by tactic."""
+"""Every tile `candidates` offers, by tactic (split-K's: SPLITS × SPLIT_K_TILES)."""
 
 
 # --- the tactics -------------------------------------------------------------------------
 
 
 def _tactic(problem: Problem) -> str:
-    """The one tactic a product's element type takes: tensor cores for f16/bf16 (whose
-    accumulator the kernel rounds to 16 bits before the epilogue, as the reference does),
-    SIMT for everything else."""
+    """configure's tactic for a product's element type: tensor cores for f16/bf16 (whose
+    accumulator the kernel rounds to 16 bits before the epilogue, as the reference does;
+    `mma_split_k` is their candidate too), SIMT for everything else."""
     return "mma" if problem.tensor_cores else "simt"
 
 
@@ -103,32 +134,36 @@ def _tiles(problem: Problem, bm: int, bn: int) -> int:
 
 
 def _launch(problem: Problem, tactic: str, config: tuple) -> LaunchAttr:
-    """The launch of one tile of the table: a block per output tile (the kernel's work loop
-    strides over any grid), the tile's threads and dynamic shared memory."""
+    """The launch of one tile of the table: a block per output tile (per split of it for
+    split-K; the kernel's work loop strides over any grid), the tile's threads and dynamic
+    shared memory."""
     tile = dict(zip(KEYS[tactic], config))
-    if tactic == "mma":
-        threads, shared = mma_threads(tile), mma_shared(problem, tile)
-    else:
+    if tactic == "simt":
         threads, shared = simt_threads(tile), 0
-    blocks = min(MAX_GRID, _tiles(problem, tile["block_m"], tile["block_n"]))
+    else:
+        threads, shared = mma_threads(tile), mma_shared(problem, tile)
+    blocks = min(MAX_GRID, _tiles(problem, tile["block_m"], tile["block_n"]) * tile.get("splits", 1))
     return LaunchAttr(tactic, [blocks], [threads], shared, tile)
+
+
+TENSOR_CORE_TACTICS = ("mma", "mma_split_k")
 
 
 def _tactic_problem(problem: Problem, tactic: str) -> str | None:
     if tactic not in KEYS:
         return unknown_tactic("matmul", tactic, KEYS)
-    if tactic != _tactic(problem):
+    if (tactic in TENSOR_CORE_TACTICS) != problem.tensor_cores:
         why = (
             f"tensor cores take f16 and bf16 operands, these are {problem.element}"
-            if tactic == "mma"
+            if tactic in TENSOR_CORE_TACTICS
             else f"{problem.element} operands take the tensor-core kernel (tactic 'mma'), which rounds the accumulator as the reference does"
         )
         return refused_tactic(tactic, why)
     return None
 
 
-PROBLEMS = {"simt": simt_problem, "mma": mma_problem}
-EMITTERS = {"simt": emit_simt, "mma": emit_mma}
+PROBLEMS = {"simt": simt_problem, "mma": mma_problem, "mma_split_k": split_k_problem}
+EMITTERS = {"simt": emit_simt, "mma": emit_mma, "mma_split_k": emit_split_k}
 
 
 def _launch_problem(problem: Problem, launch: LaunchAttr) -> str | None:
@@ -138,19 +173,42 @@ def _launch_problem(problem: Problem, launch: LaunchAttr) -> str | None:
 
 
 def _target_problem(problem: Problem, launch: LaunchAttr, target: Target) -> str | None:
-    """Why a launch emit takes cannot run on `target`: shared memory or registers."""
+    """Why a launch emit takes cannot run on `target`: shared memory or registers (and for
+    split-K, splits too short in K or a workspace past MAX_WORKSPACE)."""
     tile = tile_of(launch, KEYS[launch.tactic_name])
     threads = launch.block_dims[0]
-    if launch.tactic_name == "mma":
-        shared, limit, registers = mma_shared(problem, tile), target.shared_per_block_optin, mma_registers(tile)
-        what = "dynamic shared memory"
-    else:
+    if launch.tactic_name == "simt":
         shared, limit, registers = simt_shared(problem, tile), target.shared_per_block, simt_registers(problem, tile)
         what = "static shared memory"
+    else:
+        shared, limit, registers = mma_shared(problem, tile), target.shared_per_block_optin, mma_registers(tile)
+        what = "dynamic shared memory"
     if shared > limit:
         return f"the tile needs {shared} bytes of {what}, {target.name} ({target.arch}) allows {limit}"
     if threads * registers > target.registers_per_sm:
         return f"{threads} threads of at least {registers} registers exceed {target.name}'s {target.registers_per_sm} per SM"
+    if launch.tactic_name == "mma_split_k":
+        return _split_k_fit(problem, tile)
+    return None
+
+
+def _short_k(problem: Problem, block_k: int, splits: int) -> str | None:
+    """Why `splits` splits leave some split less than 2·block_k of K (too little work to
+    pay for its partial tile), or None."""
+    if problem.k < 2 * block_k * splits:
+        return f"K = {problem.k} is too short for {splits} splits of at least 2·block_k = {2 * block_k}"
+    return None
+
+
+def _split_k_fit(problem: Problem, tile: dict[str, int]) -> str | None:
+    """Why a split-K tile emit takes is not worth running: splits too short in K, or a
+    workspace past MAX_WORKSPACE."""
+    why = _short_k(problem, tile["block_k"], tile["splits"])
+    if why is not None:
+        return why
+    need = split_k_workspace(problem, tile)
+    if need > MAX_WORKSPACE:
+        return f"split-K needs {need} bytes of workspace, more than the {MAX_WORKSPACE} allowed"
     return None
 
 
@@ -195,11 +253,35 @@ def configure(kernel: FuncOp, target: Target = DEFAULT) -> LaunchAttr:
     return _launch(problem, "simt", _pick(problem, target))
 
 
+def _split_k_candidates(problem: Problem, target: Target) -> list[LaunchAttr]:
+    """For a tensor-core product whose output has fewer tiles (at configure's tile) than the
+    target has SMs: each small tile of SPLIT_K_TILES with each split count of SPLITS that
+    leaves every split at least 2·block_k of K, cheapest estimate first: waves of blocks
+    over the SMs times one block's work (its share of K and its part of the reduction) at
+    the tile's rate."""
+    if not problem.tensor_cores:
+        return []
+    bm, bn, *_ = _pick_mma(problem, target)
+    if _tiles(problem, bm, bn) >= target.sm_count:
+        return []
+    costed = []
+    for config, rate in SPLIT_K_TILES:
+        tm, tn, bk, *_ = config
+        for splits in SPLITS:
+            if _short_k(problem, bk, splits) is not None:
+                continue
+            waves = -(-_tiles(problem, tm, tn) * splits // target.sm_count)
+            k_per_split = -(-problem.k // (bk * splits)) * bk
+            costed.append((waves * tm * tn * (k_per_split + REDUCE_K * splits) / rate, (*config, splits)))
+    return [_launch(problem, "mma_split_k", config) for _, config in sorted(costed, key=lambda entry: entry[0])]
+
+
 def candidates(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
-    """Every tile of the table of the tactic this product takes."""
+    """Split-K first where the output has fewer tiles than SMs (what a `fast` tuning tries
+    after configure's tactic), then every tile of the table of the tactic this product takes."""
     problem = problem_of(kernel)
     tactic = _tactic(problem)
-    return [_launch(problem, tactic, config) for config in TABLES[tactic]]
+    return [*_split_k_candidates(problem, target), *(_launch(problem, tactic, config) for config in TABLES[tactic])]
 
 
 def check(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str | None:
@@ -208,15 +290,27 @@ def check(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str |
     return _launch_problem(problem, launch) or _target_problem(problem, launch, target)
 
 
-def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
-    """The kernel's CUDA C for `launch` (any valid tactic; invalid ones are OptcErrors)."""
+def _accepted(kernel: FuncOp, launch: LaunchAttr) -> Problem:
+    """The product, when emit takes `launch` for it (else an OptcError saying why)."""
     problem = problem_of(kernel)
     why = _launch_problem(problem, launch)
     if why is not None:
         raise OptcError(f"cuda codegen of {problem.kernel}: {why}")
+    return problem
+
+
+def emit(kernel: FuncOp, launch: LaunchAttr) -> str:
+    """The kernel's CUDA C for `launch` (any valid tactic; invalid ones are OptcErrors)."""
+    problem = _accepted(kernel, launch)
     return EMITTERS[launch.tactic_name](kernel, problem, launch)
 
 
+def workspace(kernel: FuncOp, launch: LaunchAttr) -> int:
+    """Bytes of zeroed scratch memory `launch` takes: split-K's counters and partials."""
+    problem = _accepted(kernel, launch)
+    return split_k_workspace(problem, tile_of(launch, SPLIT_K_KEYS)) if launch.tactic_name == "mma_split_k" else 0
+
+
 GENERATORS: dict[type, Generator] = {
-    op_class: Generator(configure, emit, candidates, check) for op_class in (MatmulOp, graph.MatMulOp, graph.GemmOp)
+    op_class: Generator(configure, emit, candidates, check, workspace) for op_class in (MatmulOp, graph.MatMulOp, graph.GemmOp)
 }

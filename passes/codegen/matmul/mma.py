@@ -25,9 +25,14 @@ Tile parameters: block_m, block_n, block_k, warps_m, warps_n, stages; block =
 block_k of 16, stages 2..4; `shared` = max(2·stages·(block_m + block_n)·block_k, the
 staged tile 2·block_m·(block_n + 8)) bytes (`mma_shared`), at most the target's opt-in
 limit (`matmul.check`; the runtime raises the kernel's limit past the default 48 KiB).
+
+The kernel is printed in parts that split-K (`matmul/split_k.py`) reuses: `preamble`,
+`main_loop` (over a range of K tiles given as C expressions), `epilogue` and `kernel_text`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from xdsl.dialects.builtin import Float16Type
 
@@ -107,9 +112,67 @@ def _copies(problem: Problem, bm: int, bn: int, bk: int) -> tuple[mma.TileCopy, 
 def emit_mma(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
     """The tensor-core kernel for a launch `mma_problem` accepted."""
     t = tile_of(launch, MMA_KEYS)
-    bm, bn, bk, wm, wn, stages = (t[k] for k in MMA_KEYS)
+    bk = t["block_k"]
+    body = [
+        *preamble(kernel, problem, t),
+        *head(problem, t["block_m"], t["block_n"]),
+        *(f"    {line}" for line in main_loop(problem, t, str(-(-problem.k // bk)), lambda tiles: f"{tiles} * {bk}")),
+        "    OPTC_CP_ASYNC_WAIT(0);",
+        "    __syncthreads();  // the ring is free: the output tile is staged in it",
+        *(f"    {line}" for line in epilogue(kernel, problem, t)),
+        "}",
+    ]
+    return kernel_text(kernel, pointer_params(kernel), t, body)
+
+
+def kernel_text(kernel: FuncOp, params: list[str], t: dict[str, int], body: list[str]) -> str:
+    """The helpers, then the kernel with `params` and `body`."""
+    return "\n".join(
+        [
+            mma.HELPERS,
+            kernel_signature(kernel.sym_name.data, params, mma_threads(t)),
+            "{",
+            *(f"    {line}" for line in body),
+            "}",
+            "",
+        ]
+    )
+
+
+def fragment_counts(t: dict[str, int]) -> tuple[int, int]:
+    """m16 tiles and n8 tiles of one warp."""
+    return t["block_m"] // t["warps_m"] // 16, t["block_n"] // t["warps_n"] // 8
+
+
+def _vector(kernel: FuncOp, problem: Problem) -> list[str] | None:
+    """`epilogue8` where the staged epilogue may store 8 columns at once, else None."""
+    code = epilogue_code(kernel, problem)
+    return vector_lambda(problem, code, code.acc_ctype.storage) if _staged(code) else None
+
+
+def _staged(code) -> bool:
+    """A 16-bit float accumulator is rounded and staged through shared memory."""
+    return code.acc_ctype.itemsize == 2 and code.acc_ctype.storage in ("optc_half", "optc_bf16")
+
+
+def preamble(kernel: FuncOp, problem: Problem, t: dict[str, int]) -> list[str]:
+    """The kernel's first lines: shared memory, lane and warp, and the epilogue lambda."""
+    bm, bn, wn = t["block_m"], t["block_n"], t["warps_n"]
+    return [
+        "extern __shared__ __align__(16) unsigned short smem[];",
+        "const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;",
+        f"const int wm = (warp / {wn}) * {bm // t['warps_m']}, wn = (warp % {wn}) * {bn // wn};",
+        *(_vector(kernel, problem) or epilogue_lambda(kernel, problem, "float")),  # epilogue8 stores every element
+    ]
+
+
+def main_loop(problem: Problem, t: dict[str, int], k_tiles: str, k0_of: Callable[[str], str]) -> list[str]:
+    """`float acc[mi][ni][4]` (zeroed), then the pipelined main loop over `k_tiles` tiles of
+    block_k (a C expression); tile `kt` starts at `k0_of(kt)` along K. Copies past K are
+    zero-filled. Runs inside the work loop, where A, B, m0 and n0 are set."""
+    bm, bn, bk, stages = t["block_m"], t["block_n"], t["block_k"], t["stages"]
     threads = mma_threads(t)
-    mi_count, ni_count = bm // wm // 16, bn // wn // 8
+    mi_count, ni_count = fragment_counts(t)
     a_copy, b_copy = _copies(problem, bm, bn, bk)
     a_stage, b_stage = bm * bk, bk * bn
 
@@ -140,7 +203,7 @@ def emit_mma(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
             f"    for (int ni = 0; ni < {ni_count}; ++ni) {mma_fn}(acc[mi][ni], a[{buf}][mi], b[{buf}][ni]);",
         ]
 
-    kt_count, slices = -(-problem.k // bk), bk // 16
+    slices = bk // 16
     stage_of = lambda tile: f"smem + (({tile}) % {stages}) * {a_stage}", lambda tile: f"smem + {stages * a_stage} + (({tile}) % {stages}) * {b_stage}"  # noqa: E731
     main: list[str] = []
     for s in range(slices):
@@ -148,8 +211,8 @@ def emit_mma(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
         step = [f"// k-slice {s}: the mma of slice {s} (buffer {buf}) while the next slice's fragments load"]
         if s == 0:
             step += [
-                f"if (kt + {stages - 1} < {kt_count}) {{",
-                *(f"    {line}" for line in load_stage(f"(kt + {stages - 1}) % {stages}", f"(kt + {stages - 1}) * {bk}")),
+                f"if (kt + {stages - 1} < {k_tiles}) {{",
+                *(f"    {line}" for line in load_stage(f"(kt + {stages - 1}) % {stages}", k0_of(f"(kt + {stages - 1})"))),
                 "}",
                 "optc_cp_async_commit();",
             ]
@@ -157,7 +220,7 @@ def emit_mma(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
             if slices % 2:  # the next tile's first slice goes to buffer 0, which this slice uses
                 step += products(buf)
             step += [
-                f"if (kt + 1 < {kt_count}) {{",
+                f"if (kt + 1 < {k_tiles}) {{",
                 f"    OPTC_CP_ASYNC_WAIT({stages - 2});  // tile kt + 1 has landed (this thread's copies)",
                 "    __syncthreads();  // ... everyone's; and nobody reads tile kt - 1's stage any more",
                 f"    const unsigned short* As1 = {stage_of[0]('kt + 1')};",
@@ -170,61 +233,49 @@ def emit_mma(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
         else:
             step += fragments(nxt, "As", "Bs", (s + 1) * 16) + products(buf)
         main += step
-    code = epilogue_code(kernel, problem)
-    acc16 = code.acc_ctype.itemsize == 2 and code.acc_ctype.storage in ("optc_half", "optc_bf16")
-    vector = (vector_lambda(problem, code, code.acc_ctype.storage) or []) if acc16 else []
-    body = [
-        "extern __shared__ __align__(16) unsigned short smem[];",
-        "const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;",
-        f"const int wm = (warp / {wn}) * {bm // wm}, wn = (warp % {wn}) * {bn // wn};",
-        *(vector or epilogue_lambda(kernel, problem, "float")),  # epilogue8 stores every element
-        *head(problem, bm, bn),
-        f"    float acc[{mi_count}][{ni_count}][4];",
+    return [
+        f"float acc[{mi_count}][{ni_count}][4];",
+        "#pragma unroll",
+        f"for (int mi = 0; mi < {mi_count}; ++mi)",
         "    #pragma unroll",
-        f"    for (int mi = 0; mi < {mi_count}; ++mi)",
+        f"    for (int ni = 0; ni < {ni_count}; ++ni)",
         "        #pragma unroll",
-        f"        for (int ni = 0; ni < {ni_count}; ++ni)",
-        "            #pragma unroll",
-        "            for (int q = 0; q < 4; ++q) acc[mi][ni][q] = 0.0f;",
-        "    // prologue: the first stages - 1 tiles in flight",
-        "    #pragma unroll",
-        f"    for (int s = 0; s < {stages - 1}; ++s) {{",
-        f"        if (s < {kt_count}) {{",
-        *(f"            {line}" for line in load_stage("s", f"s * {bk}")),
-        "        }",
-        "        optc_cp_async_commit();",
+        "        for (int q = 0; q < 4; ++q) acc[mi][ni][q] = 0.0f;",
+        "// prologue: the first stages - 1 tiles in flight",
+        "#pragma unroll",
+        f"for (int s = 0; s < {stages - 1}; ++s) {{",
+        f"    if (s < {k_tiles}) {{",
+        *(f"        {line}" for line in load_stage("s", k0_of("s"))),
         "    }",
-        f"    OPTC_CP_ASYNC_WAIT({stages - 2});",
-        "    __syncthreads();",
-        f"    unsigned a[2][{mi_count}][4], b[2][{ni_count}][2];",
-        "    {",
-        f"        const unsigned short* As = {stage_of[0]('0')};",
-        f"        const unsigned short* Bs = {stage_of[1]('0')};",
-        *(f"        {line}" for line in fragments(0, "As", "Bs", 0)),
-        "    }",
-        f"    for (int kt = 0; kt < {kt_count}; ++kt) {{",
+        "    optc_cp_async_commit();",
+        "}",
+        f"OPTC_CP_ASYNC_WAIT({stages - 2});",
+        "__syncthreads();",
+        f"unsigned a[2][{mi_count}][4], b[2][{ni_count}][2];",
+        "{",
+        f"    const unsigned short* As = {stage_of[0]('0')};",
+        f"    const unsigned short* Bs = {stage_of[1]('0')};",
+        *(f"    {line}" for line in fragments(0, "As", "Bs", 0)),
+        "}",
+        f"for (int kt = 0; kt < {k_tiles}; ++kt) {{",
         *(  # the slices after the first read tile kt's stage (with one slice, none does)
-            [f"        const unsigned short* As = {stage_of[0]('kt')};", f"        const unsigned short* Bs = {stage_of[1]('kt')};"]
+            [f"    const unsigned short* As = {stage_of[0]('kt')};", f"    const unsigned short* Bs = {stage_of[1]('kt')};"]
             if slices > 1
             else []
         ),
-        *(f"        {line}" for line in main),
-        "    }",
-        "    OPTC_CP_ASYNC_WAIT(0);",
-        "    __syncthreads();  // the ring is free: the output tile is staged in it",
-        *(f"    {line}" for line in (_staged_epilogue(problem, code, bm, bn, mi_count, ni_count, threads) if acc16 else _direct_epilogue(problem, mi_count, ni_count))),
+        *(f"    {line}" for line in main),
         "}",
     ]
-    return "\n".join(
-        [
-            mma.HELPERS,
-            kernel_signature(kernel.sym_name.data, pointer_params(kernel), threads),
-            "{",
-            *(f"    {line}" for line in body),
-            "}",
-            "",
-        ]
-    )
+
+
+def epilogue(kernel: FuncOp, problem: Problem, t: dict[str, int]) -> list[str]:
+    """The epilogue of the tile in `acc` (the ring is free): staged through shared memory
+    for a 16-bit accumulator, else straight from the fragments."""
+    code = epilogue_code(kernel, problem)
+    mi_count, ni_count = fragment_counts(t)
+    if _staged(code):
+        return _staged_epilogue(problem, code, t["block_m"], t["block_n"], mi_count, ni_count, mma_threads(t))
+    return _direct_epilogue(problem, mi_count, ni_count)
 
 
 def _direct_epilogue(problem: Problem, mi_count: int, ni_count: int) -> list[str]:

@@ -334,17 +334,26 @@ def _batch_offsets(problem: Problem) -> tuple[str, str]:
     return offset(problem.a_batch_strides), offset(problem.b_batch_strides)
 
 
-def head(problem: Problem, bm: int, bn: int) -> list[str]:
+def head(problem: Problem, bm: int, bn: int, splits: int = 1) -> list[str]:
     """Constants, the work loop's head and the batch's operand pointers (the caller closes
-    the loop with one `}`)."""
+    the loop with one `}`). With `splits` > 1 (split-K) the loop walks (split, output tile)
+    work items, split-major, and also sets `split` and `item`, the output tile's index."""
     a_off, b_off = _batch_offsets(problem)
     tiles_m, tiles_n = max(1, -(-problem.m // bm)), max(1, -(-problem.n // bn))
     work = tiles_m * tiles_n * problem.batch_count
     storage = problem.operand.storage
+    if splits == 1:
+        loop, item = [f"for (long long w = blockIdx.x; w < {work}LL; w += gridDim.x) {{"], "w"
+    else:
+        loop, item = [
+            f"for (long long w = blockIdx.x; w < {work * splits}LL; w += gridDim.x) {{",
+            f"    const int split = (int)(w / {work});",
+            f"    const long long item = w % {work};",
+        ], "item"
     return [
-        f"for (long long w = blockIdx.x; w < {work}LL; w += gridDim.x) {{",
-        f"    const {problem.index_type} bz = ({problem.index_type})(w / {tiles_m * tiles_n});",
-        f"    const int tile = (int)(w % {tiles_m * tiles_n});",
+        *loop,
+        f"    const {problem.index_type} bz = ({problem.index_type})({item} / {tiles_m * tiles_n});",
+        f"    const int tile = (int)({item} % {tiles_m * tiles_n});",
         f"    const int m0 = (tile / {tiles_n}) * {bm}, n0 = (tile % {tiles_n}) * {bn};",
         f"    const {storage}* __restrict__ A = {problem.a_param} + ({a_off});",
         f"    const {storage}* __restrict__ B = {problem.b_param} + ({b_off});",
