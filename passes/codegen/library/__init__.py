@@ -1,0 +1,1 @@
+"""Library tactics: kernels a vendor library runs (cuBLASLt), with the generated code around them."""
