@@ -29,6 +29,7 @@ import numpy as np
 
 from dialects.errors import OptcError
 from dialects.kernel import TACTIC_NAME
+from runtime.library import cublaslt
 from runtime.library.cublaslt import ALGO_BYTES, DTYPES, LtMatmul
 
 REGIONS = ("inputs", "weights", "arena")
@@ -49,7 +50,7 @@ ARCH = re.compile(r"sm_(\d+)[af]?")
 C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_TILE_VALUE = 2**31 - 1
 """A tile parameter's range: 0 .. INT_MAX (sizes, counts and flags)."""
-LIBRARIES = ("cublasLt",)
+LIBRARIES = (cublaslt.NAME,)
 """The vendor libraries a library kernel may call."""
 LIBRARY_ALIGNMENT = 256
 """Where a library's own workspace starts after the product, in the kernel's workspace."""

@@ -32,6 +32,9 @@ import numpy as np
 
 from dialects.errors import OptcError
 
+NAME = "cublasLt"
+"""The library's name in engine plans (`LibraryCall.library`) and timing-cache keys."""
+
 EPILOGUES = ("none", "relu", "gelu", "bias", "relu_bias", "gelu_bias")
 """What cuBLASLt may apply to the product before it stores it (its GELU is the tanh
 approximation, so an exact-erf GELU is not offered to it)."""
@@ -183,6 +186,18 @@ class LtPlan:
         self.call = call
         cublas, lt = self._cublas, self._lt = _bindings()
         self.handle = _Handle.get()
+        try:
+            self._describe(call)
+        except lt.cuBLASLtError as exc:
+            raise LibraryError(f"cuBLASLt cannot describe {call}: {exc}") from None
+        self.alpha = np.ones(1, np.float32)
+        self.beta = np.zeros(1, np.float32)
+        self._bias_ptr: int | None = None
+        self._algos: dict[bytes, np.ndarray] = {}
+
+    def _describe(self, call: LtMatmul) -> None:
+        """The matmul descriptor (compute in fp32, transposes, epilogue) and the layouts."""
+        cublas, lt = self._cublas, self._lt
         self.desc = lt.matmul_desc_create(int(cublas.ComputeType.COMPUTE_32F), _cuda_type("float32"))
         attr = lt.MatmulDescAttribute
         lt_a, lt_b, lt_d = column_major(call)
@@ -198,10 +213,6 @@ class LtPlan:
             self._layout(lt_b, call.dtype),
             self._layout(lt_d, call.d_dtype),
         ]
-        self.alpha = np.ones(1, np.float32)
-        self.beta = np.zeros(1, np.float32)
-        self._bias_ptr: int | None = None
-        self._algos: dict[bytes, np.ndarray] = {}
 
     def _layout(self, layout: Layout, dtype: str) -> int:
         lt = self._lt
@@ -268,9 +279,11 @@ class LtPlan:
             raise LibraryError(f"the algorithm needs {algorithm.workspace} bytes of workspace, got {workspace_bytes}")
         la, lb, ld = self.layouts
         handle = 0 if stream is None else int(stream.handle)
-        # cuBLASLt's A is the stored B, its B the stored A (column_major)
-        lt.matmul(self.handle, self.desc, self.alpha.ctypes.data, b, la, a, lb, self.beta.ctypes.data,
-                  d, ld, d, ld, self._algo(algorithm).ctypes.data, workspace, workspace_bytes, handle)
+        try:  # cuBLASLt's A is the stored B, its B the stored A (column_major)
+            lt.matmul(self.handle, self.desc, self.alpha.ctypes.data, b, la, a, lb, self.beta.ctypes.data,
+                      d, ld, d, ld, self._algo(algorithm).ctypes.data, workspace, workspace_bytes, handle)
+        except lt.cuBLASLtError as exc:
+            raise LibraryError(f"cublasLtMatmul failed for {self.call} (algorithm {algorithm.index}): {exc}") from None
 
     def close(self) -> None:
         lt = self._lt

@@ -42,11 +42,10 @@ from passes.codegen.common.types import ctype_of, kernel_signature, pointer_para
 from passes.codegen.generator import Generator, refused_tactic, unknown_tactic
 from passes.codegen.matmul.problem import Problem, epilogue_lambda, invalid, problem_of
 from passes.codegen.target import Target
+from runtime.library.cublaslt import NAME as LIBRARY
 from runtime.library.cublaslt import LibraryUnavailable, LtMatmul, library_version
 
 TACTIC = "cublaslt"
-LIBRARY = "cublasLt"
-"""The library's name in engine plans and timing-cache keys."""
 ALGORITHMS = 4
 """Candidates per kernel: `algo = 0 .. ALGORITHMS - 1`, the first of cuBLASLt's heuristic
 list (best first by its own estimate)."""
