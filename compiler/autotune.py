@@ -25,6 +25,13 @@ cache choose the same tactics.
 
 `time_limit` (seconds, counted from the start) stops the timing of new candidates when it
 is spent; a signature with nothing timed keeps the heuristic's launch.
+
+Library tactics (cuBLASLt, passes/codegen/library) are candidates like any other where
+their library loads, listed after the family's own; `fast` also tries each library's first
+(its own heuristic's pick). A candidate is then the library call and its epilogue kernel,
+timed together on the same buffers; its `algo = i` is resolved to cuBLASLt's list on this
+GPU, and one past the end of that list is dropped with a note. Where the library does not
+load, the report says so once (`TuneReport.notes`).
 """
 
 from __future__ import annotations
@@ -52,7 +59,8 @@ from runtime.tuning.timer import ContextLost, KernelRun, Measurement
 MODES = ("none", "fast", "full")
 FAST_CANDIDATES = 4
 """Mode `fast` tries the heuristic's tactic and at most the next three the generator lists
-(its order is its estimate of what is likely best); `full` tries every one."""
+(its order is its estimate of what is likely best), and each library tactic's first
+candidate (the library's own best guess); `full` tries every one."""
 TIE_MARGIN = 0.02
 """A tactic must be more than 2% faster than an earlier one to be chosen over it: timing
 noise between runs is about 1%, so closer times are a tie, and a tie keeps the earlier
@@ -228,6 +236,8 @@ class TuneReport:
     """Why nothing was tuned ("" when tuning ran)."""
     warnings: tuple[str, ...] = ()
     """One-line warnings for the caller to print (the timing cache's)."""
+    notes: tuple[str, ...] = ()
+    """What the candidates lacked ("vendor tactics unavailable: ..."), said once."""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -247,7 +257,7 @@ def summary_line(report: TuneReport) -> str:
     )
     if report.cut:
         line += f", {report.cut} cut by the {report.time_limit:g} s limit"
-    return line
+    return "; ".join([line, *report.notes])
 
 
 def _ms(choice: Choice | None) -> str:
@@ -370,11 +380,20 @@ class _Session:
 
 
 def _limit(launches: Sequence[LaunchAttr], mode: str, kernel: FuncOp) -> list[LaunchAttr]:
-    """The candidates `mode` tries, duplicates removed, in the given order."""
+    """The candidates `mode` tries, duplicates removed, in the given order (`fast`: the
+    first FAST_CANDIDATES, and each library tactic's first)."""
+    from passes.codegen.library import is_library
+
     if not launches:
         raise OptcError(f"@{kernel.sym_name.data}: its generator declares no tactic (not even the heuristic's)")
     unique = list({str(launch): launch for launch in launches}.values())
-    return unique[:FAST_CANDIDATES] if mode == "fast" else unique
+    if mode != "fast":
+        return unique
+    chosen = unique[:FAST_CANDIDATES]
+    for launch in unique[FAST_CANDIDATES:]:
+        if is_library(launch) and all(c.tactic_name != launch.tactic_name for c in chosen):
+            chosen.append(launch)
+    return chosen
 
 
 def _emit(kernel: FuncOp, launch: LaunchAttr) -> tuple[str, str]:
@@ -385,7 +404,8 @@ def _emit(kernel: FuncOp, launch: LaunchAttr) -> tuple[str, str]:
 
     variant = kernel.clone()
     variant.attributes[LAUNCH_ATTR] = launch
-    return shared_entry(kernel.sym_name.data, kernel_source(variant))
+    source = kernel_source(variant)
+    return shared_entry(kernel.sym_name.data, source) if source else ("", "")
 
 
 def _submit(sig: _Signature, pool: ThreadPoolExecutor, arch: str, session: _Session) -> dict[int, tuple[str, Future]]:
@@ -399,18 +419,29 @@ def _submit(sig: _Signature, pool: ThreadPoolExecutor, arch: str, session: _Sess
         except OptcError as exc:
             session.fail(sig, index, f"emit: {exc}")
             continue
-        jobs[index] = (entry, pool.submit(compile_cuda, source, f"{entry}.cu", arch=arch))
+        # a library call that writes the result has no kernel to compile
+        jobs[index] = (entry, pool.submit(compile_cuda, source, f"{entry}.cu", arch=arch) if source else _done(b""))
     return jobs
 
 
+def _done(value) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
 def _candidate(sig: _Signature, index: int, entry: str, cubin: bytes) -> Candidate:
-    from compiler.engine_build import kernel_params
+    """The candidate to measure; a library tactic's with its call resolved on this GPU
+    (OptcError when the library offers no such algorithm)."""
+    from compiler.engine_build import kernel_params, library_call
+    from passes.codegen.library import is_library
     from passes.codegen.registry import workspace_bytes
 
     kernel, launch = sig.kernels[0], sig.launches[index]
     run = KernelRun(
         cubin, entry, launch.grid_dims, launch.block_dims, launch.shared_bytes,
         kernel_params(kernel), len(kernel.function_type.outputs.data), workspace_bytes(kernel, launch),
+        library_call(kernel, launch) if is_library(launch) else None,
     )
     return Candidate(sig.name, sig.digest, launch, run)
 
@@ -433,9 +464,14 @@ def _time_signature(sig: _Signature, jobs: dict[int, tuple[str, Future]], sessio
         progress.advance()
         entry, future = jobs[index]
         try:
-            candidate = _candidate(sig, index, entry, future.result())
+            cubin = future.result()
         except OptcError as exc:
             session.fail(sig, index, f"compile: {exc}")
+            continue
+        try:
+            candidate = _candidate(sig, index, entry, cubin)
+        except OptcError as exc:  # cuBLASLt offers fewer algorithms than the tactic's rank
+            session.fail(sig, index, f"library: {exc}")
             continue
         try:
             measurement = session.measure(candidate)
@@ -518,8 +554,9 @@ def tune(
         from runtime.cuda import Device
 
         device = DeviceKey.of(Device(0))
-    tactics = tactics or registry_tactics(target)
     kernels = [op for op in module.ops if isinstance(op, FuncOp)]
+    notes = () if tactics is not None else tuple(note for note in [_library_note(kernels)] if note)
+    tactics = tactics or registry_tactics(target)
     signatures = [
         _Signature(digest, group, _limit(tactics(group[0]), mode, group[0]), dict(cache.timings(device, digest)))
         for digest, group in group_by_signature(kernels, target.arch).items()
@@ -537,8 +574,15 @@ def tune(
     reports = tuple(_apply(sig) for sig in signatures)
     return TuneReport(
         mode, clock() - started, session.timed, hits, session.cut, time_limit,
-        tuple(cached_failures + session.dropped), reports, warnings=tuple(cache.warnings),
+        tuple(cached_failures + session.dropped), reports, warnings=tuple(cache.warnings), notes=notes,
     )
+
+
+def _library_note(kernels: Sequence[FuncOp]) -> str | None:
+    """Why the library tactics these kernels could take are not candidates here, or None."""
+    from passes.codegen.library import unavailable
+
+    return unavailable(kernels)
 
 
 def _run_all(signatures: Sequence[_Signature], session: _Session, arch: str) -> None:

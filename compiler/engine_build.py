@@ -22,6 +22,12 @@ Kernels are configured for the GPU the engine is built for (`build_target`): the
 this process as its driver describes it (`target.measured`) when the engine is for it,
 else the named arch's table (`target.TARGETS`). Each kernel's tactic is recorded in the
 plan (`KernelSpec.tactic`, `.tile`).
+
+A library tactic (`cublaslt`, chosen only by the tuner, so only where the engine's GPU is
+here) is resolved here to its library's call on this GPU (`library_call`: `algo = i` →
+the i-th algorithm's bytes of cuBLASLt's heuristic list, and cuBLASLt's version), which
+the plan records (`KernelSpec.library`); its epilogue kernel is compiled like any other,
+and a kernel whose call writes its result has no image.
 """
 
 from __future__ import annotations
@@ -45,16 +51,18 @@ from dialects.dtypes import numpy_dtype
 from dialects.errors import OptcError
 from dialects.graph import ConstantOp, WeightOp
 from dialects.graph.base import is_free_view
-from dialects.kernel import FuncOp, LaunchOp
+from dialects.kernel import FuncOp, LaunchAttr, LaunchOp
 from dialects.weights import check_weights, store_of
 from passes.codegen.common.types import device_itemsize
 from passes.codegen.cuda import kernel_source, launch_of
+from passes.codegen.library import cublaslt as lt_tactic
+from passes.codegen.library import is_library
 from passes.codegen.registry import workspace_bytes
 from passes.codegen.target import Target, measured, named
 from passes.memory.plan_memory import ARENA_ATTR, live_buffers
 from runtime.cuda import compile_cuda
 from runtime.engine.file import EngineImage
-from runtime.engine.plan import BufferSpec, EnginePlan, KernelSpec, LaunchSpec, ParamSpec, Slot, TensorSpec, device_dtype
+from runtime.engine.plan import BufferSpec, EnginePlan, KernelSpec, LaunchSpec, LibraryCall, ParamSpec, Slot, TensorSpec, device_dtype
 from runtime.reference.interpreter import entry, io_names
 
 ALIGNMENT = 256
@@ -360,6 +368,38 @@ def shared_entry(name: str, source: str) -> tuple[str, str]:
     return entry_name, template.replace("@KERNEL@", entry_name)
 
 
+def library_call(kernel: FuncOp, launch: LaunchAttr) -> LibraryCall:
+    """The cuBLASLt call of a kernel whose tactic is `cublaslt`, its `algo = i` resolved to
+    the i-th algorithm of cuBLASLt's heuristic list on this GPU (the tuner's list: the
+    same process asks once, `runtime.library.cublaslt.heuristic`)."""
+    from runtime.library import cublaslt
+
+    name = f"@{kernel.sym_name.data}"
+    call = lt_tactic.lt_call(kernel)
+    a, b, d = lt_tactic.operands(kernel)
+    algo = launch.tile_params["algo"]
+    try:
+        offered = cublaslt.heuristic(call, lt_tactic.ALGORITHMS, lt_tactic.WORKSPACE_CAP)
+        version = cublaslt.library_version()
+    except OptcError as exc:
+        raise OptcError(f"{name} runs tactic cublaslt, whose algorithm cuBLASLt chooses on the GPU the engine is for: {exc}") from None
+    if algo >= len(offered):
+        raise OptcError(f"{name}: cuBLASLt offers {len(offered)} algorithm(s) for this matmul on this GPU, the tactic names algo {algo}")
+    chosen = offered[algo]
+    return LibraryCall(lt_tactic.LIBRARY, version, call, chosen.data.hex(), chosen.workspace, a, b, d)
+
+
+def _scratch(kernels: Mapping[str, FuncOp], chosen: Mapping[str, LaunchAttr], workspace: Mapping[str, int], start: int) -> dict[str, int]:
+    """Where each kernel's workspace starts in the arena (kernels with one): the tactics'
+    scratch memory lives past every planned buffer, from `start`. Launches run one after
+    another, so each range is shared: one for the tactics that need it zeroed (and leave it
+    so: split-K's counters), then one for library calls, whose product and library
+    workspace are left dirty and must never reach a counter."""
+    zeroed = max((workspace[n] for n in kernels if workspace[n] and not is_library(chosen[n])), default=0)
+    library_start = start + -(-zeroed // ALIGNMENT) * ALIGNMENT
+    return {n: library_start if is_library(chosen[n]) else start for n in kernels if workspace[n]}
+
+
 def _compile_all(names: Sequence[str], sources: Sequence[str], arch: str) -> list[bytes]:
     """Cubins of every kernel, compiled in parallel (NVRTC releases the GIL), in order; a
     progress line counts them on a terminal. The first failure in kernel order is raised."""
@@ -413,32 +453,37 @@ def compile_engine(module: ModuleOp, arch: str, target: Target | None = None) ->
         TensorSpec(name, _device_type_name(v.type, f"output '{name}'"), tuple(v.type.get_shape()), slots[v])
         for name, v in zip(io_names(main, results=True), returned)
     ]
-    entries = {name: shared_entry(name, kernel_source(kernel, target)) for name, kernel in kernels.items()}
+    chosen = {name: launch_of(kernel, target) for name, kernel in kernels.items()}
+    library = {name: library_call(kernel, chosen[name]) for name, kernel in kernels.items() if is_library(chosen[name])}
+    sources = {name: kernel_source(kernel, target) for name, kernel in kernels.items()}
+    # a tactic that emits nothing (a library call that writes the result) has no image
+    entries = {name: shared_entry(name, source) for name, source in sources.items() if source}
     unique = dict(entries.values())  # entry -> source: each distinct kernel compiled once
     images = _compile_all(list(unique), list(unique.values()), arch)
     image_of = {entry: index for index, entry in enumerate(unique)}
-    chosen = {name: launch_of(kernel, target) for name, kernel in kernels.items()}
     workspace = {name: workspace_bytes(kernel, chosen[name]) for name, kernel in kernels.items()}
     memory = main.attributes.get(ARENA_ATTR)
     stats = {k: v.value.data for k, v in memory.data.items() if k != "strategy"} if memory else {}
-    # every tactic's scratch memory: one range of the arena past the planned buffers (launches
-    # run one after another), zeroed when the engine loads
-    scratch = Slot("arena", -(-stats.get("bytes", 0) // ALIGNMENT) * ALIGNMENT)
+    # the tactics' scratch memory, past the planned buffers, zeroed when the engine loads
+    start = -(-stats.get("bytes", 0) // ALIGNMENT) * ALIGNMENT
+    scratch = _scratch(kernels, chosen, workspace, start)
     launches = [
-        LaunchSpec(launch.kernel, (*launch.args, scratch)) if workspace[launch.kernel] else launch for launch in launches
+        LaunchSpec(launch.kernel, (*launch.args, Slot("arena", scratch[launch.kernel]))) if launch.kernel in scratch else launch
+        for launch in launches
     ]
-    arena_bytes = scratch.offset + max(workspace.values(), default=0) if any(workspace.values()) else stats.get("bytes", 0)
-    if any(workspace.values()):
-        stats["workspace"] = max(workspace.values())
+    arena_end = max((scratch[n] + workspace[n] for n in scratch), default=0)
+    arena_bytes = arena_end if scratch else stats.get("bytes", 0)
+    if scratch:
+        stats["workspace"] = arena_end - start
     specs = []
     for name, kernel in kernels.items():
         launch = chosen[name]
         nbytes, flops, dtype = kernel_cost(kernel)
-        entry_name = entries[name][0]
+        entry_name = entries[name][0] if name in entries else ""
         specs.append(
             KernelSpec(
                 name=name,
-                image=image_of[entry_name],
+                image=image_of[entry_name] if entry_name else -1,
                 grid=launch.grid_dims,
                 block=launch.block_dims,
                 shared_bytes=launch.shared_bytes,
@@ -450,6 +495,7 @@ def compile_engine(module: ModuleOp, arch: str, target: Target | None = None) ->
                 dtype=dtype,
                 entry=entry_name,
                 params=kernel_params(kernel, workspace[name]),
+                library=library.get(name),
             )
         )
     plan = EnginePlan(

@@ -104,8 +104,18 @@ def format_profile(profile: Profile) -> list[str]:
         f"  sequence: {total:.4f} ms of kernels, {profile.sequence_ms:.4f} ms launched one by one"
         + (f", {profile.graph_ms:.4f} ms as one CUDA graph replay" if profile.graph_ms is not None else "")
     )
+    lines.append(library_share(profile))
     lines += format_ceilings(profile)
     return lines
+
+
+def library_share(profile: Profile) -> str:
+    """How the kernels' time splits between optc's own kernels and library tactics."""
+    total, library = profile.kernel_ms, profile.library_ms
+    names = sorted({launch.library for launch in profile.launches if launch.library})
+    own = 100 * (total - library) / total if total else 0.0
+    lib = 100 * library / total if total else 0.0
+    return f"  GPU time: {own:.1f}% in optc's own kernels, {lib:.1f}% in library tactics" + (f" ({', '.join(names)})" if names else "")
 
 
 def format_ceilings(profile: Profile) -> list[str]:

@@ -12,8 +12,9 @@
 #
 # Where .wheels/ holds them (`bash .ci/gpu-wheels.sh` fetches them), the packages of
 # .ci/gpu-packages.sh are installed first at the versions requirements.lock pins (what the
-# device image lacks, and what must match CPU CI's), without touching other packages; a
-# pinned wheel missing from .wheels/ stops the run.
+# device image lacks, and what must match CPU CI's), with the `cuda-libs` extra from
+# .wheels/extra/ (nvmath-python, so cuBLASLt tactics are tuned and tested), without
+# touching other packages; a pinned wheel missing from .wheels/ stops the run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}
@@ -21,7 +22,7 @@ mkdir -p "$OUT"
 if [ -d .wheels ]; then
     . .ci/gpu-packages.sh
     # shellcheck disable=SC2046
-    python3 -m pip install -q --no-deps --no-index --find-links .wheels $(gpu_pins) 2>&1 | grep -v "^WARNING"
+    python3 -m pip install -q --no-deps --no-index --find-links .wheels --find-links .wheels/extra $(gpu_pins) $(cuda_lib_pins) 2>&1 | grep -v "^WARNING"
     [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "run_gpu: installing the pinned wheels from .wheels failed"; exit 2; }
 fi
 export PYTHONPATH=$PWD OPTC_REQUIRE_GPU=1

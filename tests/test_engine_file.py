@@ -148,7 +148,7 @@ CRAFTED = {
     "shape-bool": (_set("plan", "inputs", 0, "shape", [True, 5]), r"plan.inputs\[0\].shape\[0\] must be an integer, got a boolean"),
     "slot-null": (_set("plan", "outputs", 0, "slot", None), r"plan.outputs\[0\].slot must be an object, got null"),
     "kernel-name-int": (_set("plan", "kernels", 0, "name", 7), r"plan.kernels\[0\].name must be a string, got the number 7"),
-    "version-in-header": (_set("format_version", 4), "the header says format v4, the file's prefix v3"),
+    "version-in-header": (_set("format_version", 3), "the header says format v3, the file's prefix v4"),
     # the tactic and its tile
     "no-tactic": (_delete("plan", "kernels", 0, "tactic"), r"plan.kernels\[0\] has no 'tactic'"),
     "no-tile": (_delete("plan", "kernels", 0, "tile"), r"plan.kernels\[0\] has no 'tile'"),
@@ -198,7 +198,7 @@ DAMAGED = {
     "length-field": (_flip(lambda n: 14), "is truncated: its header needs"),
     "length-huge": (_flip(lambda n: 19), "declares a 72057594037\\d+-byte header, more than the limit of 1073741824"),
     "checksum-byte": (_flip(lambda n: 30), "is damaged: its checksum does not match"),
-    "version-99": (_flip(lambda n: 8 + 1), "is engine format v259, this optc reads v3: rebuild the engine"),
+    "version-99": (_flip(lambda n: 8 + 1), "is engine format v260, this optc reads v4: rebuild the engine"),
     "missing": (lambda p: p.unlink(), "cannot read engine file"),
 }
 
@@ -226,6 +226,14 @@ def test_version_2_file_says_rebuild(path):
     header["format_version"] = 2
     seal(path, header, payload, version=2)
     assert read_error(path).endswith(f"is engine format v2, this optc reads v{FORMAT_VERSION}: rebuild the engine")
+
+
+def test_version_3_file_says_rebuild(path):
+    """Version 3 had no library kernels: its readers would run a cuBLASLt kernel's epilogue alone."""
+    header, payload = split(path)
+    header["format_version"] = 3
+    seal(path, header, payload, version=3)
+    assert read_error(path).endswith(f"is engine format v3, this optc reads v{FORMAT_VERSION}: rebuild the engine")
 
 
 def test_header_that_is_not_json_or_an_object(path):

@@ -73,3 +73,17 @@ def test_the_readme_commands_install_through_the_lock(script):
     env = (ROOT / ".ci" / "env.sh").read_text()
     assert "--require-hashes --no-deps -r \"$lock\"" in env and "requirements.lock" in env
     assert "--no-deps --no-build-isolation -e ." in env
+
+
+def test_the_cuda_libs_extra_is_pinned_and_the_gpu_machine_gets_it():
+    """nvmath-python and what it imports, at exact versions (the bindings' ABI and the
+    algorithms engines store follow them); not in the lock, which covers --extra test;
+    .ci/gpu-packages.sh hands exactly these to the GPU machine."""
+    import subprocess
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["cuda-libs"]
+    assert {_name(r) for r in extra} == {"nvmath-python", "cuda-core", "cuda-pathfinder"}
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+==[0-9][0-9.]*", r) for r in extra), extra
+    printed = subprocess.run(["bash", "-c", ". .ci/gpu-packages.sh && cuda_lib_pins"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert printed.stdout.split() == extra
+    assert ". .ci/gpu-packages.sh" in (ROOT / "tests" / "run_gpu.sh").read_text() and "$(cuda_lib_pins)" in (ROOT / "tests" / "run_gpu.sh").read_text()

@@ -1,7 +1,7 @@
 """The CUDA of a kernel-level module: the prelude, then every kernel.func's kernel, each
 made by its family's generator (`registry.py`) for its `#kernel.launch` tactic (chosen
-here, as `configure-kernels` would for `target`, where the kernel has none yet: for the
-default target with `optc -t cuda`)."""
+here, as `configure-kernels` would for `target`, where the kernel has none yet: `optc -t cuda`
+passes `--arch`'s, sm_90 by default)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,17 @@ def launch_of(kernel: FuncOp, target: Target = DEFAULT) -> LaunchAttr:
 
 
 def emit_kernel(kernel: FuncOp, target: Target = DEFAULT) -> str:
-    """The CUDA C of one kernel.func, without the prelude."""
-    return generator_for(kernel).emit(kernel, launch_of(kernel, target))
+    """The CUDA C of one kernel.func, without the prelude ("" for a library tactic whose
+    call writes the kernel's result: no kernel of its own)."""
+    launch = launch_of(kernel, target)
+    return generator_for(kernel, launch).emit(kernel, launch)
 
 
 def kernel_source(kernel: FuncOp, target: Target = DEFAULT) -> str:
-    """One kernel as a self-contained translation unit (what NVRTC compiles and caches)."""
-    return _with_helpers([emit_kernel(kernel, target)])
+    """One kernel as a self-contained translation unit (what NVRTC compiles and caches), or
+    "" when its tactic runs no kernel of its own."""
+    code = emit_kernel(kernel, target)
+    return _with_helpers([code]) if code else ""
 
 
 def _with_helpers(kernels: list[str]) -> str:
@@ -41,8 +45,9 @@ def kernels_of(module) -> list[FuncOp]:
 
 def emit_module(module, target: Target = DEFAULT) -> str:
     """All kernels of `module` in one self-contained `.cu` file (a kernel without a tactic
-    gets its generator's choice for `target`)."""
-    return _with_helpers([emit_kernel(k, target) for k in kernels_of(module)])
+    gets its generator's choice for `target`; a library kernel whose call writes its result
+    has no CUDA)."""
+    return _with_helpers([code for k in kernels_of(module) if (code := emit_kernel(k, target))])
 
 
 def print_cuda(module, stream, target: Target = DEFAULT) -> None:

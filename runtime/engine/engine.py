@@ -1,6 +1,12 @@
 """Run an engine on the GPU: three allocations, one stream, and the launch sequence replayed
 as one CUDA graph.
 
+The sequence is a list of steps (`steps.py`): optc's kernels, and library kernels (a
+cuBLASLt call, then its epilogue kernel). At load, every library kernel gets its
+library's plan, and its algorithm is checked against the library here
+(`library_plans`): an engine built with another cuBLASLt that this one cannot run is an
+EngineError that says so, before anything runs.
+
     engine = Engine(read_engine("model.engine"))
     outputs = engine.run({"input": array})          # numpy in, numpy out
     views = engine.run(feeds, device_outputs=True)  # DeviceBuffers over the engine's memory
@@ -21,7 +27,8 @@ import numpy as np
 from dialects.errors import OptcError
 from runtime.cuda import Device, DeviceBuffer, Graph, Module, Stream
 from runtime.engine.file import EngineImage, check_image, write_engine
-from runtime.engine.plan import REGIONS, EnginePlan, TensorSpec, device_dtype
+from runtime.engine.plan import REGIONS, EnginePlan, Slot, TensorSpec, device_dtype
+from runtime.engine.steps import Step, build_steps
 
 
 class EngineError(OptcError):
@@ -45,13 +52,11 @@ class Engine:
         self.regions["arena"].fill_bytes(0, self.stream)
         if image.weights:
             self.regions["weights"].copy_from_host(np.frombuffer(image.weights, np.uint8))
-        specs = {spec.name: spec for spec in self.plan.kernels}
         self.modules = [Module(cubin, f"image{i}") for i, cubin in enumerate(image.images)]
-        self.kernels = {spec.name: self._load(spec) for spec in self.plan.kernels}
-        self.launches = [
-            (self.kernels[launch.kernel], specs[launch.kernel], self._pack(launch))
-            for launch in self.plan.launches
-        ]
+        self.kernels = {spec.name: self._load(spec) for spec in self.plan.kernels if spec.image >= 0}
+        self.libraries = library_plans(self.plan)
+        # check_image proved offset + each parameter's bytes <= its region's size
+        self.steps: list[Step] = build_steps(self.plan, self._address, self.kernels, self.libraries)
         self.use_graph = use_graph
         self.graph: Graph | None = None
 
@@ -71,10 +76,8 @@ class Engine:
             kernel.set_max_dynamic_shared_memory(spec.shared_bytes)
         return kernel
 
-    def _pack(self, launch):
-        # check_image proved offset + the parameter's bytes <= the region's size
-        addresses = [np.uint64(self.regions[s.region].ptr + s.offset) for s in launch.args]
-        return self.kernels[launch.kernel].pack(addresses)
+    def _address(self, slot: Slot) -> int:
+        return self.regions[slot.region].ptr + slot.offset
 
     def view(self, spec: TensorSpec) -> DeviceBuffer:
         """The device memory of an input or output, as a typed buffer."""
@@ -83,9 +86,9 @@ class Engine:
     # --- running -----------------------------------------------------------------------
 
     def launch_all(self) -> None:
-        """Issue every launch on the engine's stream (no graph)."""
-        for kernel, spec, parameters in self.launches:
-            kernel.launch_packed(spec.grid, spec.block, parameters, spec.shared_bytes, self.stream)
+        """Issue every step on the engine's stream (no graph)."""
+        for step in self.steps:
+            step.launch(self.stream)
 
     def execute(self) -> None:
         """Run the launch sequence once on the engine's stream (inputs already in place)."""
@@ -93,6 +96,8 @@ class Engine:
             self.launch_all()
             return
         if self.graph is None:
+            if self.libraries:  # a library sets its kernels up at their first call, which must not be inside a capture
+                self.launch_all()
             with self.stream.capture() as graph:
                 self.launch_all()
             self.graph = graph
@@ -137,6 +142,8 @@ class Engine:
         write_engine(self.image, path)
 
     def close(self) -> None:
+        for lt_plan, _ in self.libraries.values():
+            lt_plan.close()
         for buffer in self.regions.values():
             buffer.close()
 
@@ -162,3 +169,52 @@ def _check(spec: TensorSpec, shape, dtype) -> None:
         raise EngineError(f"input '{spec.name}' has shape {list(shape)}, the engine expects {list(spec.shape)}")
     if np.dtype(dtype) != device_dtype(spec.dtype):
         raise EngineError(f"input '{spec.name}' has dtype {np.dtype(dtype)}, the engine expects {spec.dtype}")
+
+
+def library_plans(plan: EnginePlan, make_plan=None, version=None) -> dict[str, tuple[object, object]]:
+    """Each library kernel's (plan, algorithm) on this machine's cuBLASLt: the plan of its
+    call (`make_plan`, default `LtPlan`) and its algorithm checked there (`check`), which
+    must fit the workspace the engine gives it. EngineError when the library is missing or
+    cannot run the algorithm (an engine built with another cuBLASLt: rebuild it here).
+    `version` (default: cuBLASLt's) names the library in those errors."""
+    from runtime.library import cublaslt
+
+    make_plan = make_plan or cublaslt.LtPlan
+    version = version or cublaslt.library_version
+    plans: dict[str, tuple[object, object]] = {}
+    try:
+        for spec in plan.kernels:
+            if spec.library is not None:
+                plans[spec.name] = _library_plan(spec, make_plan, version)
+    except BaseException:
+        for lt_plan, _ in plans.values():
+            lt_plan.close()
+        raise
+    return plans
+
+
+def _library_plan(spec, make_plan, version) -> tuple[object, object]:
+    from runtime.library import cublaslt
+
+    call, what = spec.library, f"kernel '{spec.name}' (tactic {spec.tactic})"
+    try:
+        here = version()
+    except cublaslt.LibraryUnavailable as exc:
+        raise EngineError(f"{what} runs cuBLASLt, which is not available here: {exc}") from None
+    lt_plan = make_plan(call.call)
+    algorithm = cublaslt.Algorithm(bytes.fromhex(call.algorithm), call.workspace)
+    try:
+        needed = lt_plan.check(algorithm)
+    except cublaslt.LibraryError as exc:
+        lt_plan.close()
+        if here != call.version:
+            raise EngineError(f"{what}: built with cuBLASLt {call.version}, this GPU has {here}: rebuild the engine here ({exc})") from None
+        raise EngineError(f"{what}: cuBLASLt {here} cannot run the engine's algorithm: rebuild the engine here ({exc})") from None
+    room = spec.params[-1].nbytes - call.workspace_offset
+    if needed > room:
+        lt_plan.close()
+        raise EngineError(
+            f"{what}: cuBLASLt {here} needs {needed} bytes of workspace for the engine's algorithm, which was given {room} "
+            f"(built with cuBLASLt {call.version}): rebuild the engine here"
+        )
+    return lt_plan, algorithm

@@ -16,7 +16,8 @@ a kernel handed a pointer outside its buffers; it cannot check what the cubins' 
 
 Version 2 moved the checksum out of the header so that it covers the header too (version
 1 trusted the header). Version 3 records each kernel's tactic and tile (`KernelSpec.tactic`,
-`.tile`).
+`.tile`). Version 4 records library kernels (`KernelSpec.library`: the cuBLASLt call, its
+algorithm's bytes and the library's version; `image` -1 where the call writes the result).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from dialects.errors import OptcError
 from runtime.engine.plan import ARCH, EnginePlan, PlanError
 
 MAGIC = b"OPTCENG\0"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _PREFIX = struct.Struct("<IQ32s")  # version, header length, checksum
 _START = len(MAGIC) + _PREFIX.size
 

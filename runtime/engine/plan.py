@@ -10,6 +10,11 @@ order (arguments, then results). A model output is read back from its slot.
 Element types are named by their device representation ("float32", "float16",
 "bfloat16", "int64", "bool", ...): bfloat16 is 2 bytes on the device, whatever numpy
 does on the host.
+
+A library kernel (`KernelSpec.library`, a tactic such as `cublaslt`) is a vendor-library
+call followed by its epilogue kernel (the kernel's image, which reads the product at the
+start of the kernel's workspace); where the call writes the kernel's result itself
+(`LibraryCall.d`), there is no epilogue kernel and the kernel has no image (-1).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import numpy as np
 
 from dialects.errors import OptcError
 from dialects.kernel import TACTIC_NAME
+from runtime.library import cublaslt
+from runtime.library.cublaslt import ALGO_BYTES, DTYPES, LtMatmul
 
 REGIONS = ("inputs", "weights", "arena")
 
@@ -43,6 +50,12 @@ ARCH = re.compile(r"sm_(\d+)[af]?")
 C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_TILE_VALUE = 2**31 - 1
 """A tile parameter's range: 0 .. INT_MAX (sizes, counts and flags)."""
+LIBRARIES = (cublaslt.NAME,)
+"""The vendor libraries a library kernel may call."""
+LIBRARY_ALIGNMENT = 256
+"""Where a library's own workspace starts after the product, in the kernel's workspace."""
+VERSION = re.compile(r"\d+(\.\d+)*")
+ALGORITHM_HEX = re.compile(f"[0-9a-f]{{{2 * ALGO_BYTES}}}")
 
 
 class PlanError(OptcError):
@@ -105,12 +118,48 @@ class ParamSpec:
 
 
 @dataclass(frozen=True)
+class LibraryCall:
+    """The vendor-library call a library kernel makes before its epilogue kernel: what it
+    computes, with which of the library's algorithms, and where its matrices are among the
+    kernel's pointer parameters (indices into `KernelSpec.params`)."""
+
+    library: str
+    """"cublasLt"."""
+    version: str
+    """The library's version the algorithm was chosen with ("12.9.1"): another version may
+    not run it, so the engine checks it at load."""
+    call: LtMatmul
+    algorithm: str
+    """The algorithm's opaque bytes (cublasLtMatmulAlgo_t), in hex."""
+    workspace: int
+    """Bytes of workspace the algorithm needs, after the product (at a multiple of
+    LIBRARY_ALIGNMENT) in the kernel's workspace."""
+    a: int
+    b: int
+    d: int | None = None
+    """The parameter the call writes (the kernel's result); None: it writes the product at
+    the start of the kernel's workspace, and the epilogue kernel reads it there."""
+
+    @property
+    def product_bytes(self) -> int:
+        """Bytes of the product in the kernel's workspace (0 when the call writes `d`)."""
+        call = self.call
+        return 0 if self.d is not None else call.batch * call.m * call.n * device_dtype(call.d_dtype).itemsize
+
+    @property
+    def workspace_offset(self) -> int:
+        """Where the library's workspace starts in the kernel's workspace: after the product."""
+        return -(-self.product_bytes // LIBRARY_ALIGNMENT) * LIBRARY_ALIGNMENT
+
+
+@dataclass(frozen=True)
 class KernelSpec:
     """One compiled kernel: its entry name, the index of its image (cubin) and its launch:
     the tactic that `#kernel.launch` names, with its grid, block, shared memory and tile."""
 
     name: str
     image: int
+    """Its cubin in the file; -1: none (a library kernel whose call writes its result)."""
     grid: tuple[int, int, int]
     block: tuple[int, int, int]
     shared_bytes: int
@@ -135,6 +184,8 @@ class KernelSpec:
     params: tuple[ParamSpec, ...] = ()
     """Its pointer parameters in order (arguments, then results): what each launch's slots
     must hold, so that no pointer the runtime passes runs past its region."""
+    library: LibraryCall | None = None
+    """The vendor-library call it makes first, for a library tactic (`cublaslt`)."""
 
     @property
     def function(self) -> str:
@@ -215,6 +266,9 @@ class EnginePlan:
                 raise PlanError(f"plan.kernels[{i}] '{k.name}' is in image {k.image}, but the file has {images} image(s)")
             _check_tactic(k, f"plan.kernels[{i}] '{k.name}'")
             _check_workspace(k, f"plan.kernels[{i}] '{k.name}'")
+            _check_image(k, f"plan.kernels[{i}] '{k.name}'")
+            if k.library is not None:
+                _check_library(k, f"plan.kernels[{i}] '{k.name}'")
         kernels = {k.name: k for k in self.kernels}
         for i, launch in enumerate(self.launches):
             self._check_launch(launch, kernels, f"plan.launches[{i}]")
@@ -261,6 +315,57 @@ def _check_workspace(kernel: KernelSpec, where: str) -> None:
     for j, param in enumerate(kernel.params):
         if param.workspace and (j != len(kernel.params) - 1 or param.dtype != "uint8" or len(param.shape) != 1):
             raise PlanError(f"{where}.params[{j}] is a workspace, which must be the last parameter, uint8 bytes of rank 1")
+
+
+def _check_image(kernel: KernelSpec, where: str) -> None:
+    """A kernel without an image is a library kernel whose call writes its result, and such
+    a kernel has none (an epilogue kernel would read a product that was never written)."""
+    direct = kernel.library is not None and kernel.library.d is not None
+    if kernel.image < 0 and not direct:
+        raise PlanError(f"{where} has no image ({kernel.image}); only a library kernel whose call writes its result (library.d) has none")
+    if kernel.image >= 0 and direct:
+        raise PlanError(f"{where} has image {kernel.image}, but its library call writes its result (library.d = {kernel.library.d}): it runs no kernel of its own")
+
+
+def _check_library(kernel: KernelSpec, where: str) -> None:
+    """A library call of a known library and version, with 64 bytes of algorithm, that reads
+    A and B and writes D within the kernel's parameters of its element types, and whose
+    product and library workspace fit the kernel's workspace."""
+    lib, call, at = kernel.library, kernel.library.call, f"{where}.library"
+    if lib.library not in LIBRARIES:
+        raise PlanError(f"{at}.library '{_show(lib.library)}' is not one of {', '.join(LIBRARIES)}")
+    if not VERSION.fullmatch(lib.version):
+        raise PlanError(f"{at}.version '{_show(lib.version)}' is not a version such as 12.9.1")
+    if not ALGORITHM_HEX.fullmatch(lib.algorithm):
+        raise PlanError(f"{at}.algorithm is not {ALGO_BYTES} bytes in lower-case hex ({2 * ALGO_BYTES} digits): '{_show(lib.algorithm)}'")
+    if call.epilogue != "none":
+        raise PlanError(f"{at}.call has epilogue '{call.epilogue}'; a library kernel's epilogue is its epilogue kernel's")
+    params = kernel.params
+    if not params or not params[-1].workspace:
+        raise PlanError(f"{at}: a library kernel's last parameter is its workspace, '{kernel.name}' has none")
+    tensors = len(params) - 1
+    matrices = {"a": (lib.a, call.dtype, _extent(call.m * call.k, call.a_batch_stride, call.batch))}
+    matrices["b"] = (lib.b, call.dtype, _extent(call.k * call.n, call.b_batch_stride, call.batch))
+    if lib.d is not None:
+        matrices["d"] = (lib.d, call.d_dtype, call.batch * call.m * call.n)
+        if lib.d in (lib.a, lib.b):
+            raise PlanError(f"{at}.d is parameter {lib.d}, which the call also reads")
+    for role, (index, dtype, elements) in matrices.items():
+        if type(index) is not int or not 0 <= index < tensors:
+            raise PlanError(f"{at}.{role} is {_show(index)}, not one of the kernel's {tensors} tensor parameters")
+        param = params[index]
+        if param.dtype != dtype:
+            raise PlanError(f"{at}.{role} is parameter {index} of {param.dtype}, the call's {role.upper()} is {dtype}")
+        if math.prod(param.shape) < elements:
+            raise PlanError(f"{at}.{role} is parameter {index} of {math.prod(param.shape)} elements, the call's {role.upper()} spans {elements}")
+    needed = lib.workspace_offset + lib.workspace
+    if params[-1].nbytes < needed:
+        raise PlanError(f"{at} needs {needed} bytes of workspace (product {lib.product_bytes}, library {lib.workspace}), the kernel's has {params[-1].nbytes}")
+
+
+def _extent(matrix: int, stride: int, batch: int) -> int:
+    """Elements a batched operand spans: `batch` matrices `stride` apart (0: one, broadcast)."""
+    return (batch - 1) * stride + matrix
 
 
 # --- reading a plan's JSON: each reader names the field it found wrong -----------------------
@@ -369,9 +474,10 @@ def _kernel(data: object, where: str) -> KernelSpec:
             raise PlanError(f"{at}.workspace must be a boolean, got {_kind(workspace)}")
         return ParamSpec(_dtype(_get(value, "dtype", at), f"{at}.dtype"), _shape(_get(value, "shape", at), f"{at}.shape"), workspace)
 
+    library = _get(data, "library", where, None)
     return KernelSpec(
         name=_str(_get(data, "name", where), f"{where}.name", C_IDENTIFIER),
-        image=_int(_get(data, "image", where), f"{where}.image"),
+        image=_int(_get(data, "image", where), f"{where}.image", -1),
         grid=_dims(data, "grid", where, MAX_GRID),
         block=block,
         shared_bytes=_int(_get(data, "shared_bytes", where), f"{where}.shared_bytes", 0, MAX_SHARED_BYTES),
@@ -384,7 +490,48 @@ def _kernel(data: object, where: str) -> KernelSpec:
         dtype=_str(_get(data, "dtype", where, ""), f"{where}.dtype"),
         entry=_str(_get(data, "entry", where, ""), f"{where}.entry", re.compile(f"({C_IDENTIFIER.pattern})?")),
         params=_items(data, "params", where, param),
+        library=None if library is None else _library(library, f"{where}.library"),
     )
+
+
+_CALL_FIELDS = {  # LtMatmul's fields and their JSON types
+    "m": int, "n": int, "k": int, "dtype": str, "epilogue": str, "batch": int,
+    "a_batch_stride": int, "b_batch_stride": int, "a_k_fast": bool, "b_n_fast": bool, "out_dtype": str,
+}
+
+
+def _library(data: object, where: str) -> LibraryCall:
+    d = _get(data, "d", where)
+    return LibraryCall(
+        library=_str(_get(data, "library", where), f"{where}.library"),
+        version=_str(_get(data, "version", where), f"{where}.version"),
+        call=_call(_get(data, "call", where), f"{where}.call"),
+        algorithm=_str(_get(data, "algorithm", where), f"{where}.algorithm"),
+        workspace=_int(_get(data, "workspace", where), f"{where}.workspace"),
+        a=_int(_get(data, "a", where), f"{where}.a"),
+        b=_int(_get(data, "b", where), f"{where}.b"),
+        d=None if d is None else _int(d, f"{where}.d"),
+    )
+
+
+def _call(data: object, where: str) -> LtMatmul:
+    """An LtMatmul: every field of its type, sizes and strides in range, the element types
+    cuBLASLt takes."""
+    fields = {}
+    for key, kind in _CALL_FIELDS.items():
+        value = _get(data, key, where)
+        if kind is int:
+            fields[key] = _int(value, f"{where}.{key}")
+        elif type(value) is not kind:
+            raise PlanError(f"{where}.{key} must be {'a boolean' if kind is bool else 'a string'}, got {_kind(value)}")
+        else:
+            fields[key] = value
+    if fields["out_dtype"] not in ("", *DTYPES):
+        raise PlanError(f"{where}.out_dtype '{_show(fields['out_dtype'])}' is not one of {', '.join(DTYPES)}")
+    try:
+        return LtMatmul(**fields)
+    except OptcError as exc:
+        raise PlanError(f"{where}: {exc}") from None
 
 
 def _tile(data: object, where: str) -> dict[str, int]:

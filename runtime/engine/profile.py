@@ -4,7 +4,8 @@
     profile.launches[0].ms, profile.graph_ms, profile.ceilings.copy_gbps
 
 How it measures. The launch sequence runs without the CUDA graph, once per run, with a
-CUDA event on the engine's stream before every launch and one after the last; a kernel's
+CUDA event on the engine's stream before every launch (a library kernel's launch is its
+library call and its epilogue kernel, timed together) and one after the last; a kernel's
 time is the median over the runs of the time between its two events, and its start is the
 median time from the first event. Launched one by one, kernels queue behind the host, so
 each run starts behind a short spin kernel that holds the stream until every launch and
@@ -68,6 +69,9 @@ class LaunchTime:
     dtype: str = ""
     tactic: str = ""
     """The tactic its kernel runs (`KernelSpec.tactic`)."""
+    library: str = ""
+    """The vendor library its tactic calls ("cublasLt"; its time includes the epilogue
+    kernel), or "" for optc's own kernels."""
 
     @property
     def gbps(self) -> float | None:
@@ -97,10 +101,17 @@ class Profile:
         """The kernels' median times added up."""
         return sum(launch.ms for launch in self.launches)
 
+    @property
+    def library_ms(self) -> float:
+        """The part of `kernel_ms` in library tactics (their calls and epilogue kernels);
+        the rest is optc's own kernels."""
+        return sum(launch.ms for launch in self.launches if launch.library)
+
     def to_json(self) -> dict:
         data = asdict(self)
         data["ceilings"]["matmul_tflops"] = dict(self.ceilings.matmul_tflops)
         data["kernel_ms"] = self.kernel_ms
+        data["library_ms"] = self.library_ms
         for entry, launch in zip(data["launches"], self.launches):
             entry["gbps"], entry["tflops"] = launch.gbps, launch.tflops
         return data
@@ -126,7 +137,8 @@ def launch_times(plan, durations: Sequence[float], starts: Sequence[float]) -> t
     result = []
     for index, (launch, ms, start) in enumerate(zip(plan.launches, durations, starts, strict=True)):
         k = kernels[launch.kernel]
-        result.append(LaunchTime(index, k.name, tuple(k.ops), ms, start, k.bytes, k.flops, k.dtype, k.tactic))
+        library = k.library.library if k.library is not None else ""
+        result.append(LaunchTime(index, k.name, tuple(k.ops), ms, start, k.bytes, k.flops, k.dtype, k.tactic, library))
     return tuple(result)
 
 
@@ -165,14 +177,14 @@ def profile_engine(engine, feeds: Mapping[str, object] | None = None, runs: int 
         engine.set_inputs(feeds)
     stream = engine.stream
     module, spin = _spin_kernel(engine.plan.arch)
-    spin_ns = np.uint64(int(SPIN_US_PER_LAUNCH * 1000 * (len(engine.launches) + 1)))
-    events = [Event() for _ in range(len(engine.launches) + 1)]
+    spin_ns = np.uint64(int(SPIN_US_PER_LAUNCH * 1000 * (len(engine.steps) + 1)))
+    events = [Event() for _ in range(len(engine.steps) + 1)]
     samples = []
     for run in range(warmup + runs):
         spin.launch(1, 1, [spin_ns], stream=stream)
-        for event, (kernel, spec, parameters) in zip(events, engine.launches):
+        for event, step in zip(events, engine.steps):  # a library step: its call and its epilogue kernel
             event.record(stream)
-            kernel.launch_packed(spec.grid, spec.block, parameters, spec.shared_bytes, stream)
+            step.launch(stream)
         events[-1].record(stream)
         events[-1].synchronize()
         if run >= warmup:

@@ -25,12 +25,15 @@ Everything above `LtPlan` is plain data, testable without a GPU.
 
 from __future__ import annotations
 
-import ctypes
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from dialects.errors import OptcError
+
+NAME = "cublasLt"
+"""The library's name in engine plans (`LibraryCall.library`) and timing-cache keys."""
 
 EPILOGUES = ("none", "relu", "gelu", "bias", "relu_bias", "gelu_bias")
 """What cuBLASLt may apply to the product before it stores it (its GELU is the tanh
@@ -127,7 +130,7 @@ class Algorithm:
 def _bindings():
     try:
         from nvmath.bindings import cublas, cublasLt
-    except Exception as exc:  # ImportError, or a cuBLASLt library that fails to load
+    except Exception as exc:  # ImportError, or a dependency of nvmath that fails to import
         raise LibraryUnavailable(
             f"cuBLASLt tactics need nvmath-python (pip install 'optc[cuda-libs]'): {exc}"
         ) from None
@@ -135,19 +138,27 @@ def _bindings():
 
 
 def library_version() -> str:
-    """cuBLASLt's version as a string (it keys timing caches and engines), or raises
-    LibraryUnavailable."""
+    """cuBLASLt's version ("12.9.1"; it keys timing caches and engines), or raises
+    LibraryUnavailable: nvmath-python missing, or the cuBLASLt library (or the CUDA driver
+    it needs) not found when nvmath loads it."""
     _, lt = _bindings()
-    return str(lt.get_version())
+    try:
+        version = int(lt.get_version())  # the first call loads libcublasLt
+    except Exception as exc:  # nvmath's NotSupportedError, a missing library or driver
+        raise LibraryUnavailable(f"cuBLASLt cannot be loaded: {exc}") from None
+    return f"{version // 10000}.{version // 100 % 100}.{version % 100}"  # CUBLAS_VERSION: major·10000 + minor·100 + patch
 
 
-_CUDA_TYPES = {"float16": 2, "bfloat16": 14, "float32": 0}  # cudaDataType_t: CUDA_R_16F, CUDA_R_16BF, CUDA_R_32F
-_COMPUTE_32F = 68  # cublasComputeType_t CUBLAS_COMPUTE_32F (pedantic fp32: no TF32)
-_SCALE_32F = 0
+def _cuda_type(dtype: str) -> int:
+    """cudaDataType_t of an element type."""
+    from nvmath import CudaDataType
+
+    return int({"float16": CudaDataType.CUDA_R_16F, "bfloat16": CudaDataType.CUDA_R_16BF, "float32": CudaDataType.CUDA_R_32F}[dtype])
 
 
 class _Handle:
-    """The process's cuBLASLt handle (cuBLASLt handles are cheap and thread-safe to share)."""
+    """The process's cuBLASLt handle (cuBLASLt handles are cheap and thread-safe to share),
+    made in the primary context of device 0, where optc's engines run."""
 
     value: int | None = None
 
@@ -175,7 +186,19 @@ class LtPlan:
         self.call = call
         cublas, lt = self._cublas, self._lt = _bindings()
         self.handle = _Handle.get()
-        self.desc = lt.matmul_desc_create(_COMPUTE_32F, _SCALE_32F)
+        try:
+            self._describe(call)
+        except lt.cuBLASLtError as exc:
+            raise LibraryError(f"cuBLASLt cannot describe {call}: {exc}") from None
+        self.alpha = np.ones(1, np.float32)
+        self.beta = np.zeros(1, np.float32)
+        self._bias_ptr: int | None = None
+        self._algos: dict[bytes, np.ndarray] = {}
+
+    def _describe(self, call: LtMatmul) -> None:
+        """The matmul descriptor (compute in fp32, transposes, epilogue) and the layouts."""
+        cublas, lt = self._cublas, self._lt
+        self.desc = lt.matmul_desc_create(int(cublas.ComputeType.COMPUTE_32F), _cuda_type("float32"))
         attr = lt.MatmulDescAttribute
         lt_a, lt_b, lt_d = column_major(call)
         op = lambda t: cublas.Operation.T if t else cublas.Operation.N  # noqa: E731
@@ -184,63 +207,64 @@ class LtPlan:
         set_desc(attr.TRANSB, op(lt_b.transposed))
         set_desc(attr.EPILOGUE, getattr(lt.Epilogue, call.epilogue.upper()) if call.epilogue != "none" else lt.Epilogue.DEFAULT)
         if call.has_bias:
-            set_desc(attr.BIAS_DATA_TYPE, _CUDA_TYPES[call.d_dtype])
+            set_desc(attr.BIAS_DATA_TYPE, _cuda_type(call.d_dtype))
         self.layouts = [
             self._layout(lt_a, call.dtype),
             self._layout(lt_b, call.dtype),
             self._layout(lt_d, call.d_dtype),
         ]
-        self.alpha = np.ones(1, np.float32)
-        self.beta = np.zeros(1, np.float32)
-        self._bias_ptr: int | None = None
 
     def _layout(self, layout: Layout, dtype: str) -> int:
         lt = self._lt
-        handle = lt.matrix_layout_create(_CUDA_TYPES[dtype], layout.rows, layout.cols, layout.ld)
+        handle = lt.matrix_layout_create(_cuda_type(dtype), layout.rows, layout.cols, layout.ld)
         if self.call.batch > 1:
             set_layout = lambda a, v: _set(lt.matrix_layout_set_attribute, handle, a, lt.get_matrix_layout_attribute_dtype, v)  # noqa: E731
             set_layout(lt.MatrixLayoutAttribute.BATCH_COUNT, self.call.batch)
             set_layout(lt.MatrixLayoutAttribute.STRIDED_BATCH_OFFSET, layout.batch_stride)
         return handle
 
+    def _results(self, count: int) -> np.ndarray:
+        """`count` zeroed cublasLtMatmulHeuristicResult_t records (algo: 64 bytes,
+        workspace_size, state, waves_count, reserved), in memory numpy owns."""
+        return np.zeros(count, self._lt.matmul_heuristic_result_dtype)
+
     def algorithms(self, count: int = 8, max_workspace: int = 32 << 20) -> list[Algorithm]:
-        """cuBLASLt's heuristic candidates, best first (at most `count`)."""
-        lt = self._lt
+        """cuBLASLt's heuristic candidates, best first (at most `count`; none when it has no
+        algorithm for this matmul)."""
+        cublas, lt = self._cublas, self._lt
         pref = lt.matmul_preference_create()
+        records = self._results(count)
+        returned = np.zeros(1, np.int32)
         try:
             _set(lt.matmul_preference_set_attribute, pref, lt.MatmulPreferenceAttribute.MAX_WORKSPACE_BYTES,
                  lt.get_matmul_preference_attribute_dtype, max_workspace)
-            results = lt.MatmulHeuristicResult(count)
-            returned = np.zeros(1, np.int32)
             a, b, d = self.layouts
-            lt.matmul_algo_get_heuristic(self.handle, self.desc, a, b, d, d, pref, count, results.ptr, returned.ctypes.data)
+            lt.matmul_algo_get_heuristic(self.handle, self.desc, a, b, d, d, pref, count, records.ctypes.data, returned.ctypes.data)
+        except lt.cuBLASLtError as exc:
+            if getattr(exc, "status", None) != cublas.Status.NOT_SUPPORTED:  # NOT_SUPPORTED: no algorithm at all
+                raise LibraryError(f"cuBLASLt's heuristic failed for {self.call}: {exc}") from None
+            returned[0] = 0
         finally:
             lt.matmul_preference_destroy(pref)
-        return [self._algorithm(results, i) for i in range(int(returned[0]))]
-
-    def _algorithm(self, results, i: int) -> Algorithm:
-        record = np.asarray(results)[i] if hasattr(results, "__array__") else None
-        stride = self._lt.matmul_heuristic_result_dtype.itemsize
-        data = ctypes.string_at(results.ptr + i * stride, ALGO_BYTES)
-        workspace = int(record["workspace_size"]) if record is not None else int(results.workspace_size[i])
-        return Algorithm(data, workspace, i)
+        return [_algorithm(records[i], i) for i in range(min(int(returned[0]), count))]
 
     def check(self, algorithm: Algorithm) -> int:
         """The workspace `algorithm` needs with this cuBLASLt; LibraryError if it cannot run
         this matmul (an engine built with another cuBLASLt, or corrupted bytes)."""
         lt = self._lt
-        algo = self._algo(algorithm)
-        result = lt.MatmulHeuristicResult(1)
+        record = self._results(1)
         a, b, d = self.layouts
         try:
-            lt.matmul_algo_check(self.handle, self.desc, a, b, d, d, algo.ptr, result.ptr)
-        except Exception as exc:
+            lt.matmul_algo_check(self.handle, self.desc, a, b, d, d, self._algo(algorithm).ctypes.data, record.ctypes.data)
+        except lt.cuBLASLtError as exc:
             raise LibraryError(f"cuBLASLt {library_version()} cannot run this algorithm for {self.call}: {exc}") from None
-        return int(result.workspace_size[0]) if hasattr(result, "workspace_size") else algorithm.workspace
+        return int(record[0]["workspace_size"])
 
-    def _algo(self, algorithm: Algorithm):
-        algo = self._lt.MatmulAlgo()
-        ctypes.memmove(algo.ptr, algorithm.data, ALGO_BYTES)
+    def _algo(self, algorithm: Algorithm) -> np.ndarray:
+        """The algorithm's bytes in host memory that lives as long as the plan."""
+        algo = self._algos.get(algorithm.data)
+        if algo is None:
+            algo = self._algos[algorithm.data] = np.frombuffer(algorithm.data, np.uint8).copy()
         return algo
 
     def run(self, algorithm: Algorithm, a: int, b: int, d: int, *, bias: int = 0, workspace: int = 0,
@@ -253,12 +277,13 @@ class LtPlan:
             self._bias_ptr = bias
         if algorithm.workspace > workspace_bytes:
             raise LibraryError(f"the algorithm needs {algorithm.workspace} bytes of workspace, got {workspace_bytes}")
-        algo = self._algo(algorithm)
         la, lb, ld = self.layouts
         handle = 0 if stream is None else int(stream.handle)
-        # cuBLASLt's A is the stored B, its B the stored A (column_major)
-        lt.matmul(self.handle, self.desc, self.alpha.ctypes.data, b, la, a, lb, self.beta.ctypes.data,
-                  d, ld, d, ld, algo.ptr, workspace, workspace_bytes, handle)
+        try:  # cuBLASLt's A is the stored B, its B the stored A (column_major)
+            lt.matmul(self.handle, self.desc, self.alpha.ctypes.data, b, la, a, lb, self.beta.ctypes.data,
+                      d, ld, d, ld, self._algo(algorithm).ctypes.data, workspace, workspace_bytes, handle)
+        except lt.cuBLASLtError as exc:
+            raise LibraryError(f"cublasLtMatmul failed for {self.call} (algorithm {algorithm.index}): {exc}") from None
 
     def close(self) -> None:
         lt = self._lt
@@ -266,3 +291,21 @@ class LtPlan:
             lt.matrix_layout_destroy(layout)
         lt.matmul_desc_destroy(self.desc)
         self.layouts = []
+
+
+def _algorithm(record: np.void, index: int) -> Algorithm:
+    """An Algorithm from one heuristic result record: its `algo` field (cublasLtMatmulAlgo_t,
+    uint64_t data[8]) and its `workspace_size`."""
+    return Algorithm(record["algo"].tobytes(), int(record["workspace_size"]), index)
+
+
+@functools.cache
+def heuristic(call: LtMatmul, count: int, max_workspace: int) -> tuple[Algorithm, ...]:
+    """cuBLASLt's heuristic list for `call` on this GPU (at most `count`, each needing at most
+    `max_workspace` bytes), asked once per process: the tuner and the engine build that
+    follows it resolve a tactic's `algo = i` to the same bytes."""
+    plan = LtPlan(call)
+    try:
+        return tuple(plan.algorithms(count, max_workspace))
+    finally:
+        plan.close()

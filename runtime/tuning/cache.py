@@ -9,8 +9,9 @@ and two builds from one cache choose the same tactics.
 
 The key says what a timing depends on, in three levels:
 - the device (`DeviceKey`): the GPU's name, its compute capability, the CUDA version its
-  driver supports, NVRTC's version and the versions of the libraries tactics call (none
-  today); a timing taken under any other key is never used;
+  driver supports, NVRTC's version and the versions of the libraries tactics call
+  (`{"cublasLt": "12.9.1"}` where nvmath-python loads cuBLASLt); a timing taken under any
+  other key is never used;
 - the kernel signature: a digest the autotuner computes (the kernel's IR without its name
   and launch, the architecture, the generators' code);
 - the tactic: the printed `#kernel.launch<...>`.
@@ -92,15 +93,18 @@ class DeviceKey:
     nvrtc: str
     """NVRTC's version, "13.0"."""
     libraries: tuple[tuple[str, str], ...] = field(default=())
-    """(name, version) of every library a tactic may call (cuBLASLt, cuDNN), sorted; none today."""
+    """(name, version) of every library a tactic may call here (cuBLASLt), sorted: a
+    library tactic's timing, or failure, is a fact about that version."""
 
     @classmethod
     def of(cls, device) -> DeviceKey:
-        """The key of a `runtime.cuda.Device` with this process's driver and NVRTC."""
+        """The key of a `runtime.cuda.Device` with this process's driver, NVRTC and libraries."""
         from runtime.cuda import driver_version, nvrtc_version
 
         major, minor = device.compute_capability
-        return cls(device.name, f"{major}.{minor}", "{}.{}".format(*driver_version()), "{}.{}".format(*nvrtc_version()))
+        return cls(
+            device.name, f"{major}.{minor}", "{}.{}".format(*driver_version()), "{}.{}".format(*nvrtc_version()), library_versions()
+        )
 
     def to_json(self) -> dict:
         return {
@@ -122,6 +126,17 @@ class DeviceKey:
         if not isinstance(libraries, dict) or not all(isinstance(v, str) for v in [*strings, *libraries, *libraries.values()]):
             raise _Foreign("a device key holds something other than strings")
         return cls(*strings, tuple(sorted(libraries.items())))
+
+
+def library_versions() -> tuple[tuple[str, str], ...]:
+    """(name, version) of the vendor libraries that load in this process: cuBLASLt where
+    nvmath-python is installed and finds it; none elsewhere."""
+    from runtime.library.cublaslt import NAME, LibraryUnavailable, library_version
+
+    try:
+        return ((NAME, library_version()),)
+    except LibraryUnavailable:
+        return ()
 
 
 Entries = dict[DeviceKey, dict[str, dict[str, Timing]]]

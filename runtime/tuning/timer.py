@@ -24,6 +24,10 @@ host's launch rate, which a kernel of a few microseconds would otherwise measure
 `WARMUP_REPLAYS`, CUDA events time `REPEATS` replays; the result is the median replay's
 time divided by its launches.
 
+A library tactic (`KernelRun.library`: cuBLASLt) is timed as the engine runs it: each
+launch is the library's call on the set's own A and B (D: the set's result, or the product
+at the workspace's start), then the epilogue kernel, if it has one (`cubin` empty: none).
+
 A launch that fails (too much shared memory, too many registers for the block) raises the
 driver's CudaError and leaves the context usable. A kernel that faults (an illegal address)
 breaks the CUDA context for the rest of the process; that raises `ContextLost`, which the
@@ -41,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dialects.errors import OptcError
-from runtime.engine.plan import ParamSpec, device_dtype
+from runtime.engine.plan import LibraryCall, ParamSpec, device_dtype
 
 REPEATS = 10
 """Timed replays of the batch; the median is the result."""
@@ -81,6 +85,9 @@ class KernelRun:
     workspace: int = 0
     """Bytes of zeroed scratch memory the tactic takes after its results (one buffer for
     every set: launches run one after another)."""
+    library: LibraryCall | None = None
+    """The library call each launch makes before the kernel (a library tactic's); then an
+    empty `cubin` means the call writes the result and there is no kernel."""
 
     @property
     def inputs(self) -> tuple[ParamSpec, ...]:
@@ -179,10 +186,12 @@ class _Bench:
 
         self.run, self.sets = run, sets
         self.resources: list = []
-        self.module = self._own(Module(run.cubin, run.entry))
-        self.kernel = self.module.function(run.entry)
-        if run.shared_bytes > DEFAULT_SHARED_LIMIT:
-            self.kernel.set_max_dynamic_shared_memory(run.shared_bytes)
+        self.kernel = None
+        if run.cubin:
+            self.module = self._own(Module(run.cubin, run.entry))
+            self.kernel = self.module.function(run.entry)
+            if run.shared_bytes > DEFAULT_SHARED_LIMIT:
+                self.kernel.set_max_dynamic_shared_memory(run.shared_bytes)
         self.stream = self._own(Stream())
         self.strides = [_aligned(p.nbytes) for p in run.params]
         self.buffers = [self._own(DeviceBuffer(stride * sets)) for stride in self.strides]
@@ -190,11 +199,10 @@ class _Bench:
         if run.workspace:
             self.workspace = self._own(DeviceBuffer(run.workspace))
             self.workspace.fill_bytes(0, self.stream)
-            scratch = [np.uint64(self.workspace.ptr)]
-        self.packed = [
-            self.kernel.pack([*(np.uint64(b.ptr + s * stride) for b, stride in zip(self.buffers, self.strides)), *scratch])
-            for s in range(sets)
-        ]
+            scratch = [self.workspace.ptr]
+        self.pointers = [[b.ptr + s * stride for b, stride in zip(self.buffers, self.strides)] + scratch for s in range(sets)]
+        self.packed = [self.kernel.pack([np.uint64(p) for p in pointers]) for pointers in self.pointers] if self.kernel else []
+        self.library = self._own(_LibraryRun(run.library)) if run.library is not None else None
 
     def _own(self, resource):
         self.resources.append(resource)
@@ -233,7 +241,10 @@ class _Bench:
 
     def launch(self, s: int) -> None:
         run = self.run
-        self.kernel.launch_packed(run.grid, run.block, self.packed[s], run.shared_bytes, self.stream)
+        if self.library is not None:
+            self.library.launch(self.pointers[s], run.workspace, self.stream)
+        if self.kernel is not None:
+            self.kernel.launch_packed(run.grid, run.block, self.packed[s], run.shared_bytes, self.stream)
 
     def run_once(self, seed: int) -> tuple[np.ndarray, ...]:
         self.fill(seed)
@@ -265,3 +276,26 @@ class _Bench:
             if replay >= WARMUP_REPLAYS:
                 times.append(start.elapsed_ms(end) / batch)
         return statistics.median(times)
+
+
+class _LibraryRun:
+    """A library tactic's call in the timer: its plan on this GPU, run on one set's pointers
+    (the last of them the workspace: the product, then the library's own)."""
+
+    def __init__(self, call: LibraryCall):
+        from runtime.library.cublaslt import Algorithm, LtPlan
+
+        self.call = call
+        self.plan = LtPlan(call.call)
+        self.algorithm = Algorithm(bytes.fromhex(call.algorithm), call.workspace)
+
+    def launch(self, pointers: list[int], workspace_bytes: int, stream) -> None:
+        call, scratch = self.call, pointers[-1]
+        d = pointers[call.d] if call.d is not None else scratch
+        self.plan.run(
+            self.algorithm, pointers[call.a], pointers[call.b], d,
+            workspace=scratch + call.workspace_offset, workspace_bytes=workspace_bytes - call.workspace_offset, stream=stream,
+        )
+
+    def close(self) -> None:
+        self.plan.close()
