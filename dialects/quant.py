@@ -44,6 +44,7 @@ property of a quantize exactly when its result is a float8 type, as on `graph.ca
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from xdsl.dialects.builtin import (
     I64,
@@ -115,12 +116,11 @@ def _expect_axis(op: Operation, axis: int, t: TensorType) -> None:
         fail(op, f"expects axis in [0, {t.get_num_dims()}) for {t}, got {axis}")
 
 
-def expect_granularity(op: Operation, value: TensorType, scale: TensorType, blocks: bool = True) -> None:
+def expect_granularity(op: Operation, value: TensorType, scale: TensorType) -> None:
     """The scale's shape against `value` (the quantized or real tensor), `axis` and
-    `block_size`: per tensor, per axis, or (where `blocks`) blocked; see the module docstring."""
+    `block_size`: per tensor, per axis, or blocked where the op may be (`BLOCKED`); see the
+    module docstring."""
     axis, block_size = op.properties.get("axis"), op.properties.get("block_size")
-    if block_size is not None and not blocks:
-        fail(op, "expects no block_size: it quantizes per tensor or per axis")
     if scale.get_num_dims() == 0:
         if axis is not None or block_size is not None:
             fail(op, f"expects no axis or block_size with a per-tensor (rank-0) scale, got {scale}")
@@ -129,15 +129,15 @@ def expect_granularity(op: Operation, value: TensorType, scale: TensorType, bloc
         fail(op, f"expects an axis with a per-axis or blocked scale, got {scale}")
     _expect_axis(op, int_of(axis), value)
     if block_size is None:
-        _expect_per_axis(op, value, scale, int_of(axis))
+        _expect_per_axis(op, value, scale, int_of(axis), op.BLOCKED)
     else:
         _expect_blocked(op, value, scale, int_of(axis), int_of(block_size))
 
 
-def _expect_per_axis(op: Operation, value: TensorType, scale: TensorType, axis: int) -> None:
+def _expect_per_axis(op: Operation, value: TensorType, scale: TensorType, axis: int, blocks: bool) -> None:
     want = (value.get_shape()[axis],)
     if scale.get_shape() != want:
-        more = " (a blocked scale needs block_size)" if scale.get_num_dims() > 1 else ""
+        more = " (a blocked scale needs block_size)" if blocks and scale.get_num_dims() > 1 else ""
         fail(op, f"expects a per-axis scale of shape {list(want)} (axis {axis} of {value}), got {scale}{more}")
 
 
@@ -154,16 +154,18 @@ def _expect_blocked(op: Operation, value: TensorType, scale: TensorType, axis: i
         fail(op, f"expects a blocked scale of shape {want} (axis {axis} of {value} in blocks of {block_size}), got {scale}")
 
 
-def expect_zero_point(op: Operation, zero_point: SSAValue | None, quantized: Attribute, scale: TensorType | None) -> None:
+def expect_zero_point(
+    op: Operation, zero_point: SSAValue | None, quantized: Attribute, scale: TensorType | None, what: str = "zero_point"
+) -> None:
     """A zero point has the quantized element type and the scale's shape (any shape when
     `scale` is None: the caller checks it)."""
     if zero_point is None:
         return
     t = zero_point.type
     if t.element_type != quantized:
-        fail(op, f"expects zero_point of element type {quantized} (the quantized type), got {t}")
+        fail(op, f"expects {what} of element type {quantized} (the quantized type), got {t}")
     if scale is not None and t.get_shape() != scale.get_shape():
-        fail(op, f"expects zero_point of the scale's shape {list(scale.get_shape())}, got {t}")
+        fail(op, f"expects {what} of the scale's shape {list(scale.get_shape())}, got {t}")
 
 
 class _QuantOp(IRDLOperation):
@@ -178,6 +180,8 @@ class _ScaledOp(_QuantOp):
     zero_point = opt_operand_def(TensorType)
     result = result_def(TensorType)
     axis = opt_prop_def(IntegerAttr[I64])
+    BLOCKED: ClassVar[bool] = False
+    """Whether the op may quantize in blocks (`block_size`)."""
     assembly_format = (
         "$input `scale` `(` $scale `:` type($scale) `)` (`zero_point` `(` $zero_point^ `:` type($zero_point) `)`)? "
         "attr-dict `:` type($input) `->` type($result)"
@@ -199,6 +203,7 @@ class QuantizeOp(_ScaledOp):
     division in the scale's float type."""
 
     name = "quant.quantize"
+    BLOCKED: ClassVar[bool] = True
     block_size = opt_prop_def(IntegerAttr[I64])
     saturate = opt_prop_def(IntegerAttr[I64])
     traits = traits_def(Pure(), MovesData())
@@ -240,6 +245,7 @@ class DequantizeOp(_ScaledOp):
     `(q - zero_point) * scale`, rounded once to the result's float type."""
 
     name = "quant.dequantize"
+    BLOCKED: ClassVar[bool] = True
     block_size = opt_prop_def(IntegerAttr[I64])
     traits = traits_def(Pure(), MovesData())
 
@@ -284,7 +290,7 @@ class RequantizeOp(_ScaledOp):
             fail(self, f"expects an {ACCUMULATOR} accumulator as input, got {self.input.type}")
         _expect_element(self, "result", self.result.type, REQUANTIZED, "an integer quantized or a float")
         self._expect_scale_and_shape()
-        expect_granularity(self, self.input.type, self.scale.type, blocks=False)
+        expect_granularity(self, self.input.type, self.scale.type)
         target = self.result.type.element_type
         if self.zero_point is not None and target in REAL:
             fail(self, f"expects no zero_point for a float result, got {self.result.type}")
@@ -302,7 +308,7 @@ def _expect_accumulator(op: Operation, result: TensorType) -> None:
 
 def _expect_vector_or_scalar(op: Operation, what: str, zero_point: SSAValue | None, operand: TensorType, size: int, of: str) -> None:
     """A contraction's zero point: its operand's element type, and rank 0 or `size` long."""
-    expect_zero_point(op, zero_point, operand.element_type, None)
+    expect_zero_point(op, zero_point, operand.element_type, None, what)
     if zero_point is not None and zero_point.type.get_shape() not in ((), (size,)):
         fail(op, f"expects {what} of rank 0 or of shape [{size}] ({of}), got {zero_point.type}")
 
@@ -396,7 +402,7 @@ class ConvOp(_QuantOp):
         expect_rank(self, "weight", w, x.get_num_dims())
         _expect_accumulator(self, self.result.type)
         self._expect_geometry(x, w)
-        expect_zero_point(self, self.input_zero_point, x.element_type, None)
+        expect_zero_point(self, self.input_zero_point, x.element_type, None, "input_zero_point")
         if self.input_zero_point is not None and self.input_zero_point.type.get_num_dims() != 0:
             fail(self, f"expects input_zero_point of rank 0 (per tensor), got {self.input_zero_point.type}")
         m = w.get_shape()[0]
