@@ -80,9 +80,9 @@ def _quotient(op: QuantizeOp, x: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 def saturate_integer(value: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Whole numbers (float64) clamped to the range of the integer `dtype` (ml_dtypes' int4
-    and int2 included); NaN counts as 0."""
+    and int2 included)."""
     info = ml_dtypes.iinfo(dtype)
-    return np.clip(np.nan_to_num(value, nan=0.0), info.min, info.max).astype(dtype)
+    return np.clip(value, info.min, info.max).astype(dtype)
 
 
 def quantize(op: QuantizeOp, x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | None = None) -> np.ndarray:
@@ -93,7 +93,8 @@ def quantize(op: QuantizeOp, x: np.ndarray, scale: np.ndarray, zero_point: np.nd
         if zero_point is not None:
             _expect_zero(op, zero_point)
         return low_precision.cast_to(quotient, dtype, saturate=int_of(op.saturate, 1) == 1)
-    rounded = np.rint(quotient.astype(np.float64))
+    quotient = quotient.astype(np.float64)
+    rounded = np.rint(np.where(np.isnan(quotient), 0.0, quotient))
     if zero_point is not None:
         rounded = rounded + per_element(low_precision.widen(zero_point), x.shape, axis, block_size)
     return saturate_integer(rounded, dtype)
