@@ -14,7 +14,8 @@
   for why these are three ops.
 - DynamicQuantizeLinear: its scale and zero point computed with graph ops as ONNX defines
   them (from min(x) and max(x) with 0 included, to uint8; a scale of 1/255 when x is all
-  zeros, as onnx's reference and onnxruntime do), then `quant.quantize`.
+  zeros, where the formula divides by zero, as onnx's reference takes it: onnxruntime
+  takes 1.0), then `quant.quantize`.
 
 What optc does not do is refused by name: a float8 QLinearMatMul, an int32 QuantizeLinear
 input, float8 E8M0 scales, zero points of other shapes than these ops define.
