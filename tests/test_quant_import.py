@@ -273,7 +273,7 @@ REFUSED = {
     ),
     "per-channel input zero point of a conv": (
         _node_model("ConvInteger", {"x": ([1, 2, 4, 4], U8), "w": ([3, 2, 1, 1], U8)}, {"zx": np.zeros(2, np.uint8)}),
-        r"ConvInteger node 'n': x_zero_point of shape \[2\] is not supported: optc takes a scalar or 1-D none",
+        r"ConvInteger node 'n': x_zero_point of shape \[2\] is not supported: optc takes a scalar \(per tensor\)",
     ),
     "bias of QLinearConv": (
         _node_model(
@@ -289,7 +289,7 @@ REFUSED = {
             {"sa": np.float32(1), "za": np.uint8(0), "b": np.zeros((3, 2), np.uint8), "sb": np.float32(1),
              "zb": np.uint8(0), "sy": np.ones(2, np.float32), "zy": np.uint8(0)},
         ),
-        r"QLinearMatMul node 'n': input 6 \('sy'\) must be a scalar scale \(per tensor\), got tensor<2xf32>",
+        r"QLinearMatMul node 'n': y_scale of shape \[2\] is not supported: optc takes a scalar \(per tensor\)",
     ),
 }
 

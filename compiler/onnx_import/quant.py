@@ -212,17 +212,23 @@ def _operand(node: Node, index: int, what: str) -> SSAValue:
     return value
 
 
-def _contraction_zero_point(node: Node, index: int, what: str, sizes: dict[int, str]) -> SSAValue | None:
-    """A zero point of a contraction operand: rank 0, or 1-D of one of `sizes` (size -> what
-    one value is for)."""
+def _contraction_zero_point(node: Node, index: int, what: str, size: int | None, of: str = "") -> SSAValue | None:
+    """A zero point of a contraction operand: per tensor, or (where `size` is given) 1-D of
+    that size, one value per what `of` says."""
     zero_point = _parameter(node, index)
-    if zero_point is None or zero_point.type.get_num_dims() == 0:
-        return zero_point
-    shape = zero_point.type.get_shape()
-    if len(shape) != 1 or shape[0] not in sizes:
-        allowed = " or ".join(f"[{n}] ({why})" for n, why in sizes.items()) or "none"
-        node.fail(f"{what} of shape {list(shape)} is not supported: optc takes a scalar or 1-D {allowed}")
+    if zero_point is not None and zero_point.type.get_num_dims() != 0:
+        _expect_per_tensor_or_vector(node, what, zero_point, size, of)
     return zero_point
+
+
+def _expect_per_tensor_or_vector(node: Node, what: str, value: SSAValue, size: int | None, of: str) -> None:
+    """`value` (a scale or zero point, rank 0 already when it has one element) is rank 0,
+    or 1-D of `size` when that is given."""
+    shape = value.type.get_shape()
+    if shape == () or (size is not None and shape == (size,)):
+        return
+    takes = f"a scalar or 1-D [{size}] ({of})" if size is not None else "a scalar (per tensor)"
+    node.fail(f"{what} of shape {list(shape)} is not supported: optc takes {takes}")
 
 
 def _matmul(node: Node, a_index: int, b_index: int, a_zero: int, b_zero: int) -> SSAValue:
@@ -231,8 +237,8 @@ def _matmul(node: Node, a_index: int, b_index: int, a_zero: int, b_zero: int) ->
         if t.get_num_dims() < 2:
             node.fail(f"input {what} of rank {t.get_num_dims()} is not supported: optc multiplies matrices (rank 2 or more)")
     m, n = a.type.get_shape()[-2], b.type.get_shape()[-1]
-    a_zp = _contraction_zero_point(node, a_zero, "a_zero_point", {m: "one per row of A"})
-    b_zp = _contraction_zero_point(node, b_zero, "b_zero_point", {n: "one per column of B"})
+    a_zp = _contraction_zero_point(node, a_zero, "a_zero_point", m, "one per row of A")
+    b_zp = _contraction_zero_point(node, b_zero, "b_zero_point", n, "one per column of B")
     return node.emit(MatmulOp.make(a, b, a_zp, b_zp))
 
 
@@ -240,8 +246,8 @@ def _conv(node: Node, x_index: int, w_index: int, x_zero: int, w_zero: int) -> S
     x, w = _operand(node, x_index, "input x"), _operand(node, w_index, "input w")
     if x.type.get_num_dims() < 3:
         node.fail(f"input x of rank {x.type.get_num_dims()} is not supported: ONNX convolves (N, C, spatial...) tensors")
-    x_zp = _contraction_zero_point(node, x_zero, "x_zero_point", {})
-    w_zp = _contraction_zero_point(node, w_zero, "w_zero_point", {w.type.get_shape()[0]: "one per output channel"})
+    x_zp = _contraction_zero_point(node, x_zero, "x_zero_point", None)
+    w_zp = _contraction_zero_point(node, w_zero, "w_zero_point", w.type.get_shape()[0], "one per output channel")
     return node.emit(ConvOp.make(x, w, x_zp, w_zp, conv_properties(node, x, w)))
 
 
@@ -255,52 +261,42 @@ def conv_integer(node: Node):
     return _conv(node, 0, 1, 2, 3)
 
 
-def _requantize(node: Node, acc: SSAValue, scales: tuple[int, int, int], zero_point: int, axis: int) -> SSAValue:
-    """`acc` requantized by in_a * in_b / out (the scales at those inputs) to the output zero
-    point's type; per axis `axis` when the multiplier is 1-D."""
-    a, b, y = (_scale(node, i, node.proto.input[i] or f"input {i}") for i in scales)
-    if len({a.type.element_type, b.type.element_type, y.type.element_type}) != 1:
-        node.fail(f"scales of types {a.type}, {b.type} and {y.type} differ; ONNX gives them one type")
-    multiplier = node.emit(DivOp.make([node.emit(MulOp.make([a, b])), y]))
-    y_zero = _parameter(node, zero_point)
-    if y_zero is None or y_zero.type.get_num_dims() != 0:
-        node.fail("y_zero_point must be a scalar (ONNX quantizes the output per tensor)")
-    per_axis = multiplier.type.get_num_dims() == 1
+def _requantize(node: Node, acc: SSAValue, scales: dict[str, int], channels: int, axis: int) -> SSAValue:
+    """`acc` requantized to the output zero point's type (input 7) by in * weight / out,
+    the three `scales` (name -> input), per tensor but for the weight's (the second), which
+    may hold one scale per output channel (`channels` of them along `axis`)."""
+    (a, a_index), (b, b_index), (y, y_index) = scales.items()
+    a_scale, b_scale, y_scale = _scale(node, a_index, a), _scale(node, b_index, b), _scale(node, y_index, y)
+    for name, scale in ((a, a_scale), (y, y_scale)):
+        _expect_per_tensor_or_vector(node, name, scale, None, "")
+    _expect_per_tensor_or_vector(node, b, b_scale, channels, "one per output channel")
+    if len({t.type.element_type for t in (a_scale, b_scale, y_scale)}) != 1:
+        node.fail(f"scales of types {a_scale.type}, {b_scale.type} and {y_scale.type} differ; ONNX gives them one type")
+    multiplier = node.emit(DivOp.make([node.emit(MulOp.make([a_scale, b_scale])), y_scale]))
+    y_zero = _parameter(node, 7)
+    if y_zero is None:
+        node.fail("expects input 7 (y_zero_point)")
+    _expect_per_tensor_or_vector(node, "y_zero_point", y_zero, None, "")
     _expect_type(node, "y_zero_point", y_zero, CONTRACTED, "outputs may be")
+    per_axis = multiplier.type.get_num_dims() == 1
     return node.emit(RequantizeOp.make(acc, multiplier, y_zero, y_zero.type.element_type, axis if per_axis else None))
-
-
-def _per_channel_scale(node: Node, index: int, channels: int, of: str) -> None:
-    scale = node.input(index)
-    if math.prod(scale.type.get_shape()) != 1 and scale.type.get_shape() != (channels,):
-        node.fail(f"{node.proto.input[index] or 'a scale'} of shape {list(scale.type.get_shape())} is not supported: "
-                  f"optc takes a scalar or 1-D [{channels}] ({of})")
-
-
-def _per_tensor_scales(node: Node, *indices: int) -> None:
-    for i in indices:
-        if math.prod(node.input(i).type.get_shape()) != 1:
-            node.fail(f"input {i} ('{node.proto.input[i]}') must be a scalar scale (per tensor), got {node.input(i).type}")
 
 
 @importer("QLinearMatMul")
 def qlinear_matmul(node: Node):
     acc = _matmul(node, 0, 3, 2, 5)
-    _per_tensor_scales(node, 1, 6)
-    _per_channel_scale(node, 4, acc.type.get_shape()[-1], "one per column of b")
-    return _requantize(node, acc, (1, 4, 6), 7, axis=acc.type.get_num_dims() - 1)
+    rank = acc.type.get_num_dims()
+    return _requantize(node, acc, {"a_scale": 1, "b_scale": 4, "y_scale": 6}, acc.type.get_shape()[-1], axis=rank - 1)
 
 
 @importer("QLinearConv")
 def qlinear_conv(node: Node):
     acc = _conv(node, 0, 3, 2, 5)
     channels = acc.type.get_shape()[1]
-    _per_tensor_scales(node, 1, 6)
-    _per_channel_scale(node, 4, channels, "one per output channel")
     bias = node.optional_input(8)
     if bias is not None:
         if bias.type.element_type != i32 or bias.type.get_shape() != (channels,):
             node.fail(f"bias B of type {bias.type} is not supported (ONNX gives it as i32 of shape [{channels}])")
         rank = acc.type.get_num_dims()
         acc = node.emit(AddOp.make([acc, _reshaped(node, bias, [channels] + [1] * (rank - 2))]))
-    return _requantize(node, acc, (1, 4, 6), 7, axis=1)
+    return _requantize(node, acc, {"x_scale": 1, "w_scale": 4, "y_scale": 6}, channels, axis=1)

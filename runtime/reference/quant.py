@@ -32,7 +32,7 @@ import numpy as np
 from xdsl.dialects.builtin import BFloat16Type, Float16Type, IntegerType
 from xdsl.ir import Operation
 
-from dialects.dtypes import numpy_dtype, round_to_bf16
+from dialects.dtypes import round_to_bf16
 from dialects.errors import OptcError
 from dialects.graph.base import int_of
 from dialects.graph.layout import spatial_shape
