@@ -93,7 +93,7 @@ REAL = (Float32Type(), Float16Type(), BFloat16Type())
 CONTRACTED = (IntegerType(8), IntegerType(8, _UNSIGNED))
 """What the integer contractions multiply."""
 ACCUMULATOR = i32
-REQUANTIZED = (*QUANTIZED_INTEGERS[:4], *REAL)
+REQUANTIZED = (*(IntegerType(w, s) for w in (8, 16) for s in (Signedness.SIGNLESS, _UNSIGNED)), *REAL)
 """What requantize produces: 8- and 16-bit integers, or floats."""
 
 
@@ -193,6 +193,7 @@ class _ScaledOp(_QuantOp):
 
 
 def _granularity(axis: int | None, block_size: int | None) -> dict[str, Attribute]:
+    """The `axis` and `block_size` properties, each only when given."""
     return {k: int_attr(v) for k, v in (("axis", axis), ("block_size", block_size)) if v is not None}
 
 
