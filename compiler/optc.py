@@ -107,7 +107,7 @@ class OptcMain(xDSLOptMain):
         arg_parser.add_argument(
             "--compile-to",
             metavar="LEVEL",
-            help=f"stop after a level ({', '.join(LEVELS)}; later: {', '.join(PLANNED_LEVELS)})",
+            help=f"stop after a level ({', '.join(LEVELS)}{_planned()})",
         )
         arg_parser.add_argument(
             "--precision",
@@ -254,6 +254,11 @@ def _checker(args: argparse.Namespace):
     from compiler.check_each_pass import PassChecker
 
     return PassChecker(seed=args.check_seed or 0, tolerance=args.check_tolerance)
+
+
+def _planned() -> str:
+    """The levels that do not exist yet, for the help, when there are any."""
+    return f"; later: {', '.join(PLANNED_LEVELS)}" if PLANNED_LEVELS else ""
 
 
 def _level_pipeline(level: str) -> str:

@@ -1,8 +1,10 @@
 """Named pipelines (`optc -p default`) and the levels `--compile-to` can stop at.
 
 A pipeline is a plain pass list in xDSL's pipeline syntax, and may name other pipelines.
-`--compile-to LEVEL` runs the pipeline named after the level (`graph`, `fused`, `kernel`);
-`quant` arrives with its dialect, and until then `--compile-to quant` says which levels exist.
+`--compile-to LEVEL` runs the pipeline named after the level (`graph`, `fused`, `quant`,
+`kernel`). The `quant` level is, for now, the fused level's pipeline: quant ops imported from
+QDQ models pass through it untouched (no graph or fusion pass rewrites them); the passes that
+fold Q/DQ pairs into quant contractions will make it a level of its own.
 """
 
 from __future__ import annotations
@@ -45,19 +47,22 @@ PIPELINES: dict[str, str] = {
     ),
     "graph": "graph-optimize",
     "fused": "graph-optimize,fuse",
+    # quant ops (imported from QDQ models) pass through the fused level unchanged
+    "quant": "fused",
     # every kernel its own kernel.func with its launch configuration, the launch sequence
     # in @main, and every intermediate at its offset in the arena: what an engine runs
     "lower-to-kernels": "outline-kernels,configure-kernels,plan-memory",
-    "kernel": "fused,lower-to-kernels",
+    "kernel": "quant,lower-to-kernels",
 }
 
 LEVELS: dict[str, str] = {
     # level -> the pipeline that takes freshly imported IR to it
     "graph": "graph",
     "fused": "fused",
+    "quant": "quant",
     "kernel": "kernel",
 }
-PLANNED_LEVELS = ("quant",)
+PLANNED_LEVELS: tuple[str, ...] = ()
 LEVEL_ORDER = ("graph", "fused", "quant", "kernel")
 """Every level, in the order a model goes through them."""
 

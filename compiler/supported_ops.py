@@ -50,8 +50,9 @@ def markdown() -> str:
             "",
             f"Element types: {', '.join(onnx_type_names(storage_only=False))}.",
             f"Storage only: {', '.join(onnx_type_names(storage_only=True))}:",
-            "values of these types are cast (Cast, CastLike) and moved (Identity, Reshape, Transpose, Concat,",
-            "Slice, Gather, ...); ops that compute on values reject them.",
+            "values of these types are cast (Cast, CastLike), quantized and dequantized (QuantizeLinear,",
+            "DequantizeLinear) and moved (Identity, Reshape, Transpose, Concat, Slice, Gather, ...); ops that",
+            "compute on values reject them.",
             "",
             "| family | ONNX ops |",
             "|---|---|",
@@ -60,7 +61,10 @@ def markdown() -> str:
             "A family's importers live in `compiler/onnx_import/<family>.py` and their numpy semantics",
             "in `runtime/reference/<family>.py`; its graph ops are in `dialects/graph/<family>.py` or,",
             "where the family is large, partly in modules beside it (`activation`, `generate`, `linalg`,",
-            "`reduction`, `resize`; `dialects/graph/__init__.py` lists them all).",
+            "`reduction`, `resize`; `dialects/graph/__init__.py` lists them all). The quant family imports",
+            "into the `quant` dialect (`dialects/quant.py`): explicit scales and zero points, integer",
+            "contractions with i32 accumulators; QLinearConv and QLinearMatMul become a contraction and a",
+            "`quant.requantize`, DynamicQuantizeLinear graph ops that compute its scale and a `quant.quantize`.",
             "",
         ]
     )

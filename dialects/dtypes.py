@@ -5,8 +5,9 @@ whose values are rounded to bf16 (see `round_to_bf16`).
 
 The low-precision types of ONNX (float8 in its four variants and E8M0, float4 E2M1,
 int4/uint4, int2/uint2) are *storage-only* in optc: values of these types are stored,
-moved (reshaped, transposed, concatenated, sliced, gathered) and cast, but no op computes
-on them (`graph` ops other than casts and data movement reject them; see
+moved (reshaped, transposed, concatenated, sliced, gathered), cast, quantized and
+dequantized (`dialects/quant.py`), but no op computes on them (`graph` ops other than casts
+and data movement reject them; see
 `dialects.graph.base.MovesData`). Each has an MLIR builtin type (`f8E4M3FN`, `f4E2M1FN`,
 `i4`, `ui2`, ...) and the interpreter holds them as `ml_dtypes` arrays, the numpy dtypes
 onnx itself uses, one element per byte. ONNX's FLOAT6 types have no Cast semantics in the

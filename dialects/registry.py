@@ -29,6 +29,12 @@ def _fused() -> Dialect:
     return Fused
 
 
+def _quant() -> Dialect:
+    from dialects.quant import Quant
+
+    return Quant
+
+
 def _kernel() -> Dialect:
     from dialects.kernel import Kernel
 
@@ -40,5 +46,6 @@ DIALECTS: dict[str, Callable[[], Dialect]] = {
     "func": _func,
     "graph": _graph,
     "fused": _fused,
+    "quant": _quant,
     "kernel": _kernel,
 }

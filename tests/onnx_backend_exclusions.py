@@ -68,8 +68,33 @@ _STORAGE_ONLY_ON_GPU = (
     "float8/float4/int4/int2 tensors are storage-only in optc and have no CUDA element type yet"
 )
 
+_NO_QUANT_KERNELS = (
+    "the quant ops (quant.quantize, dequantize, requantize, matmul, conv) have no CUDA generator yet, so "
+    "configure-kernels stops at them (issue 12 section 5 brings their kernels)"
+)
+_QUANT_NODE_TESTS = (
+    "test_convinteger_with_padding", "test_convinteger_without_padding", "test_dequantizelinear",
+    "test_dequantizelinear_axis", "test_dequantizelinear_blocked", "test_dequantizelinear_e4m3fn",
+    "test_dequantizelinear_e4m3fn_float16", "test_dequantizelinear_e4m3fn_zero_point", "test_dequantizelinear_e5m2",
+    "test_dequantizelinear_float4e2m1", "test_dequantizelinear_int16", "test_dequantizelinear_int2",
+    "test_dequantizelinear_int4", "test_dequantizelinear_uint16", "test_dequantizelinear_uint2",
+    "test_dequantizelinear_uint4", "test_dynamicquantizelinear", "test_dynamicquantizelinear_expanded",
+    "test_dynamicquantizelinear_max_adjusted", "test_dynamicquantizelinear_max_adjusted_expanded",
+    "test_dynamicquantizelinear_min_adjusted", "test_dynamicquantizelinear_min_adjusted_expanded",
+    "test_matmulinteger", "test_qlinearconv", "test_qlinearmatmul_2D_int8_float16", "test_qlinearmatmul_2D_int8_float32",
+    "test_qlinearmatmul_2D_uint8_float16", "test_qlinearmatmul_2D_uint8_float32", "test_qlinearmatmul_3D_int8_float16",
+    "test_qlinearmatmul_3D_int8_float32", "test_qlinearmatmul_3D_uint8_float16", "test_qlinearmatmul_3D_uint8_float32",
+    "test_quantizelinear", "test_quantizelinear_axis", "test_quantizelinear_blocked_asymmetric",
+    "test_quantizelinear_blocked_symmetric", "test_quantizelinear_e4m3fn", "test_quantizelinear_e5m2",
+    "test_quantizelinear_float4e2m1", "test_quantizelinear_int16", "test_quantizelinear_int2", "test_quantizelinear_int4",
+    "test_quantizelinear_uint16", "test_quantizelinear_uint2", "test_quantizelinear_uint4",
+)
+"""Every node test with a quantization op (QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
+QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger): they pass on the reference interpreter."""
+
 GPU_EXCLUDED: dict[str, str] = {
     # filled from the first full GPU run; each entry says why the GPU engine cannot pass
+    **dict.fromkeys(_QUANT_NODE_TESTS, _NO_QUANT_KERNELS),
 }
 """Node tests that pass on the reference interpreter but not through the GPU engine."""
 

@@ -35,7 +35,7 @@ from compiler.backend import OptcReferenceBackend
 from compiler.onnx_import.frontend import DEFAULT_DOMAINS
 from compiler.onnx_import.registry import IMPORTERS
 from dialects.errors import OptcError
-from tests.onnx_backend_exclusions import EXCLUDED, SMALL_INT_OUT_OF_RANGE, spec_small_ints
+from tests.onnx_backend_exclusions import EXCLUDED, GPU_EXCLUDED, SMALL_INT_OUT_OF_RANGE, spec_small_ints
 
 MIN_PASS_RATE = 0.98
 CATEGORY = "OnnxBackendNodeModelTest"
@@ -263,13 +263,20 @@ def test_backend_reports_wrong_input_count():
 # --- the node tests -------------------------------------------------------------------
 
 
-def test_exclusions_name_supported_node_tests():
-    unknown = sorted(n for n in EXCLUDED if n not in NODE_TESTS)
-    assert not unknown, f"EXCLUDED names tests onnx does not have: {', '.join(unknown)}"
-    unsupported = sorted(n for n in EXCLUDED if n in UNSUPPORTED)
-    assert not unsupported, f"EXCLUDED names tests of ops optc does not import (they are skipped): {', '.join(unsupported)}"
-    vague = sorted(n for n, reason in EXCLUDED.items() if len(reason.split()) < 3)
-    assert not vague, f"EXCLUDED reasons must say what is unsupported: {', '.join(vague)}"
+@pytest.mark.parametrize("table, excluded", [("EXCLUDED", EXCLUDED), ("GPU_EXCLUDED", GPU_EXCLUDED)])
+def test_exclusions_name_supported_node_tests(table, excluded):
+    unknown = sorted(n for n in excluded if n not in NODE_TESTS)
+    assert not unknown, f"{table} names tests onnx does not have: {', '.join(unknown)}"
+    unsupported = sorted(n for n in excluded if n in UNSUPPORTED)
+    assert not unsupported, f"{table} names tests of ops optc does not import (they are skipped): {', '.join(unsupported)}"
+    vague = sorted(n for n, reason in excluded.items() if len(reason.split()) < 3)
+    assert not vague, f"{table} reasons must say what is unsupported: {', '.join(vague)}"
+
+
+def test_gpu_exclusions_do_not_repeat_the_reference_ones():
+    """The GPU run excludes EXCLUDED too; GPU_EXCLUDED holds only what fails on the GPU alone."""
+    repeated = sorted(set(GPU_EXCLUDED) & set(EXCLUDED))
+    assert not repeated, f"GPU_EXCLUDED repeats EXCLUDED: {', '.join(repeated)}"
 
 
 def test_pass_rate():

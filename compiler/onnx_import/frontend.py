@@ -23,7 +23,7 @@ from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, Module
 from xdsl.ir import Block, Region
 from xdsl.utils.exceptions import VerifyException
 
-from compiler.onnx_import import core, elementwise, indexing, nn, tensor  # noqa: F401  (fill the table)
+from compiler.onnx_import import core, elementwise, indexing, nn, quant, tensor  # noqa: F401  (fill the table)
 from compiler.onnx_import.context import ImportContext, Node
 from compiler.onnx_import.registry import IMPORTERS, SUPPORTED_OPS_DOC
 from compiler.onnx_import.structure import check_graph, topological_order

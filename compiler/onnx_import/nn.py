@@ -85,21 +85,26 @@ def _only_first_output(node: Node, names: str) -> None:
 # --- convolution -----------------------------------------------------------
 
 
-@importer("Conv")
-def conv(node: Node):
-    x, w = node.input(0), node.input(1)
+def conv_properties(node: Node, x, w) -> dict:
+    """Explicit strides, pads, dilations and group of a Conv-like node (Conv, ConvInteger,
+    QLinearConv) with input `x` and weight `w`."""
     kernel = _kernel_of_weight(node, w)
     spatial = len(kernel)
     strides = node.attr("strides", [1] * spatial)
     dilations = node.attr("dilations", [1] * spatial)
     pads = resolve_pads(node, x.type.get_shape()[2:], kernel, strides, dilations)
-    props = {
+    return {
         "strides": i64_array(strides),
         "pads": i64_array(pads),
         "dilations": i64_array(dilations),
         "group": int_attr(node.attr("group", 1)),
     }
-    return node.emit(ConvOp.make([x, w, node.optional_input(2)], props))
+
+
+@importer("Conv")
+def conv(node: Node):
+    x, w = node.input(0), node.input(1)
+    return node.emit(ConvOp.make([x, w, node.optional_input(2)], conv_properties(node, x, w)))
 
 
 def _transpose_pads(node: Node, sizes, kernel, strides, dilations, output_padding) -> tuple[list[int], list[int]]:

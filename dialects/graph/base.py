@@ -48,7 +48,9 @@ class ShapeOnly(OpTrait):
 class MovesData(OpTrait):
     """The op copies, relabels or converts elements without computing on them (casts,
     views, concatenation, slicing, gathers), so it accepts storage-only element types
-    (float8, float4, int4, ...; see `dialects.dtypes`). Every other graph op rejects them."""
+    (float8, float4, int4, ...; see `dialects.dtypes`). Every other graph op rejects them.
+    `quant.quantize` and `quant.dequantize` carry it too: they convert between those types
+    and floats, as casts do (`dialects/quant.py`)."""
 
 
 class FreeView(OpTrait):

@@ -4,11 +4,11 @@
 // RUN: optc %s --compile-to fused | filecheck %s --check-prefix=FUSED
 // RUN: optc %s | filecheck %s --check-prefix=NONE
 // RUN: optc %s --compile-to kernel | filecheck %s --check-prefix=KERNEL
-// RUN: not optc %s --compile-to quant 2>&1 | filecheck %s --check-prefix=PLANNED
+// RUN: optc %s --compile-to quant | filecheck %s --check-prefix=FUSED
 // RUN: not optc %s --compile-to cubin 2>&1 | filecheck %s --check-prefix=LEVEL
 // RUN: not optc %s -p default --compile-to graph 2>&1 | filecheck %s --check-prefix=BOTH
-// Named pipelines expand to their passes; --compile-to names a level, and the levels that
-// do not exist yet say so.
+// Named pipelines expand to their passes; --compile-to names a level (quant is, for now,
+// the fused level's pipeline: quant ops pass through it untouched).
 
 // GRAPH-LABEL: func.func @main
 // GRAPH-NEXT:    %[[R:.*]] = graph.relu
@@ -21,7 +21,6 @@
 // KERNEL:      kernel.func @k0_fused_elementwise({{.*}} attributes {launch = #kernel.launch<
 // KERNEL:      func.func @main({{.*}} attributes {kernel.arena = {bytes = 256 : i64
 // KERNEL-NEXT:   kernel.launch @k0_fused_elementwise(%{{.*}}) {arena_offsets = array<i64: 0>}
-// PLANNED: optc: error: level 'quant' does not exist yet; optc compiles to: graph, fused, kernel
 // LEVEL: optc: error: unknown level 'cubin' (levels: graph, fused, quant, kernel)
 // BOTH: optc: error: give either -p or --compile-to, not both
 func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {

@@ -1,8 +1,8 @@
 """Run a module on numpy arrays with xDSL's `Interpreter`.
 
-The op → implementation table (`registry.REFERENCE`) becomes one `InterpreterFunctions`
-class whose `@impl` methods call the table, plus `graph.weight`, which reads the module's
-weight store.
+The op → implementation tables (`registry.REFERENCE` and `registry.UNFOLDED`) become one
+`InterpreterFunctions` class whose `@impl` methods call the tables, plus `graph.weight`,
+which reads the module's weight store.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from dialects.dtypes import numpy_dtype
 from dialects.errors import OptcError, blame
 from dialects.graph import WeightOp
 from dialects.weights import WeightStore, store_of
-from runtime.reference import core, elementwise, indexing, nn, tensor  # noqa: F401  (fill the table)
+from runtime.reference import core, elementwise, indexing, nn, quant, tensor  # noqa: F401  (fill the tables)
 from runtime.reference.func import FuncReference
 from runtime.reference.fused import FusedReference
 from runtime.reference.kernel import KernelReference
-from runtime.reference.registry import REFERENCE, as_result
+from runtime.reference.registry import REFERENCE, UNFOLDED, as_result
 
 
 def _table_impl(fn):
@@ -44,7 +44,8 @@ def _table_impl(fn):
 
 def _build_functions() -> type[InterpreterFunctions]:
     namespace: dict[str, Any] = {
-        f"run_{op_type.name.replace('.', '_')}": impl(op_type)(_table_impl(fn)) for op_type, fn in REFERENCE.items()
+        f"run_{op_type.name.replace('.', '_')}": impl(op_type)(_table_impl(fn))
+        for op_type, fn in (*REFERENCE.items(), *UNFOLDED.items())
     }
 
     def run_weight(self, interpreter: Interpreter, op: WeightOp, args):

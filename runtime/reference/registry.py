@@ -3,6 +3,12 @@
 An implementation is `fn(op, *arrays) -> array | tuple[array, ...]`: it reads the op's
 properties and result types, and computes on numpy arrays. Register one with
 `@reference(OpClass, ...)` beside the other ops of its family.
+
+Constant folding (the importer's and `graph-fold-constants`) runs the implementations of
+`REFERENCE` on known values. Ops that must reach later passes even when every operand is
+known register with `fold=False`, into `UNFOLDED`, which only the interpreter runs: the
+`quant` ops, whose operands are often all weights (an int8 weight with its scale) while
+the quantization they state is what the quant level works on.
 """
 
 from __future__ import annotations
@@ -18,14 +24,17 @@ from dialects.dtypes import numpy_dtype, round_to_bf16
 
 Impl = Callable[..., Any]
 REFERENCE: dict[type[Operation], Impl] = {}
+UNFOLDED: dict[type[Operation], Impl] = {}
 
 
-def reference(*op_types: type[Operation]) -> Callable[[Impl], Impl]:
+def reference(*op_types: type[Operation], fold: bool = True) -> Callable[[Impl], Impl]:
+    table = REFERENCE if fold else UNFOLDED
+
     def register(fn: Impl) -> Impl:
         for op_type in op_types:
-            if op_type in REFERENCE:
+            if op_type in REFERENCE or op_type in UNFOLDED:
                 raise ValueError(f"{op_type.name} already has a reference implementation")
-            REFERENCE[op_type] = fn
+            table[op_type] = fn
         return fn
 
     return register

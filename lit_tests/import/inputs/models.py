@@ -174,11 +174,38 @@ def two_producers():
     )
 
 
+def qdq_conv():
+    """A QDQ convolution as exporters write it: the input quantized and dequantized, int8
+    weights dequantized per output channel, the output quantized and dequantized."""
+    rng = np.random.default_rng(0)
+    return _model(
+        [
+            helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zero"], ["x_q"], name="q_x"),
+            helper.make_node("DequantizeLinear", ["x_q", "x_scale", "x_zero"], ["x_dq"], name="dq_x"),
+            helper.make_node("DequantizeLinear", ["w_q", "w_scale"], ["w"], name="dq_w", axis=0),
+            helper.make_node("Conv", ["x_dq", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+            helper.make_node("QuantizeLinear", ["c", "y_scale", "y_zero"], ["y_q"], name="q_y"),
+            helper.make_node("DequantizeLinear", ["y_q", "y_scale", "y_zero"], ["y"], name="dq_y"),
+        ],
+        [("x", F32, [1, 3, 8, 8])],
+        [("y", F32, [1, 4, 8, 8])],
+        [
+            ("x_scale", np.float32(0.02)),
+            ("x_zero", np.uint8(128)),
+            ("w_q", rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)),
+            ("w_scale", np.array([0.01, 0.02, 0.03, 0.04], np.float32)),
+            ("y_scale", np.float32(0.05)),
+            ("y_zero", np.uint8(100)),
+        ],
+        opset=13,
+    )
+
+
 BUILDERS = {
     f.__name__: f
     for f in (
         weights, shape_subgraph, symbolic, minus_one, gemm_beta, unsupported, custom_domain, storage_weights,
-        out_of_order, cycle, string_perm, two_producers,
+        out_of_order, cycle, string_perm, two_producers, qdq_conv,
     )
 }
 
