@@ -92,9 +92,14 @@ _QUANT_NODE_TESTS = (
 """Every node test with a quantization op (QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
 QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger): they pass on the reference interpreter."""
 
+GPU_NO_GENERATOR: dict[str, str] = dict.fromkeys(_QUANT_NODE_TESTS, _NO_QUANT_KERNELS)
+"""Node tests of ops that import and run on the reference but have no CUDA generator yet: on
+the GPU they are expected to fail and, like ops with no importer, are not counted in the
+pass rate (which measures what the GPU backend claims to run); the run prints how many."""
+
 GPU_EXCLUDED: dict[str, str] = {
     # filled from the first full GPU run; each entry says why the GPU engine cannot pass
-    **dict.fromkeys(_QUANT_NODE_TESTS, _NO_QUANT_KERNELS),
+    **GPU_NO_GENERATOR,
 }
 """Node tests that pass on the reference interpreter but not through the GPU engine."""
 
