@@ -24,7 +24,8 @@ stages, vector width, ...). The contract, which an autotuner sits inside:
   workspace` (`common.types.WORKSPACE_PARAM`). The engine places it in the arena, past
   every planned buffer, zeroed when the engine loads; a tactic that needs zeros there
   (counters) leaves them zero when it ends, so that every launch and CUDA-graph replay
-  finds them so.
+  finds them so. Library tactics (`passes/codegen/library/`) leave theirs dirty, so they
+  share a second range past that one (`compiler.engine_build`).
 
 What emit refuses does not depend on the target (emit is not given one); the target's
 limits are check's. Families register their generators by op class in `registry.py`,
