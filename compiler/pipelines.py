@@ -26,10 +26,9 @@ if TYPE_CHECKING:
 PIPELINES: dict[str, str] = {
     # the whole compilation as far as optc goes today
     "default": "fused",
-    # fold what is known, remove no-ops (a quantize undoing a dequantize among them), merge
-    # duplicates, erase what is left unused: each pass leaves work for the next (a folded
-    # Cast of 1 makes x * 1 removable)
-    "graph-simplify": "graph-fold-constants,quant-cancel-qdq,graph-canonicalize,graph-cse,graph-dce",
+    # fold what is known, remove no-ops, merge duplicates, erase what is left unused: each
+    # pass leaves work for the next (a folded Cast of 1 makes x * 1 removable)
+    "graph-simplify": "graph-fold-constants,graph-canonicalize,graph-cse,graph-dce",
     # fold normalisations and biases into the weights, name what exporters spelled out
     # (GELU, LayerNorm, SiLU, HardSwish), move convolutions to channels-last (what tensor
     # core kernels read), then simplify what that left behind
