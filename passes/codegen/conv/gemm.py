@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.types import kernel_signature, pointer_params
-from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, unravel, used_only
+from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, tile_launch_problem, unravel, used_only
 from passes.codegen.target import Target
 
 TILE_KEYS = ("block_m", "block_n", "block_k", "thread_m", "thread_n")
@@ -163,19 +163,7 @@ def candidates(geo: ConvGeometry) -> list[LaunchAttr]:
 
 def launch_problem(launch: LaunchAttr, geo: ConvGeometry) -> str | None:
     """Why the SIMT implicit GEMM cannot take `launch` (None when it can)."""
-    missing = [k for k in TILE_KEYS if k not in launch.tile_params]
-    if missing:
-        return f"missing tile parameters {', '.join(missing)}"
-    tile = tile_of(launch)
-    why = check_tile(tile, geo)
-    if why is not None:
-        return f"invalid tile {launch.tile_params}: {why}"
-    if launch.block_dims != (tile.threads, 1, 1):
-        return f"block {list(launch.block_dims)} does not match the tile's {tile.threads} threads"
-    grid = launch_for(tile, geo).grid_dims
-    if launch.grid_dims != grid:
-        return f"grid {list(launch.grid_dims)} does not cover the output (needs {list(grid)})"
-    return None
+    return tile_launch_problem(launch, geo, TILE_KEYS, tile_of, check_tile, launch_for, "SIMT implicit GEMM")
 
 
 # --- the kernel ---------------------------------------------------------------------------

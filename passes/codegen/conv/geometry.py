@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.ir import SSAValue
@@ -20,7 +20,7 @@ from dialects import fused
 from dialects.errors import OptcError
 from dialects.graph.base import int_of, ints
 from dialects.graph.layout import input_is_channels_last, is_channels_last
-from dialects.kernel import FuncOp
+from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.epilogue import EpiloguePrinter, Place
 from passes.codegen.common.types import CType, ctype_of
 
@@ -223,6 +223,30 @@ class Epilogue:
             if re.search(rf"\bi{d}\b", "\n".join(body))
         ]
         return [*declared, *body]
+
+
+def tile_launch_problem(
+    launch: LaunchAttr, geo: ConvGeometry, keys: Sequence[str], read_tile: Callable, check_tile: Callable,
+    launch_for: Callable, kernel_name: str,
+) -> str | None:
+    """Why `launch` is not the launch of a valid tile of a tiled conv tactic (None when it
+    is): every tile parameter of `keys` present, the tile `read_tile` makes of them valid
+    (`check_tile`), and grid, block and shared memory those `launch_for(tile, geo)` gives."""
+    missing = [k for k in keys if k not in launch.tile_params]
+    if missing:
+        return f"missing tile parameters {', '.join(missing)} (the {kernel_name} needs {', '.join(keys)})"
+    tile = read_tile(launch)
+    why = check_tile(tile, geo)
+    if why is not None:
+        return f"invalid tile {launch.tile_params}: {why}"
+    expected = launch_for(tile, geo)
+    if launch.block_dims != expected.block_dims:
+        return f"block {list(launch.block_dims)} does not match the tile's {expected.block_dims[0]} threads"
+    if launch.grid_dims != expected.grid_dims:
+        return f"grid {list(launch.grid_dims)} does not cover the output (needs {list(expected.grid_dims)})"
+    if launch.shared_bytes < expected.shared_bytes:
+        return f"the tile needs {expected.shared_bytes} bytes of dynamic shared memory, launch gives {launch.shared_bytes}"
+    return None
 
 
 def unravel(flat: str, sizes: Sequence[int], names: Sequence[str], kind: str = "int") -> list[str]:

@@ -39,7 +39,7 @@ from dialects.errors import OptcError
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common import mma
 from passes.codegen.common.types import kernel_signature, pointer_params
-from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, unravel, used_only
+from passes.codegen.conv.geometry import ConvGeometry, Epilogue, kernel_error, tile_launch_problem, unravel, used_only
 from passes.codegen.target import Target
 
 TILE_KEYS = ("block_m", "block_n", "block_k", "warps_m", "warps_n", "stages")
@@ -191,20 +191,7 @@ def launch_problem(launch: LaunchAttr, geo: ConvGeometry) -> str | None:
     why = why_not(geo)
     if why is not None:
         return f"the tensor-core conv does not apply: {why}"
-    missing = [k for k in TILE_KEYS if k not in launch.tile_params]
-    if missing:
-        return f"missing tile parameters {', '.join(missing)} (the tensor-core conv needs {', '.join(TILE_KEYS)})"
-    tile = tile_of(launch)
-    why = check_tile(tile, geo)
-    if why is not None:
-        return f"invalid tile {launch.tile_params}: {why}"
-    if launch.block_dims != (tile.threads, 1, 1):
-        return f"block {list(launch.block_dims)} does not match the tile's {tile.threads} threads"
-    if launch.grid_dims != (blocks(tile, geo), 1, 1):
-        return f"grid {list(launch.grid_dims)} does not cover the output (needs [{blocks(tile, geo)}, 1, 1])"
-    if launch.shared_bytes < tile.shared_bytes:
-        return f"the tile needs {tile.shared_bytes} bytes of dynamic shared memory, launch gives {launch.shared_bytes}"
-    return None
+    return tile_launch_problem(launch, geo, TILE_KEYS, tile_of, check_tile, Tile.launch, "tensor-core conv")
 
 
 # --- the kernel ---------------------------------------------------------------------------
