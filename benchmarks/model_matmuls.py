@@ -50,19 +50,11 @@ class Product:
 def kernel_module(model: str, precision: str, target, shapes: dict | None = None):
     """The model at the kernel level for `target` (configured, not yet tuned); `shapes` fix
     its inputs' shapes by name (a batch size, say)."""
-    from xdsl.context import Context
-
-    from compiler.engine_build import kernel_pipeline
+    from compiler.engine_build import kernel_pipeline, lower
     from compiler.onnx_import import import_onnx
-    from compiler.pipelines import build
-    from dialects.registry import DIALECTS
 
     module = import_onnx(model, shapes)
-    ctx = Context()
-    for name, factory in DIALECTS.items():
-        ctx.register_dialect(name, factory)
-    for compiler_pass in build(kernel_pipeline(precision), target):
-        compiler_pass.apply(ctx, module)
+    lower(module, kernel_pipeline(precision), target)
     return module
 
 

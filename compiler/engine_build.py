@@ -115,19 +115,9 @@ def build_module(
 ):
     """An engine for a module at any level: `pipeline` takes it to the kernel level, the
     autotuner chooses each kernel's launch (see the module's docstring)."""
-    from compiler.pipelines import build as build_pipeline
-    from xdsl.context import Context
-
-    from dialects.registry import DIALECTS
-
     check_tuning(tune, tune_time_limit, timing_cache)
     target = build_target(arch, load)
-    ctx = Context()
-    for name, factory in DIALECTS.items():
-        ctx.register_dialect(name, factory)
-    for p in build_pipeline(pipeline, target):
-        p.apply(ctx, module)
-    module.verify()
+    lower(module, pipeline, target)
     report = tune_kernels(module, target, arch, load, tune, tune_time_limit, timing_cache)
     _log_tuning(report, explicit=tune is not None)
     image = compile_engine(module, arch or target.arch, target)
@@ -136,6 +126,17 @@ def build_module(
     from runtime.engine.engine import Engine
 
     return Engine(image)
+
+
+def lower(module: ModuleOp, pipeline: str, target: Target) -> None:
+    """Run `pipeline` on `module` in place, kernels configured for `target`, and verify it."""
+    from compiler.pipelines import build as build_pipeline
+    from dialects.registry import context
+
+    ctx = context()
+    for compiler_pass in build_pipeline(pipeline, target):
+        compiler_pass.apply(ctx, module)
+    module.verify()
 
 
 def load(path: str | os.PathLike):

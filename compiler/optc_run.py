@@ -48,7 +48,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from xdsl.context import Context
+
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
@@ -58,7 +58,7 @@ from compiler.errors import DEBUG_FLAG, DEBUG_HELP, handle
 from compiler.pipelines import PRECISIONS, build, with_precision
 from dialects.dtypes import describe_array
 from dialects.errors import OptcError, blame, pass_failed
-from dialects.registry import DIALECTS
+from dialects.registry import context
 from dialects.weights import clone_with_weights, from_npz_arrays, store_of, to_npz_arrays
 
 DEVICES = ("cpu", "cuda")
@@ -154,13 +154,6 @@ def _parser() -> argparse.ArgumentParser:
 # --- loading -------------------------------------------------------------------
 
 
-def _context() -> Context:
-    ctx = Context()
-    for name, factory in DIALECTS.items():
-        ctx.register_dialect(name, factory)
-    return ctx
-
-
 def _load_onnx(args: argparse.Namespace, shapes: dict[str, tuple[int, ...]], given: Mapping[str, np.ndarray] | None):
     """Import the model; symbolic dimensions come from --shape, else from the given arrays."""
     from compiler.onnx_import import import_onnx, load_model
@@ -188,7 +181,7 @@ def _load_mlir(path: str, shapes: Mapping[str, tuple[int, ...]]) -> ModuleOp:
             text = f.read()
     except OSError as e:
         raise OptcError(f"cannot read '{path}': {e.strerror}") from None
-    module = Parser(_context(), text, path).parse_module()
+    module = Parser(context(), text, path).parse_module()
     module.verify()
     store_of(module, os.path.dirname(path))  # resolve the weights file beside the IR now
     return module
@@ -231,7 +224,7 @@ def _compile(module: ModuleOp, spec: str, target=None) -> None:
     the pass on a terminal); kernels are configured for `target` when one is given."""
     from compiler.progress import Progress
 
-    ctx = _context()
+    ctx = context()
     passes = build(spec, target)
     with Progress("running passes", len(passes)) as progress:
         for compiler_pass in passes:

@@ -49,3 +49,13 @@ DIALECTS: dict[str, Callable[[], Dialect]] = {
     "quant": _quant,
     "kernel": _kernel,
 }
+
+
+def context():
+    """An xDSL Context that knows every dialect of DIALECTS (what parsing and passes need)."""
+    from xdsl.context import Context
+
+    ctx = Context()
+    for name, factory in DIALECTS.items():
+        ctx.register_dialect(name, factory)
+    return ctx

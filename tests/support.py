@@ -8,25 +8,18 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-from xdsl.context import Context
+
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 from xdsl.utils.arg_spec import parse_pipeline
 
 from compiler.onnx_import import import_onnx
 from compiler.pipelines import build
-from dialects.registry import DIALECTS
+from dialects.registry import context
 from dialects.weights import WeightStore, attach, store_of
 from passes.registry import PASSES
 from runtime.reference import run
 from runtime.reference.inputs import random_array, random_inputs  # noqa: F401  (re-exported)
-
-
-def context() -> Context:
-    ctx = Context()
-    for name, factory in DIALECTS.items():
-        ctx.register_dialect(name, factory)
-    return ctx
 
 
 def parse(text: str) -> ModuleOp:
