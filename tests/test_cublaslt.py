@@ -37,12 +37,12 @@ from tests.test_codegen_matmul import TOLERANCE, _split_heads, fused_matmul, gem
 @pytest.fixture
 def here(monkeypatch):
     """cuBLASLt is here (as where nvmath-python loads it)."""
-    monkeypatch.setattr(cublaslt, "available", lambda: None)
+    monkeypatch.setattr(cublaslt, "unavailable", lambda: None)
 
 
 @pytest.fixture
 def absent(monkeypatch):
-    monkeypatch.setattr(cublaslt, "available", lambda: "cuBLASLt tactics need nvmath-python (pip install 'optc[cuda-libs]'): No module named 'nvmath'")
+    monkeypatch.setattr(cublaslt, "unavailable", lambda: "cuBLASLt tactics need nvmath-python (pip install 'optc[cuda-libs]'): No module named 'nvmath'")
 
 
 def kernel_of(ir: str) -> FuncOp:
@@ -82,7 +82,7 @@ def test_no_candidates_and_one_note_where_it_is_not(absent):
 
 def test_available_says_why_here():
     """This machine has no nvmath-python (or no driver for the cuBLASLt it loads)."""
-    why = cublaslt.available()
+    why = cublaslt.unavailable()
     assert why is not None and ("nvmath" in why or "cuBLASLt" in why), why
 
 

@@ -59,7 +59,7 @@ def cublas(monkeypatch):
     """cuBLASLt as if it were here: VERSION, offering ALGOS for every matmul."""
     monkeypatch.setattr(lib, "heuristic", lambda call, count, cap: ALGOS[:count])
     monkeypatch.setattr(lib, "library_version", lambda: VERSION)
-    monkeypatch.setattr(tactic, "available", lambda: None)
+    monkeypatch.setattr(tactic, "unavailable", lambda: None)
 
 
 def kernel_module():
@@ -421,7 +421,7 @@ def test_fast_mode_times_the_librarys_first_algorithm_too(cublas):
 
 
 def test_where_the_library_is_not_the_report_says_so_once(monkeypatch, few_tactics, tmp_path):
-    monkeypatch.setattr(tactic, "available", lambda: "cuBLASLt tactics need nvmath-python (pip install 'optc[cuda-libs]'): No module named 'nvmath'")
+    monkeypatch.setattr(tactic, "unavailable", lambda: "cuBLASLt tactics need nvmath-python (pip install 'optc[cuda-libs]'): No module named 'nvmath'")
     gpu = FakeGPU({})
     module, report = tuned(tmp_path, gpu)
     assert not any(c.launch.tactic_name == "cublaslt" for c in gpu.runs)

@@ -70,9 +70,9 @@ CASES = [
 def cublas_lt(gpu):
     """cuBLASLt through nvmath-python; skips where it cannot load (fails under
     OPTC_REQUIRE_GPU=1: tests/run_gpu.sh installs it, a GPU run without it is broken)."""
-    from passes.codegen.library.cublaslt import available
+    from passes.codegen.library.cublaslt import unavailable
 
-    why = available()
+    why = unavailable()
     if why is not None:
         if os.environ.get("OPTC_REQUIRE_GPU"):
             pytest.fail(f"OPTC_REQUIRE_GPU is set but cuBLASLt cannot be used: {why}", pytrace=False)

@@ -42,7 +42,7 @@ def unavailable(kernels: Iterable[FuncOp]) -> str | None:
     """Why the library tactics some of `kernels` could take are not offered here (one line
     for the tune report), or None."""
     if any(cublaslt.TACTIC in library_tactics(kernel) for kernel in kernels):
-        why = cublaslt.available()
+        why = cublaslt.unavailable()
         if why is not None:
             return f"vendor tactics unavailable: {why}"
     return None

@@ -22,7 +22,7 @@ the GPU the engine is built for, i < ALGORITHMS; grid and block are the epilogue
 The list is asked for on that GPU, so the algorithm's bytes are resolved where the tuner
 ran (`compiler.engine_build`), never by the heuristic that configures kernels: `cublaslt`
 is only ever a tuner's choice. Its candidates are offered only where nvmath-python loads
-cuBLASLt (`available`).
+cuBLASLt (`unavailable`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _load() -> str | None:
     return None
 
 
-def available() -> str | None:
+def unavailable() -> str | None:
     """Why cuBLASLt tactics cannot run in this process (nvmath-python is not installed, or
     cannot load cuBLASLt or the CUDA driver), or None when they can. Asked once."""
     return _load()
@@ -230,7 +230,7 @@ def configure(kernel: FuncOp, target: Target) -> LaunchAttr:
 
 def candidates(kernel: FuncOp, target: Target) -> list[LaunchAttr]:
     """The first ALGORITHMS of cuBLASLt's list, where cuBLASLt is here and runs this product."""
-    if available() is not None or why_not(kernel) is not None:
+    if unavailable() is not None or why_not(kernel) is not None:
         return []
     return [_launch(kernel, target, algo) for algo in range(ALGORITHMS)]
 
