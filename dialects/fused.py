@@ -9,7 +9,10 @@ the kernel body; the interpreter runs it to check every fusion decision.
   are its operands; `fused.yield` returns its results.
 - `fused.matmul` / `fused.conv`: the matrix product, then an epilogue region. The epilogue's
   first block argument is the accumulator (the product), the others are the op's
-  `extras` (bias, residual, scales); it yields the op's results.
+  `extras` (bias, residual, scales); it yields the op's results. Operands are both floats
+  of one type (the accumulator has it), or both 8-bit integers (i8 or ui8, mixed as the
+  tensor cores allow), whose exact product accumulates in i32: the `quant` level's integer
+  contractions, whose epilogue rescales the accumulator (`passes/quant/`).
 - `fused.attention`: softmax(q·kᵀ·scale + mask [causal]) · v over [batch, heads, seq, dim],
   written as [batch, heads, seq, dim] or, merging the heads, [batch, seq, heads, dim].
 """
@@ -18,7 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import I64, DenseArrayBase, Float32Type, FloatAttr, IntegerAttr, StringAttr, TensorType
+from xdsl.dialects.builtin import (
+    I64,
+    DenseArrayBase,
+    Float32Type,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    Signedness,
+    StringAttr,
+    TensorType,
+)
 from xdsl.ir import Attribute, Dialect, Operation, Region, SSAValue
 from xdsl.irdl import (
     AttrSizedOperandSegments,
@@ -121,6 +134,28 @@ class _ContractionOp(_FusedOp):
         _check_region(self, self.epilogue, [acc, *self.extras.types], "epilogue")
 
 
+INTEGER_OPERANDS = (IntegerType(8), IntegerType(8, Signedness.UNSIGNED))
+"""What an integer contraction multiplies: 8-bit integers, signed or not."""
+INTEGER_ACCUMULATOR = IntegerType(32)
+
+
+def is_integer_contraction(op: Operation) -> bool:
+    """Whether `op` (a fused.matmul or fused.conv) multiplies 8-bit integers into i32."""
+    return op.operands[0].type.element_type in INTEGER_OPERANDS
+
+
+def _product_types(op: Operation, a: TensorType, b: TensorType) -> list[TensorType]:
+    """The operand types whose product rules (graph.matmul's, graph.conv's) give the
+    accumulator: the operands' own, or for 8-bit integers (i8 x ui8 mixes included) both
+    viewed as i32, the accumulator's type."""
+    ints = [t.element_type in INTEGER_OPERANDS for t in (a, b)]
+    if not any(ints):
+        return [a, b]
+    if not all(ints):
+        fail(op, f"expects both operands floats of one type or both 8-bit integers (i8, ui8), got {a.element_type} and {b.element_type}")
+    return [TensorType(INTEGER_ACCUMULATOR, t.get_shape()) for t in (a, b)]
+
+
 def swap_last_axes(t: TensorType) -> TensorType:
     """`t` with its last two axes exchanged: how a transposed matmul operand is read."""
     shape = t.get_shape()
@@ -169,7 +204,7 @@ class MatmulOp(_ContractionOp):
         a, b = _as_read(self.lhs.type, self.rhs.type, *self.transposes())
         if a.get_shape()[-1] != b.get_shape()[-2]:
             fail(self, f"expects matching inner dimensions, got lhs read as {a} and rhs read as {b}")
-        return graph.MatMulOp.infer([a, b], {})[0]
+        return graph.MatMulOp.infer(_product_types(self, a, b), {})[0]
 
 
 @irdl_op_definition
@@ -204,7 +239,7 @@ class ConvOp(_ContractionOp):
             if layout in LAYOUTS:
                 expect_rank(self, "input", x, 3, 4, 5)
                 x = relayout(x, input_layout, layout)
-        return graph.ConvOp.infer([x, self.weight.type], props)[0]
+        return graph.ConvOp.infer(_product_types(self, x, self.weight.type), props)[0]
 
 
 ATTENTION_LAYOUTS = ("bhsd", "bshd")

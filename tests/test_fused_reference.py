@@ -103,3 +103,23 @@ def test_boolean_mask_masks_out_where_false():
     keep = np.array([True, False]).reshape(1, 1, 1, 2)
     got = attention(q, k, v, keep, 1.0, False)
     np.testing.assert_allclose(got, np.broadcast_to(v[..., :1, :], got.shape), rtol=1e-6)
+
+
+def test_integer_contractions_accumulate_exactly_in_int32():
+    # extreme operands: int8 or uint8 products summed in their own type would wrap at once
+    x = np.full((2, 64), 255, np.uint8)
+    x[1] = np.arange(64, dtype=np.uint8)
+    w = np.full((16, 64), -128, np.int8)
+    w[3] = 127
+    scale = np.linspace(1e-5, 1e-4, 16).astype(np.float32)
+    image = np.random.default_rng(0).integers(-128, 128, (1, 3, 8, 8)).astype(np.int8)
+    kernel = np.random.default_rng(1).integers(-128, 128, (4, 3, 3, 3)).astype(np.int8)
+    _, out = _run_function("integer_contractions", {"input0": x, "input1": w, "input2": scale, "input3": image, "input4": kernel})
+    acc = x.astype(np.int64) @ w.astype(np.int64).T
+    np.testing.assert_array_equal(out["output0"], np.clip(np.round(acc * scale), -128, 127).astype(np.int8))
+    want = np.zeros((1, 4, 6, 6), np.int64)
+    for i in range(6):
+        for j in range(6):
+            want[0, :, i, j] = np.einsum("chw,ochw->o", image[0, :, i : i + 3, j : j + 3].astype(np.int64), kernel.astype(np.int64))
+    assert out["output1"].dtype == np.int32
+    np.testing.assert_array_equal(out["output1"], want)

@@ -112,3 +112,25 @@ func.func @main(%x: tensor<3x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x6x6x4x
   }
   func.return %c : tensor<1x6x6x4xf32>
 }
+
+// -----
+
+func.func @main(%x: tensor<2x8xi8>, %w: tensor<8x4xf32>) -> tensor<2x4xi32> {
+  // CHECK: 'fused.matmul' op expects both operands floats of one type or both 8-bit integers (i8, ui8), got i8 and f32
+  %m = fused.matmul %x, %w {transpose_b = 0 : i64} : (tensor<2x8xi8>, tensor<8x4xf32>) -> tensor<2x4xi32> {
+  ^bb0(%acc: tensor<2x4xi32>):
+    fused.yield %acc : tensor<2x4xi32>
+  }
+  func.return %m : tensor<2x4xi32>
+}
+
+// -----
+
+func.func @main(%x: tensor<2x8xi8>, %w: tensor<8x4xi8>) -> tensor<2x4xi8> {
+  // CHECK: 'fused.matmul' op expects epilogue block arguments of types (tensor<2x4xi32>), got (tensor<2x4xi8>)
+  %m = fused.matmul %x, %w {transpose_b = 0 : i64} : (tensor<2x8xi8>, tensor<8x4xi8>) -> tensor<2x4xi8> {
+  ^bb0(%acc: tensor<2x4xi8>):
+    fused.yield %acc : tensor<2x4xi8>
+  }
+  func.return %m : tensor<2x4xi8>
+}

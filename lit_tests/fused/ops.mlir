@@ -81,3 +81,27 @@ func.func @transposed_operands(%x: tensor<2x8x3xf32>, %w: tensor<4x8xf32>) -> te
   }
   func.return %m : tensor<2x3x4xf32>
 }
+
+// Integer contractions (the quant level's): 8-bit operands, signed or not, accumulate in
+// i32; the epilogue rescales the accumulator and may quantize it again.
+// CHECK-LABEL: func.func @integer_contractions
+// CHECK: fused.matmul %{{.*}}, %{{.*}} extras(%{{.*}} : tensor<16xf32>) {transpose_b = 1 : i64} : (tensor<2x64xui8>, tensor<16x64xi8>) -> tensor<2x16xi8> {
+// CHECK-NEXT: ^bb0(%{{.*}}: tensor<2x16xi32>, %{{.*}}: tensor<16xf32>):
+// CHECK: fused.conv %{{.*}}, %{{.*}} {{.*}} : (tensor<1x3x8x8xi8>, tensor<4x3x3x3xi8>) -> tensor<1x4x6x6xi32> {
+// CHECK-NEXT: ^bb0(%{{.*}}: tensor<1x4x6x6xi32>):
+func.func @integer_contractions(%x: tensor<2x64xui8>, %w: tensor<16x64xi8>, %s: tensor<16xf32>, %i: tensor<1x3x8x8xi8>, %k: tensor<4x3x3x3xi8>) -> (tensor<2x16xi8>, tensor<1x4x6x6xi32>) {
+  %m = fused.matmul %x, %w extras(%s : tensor<16xf32>) {transpose_b = 1 : i64} : (tensor<2x64xui8>, tensor<16x64xi8>) -> tensor<2x16xi8> {
+  ^bb0(%acc: tensor<2x16xi32>, %scale: tensor<16xf32>):
+    %f = graph.cast %acc : tensor<2x16xi32> -> tensor<2x16xf32>
+    %d = graph.mul %f, %scale : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+    %r = graph.round %d : tensor<2x16xf32>
+    %c = graph.clip %r {min = -128.0 : f32, max = 127.0 : f32} : tensor<2x16xf32>
+    %q = graph.cast %c : tensor<2x16xf32> -> tensor<2x16xi8>
+    fused.yield %q : tensor<2x16xi8>
+  }
+  %c = fused.conv %i, %k {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x3x8x8xi8>, tensor<4x3x3x3xi8>) -> tensor<1x4x6x6xi32> {
+  ^bb0(%acc: tensor<1x4x6x6xi32>):
+    fused.yield %acc : tensor<1x4x6x6xi32>
+  }
+  func.return %m, %c : tensor<2x16xi8>, tensor<1x4x6x6xi32>
+}

@@ -18,7 +18,7 @@ from xdsl.interpreter import (
 )
 
 from dialects.dtypes import numpy_dtype
-from dialects.fused import AttentionOp, ConvOp, ElementwiseOp, MatmulOp, ReductionOp, YieldOp
+from dialects.fused import AttentionOp, ConvOp, ElementwiseOp, MatmulOp, ReductionOp, YieldOp, is_integer_contraction
 from dialects.graph.base import float_of, int_of
 from dialects.graph.layout import spatial_shape
 from runtime.reference.nn import convolve
@@ -55,7 +55,7 @@ class FusedReference(InterpreterFunctions):
     @impl(MatmulOp)
     def run_matmul(self, interpreter: Interpreter, op: MatmulOp, args):
         a, b, *extras = args
-        a, b = widen(a, b)
+        a, b = _operands(op, a, b)
         transpose_a, transpose_b = op.transposes()
         if transpose_a:
             a = np.swapaxes(a, -1, -2)
@@ -67,6 +67,7 @@ class FusedReference(InterpreterFunctions):
     @impl(ConvOp)
     def run_conv(self, interpreter: Interpreter, op: ConvOp, args):
         x, w, *extras = args
+        x, w = _operands(op, x, w)
         out = spatial_shape(op.accumulator_type(), op)
         acc = convolve(op, x, w, out).astype(_acc_dtype(op))
         return _run_region(interpreter, op.epilogue, [acc, *extras])
@@ -82,6 +83,14 @@ class FusedReference(InterpreterFunctions):
     @impl_terminator(YieldOp)
     def run_yield(self, interpreter: Interpreter, op: YieldOp, args):
         return ReturnedValues(args), ()
+
+
+def _operands(op, a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
+    """The operands in the dtype the product is exact in: integers as int64 (the i32
+    accumulator then wraps as the hardware's does), f16 as f32."""
+    if is_integer_contraction(op):
+        return [a.astype(np.int64), b.astype(np.int64)]
+    return widen(a, b)
 
 
 def _acc_dtype(op) -> np.dtype:
