@@ -1,0 +1,496 @@
+"""`quant-fold-qdq`: the quant level's main rewrite. On fused IR, quantize and dequantize
+ops fold into the kernels around them, contractions whose operands are dequantized 8-bit
+integers multiply those integers, and what is left becomes kernels of its own, so that no
+quant op remains.
+
+The rules, in order (docs/quantization.md shows them on a model):
+
+a. A `fused.matmul` / `fused.conv` whose two operands are symmetric dequantizes of 8-bit
+   integers (zero points absent or all zero, scales known at compile time, the activation
+   per tensor, the weight per tensor or per output channel: conv weight axis 0 in either
+   layout, matmul rhs's N axis as read under `transpose_b`; per-axis scales only on a
+   constant weight) becomes an integer contraction of the quantized values: an i32
+   accumulator, whose epilogue casts it to f32, multiplies by the combined scale
+   `s_x * s_w` (folded at compile time: a literal, or a constant extra per output channel)
+   and runs the old epilogue. Otherwise a debug line (logger `passes.quant`) says why and
+   the contraction stays float, as TensorRT keeps it.
+b. A fused op whose single result is read only by one per-tensor `quant.quantize` absorbs
+   it: the quantize's expansion ends the region, and the op yields the quantized value.
+c. An operand of a `fused.elementwise` / `fused.reduction`, or an extra of a contraction
+   (a residual), that a `quant.dequantize` produces is replaced by the dequantize's input,
+   the expansion starting the region; the dequantize stays while something else reads it.
+d. Every quantize and dequantize left becomes a one-op `fused.elementwise` of its
+   expansion, and the integer ops imported from ONNX's MatMulInteger, ConvInteger and
+   QLinear* nodes are lowered: `quant.matmul` / `quant.conv` with zero zero points to an
+   integer contraction yielding its accumulator, `quant.requantize` to an elementwise kernel.
+   Contractions with nonzero zero points are an error for now: lowering them exactly needs
+   the zero-point correction terms (row and column sums) in the kernel.
+
+Before the rules, a dequantize of an i32 constant (a QDQ model's bias) folds to a float
+constant: the same bytes, and one kernel less. The expansions are `expand.py`'s, exact
+against the reference; a model with no quant op is left as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects import builtin
+from xdsl.dialects.builtin import TensorType
+from xdsl.dialects.func import FuncOp
+from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from dialects import fused, quant
+from dialects.dtypes import numpy_dtype
+from dialects.errors import OptcError
+from dialects.fused import INTEGER_ACCUMULATOR, INTEGER_OPERANDS
+from dialects.graph import ConstantOp, WeightOp
+from dialects.graph.base import int_of
+from dialects.graph.layout import channel_axis
+from dialects.weights import WeightStore
+from passes.graph.constants import constant_op, known_value, module_store
+from passes.graph.dce import GraphDeadCodeElimination
+from passes.quant.expand import (
+    Staged,
+    broadcast_shape,
+    dequantize_ops,
+    f32,
+    f64,
+    known_parameter,
+    quantize_ops,
+    requantize_ops,
+    staged_parameter,
+    view_values,
+    zero_point_is_zero,
+)
+from runtime.reference.quant import dequantize
+
+logger = logging.getLogger("passes.quant")
+
+CONTRACTIONS = (fused.MatmulOp, fused.ConvOp)
+FUSED = (*CONTRACTIONS, fused.ElementwiseOp, fused.ReductionOp)
+
+
+# --- rebuilding a fused op with other operands ------------------------------------------
+
+
+def _leading(op: Operation) -> list[SSAValue]:
+    """A contraction's two product operands (no block arguments stand for them)."""
+    return list(op.operands[:2]) if isinstance(op, CONTRACTIONS) else []
+
+
+def _rest(op: Operation) -> list[SSAValue]:
+    """The operands the region reads as block arguments: a group's inputs, a contraction's extras."""
+    return list(op.extras) if isinstance(op, CONTRACTIONS) else list(op.inputs)
+
+
+def _first_rest_arg(op: Operation) -> int:
+    """The block argument of the first `_rest` operand (a contraction's first is its accumulator)."""
+    return 1 if isinstance(op, CONTRACTIONS) else 0
+
+
+def _rebuild(op: Operation, leading: Sequence[SSAValue], rest: Sequence[SSAValue], result_types: Sequence[TensorType]) -> Operation:
+    """`op` with new operands and result types, its region moved over, inserted in its place.
+    The caller rewires the old results' uses and erases `op`."""
+    region = op.regions[0]
+    op.detach_region(region)
+    props = {k: v for k, v in op.properties.items() if k != "operandSegmentSizes"}
+    operands = [list(rest)] if not isinstance(op, CONTRACTIONS) else [*leading, list(rest)]
+    new = type(op)(operands=operands, result_types=[list(result_types)], properties=props, regions=[region])
+    Rewriter.insert_op(new, InsertPoint.before(op))
+    return new
+
+
+def _replace(op: Operation, new: Operation) -> None:
+    for old, value in zip(op.results, new.results):
+        old.replace_all_uses_with(value)
+    Rewriter.erase_op(op)
+
+
+def _insert_outside(ops: Sequence[Operation], before: Operation) -> None:
+    for o in ops:
+        Rewriter.insert_op(o, InsertPoint.before(before))
+
+
+def _add_args(block: Block, staged: Sequence[Staged]) -> list[SSAValue]:
+    """Each staged parameter's value in the region: a new last block argument for an
+    operand, the constant itself (put at the block's start) for one held inside."""
+    values, first = [], block.first_op
+    for s in staged:
+        if s.operand is not None:
+            values.append(block.insert_arg(s.operand.type, len(block.args)))
+            continue
+        if first is None:
+            block.add_op(s.inside)
+        else:
+            block.insert_op_before(s.inside, first)
+        values.append(s.inside.results[0])
+    return values
+
+
+# --- rule a: integer contractions ---------------------------------------------------------
+
+
+@dataclass
+class Dequantized:
+    """A contraction operand that is a symmetric dequantize: the 8-bit value it reads, its
+    scale (f32, rank 0 or 1) and its axis (None: per tensor)."""
+
+    value: SSAValue
+    scale: np.ndarray
+    axis: int | None
+
+
+def _dequantized(operand: SSAValue, channel: int | None, store: WeightStore) -> Dequantized | str:
+    """`operand` as a symmetric dequantize whose scale is per tensor or, where `channel` is
+    given and the dequantized value a constant, per axis on `channel`; else why not."""
+    dq = operand.owner
+    if not isinstance(dq, quant.DequantizeOp):
+        return "it is not dequantized"
+    stored = dq.input.type.element_type
+    if stored not in INTEGER_OPERANDS:
+        return f"it dequantizes {stored}, not an 8-bit integer"
+    if dq.block_size is not None:
+        return "its scale is blocked"
+    scale = known_value(dq.scale, store)
+    if scale is None:
+        return "its scale is known only at run time"
+    if zero_point_is_zero(dq.zero_point, store) is not True:
+        return "its zero point is not zero (asymmetric: optc multiplies symmetric integers only)"
+    axis = None if dq.axis is None else int_of(dq.axis)
+    if axis is not None:
+        constant = isinstance(dq.input.owner, (ConstantOp, WeightOp))
+        if axis != channel or not constant:
+            return f"its scale is per axis {axis}, not per tensor or per output channel of a constant weight"
+    return Dequantized(dq.input, scale.astype(np.float32), axis)
+
+
+def _output_channel(op: Operation) -> tuple[int, int]:
+    """(the weight's output-channel axis, the accumulator's): conv weight axis 0 (OIHW and
+    the channels-last OHWI alike), matmul rhs's N axis as read under transpose_b."""
+    if isinstance(op, fused.ConvOp):
+        return 0, channel_axis(op)
+    rank = op.rhs.type.get_num_dims()
+    _, transpose_b = op.transposes()
+    return rank - 2 if transpose_b else rank - 1, op.outputs[0].type.get_num_dims() - 1
+
+
+def _combined_scale(x: Dequantized, w: Dequantized, acc_rank: int, acc_channel: int) -> Staged:
+    """s_x * s_w in f32: a literal per tensor, a constant extra per output channel."""
+    combined = np.float32(x.scale.reshape(())) * w.scale
+    axis = acc_channel if w.axis is not None else None
+    return known_parameter(combined, axis, acc_rank, f32)
+
+
+def _integer_epilogue(op: Operation, scale: Staged) -> Region:
+    """The old epilogue after `acc -> f32 * scale (-> the old accumulator type)`, over an
+    i32 accumulator; block arguments: acc, the scale's extra if any, the old extras."""
+    old = op.epilogue.block
+    acc_type = old.args[0].type
+    block = Block(arg_types=[TensorType(INTEGER_ACCUMULATOR, acc_type.get_shape())])
+    block.args[0].name_hint = "acc"
+    (scale_value,) = _add_args(block, [scale])
+    rescale = dequantize_ops(block.args[0], scale_value, None, acc_type.element_type)
+    for o in rescale:
+        block.add_op(o)
+    old.args[0].replace_all_uses_with(rescale[-1].results[0])
+    for arg in old.args[1:]:
+        arg.replace_all_uses_with(block.insert_arg(arg.type, len(block.args)))
+    for o in list(old.ops):
+        o.detach()
+        block.add_op(o)
+    return Region(block)
+
+
+def fold_contraction(op: Operation, store: WeightStore) -> str | None:
+    """Rule a on `op`; why it stays float, or None when folded."""
+    w_axis, acc_axis = _output_channel(op)
+    x = _dequantized(op.operands[0], None, store)
+    w = _dequantized(op.operands[1], w_axis, store)
+    for what, got in (("activation", x), ("weight", w)):
+        if isinstance(got, str):
+            return f"its {what} operand {got}"
+    acc_rank = op.outputs[0].type.get_num_dims()
+    scale = _combined_scale(x, w, acc_rank, acc_axis)
+    _insert_outside(scale.outside, op)
+    region = _integer_epilogue(op, scale)
+    props = {k: v for k, v in op.properties.items() if k != "operandSegmentSizes"}
+    extras = [*view_values([scale]), *op.extras]
+    new = type(op)(operands=[x.value, w.value, extras], result_types=[[r.type for r in op.results]], properties=props, regions=[region])
+    Rewriter.insert_op(new, InsertPoint.before(op))
+    _replace(op, new)
+    return None
+
+
+# --- rule b: a quantize joins the op that computes its input -----------------------------
+
+
+def _sole_quantize(op: Operation) -> quant.QuantizeOp | None:
+    if len(op.results) != 1:
+        return None
+    users = {use.operation for use in op.results[0].uses}
+    if len(users) != 1:
+        return None
+    (user,) = users
+    if isinstance(user, quant.QuantizeOp) and user.axis is None and user.block_size is None:
+        return user
+    return None
+
+
+def _quantize_parameters(q: quant.QuantizeOp, store: WeightStore) -> list[Staged]:
+    """The quantize's scale, and its zero point unless zero (f32: the expansion adds in f32)."""
+    rank = q.input.type.get_num_dims()
+    axis = None if q.axis is None else int_of(q.axis)
+    staged = [staged_parameter(q.scale, axis, rank, store)]
+    if zero_point_is_zero(q.zero_point, store) is not True:
+        staged.append(staged_parameter(q.zero_point, axis, rank, store, f32))
+    return staged
+
+
+def _saturate(q: quant.QuantizeOp) -> bool:
+    return int_of(q.saturate, 1) == 1
+
+
+def absorb_quantize(op: Operation, store: WeightStore) -> bool:
+    """Rule b on `op`: whether it absorbed the quantize reading its result."""
+    q = _sole_quantize(op)
+    if q is None:
+        return False
+    staged = _quantize_parameters(q, store)
+    _insert_outside([o for s in staged for o in s.outside], op)
+    new = _rebuild(op, _leading(op), [*_rest(op), *view_values(staged)], [q.result.type])
+    block = new.regions[0].block
+    values = _add_args(block, staged)
+    yield_op = block.last_op
+    expansion = quantize_ops(yield_op.values[0], values[0], values[1] if len(values) > 1 else None,
+                             q.result.type.element_type, _saturate(q))
+    for o in expansion:
+        block.insert_op_before(o, yield_op)
+    yield_op.operands[0] = expansion[-1].results[0]
+    q.result.replace_all_uses_with(new.results[0])
+    Rewriter.erase_op(q)
+    Rewriter.erase_op(op)
+    return True
+
+
+# --- rule c: a dequantize joins the op that reads it ---------------------------------------
+
+
+def _dequantize_parameters(dq: quant.DequantizeOp, store: WeightStore) -> list[Staged] | None:
+    """The dequantize's f32 scale and zero point (unless zero), shaped for its input; None
+    when it is blocked with parameters known only at run time."""
+    rank, x = dq.input.type.get_num_dims(), dq.input.type
+    axis = None if dq.axis is None else int_of(dq.axis)
+    params = [(dq.scale, True), (dq.zero_point, zero_point_is_zero(dq.zero_point, store) is not True)]
+    staged = []
+    for value, needed in params:
+        if value is None or not needed:
+            continue
+        if dq.block_size is not None:
+            array = known_value(value, store)
+            if array is None:
+                return None
+            array = _per_element(array, x.get_shape(), axis, int_of(dq.block_size))
+            staged.append(known_parameter(array, None, rank, f32) if array.size == 1 else _full(array))
+        else:
+            staged.append(staged_parameter(value, axis, rank, store, f32))
+    return staged
+
+
+def _per_element(array: np.ndarray, shape, axis: int, block_size: int) -> np.ndarray:
+    return np.repeat(array, block_size, axis=axis).take(range(shape[axis]), axis=axis)
+
+
+def _full(array: np.ndarray) -> Staged:
+    constant = ConstantOp.from_array(array.astype(np.float32), f32)
+    return Staged(operand=constant.result, outside=[constant])
+
+
+def _expandable_dequantize(value: SSAValue) -> quant.DequantizeOp | None:
+    dq = value.owner
+    return dq if isinstance(dq, quant.DequantizeOp) else None
+
+
+def absorb_dequantize(op: Operation, store: WeightStore) -> Operation | None:
+    """Rule c on `op`, for its first dequantized operand: the op that replaced it, or None
+    when no operand is dequantized."""
+    rest = _rest(op)
+    for index, value in enumerate(rest):
+        dq = _expandable_dequantize(value)
+        staged = None if dq is None else _dequantize_parameters(dq, store)
+        if staged is None:
+            continue
+        _insert_outside([o for s in staged for o in s.outside], op)
+        new_rest = [*rest[:index], dq.input, *rest[index + 1 :], *view_values(staged)]
+        new = _rebuild(op, _leading(op), new_rest, [r.type for r in op.results])
+        block = new.regions[0].block
+        old_arg = block.args[_first_rest_arg(op) + index]
+        stored = block.insert_arg(dq.input.type, old_arg.index + 1)
+        values = _add_args(block, staged)
+        zero_point = values[1] if len(values) > 1 else None
+        expansion = dequantize_ops(stored, values[0], zero_point, dq.result.type.element_type)
+        anchor = block.first_op
+        while isinstance(anchor, ConstantOp):  # after the constants _add_args put first
+            anchor = anchor.next_op
+        for o in expansion:
+            block.insert_op_before(o, anchor)
+        old_arg.replace_all_uses_with(expansion[-1].results[0])
+        block.erase_arg(old_arg)
+        _replace(op, new)
+        return new
+    return None
+
+
+# --- rule d: what is left, each its own kernel ----------------------------------------------
+
+
+def _elementwise(op: Operation, inputs: Sequence[SSAValue], staged: Sequence[Staged], expand: Callable) -> None:
+    """Replace `op` by a `fused.elementwise` over `inputs` and the staged parameters, whose
+    body is `expand(input block arguments..., parameter values...)`."""
+    _insert_outside([o for s in staged for o in s.outside], op)
+    block = Block(arg_types=[v.type for v in inputs])
+    values = _add_args(block, staged)
+    expansion = expand(*block.args[: len(inputs)], *values)
+    for o in expansion:
+        block.add_op(o)
+    block.add_op(fused.YieldOp(expansion[-1].results[0]))
+    operands = [*inputs, *view_values(staged)]
+    new = fused.ElementwiseOp(operands=[operands], result_types=[[op.results[0].type]], regions=[Region(block)])
+    Rewriter.insert_op(new, InsertPoint.before(op))
+    _replace(op, new)
+
+
+def expand_dequantize(dq: quant.DequantizeOp, store: WeightStore) -> None:
+    staged = _dequantize_parameters(dq, store)
+    if staged is None:
+        raise OptcError(f"'{dq.name}' of {dq.input.type}: a blocked dequantize needs its scale and zero point known at compile time")
+    element = dq.result.type.element_type
+    _elementwise(dq, [dq.input], staged, lambda x, s, z=None: dequantize_ops(x, s, z, element))
+
+
+def expand_quantize(q: quant.QuantizeOp, store: WeightStore) -> None:
+    if q.block_size is not None:
+        raise OptcError(f"'{q.name}' of {q.input.type}: blocked quantization is not supported at the quant level yet")
+    element, saturate = q.result.type.element_type, _saturate(q)
+    _elementwise(q, [q.input], _quantize_parameters(q, store), lambda y, s, z=None: quantize_ops(y, s, z, element, saturate))
+
+
+def expand_requantize(r: quant.RequantizeOp, store: WeightStore) -> None:
+    rank = r.input.type.get_num_dims()
+    axis = None if r.axis is None else int_of(r.axis)
+    staged = [staged_parameter(r.scale, axis, rank, store, f64)]
+    if zero_point_is_zero(r.zero_point, store) is not True:
+        zero_axis = axis if r.zero_point.type.get_num_dims() else None
+        staged.append(staged_parameter(r.zero_point, zero_axis, rank, store, f64))
+    element = r.result.type.element_type
+    _elementwise(r, [r.input], staged, lambda acc, s, z=None: requantize_ops(acc, s, z, element))
+
+
+def _expect_no_zero_points(op: Operation, store: WeightStore) -> None:
+    for name in [n for n in ("lhs_zero_point", "rhs_zero_point", "input_zero_point", "weight_zero_point") if hasattr(op, n)]:
+        value = getattr(op, name)
+        if zero_point_is_zero(value, store) is not True:
+            raise OptcError(
+                f"'{op.name}' with {name} {value.type} (not all zero): asymmetric integer contractions are not supported yet"
+            )
+
+
+def _identity_epilogue(acc: TensorType) -> Region:
+    block = Block(arg_types=[acc])
+    block.args[0].name_hint = "acc"
+    block.add_op(fused.YieldOp(block.args[0]))
+    return Region(block)
+
+
+def lower_integer_contraction(op: quant.MatmulOp | quant.ConvOp, store: WeightStore) -> None:
+    """A symmetric `quant.matmul` / `quant.conv` as an integer `fused.matmul` / `fused.conv`
+    that yields its i32 accumulator."""
+    _expect_no_zero_points(op, store)
+    acc = op.result.type
+    if isinstance(op, quant.MatmulOp):
+        new = fused.MatmulOp(operands=[op.lhs, op.rhs, []], result_types=[[acc]],
+                             properties={"transpose_b": builtin.IntegerAttr(0, 64)}, regions=[_identity_epilogue(acc)])
+    else:
+        props = {k: op.properties[k] for k in ("strides", "pads", "dilations", "group")}
+        new = fused.ConvOp(operands=[op.input, op.weight, []], result_types=[[acc]], properties=props,
+                           regions=[_identity_epilogue(acc)])
+    Rewriter.insert_op(new, InsertPoint.before(op))
+    _replace(op, new)
+
+
+# --- before the rules: constant biases ---------------------------------------------------
+
+
+def fold_constant_dequantize(dq: quant.DequantizeOp, store: WeightStore) -> bool:
+    """A dequantize of an i32 constant with known parameters becomes the float constant."""
+    if dq.input.type.element_type != quant.ACCUMULATOR:
+        return False
+    args = [known_value(v, store) for v in (dq.input, dq.scale, dq.zero_point) if v is not None]
+    if any(a is None for a in args):
+        return False
+    array = dequantize(dq, *args).astype(numpy_dtype(dq.result.type.element_type))
+    constant = constant_op(array, dq.result.type.element_type, store, "dequantized")
+    Rewriter.insert_op(constant, InsertPoint.before(dq))
+    _replace(dq, constant)
+    return True
+
+
+# --- the pass ------------------------------------------------------------------------------
+
+
+def _body_ops(func: FuncOp, kinds) -> list[Operation]:
+    return [o for o in func.body.block.ops if isinstance(o, kinds)]
+
+
+def _describe(op: Operation) -> str:
+    operands = ", ".join(str(v.type) for v in op.operands[:2])
+    return f"{op.name} ({operands})"
+
+
+def fold_function(func: FuncOp, store: WeightStore) -> None:
+    for dq in _body_ops(func, quant.DequantizeOp):
+        fold_constant_dequantize(dq, store)
+    for op in _body_ops(func, CONTRACTIONS):
+        why = fold_contraction(op, store)
+        if why is not None and any(isinstance(v.owner, quant.DequantizeOp) for v in op.operands[:2]):
+            logger.debug("quant-fold-qdq: %s stays float: %s", _describe(op), why)
+    for op in _body_ops(func, FUSED):
+        absorb_quantize(op, store)
+    for op in _body_ops(func, FUSED):
+        while op is not None:
+            op = absorb_dequantize(op, store)
+    _erase_unused(func)
+    for op in _body_ops(func, (quant.MatmulOp, quant.ConvOp)):
+        lower_integer_contraction(op, store)
+    for op in _body_ops(func, (quant.QuantizeOp, quant.DequantizeOp, quant.RequantizeOp)):
+        {quant.QuantizeOp: expand_quantize, quant.DequantizeOp: expand_dequantize,
+         quant.RequantizeOp: expand_requantize}[type(op)](op, store)
+
+
+def _erase_unused(func: FuncOp) -> None:
+    """Dequantizes whose readers all absorbed them."""
+    for op in reversed(_body_ops(func, (quant.DequantizeOp, quant.QuantizeOp))):
+        if not any(r.uses for r in op.results):
+            Rewriter.erase_op(op)
+
+
+@dataclass(frozen=True)
+class QuantFoldQdq(ModulePass):
+    """Fold quantize/dequantize into integer contractions and fused kernels; no quant op remains."""
+
+    name = "quant-fold-qdq"
+
+    def apply(self, ctx: Context, op: builtin.ModuleOp) -> None:
+        if not any(isinstance(o, (quant.QuantizeOp, quant.DequantizeOp, quant.RequantizeOp, quant.MatmulOp, quant.ConvOp))
+                   for o in op.walk()):
+            return
+        store = module_store(op)
+        for func in [o for o in op.walk() if isinstance(o, FuncOp)]:
+            fold_function(func, store)
+        GraphDeadCodeElimination().apply(ctx, op)
