@@ -2,9 +2,12 @@
 
 A pipeline is a plain pass list in xDSL's pipeline syntax, and may name other pipelines.
 `--compile-to LEVEL` runs the pipeline named after the level (`graph`, `fused`, `quant`,
-`kernel`). The `quant` level is, for now, the fused level's pipeline: quant ops imported from
-QDQ models pass through it untouched (no graph or fusion pass rewrites them); the passes that
-fold Q/DQ pairs into quant contractions will make it a level of its own.
+`kernel`). The `quant` level is the fused level's pipeline with the quant passes around
+fusion: data movement first runs on the quantized integers (`quant-propagate-scales`),
+then after fusion quantize/dequantize pairs that undo each other cancel and the rest fold
+into integer contractions and fused kernels (`quant-fold-qdq`), so that no quant op is
+left for the kernel level. A model with no quant op goes through those passes unchanged
+(docs/quantization.md).
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ PIPELINES: dict[str, str] = {
     ),
     "graph": "graph-optimize",
     "fused": "graph-optimize,fuse",
-    # quant ops (imported from QDQ models) pass through the fused level unchanged
-    "quant": "fused",
+    # QDQ models: movement on int8 before fusion; after it, cancel Q/DQ pairs, then fold
+    # the rest into integer contractions and kernels (float models pass unchanged)
+    "quant": "graph-optimize,quant-propagate-scales,fuse,quant-cancel-qdq,quant-fold-qdq",
     # every kernel its own kernel.func with its launch configuration, the launch sequence
     # in @main, and every intermediate at its offset in the arena: what an engine runs
     "lower-to-kernels": "outline-kernels,configure-kernels,plan-memory",

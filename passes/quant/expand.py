@@ -7,7 +7,8 @@ saturation included):
 
 - dequantize `x` (integer or float8): `graph.cast` to f32, `graph.sub` the zero point (an
   f32 value) where there is one, `graph.mul` by the f32 scale, `graph.cast` to the result's
-  type when it is not f32;
+  type when it is not f32 (an i32 `x` with a zero point: the subtraction and the multiply
+  in f64, as numpy promotes f32 - i32 in the reference);
 - quantize `y` to integers: `graph.div` by the scale (in f16 or bf16 when `y` and the scale
   both are, else in f32: the reference's quotient), `graph.round` (halves to even),
   `graph.add` the zero point, `graph.clip` to the type's range, `graph.cast`. A division,
@@ -37,6 +38,7 @@ from xdsl.ir import Attribute, Operation, SSAValue
 
 from dialects.dtypes import numpy_dtype
 from dialects.errors import OptcError
+from dialects.fused import INTEGER_ACCUMULATOR
 from dialects.graph import AddOp, CastOp, ClipOp, ConstantOp, DivOp, MulOp, ReshapeOp, RoundOp, SubOp
 from dialects.quant import FLOAT8
 from dialects.weights import WeightStore
@@ -73,9 +75,11 @@ def dequantize_ops(x: SSAValue, scale: SSAValue, zero_point: SSAValue | None, re
     """`(x - zero_point) * scale` in f32, then rounded once to `result` (a float type)."""
     ops = _Ops()
     real = _cast(ops, x, f32)
+    compute = f32
     if zero_point is not None:
-        real = ops.add(SubOp.make([real, _cast(ops, zero_point, f32)]))
-    real = ops.add(MulOp.make([real, _cast(ops, scale, f32)]))
+        compute = f64 if x.type.element_type == INTEGER_ACCUMULATOR else f32  # numpy: f32 - i32 is f64
+        real = ops.add(SubOp.make([_cast(ops, real, compute), _cast(ops, zero_point, compute)]))
+    real = ops.add(MulOp.make([real, _cast(ops, _cast(ops, scale, f32), compute)]))
     _cast(ops, real, result)
     return list(ops)
 
