@@ -14,7 +14,9 @@ saturation included):
   `graph.add` the zero point, `graph.clip` to the type's range, `graph.cast`. A division,
   not a multiply by 1/s, which rounds differently. NaN, which ONNX leaves undefined, is
   where the two may disagree (the reference maps it to the zero point);
-- quantize to float8: `graph.div`, then `graph.cast` with the quantize's `saturate`;
+- quantize to float8 (float4): `graph.div`, then `graph.cast` with the quantize's
+  `saturate` (float4 always saturates); their zero point is zero by ONNX's rule, so the
+  callers pass none (`zero_point_is_zero` says so for any float8/float4 zero point);
 - requantize an i32 accumulator: in f64, as the reference multiplies (the f32 scale widens
   exactly, and an i32 is exact in f64), then round, add, clip and cast as above.
 
@@ -40,7 +42,6 @@ from dialects.dtypes import numpy_dtype
 from dialects.errors import OptcError
 from dialects.fused import INTEGER_ACCUMULATOR
 from dialects.graph import AddOp, CastOp, ClipOp, ConstantOp, DivOp, MulOp, ReshapeOp, RoundOp, SubOp
-from dialects.quant import FLOAT8
 from dialects.weights import WeightStore
 from passes.graph.constants import known_value
 
@@ -115,13 +116,11 @@ def quantize_ops(
     ops = _Ops()
     compute = _quotient_type(y, scale)
     quotient = ops.add(DivOp.make([_cast(ops, y, compute), _cast(ops, scale, compute)]))
-    if element_type in FLOAT8:
+    if not isinstance(element_type, IntegerType):
         if zero_point is not None:
             raise OptcError(f"a quantization to {element_type} takes no zero point (ONNX's rule)")
         _cast(ops, quotient, element_type, saturate)
         return list(ops)
-    if not isinstance(element_type, IntegerType):
-        raise OptcError(f"cannot expand a quantization to {element_type}: optc expands integers and float8")
     _round_and_saturate(ops, _cast(ops, quotient, f32), zero_point, element_type)
     return list(ops)
 
@@ -181,10 +180,10 @@ def staged_parameter(
 
 
 def zero_point_is_zero(value: SSAValue | None, store: WeightStore) -> bool | None:
-    """True when the zero point is absent or all zeros, False when known and not, None when
-    only known at run time."""
-    if value is None:
-        return True
+    """True when the zero point is absent, all zeros or of a float type, False when known and
+    not, None when only known at run time."""
+    if value is None or not isinstance(value.type.element_type, IntegerType):
+        return True  # float8/float4 zero points are zero by ONNX's rule (the reference checks it)
     array = known_value(value, store)
     if array is None:
         return None

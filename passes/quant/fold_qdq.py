@@ -395,9 +395,11 @@ def expand_requantize(r: quant.RequantizeOp, store: WeightStore) -> None:
 def _expect_no_zero_points(op: Operation, store: WeightStore) -> None:
     for name in [n for n in ("lhs_zero_point", "rhs_zero_point", "input_zero_point", "weight_zero_point") if hasattr(op, n)]:
         value = getattr(op, name)
-        if zero_point_is_zero(value, store) is not True:
+        zero = zero_point_is_zero(value, store)
+        if zero is not True:
+            known = "known only at run time" if zero is None else "not all zero"
             raise OptcError(
-                f"'{op.name}' with {name} {value.type} (not all zero): asymmetric integer contractions are not supported yet"
+                f"'{op.name}' with {name} {value.type} ({known}): asymmetric integer contractions are not supported yet"
             )
 
 

@@ -99,7 +99,7 @@ class DequantizeBelowMovement(RewritePattern):
             return
         moved = _moved(op, dq.input, dq.input.type.element_type)
         new = DequantizeOp.make(moved.results[0], dq.scale, dq.zero_point, op.results[0].type.element_type)
-        rewriter.replace_matched_op([moved, new], [new.result])
+        rewriter.replace(op, [moved, new], [new.result])
 
 
 class DequantizeBelowConcat(RewritePattern):
@@ -117,7 +117,7 @@ class DequantizeBelowConcat(RewritePattern):
         moved = _moved(op, first.input, first.input.type.element_type)
         moved.operands = [dq.input for dq in dqs]
         new = DequantizeOp.make(moved.results[0], first.scale, first.zero_point, op.result.type.element_type)
-        rewriter.replace_matched_op([moved, new], [new.result])
+        rewriter.replace(op, [moved, new], [new.result])
 
     def _equal(self, a: DequantizeOp, b: DequantizeOp) -> bool:
         return (
@@ -143,16 +143,16 @@ class QuantizeAboveMovement(RewritePattern):
         movement = op.input.owner
         if not (isinstance(movement, MOVEMENT) and _per_tensor(op) and op.result.type.element_type in MOVED):
             return
-        if len(movement.results[0].uses) != 1 or not _movable(movement, op, self.store):
+        if len(list(movement.results[0].uses)) != 1 or not _movable(movement, op, self.store):
             return
         if not all(_defined_before(v, movement) for v in (op.scale, op.zero_point)):
             return
         data = movement.operands[0]
         quantized = QuantizeOp.make(data, op.scale, op.zero_point, op.result.type.element_type)
-        rewriter.insert_op(quantized, InsertPoint.before(movement))
+        rewriter.insert(quantized, InsertPoint.before(movement))
         moved = _moved(movement, quantized.result, op.result.type.element_type)
-        rewriter.replace_matched_op(moved, moved.results)
-        rewriter.erase_op(movement)
+        rewriter.replace(op, [moved], moved.results)
+        rewriter.erase(movement)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,158 @@
+// RUN: optc %s -p quant-fold-qdq | filecheck %s
+// On fused IR: a contraction of symmetric dequantized 8-bit integers multiplies the integers
+// (i32 accumulator, rescaled by s_x * s_w in its epilogue); a quantize of a fused op's result
+// joins that op's region, a dequantize joins the region reading it; the rest become one-op
+// elementwise kernels. No quant op remains. tests/test_pass_fold_qdq.py runs each function
+// before and after the pass.
+
+// Per-channel weights (axis 0 of the conv weight), a bias and a ReLU, then a quantize.
+// CHECK-LABEL: func.func @conv_per_channel
+// CHECK-NOT:     quant.
+// CHECK:         %[[S:.*]] = graph.constant dense<{{.*}}5.000000e-04{{.*}}2.000000e-03{{.*}}> : tensor<1x4x1x1xf32>
+// CHECK:         fused.conv %x, %w extras(%[[S]], %b : tensor<1x4x1x1xf32>, tensor<1x4x1x1xf32>)
+// CHECK-SAME:      : (tensor<1x3x5x5xi8>, tensor<4x3x1x1xi8>) -> tensor<1x4x5x5xi8>
+// CHECK-NEXT:    ^bb0(%acc: tensor<1x4x5x5xi32>, %[[SA:.*]]: tensor<1x4x1x1xf32>, %[[BA:.*]]: tensor<1x4x1x1xf32>):
+// CHECK:           %[[F:.*]] = graph.cast %acc : tensor<1x4x5x5xi32> -> tensor<1x4x5x5xf32>
+// CHECK-NEXT:      %[[D:.*]] = graph.mul %[[F]], %[[SA]]
+// CHECK-NEXT:      %[[A:.*]] = graph.add %[[D]], %[[BA]]
+// CHECK-NEXT:      %[[R:.*]] = graph.relu %[[A]]
+// CHECK-NEXT:      %[[Q0:.*]] = graph.div %[[R]]
+// CHECK-NEXT:      %[[Q1:.*]] = graph.round %[[Q0]]
+// CHECK-NEXT:      %[[Q2:.*]] = graph.clip %[[Q1]] {min = -1.280000e+02 : f32, max = 1.270000e+02 : f32}
+// CHECK-NEXT:      %[[Q:.*]] = graph.cast %[[Q2]] : tensor<1x4x5x5xf32> -> tensor<1x4x5x5xi8>
+// CHECK-NEXT:      fused.yield %[[Q]] : tensor<1x4x5x5xi8>
+// CHECK-NOT:     quant.
+// CHECK:         func.return
+func.func @conv_per_channel(%x: tensor<1x3x5x5xi8>) -> tensor<1x4x5x5xi8> {
+  %sx = graph.constant dense<0.05> : tensor<f32>
+  %w = graph.constant dense<[[[[1]], [[-2]], [[3]]], [[[4]], [[5]], [[-6]]], [[[-7]], [[8]], [[9]]], [[[10]], [[-11]], [[127]]]]> : tensor<4x3x1x1xi8>
+  %sw = graph.constant dense<[0.01, 0.02, 0.03, 0.04]> : tensor<4xf32>
+  %b = graph.constant dense<[[[[0.5]], [[-0.25]], [[0.125]], [[1.0]]]]> : tensor<1x4x1x1xf32>
+  %sy = graph.constant dense<0.1> : tensor<f32>
+  %xf = quant.dequantize %x scale(%sx : tensor<f32>) : tensor<1x3x5x5xi8> -> tensor<1x3x5x5xf32>
+  %wf = quant.dequantize %w scale(%sw : tensor<4xf32>) {axis = 0 : i64} : tensor<4x3x1x1xi8> -> tensor<4x3x1x1xf32>
+  %c = fused.conv %xf, %wf extras(%b : tensor<1x4x1x1xf32>) {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x3x5x5xf32>, tensor<4x3x1x1xf32>) -> tensor<1x4x5x5xf32> {
+  ^bb0(%acc: tensor<1x4x5x5xf32>, %bias: tensor<1x4x1x1xf32>):
+    %a = graph.add %acc, %bias : (tensor<1x4x5x5xf32>, tensor<1x4x1x1xf32>) -> tensor<1x4x5x5xf32>
+    %r = graph.relu %a : tensor<1x4x5x5xf32>
+    fused.yield %r : tensor<1x4x5x5xf32>
+  }
+  %y = quant.quantize %c scale(%sy : tensor<f32>) : tensor<1x4x5x5xf32> -> tensor<1x4x5x5xi8>
+  func.return %y : tensor<1x4x5x5xi8>
+}
+
+// A matmul reading its weight as [N, K] (transpose_b): the per-channel axis is the weight's 0,
+// the accumulator's last. The float result leaves through no quantize.
+// CHECK-LABEL: func.func @matmul_transpose_b
+// CHECK:         %[[S:.*]] = graph.constant dense<{{.*}}1.250000e-01{{.*}}> : tensor<1x3xf32>
+// CHECK:         fused.matmul %x, %w extras(%[[S]] : tensor<1x3xf32>) {transpose_b = 1 : i64}
+// CHECK-SAME:      : (tensor<2x4xi8>, tensor<3x4xi8>) -> tensor<2x3xf32>
+// CHECK-NEXT:    ^bb0(%acc: tensor<2x3xi32>, %{{.*}}: tensor<1x3xf32>):
+// CHECK-NOT:     quant.
+func.func @matmul_transpose_b(%x: tensor<2x4xi8>) -> tensor<2x3xf32> {
+  %sx = graph.constant dense<0.5> : tensor<f32>
+  %w = graph.constant dense<[[1, 2, 3, 4], [-5, 6, -7, 8], [127, -128, 0, 1]]> : tensor<3x4xi8>
+  %sw = graph.constant dense<[0.25, 0.125, 0.0625]> : tensor<3xf32>
+  %xf = quant.dequantize %x scale(%sx : tensor<f32>) : tensor<2x4xi8> -> tensor<2x4xf32>
+  %wf = quant.dequantize %w scale(%sw : tensor<3xf32>) {axis = 0 : i64} : tensor<3x4xi8> -> tensor<3x4xf32>
+  %y = fused.matmul %xf, %wf {transpose_b = 1 : i64} : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x3xf32> {
+  ^bb0(%acc: tensor<2x3xf32>):
+    fused.yield %acc : tensor<2x3xf32>
+  }
+  func.return %y : tensor<2x3xf32>
+}
+
+// Both operands activations (attention's q·kᵀ), per tensor: the scale is one literal.
+// CHECK-LABEL: func.func @activations_per_tensor
+// CHECK:         fused.matmul %q, %k {transpose_b = 1 : i64} : (tensor<2x4x8xi8>, tensor<2x4x8xi8>) -> tensor<2x4x4xf32>
+// CHECK-NEXT:    ^bb0(%acc: tensor<2x4x4xi32>):
+// CHECK-NEXT:      %[[S:.*]] = graph.constant dense<1.250000e-02> : tensor<f32>
+// CHECK-NEXT:      %[[F:.*]] = graph.cast %acc
+// CHECK-NEXT:      %{{.*}} = graph.mul %[[F]], %[[S]]
+func.func @activations_per_tensor(%q: tensor<2x4x8xi8>, %k: tensor<2x4x8xi8>) -> tensor<2x4x4xf32> {
+  %sq = graph.constant dense<0.25> : tensor<f32>
+  %sk = graph.constant dense<0.05> : tensor<f32>
+  %qf = quant.dequantize %q scale(%sq : tensor<f32>) : tensor<2x4x8xi8> -> tensor<2x4x8xf32>
+  %kf = quant.dequantize %k scale(%sk : tensor<f32>) : tensor<2x4x8xi8> -> tensor<2x4x8xf32>
+  %s = fused.matmul %qf, %kf {transpose_b = 1 : i64} : (tensor<2x4x8xf32>, tensor<2x4x8xf32>) -> tensor<2x4x4xf32> {
+  ^bb0(%acc: tensor<2x4x4xf32>):
+    fused.yield %acc : tensor<2x4x4xf32>
+  }
+  func.return %s : tensor<2x4x4xf32>
+}
+
+// An activation zero point that is not zero keeps the matmul float: its dequantizes run as
+// elementwise kernels of their own.
+// CHECK-LABEL: func.func @asymmetric_stays_float
+// CHECK:         %[[X:.*]] = fused.elementwise(%x) : (tensor<2x4xi8>) -> tensor<2x4xf32>
+// CHECK:         %[[W:.*]] = fused.elementwise(%{{.*}}) : (tensor<4x3xi8>) -> tensor<4x3xf32>
+// CHECK:         fused.matmul %[[X]], %[[W]] {transpose_b = 0 : i64} : (tensor<2x4xf32>, tensor<4x3xf32>) -> tensor<2x3xf32>
+// CHECK-NOT:     quant.
+func.func @asymmetric_stays_float(%x: tensor<2x4xi8>) -> tensor<2x3xf32> {
+  %sx = graph.constant dense<0.5> : tensor<f32>
+  %zx = graph.constant dense<3> : tensor<i8>
+  %w = graph.constant dense<[[1, 2, 3], [4, 5, 6], [7, 8, 9], [-1, -2, -3]]> : tensor<4x3xi8>
+  %sw = graph.constant dense<0.25> : tensor<f32>
+  %xf = quant.dequantize %x scale(%sx : tensor<f32>) zero_point(%zx : tensor<i8>) : tensor<2x4xi8> -> tensor<2x4xf32>
+  %wf = quant.dequantize %w scale(%sw : tensor<f32>) : tensor<4x3xi8> -> tensor<4x3xf32>
+  %y = fused.matmul %xf, %wf {transpose_b = 0 : i64} : (tensor<2x4xf32>, tensor<4x3xf32>) -> tensor<2x3xf32> {
+  ^bb0(%acc: tensor<2x3xf32>):
+    fused.yield %acc : tensor<2x3xf32>
+  }
+  func.return %y : tensor<2x3xf32>
+}
+
+// A residual add of two dequantized tensors, quantized again: one kernel, int8 in and out.
+// CHECK-LABEL: func.func @residual_add
+// CHECK-NEXT:    %[[Y:.*]] = fused.elementwise(%a, %b) : (tensor<8xi8>, tensor<8xui8>) -> tensor<8xi8> {
+// CHECK-NEXT:    ^bb0(%[[A:.*]]: tensor<8xi8>, %[[B:.*]]: tensor<8xui8>):
+// CHECK:           graph.cast %[[B]] : tensor<8xui8> -> tensor<8xf32>
+// CHECK:           graph.sub
+// CHECK:           graph.cast %[[A]] : tensor<8xi8> -> tensor<8xf32>
+// CHECK:           graph.add
+// CHECK:           graph.round
+// CHECK:           fused.yield %{{.*}} : tensor<8xi8>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return %[[Y]] : tensor<8xi8>
+func.func @residual_add(%a: tensor<8xi8>, %b: tensor<8xui8>) -> tensor<8xi8> {
+  %sa = graph.constant dense<0.1> : tensor<f32>
+  %sb = graph.constant dense<0.2> : tensor<f32>
+  %zb = graph.constant dense<128> : tensor<ui8>
+  %sy = graph.constant dense<0.3> : tensor<f32>
+  %af = quant.dequantize %a scale(%sa : tensor<f32>) : tensor<8xi8> -> tensor<8xf32>
+  %bf = quant.dequantize %b scale(%sb : tensor<f32>) zero_point(%zb : tensor<ui8>) : tensor<8xui8> -> tensor<8xf32>
+  %s = fused.elementwise(%af, %bf) : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32> {
+  ^bb0(%x: tensor<8xf32>, %y: tensor<8xf32>):
+    %r = graph.add %x, %y : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+    fused.yield %r : tensor<8xf32>
+  }
+  %q = quant.quantize %s scale(%sy : tensor<f32>) : tensor<8xf32> -> tensor<8xi8>
+  func.return %q : tensor<8xi8>
+}
+
+// Quantize and dequantize on their own, with scales known only at run time and per axis.
+// CHECK-LABEL: func.func @leftovers
+// CHECK:         %[[V:.*]] = graph.reshape %s : tensor<3xf32> -> tensor<1x3xf32>
+// CHECK-NEXT:    %[[Q:.*]] = fused.elementwise(%x, %[[V]]) : (tensor<2x3xf32>, tensor<1x3xf32>) -> tensor<2x3xi8>
+// CHECK:         fused.elementwise(%[[Q]], %t) : (tensor<2x3xi8>, tensor<f32>) -> tensor<2x3xf16>
+// CHECK-NOT:     quant.
+func.func @leftovers(%x: tensor<2x3xf32>, %s: tensor<3xf32>, %t: tensor<f32>) -> (tensor<2x3xi8>, tensor<2x3xf16>) {
+  %q = quant.quantize %x scale(%s : tensor<3xf32>) {axis = 1 : i64} : tensor<2x3xf32> -> tensor<2x3xi8>
+  %d = quant.dequantize %q scale(%t : tensor<f32>) : tensor<2x3xi8> -> tensor<2x3xf16>
+  func.return %q, %d : tensor<2x3xi8>, tensor<2x3xf16>
+}
+
+// ONNX's integer ops (MatMulInteger, QLinearMatMul): a symmetric quant.matmul is an integer
+// fused.matmul yielding its accumulator; requantize an elementwise kernel in f64.
+// CHECK-LABEL: func.func @integer_ops
+// CHECK:         %[[ACC:.*]] = fused.matmul %a, %b {transpose_b = 0 : i64} : (tensor<2x4xi8>, tensor<4x3xi8>) -> tensor<2x3xi32>
+// CHECK:         fused.elementwise(%[[ACC]]) : (tensor<2x3xi32>) -> tensor<2x3xui8>
+// CHECK:           graph.cast %{{.*}} : tensor<2x3xi32> -> tensor<2x3xf64>
+// CHECK-NOT:     quant.
+func.func @integer_ops(%a: tensor<2x4xi8>, %b: tensor<4x3xi8>) -> tensor<2x3xui8> {
+  %m = graph.constant dense<0.003> : tensor<f32>
+  %z = graph.constant dense<128> : tensor<ui8>
+  %acc = quant.matmul %a, %b : (tensor<2x4xi8>, tensor<4x3xi8>) -> tensor<2x3xi32>
+  %y = quant.requantize %acc scale(%m : tensor<f32>) zero_point(%z : tensor<ui8>) : tensor<2x3xi32> -> tensor<2x3xui8>
+  func.return %y : tensor<2x3xui8>
+}

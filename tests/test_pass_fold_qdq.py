@@ -1,0 +1,206 @@
+"""quant-fold-qdq: the differential tests on the lit cases (lit_tests/passes/quant-fold-qdq.mlir),
+and QDQ models through the whole quant level (`--compile-to quant`): what folds, that no quant
+op is left, and that the reference still matches onnxruntime.
+
+Where the results must be equal and where within one quantization step: the expansions are
+the reference's own arithmetic, so kernels that only quantize, dequantize or requantize give
+the same bits. An integer contraction computes `sum(x·w) · (s_x·s_w)` where the float one
+computed `sum((x·s_x)·(w·s_w))`: the same real number, rounded differently, so a float
+result agrees to float rounding and a quantized one may land on the other side of a rounding
+tie, one step away (the scales of the lit case are chosen so that this can be seen to hold)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import onnx
+import pytest
+from xdsl.dialects.builtin import FunctionType, ModuleOp
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Block, Region
+
+from compiler.onnx_import import import_onnx
+from dialects import fused, quant
+from dialects.fused import is_integer_contraction
+from dialects.graph import ConstantOp, MaxPoolOp, WeightOp
+from dialects.weights import attach, store_of
+from runtime.reference import run
+from tests.cuda_support import compile_kernels, lower
+from tests.support import apply_pipeline, assert_pass_preserves, lit_function, parse, run_onnxruntime
+from tests.test_quant_import import _float_model, assert_quantized_close, qdq_conv_model
+
+LIT = "passes/quant-fold-qdq.mlir"
+QUANT_OPS = (quant.QuantizeOp, quant.DequantizeOp, quant.RequantizeOp, quant.MatmulOp, quant.ConvOp)
+
+
+def ops_of(module, kind):
+    return [op for op in module.walk() if isinstance(op, kind)]
+
+
+def integer_contractions(module) -> list:
+    return [op for op in ops_of(module, (fused.MatmulOp, fused.ConvOp)) if is_integer_contraction(op)]
+
+
+EXACT = {"rtol": 0, "atol": 0}
+ONE_STEP = {"rtol": 0, "atol": 1}  # quantized integers: one step is 1
+FLOAT = {"rtol": 1e-5, "atol": 1e-5}
+
+
+@pytest.mark.parametrize(
+    "case, tolerance, folded",
+    [
+        ("conv_per_channel", ONE_STEP, 1),
+        ("matmul_transpose_b", EXACT, 1),  # power-of-two scales: both ways exact
+        ("activations_per_tensor", FLOAT, 1),
+        ("asymmetric_stays_float", EXACT, 0),
+        ("residual_add", EXACT, 0),
+        ("leftovers", EXACT, 0),
+        ("integer_ops", EXACT, 1),
+    ],
+)
+def test_lit_cases(case, tolerance, folded):
+    after = assert_pass_preserves(lit_function(LIT, case), "quant-fold-qdq", **tolerance)
+    assert not ops_of(after, QUANT_OPS)
+    assert len(integer_contractions(after)) == folded
+
+
+def test_why_a_contraction_stays_float_is_logged(caplog):
+    with caplog.at_level(logging.DEBUG, logger="passes.quant"):
+        apply_pipeline(parse(lit_function(LIT, "asymmetric_stays_float")), "quant-fold-qdq")
+    assert "fused.matmul (tensor<2x4xf32>, tensor<4x3xf32>) stays float: its activation operand" in caplog.text
+    assert "zero point is not zero" in caplog.text
+
+
+def test_a_dequantize_with_other_readers_stays_for_them():
+    """The dequantize feeds the integer matmul and is also a result: the matmul reads the
+    integers, the result keeps its (now elementwise) dequantize."""
+    ir = lit_function(LIT, "matmul_transpose_b").replace(
+        "-> tensor<2x3xf32> {\n  %sx", "-> (tensor<2x3xf32>, tensor<2x4xf32>) {\n  %sx", 1
+    ).replace("func.return %y : tensor<2x3xf32>", "func.return %y, %xf : tensor<2x3xf32>, tensor<2x4xf32>")
+    after = assert_pass_preserves(ir, "quant-fold-qdq", **EXACT)
+    assert len(integer_contractions(after)) == 1 and len(ops_of(after, fused.ElementwiseOp)) == 1
+
+
+def test_float_models_are_untouched():
+    ir = """
+    func.func @main(%x: tensor<2x4xf32>, %w: tensor<4x3xf32>) -> tensor<2x3xf32> {
+      %y = fused.matmul %x, %w {transpose_b = 0 : i64} : (tensor<2x4xf32>, tensor<4x3xf32>) -> tensor<2x3xf32> {
+      ^bb0(%acc: tensor<2x3xf32>):
+        fused.yield %acc : tensor<2x3xf32>
+      }
+      func.return %y : tensor<2x3xf32>
+    }
+    """
+    before = parse(ir)
+    assert str(apply_pipeline(parse(ir), "quant-fold-qdq")) == str(before)
+
+
+def test_asymmetric_integer_contractions_are_refused():
+    ir = """
+    func.func @main(%a: tensor<2x4xui8>, %b: tensor<4x3xi8>) -> tensor<2x3xi32> {
+      %z = graph.constant dense<128> : tensor<ui8>
+      %acc = quant.matmul %a, %b lhs_zero_point(%z : tensor<ui8>) : (tensor<2x4xui8>, tensor<4x3xi8>) -> tensor<2x3xi32>
+      func.return %acc : tensor<2x3xi32>
+    }
+    """
+    with pytest.raises(Exception, match=r"'quant.matmul' with lhs_zero_point tensor<ui8> \(not all zero\): asymmetric integer contractions are not supported yet"):
+        apply_pipeline(parse(ir), "quant-fold-qdq")
+
+
+# --- QDQ models through the quant level ------------------------------------------------------
+
+
+def symmetric_quantize_static_model(tmp_path) -> onnx.ModelProto:
+    """tests/test_quant_import.py's CNN, quantized by onnxruntime's quantize_static with
+    symmetric activations and weights (per output channel), as TensorRT wants them."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    rng = np.random.default_rng(2)
+
+    class RandomImages(CalibrationDataReader):
+        def __init__(self):
+            self.samples = iter([{"x": rng.standard_normal((1, 3, 16, 16)).astype(np.float32)} for _ in range(8)])
+
+        def get_next(self):
+            return next(self.samples, None)
+
+    source, quantized = os.path.join(tmp_path, "model.onnx"), os.path.join(tmp_path, "model.qdq.onnx")
+    onnx.save(_float_model(), source)
+    quantize_static(source, quantized, RandomImages(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+    return onnx.load(quantized)
+
+
+def _output_step(model: onnx.ModelProto) -> float:
+    """The scale of the model output's last QuantizeLinear: one step of the output."""
+    (last,) = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.output[0] == model.graph.output[0].name]
+    (scale,) = [i for i in model.graph.initializer if i.name == last.input[1]]
+    return float(onnx.numpy_helper.to_array(scale))
+
+
+def test_symmetric_model_folds_into_integer_contractions(tmp_path):
+    model = symmetric_quantize_static_model(tmp_path)
+    compiled = apply_pipeline(import_onnx(model), "quant")
+    assert not ops_of(compiled, QUANT_OPS)
+    contractions = integer_contractions(compiled)
+    assert [op.name for op in contractions] == ["fused.conv", "fused.conv", "fused.matmul"]
+    assert all(op.outputs[0].type.element_type == quant.CONTRACTED[0] for op in contractions), "each requantizes to i8"
+    (pool,) = ops_of(compiled, MaxPoolOp)
+    assert str(pool.result.type) == "tensor<1x8x8x8xi8>", "the pool runs on int8 (quant-propagate-scales)"
+    step = _output_step(model)
+    for seed in range(3):
+        x = np.random.default_rng(10 + seed).standard_normal((1, 3, 16, 16)).astype(np.float32)
+        assert_quantized_close(run(compiled, {"x": x})["y"], run_onnxruntime(model, {"x": x})["y"], step)
+
+
+def test_asymmetric_activations_keep_the_conv_float():
+    """qdq_conv_model's activation zero point is -3: the conv stays float, its dequantizes and
+    quantizes become elementwise kernels, the i32 bias a float constant."""
+    model = qdq_conv_model()
+    compiled = apply_pipeline(import_onnx(model), "quant")
+    assert not ops_of(compiled, QUANT_OPS) and not integer_contractions(compiled)
+    (conv,) = ops_of(compiled, fused.ConvOp)
+    assert str(conv.input.type) == "tensor<2x4x9x9xf32>"
+    assert str(conv.outputs[0].type) == "tensor<2x8x5x5xi8>", "the output quantize joined the conv's epilogue"
+    x = np.random.default_rng(3).standard_normal((2, 4, 9, 9)).astype(np.float32)
+    assert_quantized_close(run(compiled, {"x": x})["y"], run_onnxruntime(model, {"x": x})["y"], 0.05)
+
+
+def test_asymmetric_model_kernels_compile_with_nvrtc():
+    """Every kernel of a model whose contraction stays float: the quantize and dequantize
+    kernels emit and compile."""
+    sources = compile_kernels(import_onnx(qdq_conv_model()), pipeline="kernel")
+    assert len(sources) >= 3
+
+
+def _alone(op, store) -> ModuleOp:
+    """`op` (a kernel of a function body) as the only op of its own @main, its operands the
+    arguments: a module to compile that one kernel."""
+    block = Block(arg_types=[v.type for v in op.operands])
+    clone = op.clone(value_mapper=dict(zip(op.operands, block.args)))
+    block.add_ops([clone, ReturnOp(*clone.results)])
+    func = FuncOp("main", FunctionType.from_lists(block.arg_types, [r.type for r in op.results]), Region(block))
+    module = ModuleOp([func])
+    attach(module, store)
+    return module
+
+
+@pytest.mark.slow
+def test_symmetric_model_non_contraction_kernels_compile_with_nvrtc(tmp_path):
+    """The integer contractions' kernels are another engineer's (matmul/conv families); every
+    other kernel of the quant level (quantize, the requantizing residual add, the int8 pool,
+    dequantize) emits and compiles with NVRTC on its own."""
+    compiled = apply_pipeline(import_onnx(symmetric_quantize_static_model(tmp_path)), "quant")
+    body = compiled.body.block.first_op.body.block
+    kernels = [op for op in body.ops if isinstance(op, (fused.ElementwiseOp, fused.ReductionOp, MaxPoolOp))]
+    assert len(kernels) >= 4
+    for op in kernels:
+        assert compile_kernels(_alone(op, store_of(compiled)), pipeline="lower-to-kernels")
+
+
+@pytest.mark.xfail(strict=True, reason="integer contraction kernels (matmul/conv families, issue 12 section 5) have not landed")
+def test_symmetric_model_lowers_to_cuda(tmp_path):
+    compile_kernels(import_onnx(symmetric_quantize_static_model(tmp_path)), pipeline="kernel")
