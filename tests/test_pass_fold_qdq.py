@@ -58,6 +58,7 @@ FLOAT = {"rtol": 1e-5, "atol": 1e-5}
         ("residual_add", EXACT, 0),
         ("leftovers", EXACT, 0),
         ("integer_ops", EXACT, 1),
+        ("blocked", EXACT, 0),
     ],
 )
 def test_lit_cases(case, tolerance, folded):
@@ -204,3 +205,20 @@ def test_symmetric_model_non_contraction_kernels_compile_with_nvrtc(tmp_path):
 @pytest.mark.xfail(strict=True, reason="integer contraction kernels (matmul/conv families, issue 12 section 5) have not landed")
 def test_symmetric_model_lowers_to_cuda(tmp_path):
     compile_kernels(import_onnx(symmetric_quantize_static_model(tmp_path)), pipeline="kernel")
+
+
+def _quant_node_tests() -> list[str]:
+    from tests.onnx_backend_exclusions import _QUANT_NODE_TESTS, GPU_NO_GENERATOR
+
+    return [name for name in _QUANT_NODE_TESTS if name not in GPU_NO_GENERATOR]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _quant_node_tests())
+def test_quant_node_test_kernels_compile_with_nvrtc(name):
+    """The ONNX node tests of the quantization ops that the GPU node tests run (those not in
+    GPU_NO_GENERATOR): every kernel of their kernel level emits and compiles."""
+    from compiler.backend import _upgraded
+    from tests.test_onnx_backend import NODE_TESTS
+
+    assert compile_kernels(import_onnx(_upgraded(NODE_TESTS[name].model)), pipeline="kernel")

@@ -156,3 +156,17 @@ func.func @integer_ops(%a: tensor<2x4xi8>, %b: tensor<4x3xi8>) -> tensor<2x3xui8
   %y = quant.requantize %acc scale(%m : tensor<f32>) zero_point(%z : tensor<ui8>) : tensor<2x3xi32> -> tensor<2x3xui8>
   func.return %y : tensor<2x3xui8>
 }
+
+// Blocked quantization (scales known only at run time): the kernel reads the input viewed as
+// [.., n / b, b, ..], the scales as [.., n / b, 1, ..]; a reshape gives the result back.
+// CHECK-LABEL: func.func @blocked
+// CHECK:         %[[S:.*]] = graph.reshape %s : tensor<3x2xf32> -> tensor<3x2x1xf32>
+// CHECK:         %[[X:.*]] = graph.reshape %x : tensor<3x4xf32> -> tensor<3x2x2xf32>
+// CHECK:         %[[Q:.*]] = fused.elementwise(%[[X]], %[[S]]{{.*}}) : (tensor<3x2x2xf32>, tensor<3x2x1xf32>{{.*}}) -> tensor<3x2x2xi8>
+// CHECK:         graph.reshape %[[Q]] : tensor<3x2x2xi8> -> tensor<3x4xi8>
+// CHECK-NOT:     quant.
+func.func @blocked(%x: tensor<3x4xf32>, %s: tensor<3x2xf32>, %z: tensor<3x2xi8>) -> (tensor<3x4xi8>, tensor<3x4xf32>) {
+  %q = quant.quantize %x scale(%s : tensor<3x2xf32>) zero_point(%z : tensor<3x2xi8>) {axis = 1 : i64, block_size = 2 : i64} : tensor<3x4xf32> -> tensor<3x4xi8>
+  %d = quant.dequantize %q scale(%s : tensor<3x2xf32>) zero_point(%z : tensor<3x2xi8>) {axis = 1 : i64, block_size = 2 : i64} : tensor<3x4xi8> -> tensor<3x4xf32>
+  func.return %q, %d : tensor<3x4xi8>, tensor<3x4xf32>
+}

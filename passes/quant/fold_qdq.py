@@ -50,7 +50,7 @@ from dialects import fused, quant
 from dialects.dtypes import numpy_dtype
 from dialects.errors import OptcError
 from dialects.fused import INTEGER_ACCUMULATOR, INTEGER_OPERANDS
-from dialects.graph import ConstantOp, WeightOp
+from dialects.graph import ConstantOp, ReshapeOp, WeightOp
 from dialects.graph.base import int_of
 from dialects.graph.layout import channel_axis
 from dialects.weights import WeightStore
@@ -243,13 +243,15 @@ def _sole_quantize(op: Operation) -> quant.QuantizeOp | None:
     return None
 
 
-def _quantize_parameters(q: quant.QuantizeOp, store: WeightStore) -> list[Staged]:
-    """The quantize's scale, and its zero point unless zero (f32: the expansion adds in f32)."""
-    rank = q.input.type.get_num_dims()
-    axis = None if q.axis is None else int_of(q.axis)
-    staged = [staged_parameter(q.scale, axis, rank, store)]
-    if zero_point_is_zero(q.zero_point, store) is not True:
-        staged.append(staged_parameter(q.zero_point, axis, rank, store, f32))
+def _parameters(op: quant.QuantizeOp | quant.DequantizeOp, store: WeightStore, scale_type=None) -> list[Staged]:
+    """The scale (as `scale_type`, default its own) and the zero point unless zero (f32: the
+    expansions add and subtract it in f32) of a per-tensor or per-axis quantize or
+    dequantize, shaped to broadcast against its input."""
+    rank = op.input.type.get_num_dims()
+    axis = None if op.axis is None else int_of(op.axis)
+    staged = [staged_parameter(op.scale, axis, rank, store, scale_type)]
+    if zero_point_is_zero(op.zero_point, store) is not True:
+        staged.append(staged_parameter(op.zero_point, axis, rank, store, f32))
     return staged
 
 
@@ -262,7 +264,7 @@ def absorb_quantize(op: Operation, store: WeightStore) -> bool:
     q = _sole_quantize(op)
     if q is None:
         return False
-    staged = _quantize_parameters(q, store)
+    staged = _parameters(q, store)
     _insert_outside([o for s in staged for o in s.outside], op)
     new = _rebuild(op, _leading(op), [*_rest(op), *view_values(staged)], [q.result.type])
     block = new.regions[0].block
@@ -282,39 +284,9 @@ def absorb_quantize(op: Operation, store: WeightStore) -> bool:
 # --- rule c: a dequantize joins the op that reads it ---------------------------------------
 
 
-def _dequantize_parameters(dq: quant.DequantizeOp, store: WeightStore) -> list[Staged] | None:
-    """The dequantize's f32 scale and zero point (unless zero), shaped for its input; None
-    when it is blocked with parameters known only at run time."""
-    rank, x = dq.input.type.get_num_dims(), dq.input.type
-    axis = None if dq.axis is None else int_of(dq.axis)
-    params = [(dq.scale, True), (dq.zero_point, zero_point_is_zero(dq.zero_point, store) is not True)]
-    staged = []
-    for value, needed in params:
-        if value is None or not needed:
-            continue
-        if dq.block_size is not None:
-            array = known_value(value, store)
-            if array is None:
-                return None
-            array = _per_element(array, x.get_shape(), axis, int_of(dq.block_size))
-            staged.append(known_parameter(array, None, rank, f32) if array.size == 1 else _full(array))
-        else:
-            staged.append(staged_parameter(value, axis, rank, store, f32))
-    return staged
-
-
-def _per_element(array: np.ndarray, shape, axis: int, block_size: int) -> np.ndarray:
-    return np.repeat(array, block_size, axis=axis).take(range(shape[axis]), axis=axis)
-
-
-def _full(array: np.ndarray) -> Staged:
-    constant = ConstantOp.from_array(array.astype(np.float32), f32)
-    return Staged(operand=constant.result, outside=[constant])
-
-
 def _expandable_dequantize(value: SSAValue) -> quant.DequantizeOp | None:
     dq = value.owner
-    return dq if isinstance(dq, quant.DequantizeOp) else None
+    return dq if isinstance(dq, quant.DequantizeOp) and dq.block_size is None else None
 
 
 def absorb_dequantize(op: Operation, store: WeightStore) -> Operation | None:
@@ -323,9 +295,9 @@ def absorb_dequantize(op: Operation, store: WeightStore) -> Operation | None:
     rest = _rest(op)
     for index, value in enumerate(rest):
         dq = _expandable_dequantize(value)
-        staged = None if dq is None else _dequantize_parameters(dq, store)
-        if staged is None:
+        if dq is None:
             continue
+        staged = _parameters(dq, store, f32)
         _insert_outside([o for s in staged for o in s.outside], op)
         new_rest = [*rest[:index], dq.input, *rest[index + 1 :], *view_values(staged)]
         new = _rebuild(op, _leading(op), new_rest, [r.type for r in op.results])
@@ -350,35 +322,77 @@ def absorb_dequantize(op: Operation, store: WeightStore) -> Operation | None:
 # --- rule d: what is left, each its own kernel ----------------------------------------------
 
 
-def _elementwise(op: Operation, inputs: Sequence[SSAValue], staged: Sequence[Staged], expand: Callable) -> None:
-    """Replace `op` by a `fused.elementwise` over `inputs` and the staged parameters, whose
-    body is `expand(input block arguments..., parameter values...)`."""
+def _elementwise(op: Operation, staged: Sequence[Staged], expand: Callable, view: list[int] | None = None) -> None:
+    """Replace `op` by a `fused.elementwise` over its input and the staged parameters, whose
+    body is `expand(input, parameter values...)`; on the input viewed as `view` when given
+    (a reshape before, and one after back to the op's result)."""
     _insert_outside([o for s in staged for o in s.outside], op)
-    block = Block(arg_types=[v.type for v in inputs])
+    x, result = op.operands[0], op.results[0].type
+    if view is not None:
+        x = _reshape_before(op, x, view)
+        result = TensorType(result.element_type, view)
+    block = Block(arg_types=[x.type])
     values = _add_args(block, staged)
-    expansion = expand(*block.args[: len(inputs)], *values)
-    for o in expansion:
-        block.add_op(o)
-    block.add_op(fused.YieldOp(expansion[-1].results[0]))
-    operands = [*inputs, *view_values(staged)]
-    new = fused.ElementwiseOp(operands=[operands], result_types=[[op.results[0].type]], regions=[Region(block)])
+    expansion = expand(block.args[0], *values)
+    block.add_ops([*expansion, fused.YieldOp(expansion[-1].results[0])])
+    new = fused.ElementwiseOp(operands=[[x, *view_values(staged)]], result_types=[[result]], regions=[Region(block)])
     Rewriter.insert_op(new, InsertPoint.before(op))
+    if view is not None:
+        back = ReshapeOp(operands=[new.results[0]], result_types=[op.results[0].type])
+        Rewriter.insert_op(back, InsertPoint.before(op))
+        new = back
     _replace(op, new)
 
 
+def _reshape_before(op: Operation, value: SSAValue, shape: Sequence[int]) -> SSAValue:
+    view = ReshapeOp(operands=[value], result_types=[TensorType(value.type.element_type, list(shape))])
+    Rewriter.insert_op(view, InsertPoint.before(op))
+    return view.results[0]
+
+
+def _blocked(op: quant.QuantizeOp | quant.DequantizeOp, store: WeightStore, scale_type) -> tuple[list[Staged], list[int]]:
+    """A blocked op's parameters and the view of its input they broadcast against: axis `a`
+    of n elements in blocks of b split into [n / b, b], the parameters' [n / b] into
+    [n / b, 1]. A last block cut short has no such view: an error."""
+    shape, axis, block = list(op.input.type.get_shape()), int_of(op.axis), int_of(op.block_size)
+    if shape[axis] % block:
+        raise OptcError(
+            f"'{op.name}' of {op.input.type} in blocks of {block} along axis {axis}: optc expands blocked "
+            f"quantization only where the blocks divide the axis ({shape[axis]} elements)"
+        )
+    view, params = [*shape[:axis], shape[axis] // block, block, *shape[axis + 1 :]], [*shape[:axis], shape[axis] // block, 1, *shape[axis + 1 :]]
+    staged = []
+    for value, element in ((op.scale, scale_type), (op.zero_point, f32)):
+        if value is None or (value is op.zero_point and zero_point_is_zero(value, store) is True):
+            continue
+        array = known_value(value, store)
+        if array is None:
+            reshaped = ReshapeOp(operands=[value], result_types=[TensorType(value.type.element_type, params)])
+            staged.append(Staged(operand=reshaped.results[0], outside=[reshaped]))
+        else:
+            element = element or value.type.element_type
+            constant = ConstantOp.from_array(array.reshape(params).astype(numpy_dtype(element)), element)
+            staged.append(Staged(operand=constant.result, outside=[constant]))
+    return staged, view
+
+
+def _expanded(op: quant.QuantizeOp | quant.DequantizeOp, store: WeightStore, scale_type, expand: Callable) -> None:
+    """`op` as an elementwise kernel of `expand`, through a view of its input when blocked."""
+    if op.block_size is None:
+        _elementwise(op, _parameters(op, store, scale_type), expand)
+        return
+    staged, view = _blocked(op, store, scale_type)
+    _elementwise(op, staged, expand, view)
+
+
 def expand_dequantize(dq: quant.DequantizeOp, store: WeightStore) -> None:
-    staged = _dequantize_parameters(dq, store)
-    if staged is None:
-        raise OptcError(f"'{dq.name}' of {dq.input.type}: a blocked dequantize needs its scale and zero point known at compile time")
     element = dq.result.type.element_type
-    _elementwise(dq, [dq.input], staged, lambda x, s, z=None: dequantize_ops(x, s, z, element))
+    _expanded(dq, store, f32, lambda x, s, z=None: dequantize_ops(x, s, z, element))
 
 
 def expand_quantize(q: quant.QuantizeOp, store: WeightStore) -> None:
-    if q.block_size is not None:
-        raise OptcError(f"'{q.name}' of {q.input.type}: blocked quantization is not supported at the quant level yet")
     element, saturate = q.result.type.element_type, _saturate(q)
-    _elementwise(q, [q.input], _quantize_parameters(q, store), lambda y, s, z=None: quantize_ops(y, s, z, element, saturate))
+    _expanded(q, store, None, lambda y, s, z=None: quantize_ops(y, s, z, element, saturate))
 
 
 def expand_requantize(r: quant.RequantizeOp, store: WeightStore) -> None:
@@ -389,7 +403,7 @@ def expand_requantize(r: quant.RequantizeOp, store: WeightStore) -> None:
         zero_axis = axis if r.zero_point.type.get_num_dims() else None
         staged.append(staged_parameter(r.zero_point, zero_axis, rank, store, f64))
     element = r.result.type.element_type
-    _elementwise(r, [r.input], staged, lambda acc, s, z=None: requantize_ops(acc, s, z, element))
+    _elementwise(r, staged, lambda acc, s, z=None: requantize_ops(acc, s, z, element))
 
 
 def _expect_no_zero_points(op: Operation, store: WeightStore) -> None:
