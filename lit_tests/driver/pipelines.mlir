@@ -7,8 +7,8 @@
 // RUN: optc %s --compile-to quant | filecheck %s --check-prefix=FUSED
 // RUN: not optc %s --compile-to cubin 2>&1 | filecheck %s --check-prefix=LEVEL
 // RUN: not optc %s -p default --compile-to graph 2>&1 | filecheck %s --check-prefix=BOTH
-// Named pipelines expand to their passes; --compile-to names a level (quant is, for now,
-// the fused level's pipeline: quant ops pass through it untouched).
+// Named pipelines expand to their passes; --compile-to names a level (the quant level's
+// passes leave a model without quant ops as the fused level has it).
 
 // GRAPH-LABEL: func.func @main
 // GRAPH-NEXT:    %[[R:.*]] = graph.relu
