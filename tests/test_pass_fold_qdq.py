@@ -222,3 +222,21 @@ def test_quant_node_test_kernels_compile_with_nvrtc(name):
     from tests.test_onnx_backend import NODE_TESTS
 
     assert compile_kernels(import_onnx(_upgraded(NODE_TESTS[name].model)), pipeline="kernel")
+
+
+def test_the_docs_example_is_what_optc_prints(tmp_path):
+    """docs/quantization.md shows `optc --compile-to quant` on lit_tests/import/inputs/models.py's
+    qdq_conv_symmetric: its lines are the function body optc prints."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    (shown,) = re.findall(r"```mlir\n(.*?)```", (root / "docs/quantization.md").read_text(), re.S)
+    model = tmp_path / "qdq-conv.onnx"
+    subprocess.run([sys.executable, str(root / "lit_tests/import/inputs/models.py"), "qdq_conv_symmetric", str(model)], check=True)
+    printed = subprocess.run([sys.executable, "-m", "compiler.optc", str(model), "--compile-to", "quant"],
+                             capture_output=True, text=True, check=True).stdout
+    body = [line.strip() for line in printed.splitlines()[2:-4]]  # inside func.func @main, before its return
+    assert [line.strip() for line in shown.strip().splitlines()] == body

@@ -9,6 +9,7 @@ import pytest
 
 from dialects.graph import ConcatOp, MaxPoolOp, ReshapeOp, TransposeOp
 from runtime.reference.interpreter import run
+from tests.cuda_support import compile_kernels
 from tests.support import apply_pipeline, assert_pass_preserves, lit_function, parse
 
 LIT = "passes/quant-propagate-scales.mlir"
@@ -59,3 +60,11 @@ def test_padding_never_wins_on_integers():
 def test_only_8_bit_integers_move():
     ir = lit_function(LIT, "reshape_between_dq_and_q").replace("i8>", "i16>")
     assert moved_types(apply_pipeline(parse(ir), "quant-propagate-scales")) == ["f32"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["max_pool_positive_scale", "concat", "quantize_above_movement"])
+def test_int8_movement_kernels_compile_with_nvrtc(case):
+    """The pool, transpose and concat kernels on i8/ui8 emit and compile."""
+    sources = compile_kernels(lit_function(LIT, case), pipeline="quant-propagate-scales,quant-fold-qdq,lower-to-kernels")
+    assert any("_graph_" in name for name in sources), "a movement kernel on integers"

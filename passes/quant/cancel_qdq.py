@@ -43,7 +43,9 @@ f32's 24-bit significand leaves 16 bits for the two roundings of an 8-bit value;
 SCALE_RANGE = (2.0**-60, 2.0**60)
 
 
-def _same(a: SSAValue | None, b: SSAValue | None, store: WeightStore) -> bool:
+def same_parameter(a: SSAValue | None, b: SSAValue | None, store: WeightStore) -> bool:
+    """Whether two scales or zero points are the same: one value, both absent, or known
+    constants with the same dtype and bytes."""
     if a is None or b is None:
         return a is b
     if a is b:
@@ -74,8 +76,8 @@ def cancels(quantize: QuantizeOp, store: WeightStore) -> bool:
         and stored.width.data <= bits
         and quantize.axis == dequantize.axis
         and quantize.block_size == dequantize.block_size
-        and _same(quantize.scale, dequantize.scale, store)
-        and _same(quantize.zero_point, dequantize.zero_point, store)
+        and same_parameter(quantize.scale, dequantize.scale, store)
+        and same_parameter(quantize.zero_point, dequantize.zero_point, store)
         and _invertible(dequantize.scale, store)
     )
 

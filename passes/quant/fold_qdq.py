@@ -199,7 +199,9 @@ def _integer_epilogue(op: Operation, scale: Staged) -> Region:
     rescale = dequantize_ops(block.args[0], scale_value, None, acc_type.element_type)
     for o in rescale:
         block.add_op(o)
-    old.args[0].replace_all_uses_with(rescale[-1].results[0])
+    scaled = rescale[-1].results[0]
+    scaled.name_hint = "scaled"  # not the old accumulator's name: it is the rescaled product
+    old.args[0].replace_all_uses_with(scaled)
     for arg in old.args[1:]:
         arg.replace_all_uses_with(block.insert_arg(arg.type, len(block.args)))
     for o in list(old.ops):

@@ -46,7 +46,7 @@ from dialects.graph import ConcatOp, FlattenOp, MaxPoolOp, ReshapeOp, SliceOp, S
 from dialects.quant import DequantizeOp, QuantizeOp
 from dialects.weights import WeightStore
 from passes.graph.constants import known_value, module_store
-from passes.quant.cancel_qdq import _same
+from passes.quant.cancel_qdq import same_parameter
 
 logger = logging.getLogger("passes.quant")
 
@@ -123,8 +123,8 @@ class DequantizeBelowConcat(RewritePattern):
         return (
             a.input.type.element_type == b.input.type.element_type
             and a.result.type.element_type == b.result.type.element_type
-            and _same(a.scale, b.scale, self.store)
-            and _same(a.zero_point, b.zero_point, self.store)
+            and same_parameter(a.scale, b.scale, self.store)
+            and same_parameter(a.zero_point, b.zero_point, self.store)
         )
 
 

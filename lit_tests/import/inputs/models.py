@@ -201,11 +201,38 @@ def qdq_conv():
     )
 
 
+def qdq_conv_symmetric():
+    """A QDQ conv + ReLU with symmetric int8 quantization everywhere (no zero points): what
+    the quant level folds into an integer convolution (docs/quantization.md)."""
+    rng = np.random.default_rng(0)
+    return _model(
+        [
+            helper.make_node("QuantizeLinear", ["x", "x_scale"], ["x_q"], name="q_x", output_dtype=TensorProto.INT8),
+            helper.make_node("DequantizeLinear", ["x_q", "x_scale"], ["x_dq"], name="dq_x"),
+            helper.make_node("DequantizeLinear", ["w_q", "w_scale"], ["w"], name="dq_w", axis=0),
+            helper.make_node("Conv", ["x_dq", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c"], ["r"], name="relu"),
+            helper.make_node("QuantizeLinear", ["r", "y_scale"], ["y_q"], name="q_y", output_dtype=TensorProto.INT8),
+            helper.make_node("DequantizeLinear", ["y_q", "y_scale"], ["y"], name="dq_y"),
+        ],
+        [("x", F32, [1, 3, 8, 8])],
+        [("y", F32, [1, 4, 8, 8])],
+        [
+            ("x_scale", np.float32(0.02)),
+            ("w_q", rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)),
+            ("w_scale", np.array([0.01, 0.02, 0.03, 0.04], np.float32)),
+            ("b", np.array([0.1, -0.2, 0.3, 0.0], np.float32)),
+            ("y_scale", np.float32(0.05)),
+        ],
+        opset=21,
+    )
+
+
 BUILDERS = {
     f.__name__: f
     for f in (
         weights, shape_subgraph, symbolic, minus_one, gemm_beta, unsupported, custom_domain, storage_weights,
-        out_of_order, cycle, string_perm, two_producers, qdq_conv,
+        out_of_order, cycle, string_perm, two_producers, qdq_conv, qdq_conv_symmetric,
     )
 }
 
