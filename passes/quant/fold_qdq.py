@@ -20,11 +20,13 @@ c. An operand of a `fused.elementwise` / `fused.reduction`, or an extra of a con
    (a residual), that a `quant.dequantize` produces is replaced by the dequantize's input,
    the expansion starting the region; the dequantize stays while something else reads it.
 d. Every quantize and dequantize left becomes a one-op `fused.elementwise` of its
-   expansion, and the integer ops imported from ONNX's MatMulInteger, ConvInteger and
-   QLinear* nodes are lowered: `quant.matmul` / `quant.conv` with zero zero points to an
-   integer contraction yielding its accumulator, `quant.requantize` to an elementwise kernel.
-   Contractions with nonzero zero points are an error for now: lowering them exactly needs
-   the zero-point correction terms (row and column sums) in the kernel.
+   expansion (a blocked one on its input viewed as [n / b, b] blocks, by reshapes around
+   the kernel), and the integer ops imported from ONNX's MatMulInteger, ConvInteger and
+   QLinear* nodes are lowered: `quant.matmul` / `quant.conv` whose zero points are absent
+   or all zero to an integer contraction yielding its accumulator, `quant.requantize` to an
+   elementwise kernel. Other zero points (nonzero, or known only at run time) are an error
+   for now: lowering them exactly needs the zero-point correction terms (row and column
+   sums) beside the product.
 
 Before the rules, a dequantize of an i32 constant (a QDQ model's bias) folds to a float
 constant: the same bytes, and one kernel less. The expansions are `expand.py`'s, exact
@@ -95,7 +97,9 @@ def _first_rest_arg(op: Operation) -> int:
     return 1 if isinstance(op, CONTRACTIONS) else 0
 
 
-def _rebuild(op: Operation, leading: Sequence[SSAValue], rest: Sequence[SSAValue], result_types: Sequence[TensorType]) -> Operation:
+def _rebuild(
+    op: Operation, leading: Sequence[SSAValue], rest: Sequence[SSAValue], result_types: Sequence[TensorType]
+) -> Operation:
     """`op` with new operands and result types, its region moved over, inserted in its place.
     The caller rewires the old results' uses and erases `op`."""
     region = op.regions[0]
@@ -224,7 +228,8 @@ def fold_contraction(op: Operation, store: WeightStore) -> str | None:
     region = _integer_epilogue(op, scale)
     props = {k: v for k, v in op.properties.items() if k != "operandSegmentSizes"}
     extras = [*view_values([scale]), *op.extras]
-    new = type(op)(operands=[x.value, w.value, extras], result_types=[[r.type for r in op.results]], properties=props, regions=[region])
+    result_types = [[r.type for r in op.results]]
+    new = type(op)(operands=[x.value, w.value, extras], result_types=result_types, properties=props, regions=[region])
     Rewriter.insert_op(new, InsertPoint.before(op))
     _replace(op, new)
     return None
@@ -240,9 +245,17 @@ def _sole_quantize(op: Operation) -> quant.QuantizeOp | None:
     if len(users) != 1:
         return None
     (user,) = users
-    if isinstance(user, quant.QuantizeOp) and user.axis is None and user.block_size is None:
-        return user
-    return None
+    if not (isinstance(user, quant.QuantizeOp) and user.axis is None and user.block_size is None):
+        return None
+    if not all(_defined_before(v, op) for v in (user.scale, user.zero_point)):
+        return None  # a scale computed after `op` (from its result: DynamicQuantizeLinear)
+    return user
+
+
+def _defined_before(value: SSAValue | None, op: Operation) -> bool:
+    """Whether `value` (None counts) is available where `op` stands, in `op`'s block."""
+    owner = None if value is None else value.owner
+    return not isinstance(owner, Operation) or (owner.parent_block() is op.parent_block() and owner.is_before_in_block(op))
 
 
 def _parameters(op: quant.QuantizeOp | quant.DequantizeOp, store: WeightStore, scale_type=None) -> list[Staged]:
@@ -362,7 +375,8 @@ def _blocked(op: quant.QuantizeOp | quant.DequantizeOp, store: WeightStore, scal
             f"'{op.name}' of {op.input.type} in blocks of {block} along axis {axis}: optc expands blocked "
             f"quantization only where the blocks divide the axis ({shape[axis]} elements)"
         )
-    view, params = [*shape[:axis], shape[axis] // block, block, *shape[axis + 1 :]], [*shape[:axis], shape[axis] // block, 1, *shape[axis + 1 :]]
+    before, blocks, after = shape[:axis], shape[axis] // block, shape[axis + 1 :]
+    view, params = [*before, blocks, block, *after], [*before, blocks, 1, *after]
     staged = []
     for value, element in ((op.scale, scale_type), (op.zero_point, f32)):
         if value is None or (value is op.zero_point and zero_point_is_zero(value, store) is True):
@@ -409,7 +423,8 @@ def expand_requantize(r: quant.RequantizeOp, store: WeightStore) -> None:
 
 
 def _expect_no_zero_points(op: Operation, store: WeightStore) -> None:
-    for name in [n for n in ("lhs_zero_point", "rhs_zero_point", "input_zero_point", "weight_zero_point") if hasattr(op, n)]:
+    names = ("lhs_zero_point", "rhs_zero_point") if isinstance(op, quant.MatmulOp) else ("input_zero_point", "weight_zero_point")
+    for name in names:
         value = getattr(op, name)
         zero = zero_point_is_zero(value, store)
         if zero is not True:
