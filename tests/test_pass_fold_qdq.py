@@ -54,6 +54,8 @@ FLOAT = {"rtol": 1e-5, "atol": 1e-5}
         ("conv_per_channel", ONE_STEP, 1),
         ("matmul_transpose_b", EXACT, 1),  # power-of-two scales: both ways exact
         ("activations_per_tensor", FLOAT, 1),
+        ("conv_nhwc_residual", EXACT, 1),  # power-of-two scales again
+        ("weight_scale_on_the_reduced_axis", EXACT, 0),
         ("asymmetric_stays_float", EXACT, 0),
         ("residual_add", EXACT, 0),
         ("leftovers", EXACT, 0),
@@ -67,11 +69,17 @@ def test_lit_cases(case, tolerance, folded):
     assert len(integer_contractions(after)) == folded
 
 
-def test_why_a_contraction_stays_float_is_logged(caplog):
+@pytest.mark.parametrize(
+    "case, why",
+    [
+        ("asymmetric_stays_float", "(tensor<2x4xf32>, tensor<4x3xf32>) stays float: its activation operand its zero point is not zero"),
+        ("weight_scale_on_the_reduced_axis", "(tensor<2x3xf32>, tensor<3x2xf32>) stays float: its weight operand its scale is per axis 0"),
+    ],
+)
+def test_why_a_contraction_stays_float_is_logged(caplog, case, why):
     with caplog.at_level(logging.DEBUG, logger="passes.quant"):
-        apply_pipeline(parse(lit_function(LIT, "asymmetric_stays_float")), "quant-fold-qdq")
-    assert "fused.matmul (tensor<2x4xf32>, tensor<4x3xf32>) stays float: its activation operand" in caplog.text
-    assert "zero point is not zero" in caplog.text
+        apply_pipeline(parse(lit_function(LIT, case)), "quant-fold-qdq")
+    assert f"quant-fold-qdq: fused.matmul {why}" in caplog.text
 
 
 def test_a_dequantize_with_other_readers_stays_for_them():

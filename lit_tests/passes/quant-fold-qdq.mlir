@@ -81,6 +81,49 @@ func.func @activations_per_tensor(%q: tensor<2x4x8xi8>, %k: tensor<2x4x8xi8>) ->
   func.return %s : tensor<2x4x4xf32>
 }
 
+// Channels last: an NHWC conv's weight is OHWI, its output channel still axis 0, and the
+// accumulator's channel axis is the last, so the combined scale broadcasts as [1, 1, 1, C].
+// A dequantized residual, an extra, joins the epilogue as int8.
+// CHECK-LABEL: func.func @conv_nhwc_residual
+// CHECK:         %[[S:.*]] = graph.constant dense<{{.*}}> : tensor<1x1x1x2xf32>
+// CHECK:         fused.conv %x, %w extras(%[[S]], %res : tensor<1x1x1x2xf32>, tensor<1x4x4x2xi8>) {{.*}}layout = "NHWC"
+// CHECK-SAME:      : (tensor<1x4x4x3xi8>, tensor<2x1x1x3xi8>) -> tensor<1x4x4x2xf32>
+// CHECK-NEXT:    ^bb0(%acc: tensor<1x4x4x2xi32>, %{{.*}}: tensor<1x1x1x2xf32>, %[[R:.*]]: tensor<1x4x4x2xi8>):
+// CHECK:           graph.cast %[[R]] : tensor<1x4x4x2xi8> -> tensor<1x4x4x2xf32>
+// CHECK-NOT:     quant.
+func.func @conv_nhwc_residual(%x: tensor<1x4x4x3xi8>, %res: tensor<1x4x4x2xi8>) -> tensor<1x4x4x2xf32> {
+  %sx = graph.constant dense<0.5> : tensor<f32>
+  %w = graph.constant dense<[[[[1, -2, 3]]], [[[4, 5, -6]]]]> : tensor<2x1x1x3xi8>
+  %sw = graph.constant dense<[0.25, 0.125]> : tensor<2xf32>
+  %sr = graph.constant dense<0.0625> : tensor<f32>
+  %xf = quant.dequantize %x scale(%sx : tensor<f32>) : tensor<1x4x4x3xi8> -> tensor<1x4x4x3xf32>
+  %wf = quant.dequantize %w scale(%sw : tensor<2xf32>) {axis = 0 : i64} : tensor<2x1x1x3xi8> -> tensor<2x1x1x3xf32>
+  %rf = quant.dequantize %res scale(%sr : tensor<f32>) : tensor<1x4x4x2xi8> -> tensor<1x4x4x2xf32>
+  %c = fused.conv %xf, %wf extras(%rf : tensor<1x4x4x2xf32>) {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64, layout = "NHWC"} : (tensor<1x4x4x3xf32>, tensor<2x1x1x3xf32>) -> tensor<1x4x4x2xf32> {
+  ^bb0(%acc: tensor<1x4x4x2xf32>, %r: tensor<1x4x4x2xf32>):
+    %a = graph.add %acc, %r : (tensor<1x4x4x2xf32>, tensor<1x4x4x2xf32>) -> tensor<1x4x4x2xf32>
+    fused.yield %a : tensor<1x4x4x2xf32>
+  }
+  func.return %c : tensor<1x4x4x2xf32>
+}
+
+// A weight scale per axis 0 of a [K, N] weight is per input channel, not per output channel:
+// the matmul stays float.
+// CHECK-LABEL: func.func @weight_scale_on_the_reduced_axis
+// CHECK:         fused.matmul %{{.*}}, %{{.*}} {transpose_b = 0 : i64} : (tensor<2x3xf32>, tensor<3x2xf32>) -> tensor<2x2xf32>
+func.func @weight_scale_on_the_reduced_axis(%x: tensor<2x3xi8>) -> tensor<2x2xf32> {
+  %sx = graph.constant dense<0.5> : tensor<f32>
+  %w = graph.constant dense<[[1, 2], [3, 4], [5, 6]]> : tensor<3x2xi8>
+  %sw = graph.constant dense<[0.25, 0.125, 0.5]> : tensor<3xf32>
+  %xf = quant.dequantize %x scale(%sx : tensor<f32>) : tensor<2x3xi8> -> tensor<2x3xf32>
+  %wf = quant.dequantize %w scale(%sw : tensor<3xf32>) {axis = 0 : i64} : tensor<3x2xi8> -> tensor<3x2xf32>
+  %y = fused.matmul %xf, %wf {transpose_b = 0 : i64} : (tensor<2x3xf32>, tensor<3x2xf32>) -> tensor<2x2xf32> {
+  ^bb0(%acc: tensor<2x2xf32>):
+    fused.yield %acc : tensor<2x2xf32>
+  }
+  func.return %y : tensor<2x2xf32>
+}
+
 // An activation zero point that is not zero keeps the matmul float: its dequantizes run as
 // elementwise kernels of their own.
 // CHECK-LABEL: func.func @asymmetric_stays_float
