@@ -68,13 +68,7 @@ _STORAGE_ONLY_ON_GPU = (
     "float8/float4/int4/int2 tensors are storage-only in optc and have no CUDA element type yet"
 )
 
-_ASYMMETRIC_INTEGER_CONTRACTION = (
-    "an integer contraction with zero points known only at run time: quant-fold-qdq lowers symmetric "
-    "ones (zero points absent or all zero) to fused integer contractions, the asymmetric ones need the "
-    "zero-point correction terms (row and column sums) and stop there; the integer matmul/conv kernels are "
-    "issue 12 section 5's"
-)
-_QUANT_NODE_TESTS = (
+QUANT_NODE_TESTS = (
     "test_convinteger_with_padding", "test_convinteger_without_padding", "test_dequantizelinear",
     "test_dequantizelinear_axis", "test_dequantizelinear_blocked", "test_dequantizelinear_e4m3fn",
     "test_dequantizelinear_e4m3fn_float16", "test_dequantizelinear_e4m3fn_zero_point", "test_dequantizelinear_e5m2",
@@ -93,18 +87,16 @@ _QUANT_NODE_TESTS = (
 )
 """Every node test with a quantization op (QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
 QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger): they pass on the reference interpreter.
-The quant level expands quantize and dequantize into elementwise kernels, whose CUDA emits and
-compiles with NVRTC (tests/test_pass_fold_qdq.py::test_quant_node_test_kernels_compile_with_nvrtc),
-so the GPU runs those; the integer contractions are left."""
+The quant level turns their ops into kernels with CUDA generators (quantize and dequantize
+expanded into elementwise kernels, contractions with zero points centered in f64), whose code
+emits and compiles with NVRTC (tests/test_pass_fold_qdq.py::test_quant_node_test_kernels_compile_with_nvrtc),
+so the GPU node tests run them all."""
 
-GPU_NO_GENERATOR: dict[str, str] = {
-    name: _ASYMMETRIC_INTEGER_CONTRACTION
-    for name in _QUANT_NODE_TESTS
-    if name.startswith(("test_convinteger", "test_matmulinteger", "test_qlinearconv", "test_qlinearmatmul"))
-}
+GPU_NO_GENERATOR: dict[str, str] = {}
 """Node tests of ops that import and run on the reference but have no CUDA generator yet: on
 the GPU they are expected to fail and, like ops with no importer, are not counted in the
-pass rate (which measures what the GPU backend claims to run); the run prints how many."""
+pass rate (which measures what the GPU backend claims to run); the run prints how many.
+Empty since the quant level gave the quantization ops their kernels."""
 
 GPU_EXCLUDED: dict[str, str] = {
     # filled from the first full GPU run; each entry says why the GPU engine cannot pass

@@ -6,7 +6,7 @@ The same rules as the reference run (tests/test_onnx_backend.py): unsupported op
 skipped and not counted, exclusions are listed with reasons (GPU_EXCLUDED here, beside the
 reference's own EXCLUDED, which fail on the GPU for the same reasons), and `test_pass_rate`
 asks for at least 98% of the supported tests to pass. Ops that import but have no CUDA
-generator yet (GPU_NO_GENERATOR: the quant ops) are, like ops with no importer, not counted.
+generator yet (GPU_NO_GENERATOR) are, like ops with no importer, not counted.
 """
 
 from __future__ import annotations

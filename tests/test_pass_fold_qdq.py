@@ -29,6 +29,7 @@ from dialects.weights import attach, store_of
 from runtime.reference import run
 from tests.cuda_support import compile_kernels, lower
 from tests.support import apply_pipeline, assert_pass_preserves, lit_function, parse, run_onnxruntime
+from tests.onnx_backend_exclusions import QUANT_NODE_TESTS
 from tests.test_quant_import import _float_model, assert_quantized_close, qdq_conv_model
 
 LIT = "passes/quant-fold-qdq.mlir"
@@ -61,6 +62,7 @@ FLOAT = {"rtol": 1e-5, "atol": 1e-5}
         ("leftovers", EXACT, 0),
         ("integer_ops", EXACT, 1),
         ("blocked", EXACT, 0),
+        ("asymmetric_integer_ops", EXACT, 0),  # centered in f64: exact, and not an integer contraction
     ],
 )
 def test_lit_cases(case, tolerance, folded):
@@ -72,8 +74,8 @@ def test_lit_cases(case, tolerance, folded):
 @pytest.mark.parametrize(
     "case, why",
     [
-        ("asymmetric_stays_float", "(tensor<2x4xf32>, tensor<4x3xf32>) stays float: its activation operand its zero point is not zero"),
-        ("weight_scale_on_the_reduced_axis", "(tensor<2x3xf32>, tensor<3x2xf32>) stays float: its weight operand its scale is per axis 0"),
+        ("asymmetric_stays_float", "(tensor<2x4xf32>, tensor<4x3xf32>) stays float: the activation operand has a zero point that is not zero"),
+        ("weight_scale_on_the_reduced_axis", "(tensor<2x3xf32>, tensor<3x2xf32>) stays float: the weight operand has a scale per axis 0"),
     ],
 )
 def test_why_a_contraction_stays_float_is_logged(caplog, case, why):
@@ -104,18 +106,6 @@ def test_float_models_are_untouched():
     """
     before = parse(ir)
     assert str(apply_pipeline(parse(ir), "quant-fold-qdq")) == str(before)
-
-
-def test_asymmetric_integer_contractions_are_refused():
-    ir = """
-    func.func @main(%a: tensor<2x4xui8>, %b: tensor<4x3xi8>) -> tensor<2x3xi32> {
-      %z = graph.constant dense<128> : tensor<ui8>
-      %acc = quant.matmul %a, %b lhs_zero_point(%z : tensor<ui8>) : (tensor<2x4xui8>, tensor<4x3xi8>) -> tensor<2x3xi32>
-      func.return %acc : tensor<2x3xi32>
-    }
-    """
-    with pytest.raises(Exception, match=r"'quant.matmul' with lhs_zero_point tensor<ui8> \(not all zero\): asymmetric integer contractions are not supported yet"):
-        apply_pipeline(parse(ir), "quant-fold-qdq")
 
 
 # --- QDQ models through the quant level ------------------------------------------------------
@@ -215,17 +205,11 @@ def test_symmetric_model_lowers_to_cuda(tmp_path):
     compile_kernels(import_onnx(symmetric_quantize_static_model(tmp_path)), pipeline="kernel")
 
 
-def _quant_node_tests() -> list[str]:
-    from tests.onnx_backend_exclusions import _QUANT_NODE_TESTS, GPU_NO_GENERATOR
-
-    return [name for name in _QUANT_NODE_TESTS if name not in GPU_NO_GENERATOR]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", _quant_node_tests())
+@pytest.mark.parametrize("name", QUANT_NODE_TESTS)
 def test_quant_node_test_kernels_compile_with_nvrtc(name):
-    """The ONNX node tests of the quantization ops that the GPU node tests run (those not in
-    GPU_NO_GENERATOR): every kernel of their kernel level emits and compiles."""
+    """The ONNX node tests of the quantization ops, which the GPU node tests run: every kernel
+    of their kernel level emits and compiles."""
     from compiler.backend import _upgraded
     from tests.test_onnx_backend import NODE_TESTS
 

@@ -203,8 +203,8 @@ func.func @integer_ops(%a: tensor<2x4xi8>, %b: tensor<4x3xi8>) -> tensor<2x3xui8
 // Blocked quantization (scales known only at run time): the kernel reads the input viewed as
 // [.., n / b, b, ..], the scales as [.., n / b, 1, ..]; a reshape gives the result back.
 // CHECK-LABEL: func.func @blocked
-// CHECK:         %[[S:.*]] = graph.reshape %s : tensor<3x2xf32> -> tensor<3x2x1xf32>
 // CHECK:         %[[X:.*]] = graph.reshape %x : tensor<3x4xf32> -> tensor<3x2x2xf32>
+// CHECK:         %[[S:.*]] = graph.reshape %s : tensor<3x2xf32> -> tensor<3x2x1xf32>
 // CHECK:         %[[Q:.*]] = fused.elementwise(%[[X]], %[[S]]{{.*}}) : (tensor<3x2x2xf32>, tensor<3x2x1xf32>{{.*}}) -> tensor<3x2x2xi8>
 // CHECK:         graph.reshape %[[Q]] : tensor<3x2x2xi8> -> tensor<3x4xi8>
 // CHECK-NOT:     quant.
@@ -212,4 +212,25 @@ func.func @blocked(%x: tensor<3x4xf32>, %s: tensor<3x2xf32>, %z: tensor<3x2xi8>)
   %q = quant.quantize %x scale(%s : tensor<3x2xf32>) zero_point(%z : tensor<3x2xi8>) {axis = 1 : i64, block_size = 2 : i64} : tensor<3x4xf32> -> tensor<3x4xi8>
   %d = quant.dequantize %q scale(%s : tensor<3x2xf32>) zero_point(%z : tensor<3x2xi8>) {axis = 1 : i64, block_size = 2 : i64} : tensor<3x4xi8> -> tensor<3x4xf32>
   func.return %q, %d : tensor<3x4xi8>, tensor<3x4xf32>
+}
+
+// Zero points (MatMulInteger, ConvInteger, asymmetric QLinear*): the operands are centered,
+// `x - zero_point` in f64 (a per-row or per-column zero point broadcast on its axis, a run-time
+// one too), and the f64 product, exact, is cast to the i32 accumulator. The conv's padding
+// is the input's zero point, 0 once centered.
+// CHECK-LABEL: func.func @asymmetric_integer_ops
+// CHECK:         %[[A:.*]] = fused.elementwise(%a) : (tensor<2x3x4xui8>) -> tensor<2x3x4xf64>
+// CHECK:         %[[ZB:.*]] = graph.reshape %zb : tensor<5xi8> -> tensor<1x5xi8>
+// CHECK:         %[[B:.*]] = fused.elementwise(%b, %[[ZB]]) : (tensor<4x5xi8>, tensor<1x5xi8>) -> tensor<4x5xf64>
+// CHECK:         fused.matmul %[[A]], %[[B]] {transpose_b = 0 : i64} : (tensor<2x3x4xf64>, tensor<4x5xf64>) -> tensor<2x3x5xi32>
+// CHECK:           graph.cast %{{.*}} : tensor<2x3x5xf64> -> tensor<2x3x5xi32>
+// CHECK:         fused.conv %{{.*}}, %{{.*}} {{.*}} : (tensor<1x2x5x5xf64>, tensor<3x2x3x3xf64>) -> tensor<1x3x5x5xi32>
+// CHECK-NOT:     quant.
+func.func @asymmetric_integer_ops(%a: tensor<2x3x4xui8>, %b: tensor<4x5xi8>, %zb: tensor<5xi8>, %x: tensor<1x2x5x5xui8>, %w: tensor<3x2x3x3xui8>) -> (tensor<2x3x5xi32>, tensor<1x3x5x5xi32>) {
+  %za = graph.constant dense<12> : tensor<ui8>
+  %zx = graph.constant dense<128> : tensor<ui8>
+  %zw = graph.constant dense<[3, 0, 250]> : tensor<3xui8>
+  %m = quant.matmul %a, %b lhs_zero_point(%za : tensor<ui8>) rhs_zero_point(%zb : tensor<5xi8>) : (tensor<2x3x4xui8>, tensor<4x5xi8>) -> tensor<2x3x5xi32>
+  %c = quant.conv %x, %w input_zero_point(%zx : tensor<ui8>) weight_zero_point(%zw : tensor<3xui8>) {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x2x5x5xui8>, tensor<3x2x3x3xui8>) -> tensor<1x3x5x5xi32>
+  func.return %m, %c : tensor<2x3x5xi32>, tensor<1x3x5x5xi32>
 }

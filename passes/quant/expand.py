@@ -18,7 +18,8 @@ saturation included):
   `saturate` (float4 always saturates); their zero point is zero by ONNX's rule, so the
   callers pass none (`zero_point_is_zero` says so for any float8/float4 zero point);
 - requantize an i32 accumulator: in f64, as the reference multiplies (the f32 scale widens
-  exactly, and an i32 is exact in f64), then round, add, clip and cast as above.
+  exactly, and an i32 is exact in f64), then round, add, clip and cast as above;
+- center an 8-bit contraction operand: `x - zero_point` in f64, exact.
 
 The scale and zero point are values the caller has already shaped to broadcast against
 the tensor (`broadcast_shape`: `[C]` viewed as `[1, C, 1, 1]` for axis 1 of a rank-4
@@ -137,6 +138,17 @@ def requantize_ops(acc: SSAValue, scale: SSAValue, zero_point: SSAValue | None, 
     return list(ops)
 
 
+def centered_ops(x: SSAValue, zero_point: SSAValue | None = None) -> list[Operation]:
+    """`x - zero_point` in f64: an integer contraction's operand centered, exactly."""
+    ops = _Ops()
+    value = _cast(ops, x, f64)
+    if zero_point is not None:
+        value = ops.add(SubOp.make([value, _cast(ops, zero_point, f64)]))
+    if not ops:  # already f64 and nothing to subtract: still one op, so the caller has a value
+        ops.add(CastOp.to(x, f64))
+    return list(ops)
+
+
 # --- scales and zero points on their way into a region ----------------------------------
 
 
@@ -198,6 +210,7 @@ def view_values(values: Sequence[Staged]) -> list[SSAValue]:
 __all__ = [
     "Staged",
     "broadcast_shape",
+    "centered_ops",
     "dequantize_ops",
     "integer_range",
     "known_parameter",

@@ -23,10 +23,9 @@ d. Every quantize and dequantize left becomes a one-op `fused.elementwise` of it
    expansion (a blocked one on its input viewed as [n / b, b] blocks, by reshapes around
    the kernel), and the integer ops imported from ONNX's MatMulInteger, ConvInteger and
    QLinear* nodes are lowered: `quant.matmul` / `quant.conv` whose zero points are absent
-   or all zero to an integer contraction yielding its accumulator, `quant.requantize` to an
-   elementwise kernel. Other zero points (nonzero, or known only at run time) are an error
-   for now: lowering them exactly needs the zero-point correction terms (row and column
-   sums) beside the product.
+   or all zero to an integer contraction yielding its accumulator, others to an exact f64
+   contraction of the centered operands (`lower_integer_contraction`), `quant.requantize`
+   to an elementwise kernel.
 
 Before the rules, a dequantize of an i32 constant (a QDQ model's bias) folds to a float
 constant: the same bytes, and one kernel less. The expansions are `expand.py`'s, exact
@@ -52,7 +51,7 @@ from dialects import fused, quant
 from dialects.dtypes import numpy_dtype
 from dialects.errors import OptcError
 from dialects.fused import INTEGER_ACCUMULATOR, INTEGER_OPERANDS
-from dialects.graph import ConstantOp, ReshapeOp, WeightOp
+from dialects.graph import CastOp, ConstantOp, ReshapeOp, WeightOp
 from dialects.graph.base import int_of
 from dialects.graph.layout import channel_axis
 from dialects.weights import WeightStore
@@ -61,6 +60,7 @@ from passes.graph.dce import GraphDeadCodeElimination
 from passes.quant.expand import (
     Staged,
     broadcast_shape,
+    centered_ops,
     dequantize_ops,
     f32,
     f64,
@@ -156,22 +156,22 @@ def _dequantized(operand: SSAValue, channel: int | None, store: WeightStore) -> 
     given and the dequantized value a constant, per axis on `channel`; else why not."""
     dq = operand.owner
     if not isinstance(dq, quant.DequantizeOp):
-        return "it is not dequantized"
+        return "is not dequantized"
     stored = dq.input.type.element_type
     if stored not in INTEGER_OPERANDS:
-        return f"it dequantizes {stored}, not an 8-bit integer"
+        return f"dequantizes {stored}, not an 8-bit integer"
     if dq.block_size is not None:
-        return "its scale is blocked"
+        return "has a blocked scale"
     scale = known_value(dq.scale, store)
     if scale is None:
-        return "its scale is known only at run time"
+        return "has a scale known only at run time"
     if zero_point_is_zero(dq.zero_point, store) is not True:
-        return "its zero point is not zero (asymmetric: optc multiplies symmetric integers only)"
+        return "has a zero point that is not zero (asymmetric: optc multiplies symmetric integers only)"
     axis = None if dq.axis is None else int_of(dq.axis)
     if axis is not None:
         constant = isinstance(dq.input.owner, (ConstantOp, WeightOp))
         if axis != channel or not constant:
-            return f"its scale is per axis {axis}, not per tensor or per output channel of a constant weight"
+            return f"has a scale per axis {axis}, not per tensor or per output channel of a constant weight"
     return Dequantized(dq.input, scale.astype(np.float32), axis)
 
 
@@ -221,7 +221,7 @@ def fold_contraction(op: Operation, store: WeightStore) -> str | None:
     w = _dequantized(op.operands[1], w_axis, store)
     for what, got in (("activation", x), ("weight", w)):
         if isinstance(got, str):
-            return f"its {what} operand {got}"
+            return f"the {what} operand {got}"
     acc_rank = op.outputs[0].type.get_num_dims()
     scale = _combined_scale(x, w, acc_rank, acc_axis)
     _insert_outside(scale.outside, op)
@@ -337,21 +337,27 @@ def absorb_dequantize(op: Operation, store: WeightStore) -> Operation | None:
 # --- rule d: what is left, each its own kernel ----------------------------------------------
 
 
-def _elementwise(op: Operation, staged: Sequence[Staged], expand: Callable, view: list[int] | None = None) -> None:
-    """Replace `op` by a `fused.elementwise` over its input and the staged parameters, whose
-    body is `expand(input, parameter values...)`; on the input viewed as `view` when given
-    (a reshape before, and one after back to the op's result)."""
-    _insert_outside([o for s in staged for o in s.outside], op)
-    x, result = op.operands[0], op.results[0].type
-    if view is not None:
-        x = _reshape_before(op, x, view)
-        result = TensorType(result.element_type, view)
+def _kernel(before: Operation, x: SSAValue, staged: Sequence[Staged], expand: Callable, result: TensorType) -> Operation:
+    """A `fused.elementwise` over `x` and the staged parameters, whose body is
+    `expand(x, parameter values...)`, inserted (with what the parameters need) before `before`."""
+    _insert_outside([o for s in staged for o in s.outside], before)
     block = Block(arg_types=[x.type])
     values = _add_args(block, staged)
     expansion = expand(block.args[0], *values)
     block.add_ops([*expansion, fused.YieldOp(expansion[-1].results[0])])
     new = fused.ElementwiseOp(operands=[[x, *view_values(staged)]], result_types=[[result]], regions=[Region(block)])
-    Rewriter.insert_op(new, InsertPoint.before(op))
+    Rewriter.insert_op(new, InsertPoint.before(before))
+    return new
+
+
+def _elementwise(op: Operation, staged: Sequence[Staged], expand: Callable, view: list[int] | None = None) -> None:
+    """Replace `op` by a `_kernel` of its input; on the input viewed as `view` when given (a
+    reshape before, and one after back to the op's result)."""
+    x, result = op.operands[0], op.results[0].type
+    if view is not None:
+        x = _reshape_before(op, x, view)
+        result = TensorType(result.element_type, view)
+    new = _kernel(op, x, staged, expand, result)
     if view is not None:
         back = ReshapeOp(operands=[new.results[0]], result_types=[op.results[0].type])
         Rewriter.insert_op(back, InsertPoint.before(op))
@@ -422,37 +428,60 @@ def expand_requantize(r: quant.RequantizeOp, store: WeightStore) -> None:
     _elementwise(r, staged, lambda acc, s, z=None: requantize_ops(acc, s, z, element))
 
 
-def _expect_no_zero_points(op: Operation, store: WeightStore) -> None:
-    names = ("lhs_zero_point", "rhs_zero_point") if isinstance(op, quant.MatmulOp) else ("input_zero_point", "weight_zero_point")
-    for name in names:
-        value = getattr(op, name)
-        zero = zero_point_is_zero(value, store)
-        if zero is not True:
-            known = "known only at run time" if zero is None else "not all zero"
-            raise OptcError(
-                f"'{op.name}' with {name} {value.type} ({known}): asymmetric integer contractions are not supported yet"
-            )
+def _zero_points(op: quant.MatmulOp | quant.ConvOp) -> list[tuple[SSAValue | None, int | None]]:
+    """Each operand's zero point and the operand axis a vector one runs along: lhs rows and
+    rhs columns of a matmul, the conv weight's output channels (the input's is per tensor)."""
+    if isinstance(op, quant.MatmulOp):
+        return [(op.lhs_zero_point, op.lhs.type.get_num_dims() - 2), (op.rhs_zero_point, op.rhs.type.get_num_dims() - 1)]
+    return [(op.input_zero_point, None), (op.weight_zero_point, 0)]
 
 
-def _identity_epilogue(acc: TensorType) -> Region:
+def _centered(op: Operation, x: SSAValue, zero_point: SSAValue | None, axis: int | None, store: WeightStore) -> SSAValue:
+    """`x - zero_point` in f64 (exact for 8-bit values), by an elementwise kernel."""
+    rank = x.type.get_num_dims()
+    staged = [] if zero_point_is_zero(zero_point, store) is True else [
+        staged_parameter(zero_point, axis if zero_point.type.get_num_dims() else None, rank, store, f64)
+    ]
+    return _kernel(op, x, staged, centered_ops, TensorType(f64, x.type.get_shape())).results[0]
+
+
+def _cast_epilogue(acc: TensorType, result: TensorType) -> Region:
+    """An epilogue that casts the accumulator to `result` (the identity when they are one)."""
     block = Block(arg_types=[acc])
     block.args[0].name_hint = "acc"
-    block.add_op(fused.YieldOp(block.args[0]))
+    value = block.args[0]
+    if acc != result:
+        cast = CastOp.to(value, result.element_type)
+        block.add_op(cast)
+        value = cast.results[0]
+    block.add_op(fused.YieldOp(value))
     return Region(block)
 
 
 def lower_integer_contraction(op: quant.MatmulOp | quant.ConvOp, store: WeightStore) -> None:
-    """A symmetric `quant.matmul` / `quant.conv` as an integer `fused.matmul` / `fused.conv`
-    that yields its i32 accumulator."""
-    _expect_no_zero_points(op, store)
+    """A `quant.matmul` / `quant.conv` as a `fused.matmul` / `fused.conv` yielding its i32
+    accumulator: of the integers themselves when every zero point is zero (an integer
+    contraction), else of the centered operands `x - zero_point` in f64, whose products
+    (below 2^16) sum exactly while K < 2^37, and whose sum is cast to i32. That second form
+    is exact but slow (f64 kernels), until integer kernels take the zero-point corrections;
+    it differs from the reference only where the sum leaves i32's range, which the reference
+    wraps and a cast leaves undefined."""
+    (lhs, rhs) = op.operands[:2]
+    zero_points = _zero_points(op)
     acc = op.result.type
+    if all(zero_point_is_zero(z, store) is True for z, _ in zero_points):
+        operands, product = [lhs, rhs], acc
+    else:
+        logger.debug("quant-fold-qdq: %s has zero points: it multiplies the centered operands in f64", op.name)
+        operands = [_centered(op, v, z, axis, store) for v, (z, axis) in zip((lhs, rhs), zero_points)]
+        product = TensorType(f64, acc.get_shape())
+    region = _cast_epilogue(product, acc)
     if isinstance(op, quant.MatmulOp):
-        new = fused.MatmulOp(operands=[op.lhs, op.rhs, []], result_types=[[acc]],
-                             properties={"transpose_b": builtin.IntegerAttr(0, 64)}, regions=[_identity_epilogue(acc)])
+        props = {"transpose_b": builtin.IntegerAttr(0, 64)}
+        new = fused.MatmulOp(operands=[*operands, []], result_types=[[acc]], properties=props, regions=[region])
     else:
         props = {k: op.properties[k] for k in ("strides", "pads", "dilations", "group")}
-        new = fused.ConvOp(operands=[op.input, op.weight, []], result_types=[[acc]], properties=props,
-                           regions=[_identity_epilogue(acc)])
+        new = fused.ConvOp(operands=[*operands, []], result_types=[[acc]], properties=props, regions=[region])
     Rewriter.insert_op(new, InsertPoint.before(op))
     _replace(op, new)
 
