@@ -232,3 +232,25 @@ def test_the_docs_example_is_what_optc_prints(tmp_path):
                              capture_output=True, text=True, check=True).stdout
     body = [line.strip() for line in printed.splitlines()[2:-4]]  # inside func.func @main, before its return
     assert [line.strip() for line in shown.strip().splitlines()] == body
+
+
+def test_many_per_channel_scales_are_a_weight_not_a_literal():
+    """A combined scale of 20 output channels is too long to print inline: it is a weight
+    beside the int8 one, and the module still runs as before."""
+    from onnx import TensorProto, helper
+
+    from tests.support import make_model
+
+    rng = np.random.default_rng(4)
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "x_scale"], ["x_q"], output_dtype=TensorProto.INT8),
+        helper.make_node("DequantizeLinear", ["x_q", "x_scale"], ["x_dq"]),
+        helper.make_node("DequantizeLinear", ["w_q", "w_scale"], ["w"], axis=0),
+        helper.make_node("Conv", ["x_dq", "w"], ["y"]),
+    ]
+    inits = {"x_scale": np.float32(0.03), "w_q": rng.integers(-127, 128, (20, 4, 1, 1)).astype(np.int8),
+             "w_scale": rng.uniform(0.001, 0.01, 20).astype(np.float32)}
+    module = import_onnx(make_model(nodes, {"x": ([1, 4, 3, 3], TensorProto.FLOAT)}, ["y"], inits, opset=21))
+    after = assert_pass_preserves(module, "quant", rtol=1e-5, atol=1e-6)
+    (conv,) = integer_contractions(after)
+    assert isinstance(conv.extras[0].owner, WeightOp) and str(conv.extras[0].type) == "tensor<1x20x1x1xf32>"

@@ -44,7 +44,7 @@ from dialects.errors import OptcError
 from dialects.fused import INTEGER_ACCUMULATOR
 from dialects.graph import AddOp, CastOp, ClipOp, ConstantOp, DivOp, MulOp, ReshapeOp, RoundOp, SubOp
 from dialects.weights import WeightStore
-from passes.graph.constants import known_value
+from passes.graph.constants import constant_op, known_value
 
 f32, f64 = Float32Type(), Float64Type()
 LOW_FLOATS = (Float16Type, BFloat16Type)
@@ -163,16 +163,20 @@ class Staged:
     outside: list[Operation] = field(default_factory=list)
 
 
-def known_parameter(array: np.ndarray, axis: int | None, rank: int, element_type: Attribute) -> Staged:
+def known_parameter(array: np.ndarray, axis: int | None, rank: int, element_type: Attribute, store: WeightStore) -> Staged:
     """A known scale or zero point as an `element_type` constant: inside the region when it
-    is one value, else an operand shaped to broadcast along `axis`."""
-    array = np.asarray(array)
-    values = array.astype(numpy_dtype(element_type))
+    is one value, else an operand shaped to broadcast along `axis` (a weight in `store` when
+    too large to print inline)."""
+    values = np.asarray(array).astype(numpy_dtype(element_type))
     if values.size == 1 and axis is None:
         return Staged(inside=ConstantOp.from_array(values.reshape(()), element_type))
-    shaped = values.reshape(broadcast_shape(rank, axis, values.size))
-    constant = ConstantOp.from_array(shaped, element_type)
-    return Staged(operand=constant.result, outside=[constant])
+    return known_operand(values.reshape(broadcast_shape(rank, axis, values.size)), element_type, store)
+
+
+def known_operand(array: np.ndarray, element_type: Attribute, store: WeightStore) -> Staged:
+    """`array`, already shaped, as a constant (or weight) the region reads as an operand."""
+    constant = constant_op(array.astype(numpy_dtype(element_type)), element_type, store, "quant_parameter")
+    return Staged(operand=constant.results[0], outside=[constant])
 
 
 def staged_parameter(
@@ -183,7 +187,7 @@ def staged_parameter(
     by a reshape to broadcast along `axis`."""
     array = known_value(value, store)
     if array is not None:
-        return known_parameter(array, axis, rank, element_type or value.type.element_type)
+        return known_parameter(array, axis, rank, element_type or value.type.element_type, store)
     if axis is None:
         return Staged(operand=value)
     shape = broadcast_shape(rank, axis, value.type.get_shape()[0])
@@ -202,7 +206,7 @@ def zero_point_is_zero(value: SSAValue | None, store: WeightStore) -> bool | Non
     return bool(np.all(array.astype(np.float64) == 0))
 
 
-def view_values(values: Sequence[Staged]) -> list[SSAValue]:
+def operands_of(values: Sequence[Staged]) -> list[SSAValue]:
     """The operands the staged parameters need, in order."""
     return [s.operand for s in values if s.operand is not None]
 
@@ -213,10 +217,11 @@ __all__ = [
     "centered_ops",
     "dequantize_ops",
     "integer_range",
+    "known_operand",
     "known_parameter",
+    "operands_of",
     "quantize_ops",
     "requantize_ops",
     "staged_parameter",
-    "view_values",
     "zero_point_is_zero",
 ]

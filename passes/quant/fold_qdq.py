@@ -64,11 +64,12 @@ from passes.quant.expand import (
     dequantize_ops,
     f32,
     f64,
+    known_operand,
     known_parameter,
     quantize_ops,
     requantize_ops,
     staged_parameter,
-    view_values,
+    operands_of,
     zero_point_is_zero,
 )
 from runtime.reference.quant import dequantize
@@ -185,11 +186,11 @@ def _output_channel(op: Operation) -> tuple[int, int]:
     return rank - 2 if transpose_b else rank - 1, op.outputs[0].type.get_num_dims() - 1
 
 
-def _combined_scale(x: Dequantized, w: Dequantized, acc_rank: int, acc_channel: int) -> Staged:
+def _combined_scale(x: Dequantized, w: Dequantized, acc_rank: int, acc_channel: int, store: WeightStore) -> Staged:
     """s_x * s_w in f32: a literal per tensor, a constant extra per output channel."""
     combined = np.float32(x.scale.reshape(())) * w.scale
     axis = acc_channel if w.axis is not None else None
-    return known_parameter(combined, axis, acc_rank, f32)
+    return known_parameter(combined, axis, acc_rank, f32, store)
 
 
 def _integer_epilogue(op: Operation, scale: Staged) -> Region:
@@ -223,11 +224,11 @@ def fold_contraction(op: Operation, store: WeightStore) -> str | None:
         if isinstance(got, str):
             return f"the {what} operand {got}"
     acc_rank = op.outputs[0].type.get_num_dims()
-    scale = _combined_scale(x, w, acc_rank, acc_axis)
+    scale = _combined_scale(x, w, acc_rank, acc_axis, store)
     _insert_outside(scale.outside, op)
     region = _integer_epilogue(op, scale)
     props = {k: v for k, v in op.properties.items() if k != "operandSegmentSizes"}
-    extras = [*view_values([scale]), *op.extras]
+    extras = [*operands_of([scale]), *op.extras]
     result_types = [[r.type for r in op.results]]
     new = type(op)(operands=[x.value, w.value, extras], result_types=result_types, properties=props, regions=[region])
     Rewriter.insert_op(new, InsertPoint.before(op))
@@ -281,7 +282,7 @@ def absorb_quantize(op: Operation, store: WeightStore) -> bool:
         return False
     staged = _parameters(q, store)
     _insert_outside([o for s in staged for o in s.outside], op)
-    new = _rebuild(op, _leading(op), [*_rest(op), *view_values(staged)], [q.result.type])
+    new = _rebuild(op, _leading(op), [*_rest(op), *operands_of(staged)], [q.result.type])
     block = new.regions[0].block
     values = _add_args(block, staged)
     yield_op = block.last_op
@@ -314,7 +315,7 @@ def absorb_dequantize(op: Operation, store: WeightStore) -> Operation | None:
             continue
         staged = _parameters(dq, store, f32)
         _insert_outside([o for s in staged for o in s.outside], op)
-        new_rest = [*rest[:index], dq.input, *rest[index + 1 :], *view_values(staged)]
+        new_rest = [*rest[:index], dq.input, *rest[index + 1 :], *operands_of(staged)]
         new = _rebuild(op, _leading(op), new_rest, [r.type for r in op.results])
         block = new.regions[0].block
         old_arg = block.args[_first_rest_arg(op) + index]
@@ -345,7 +346,7 @@ def _kernel(before: Operation, x: SSAValue, staged: Sequence[Staged], expand: Ca
     values = _add_args(block, staged)
     expansion = expand(block.args[0], *values)
     block.add_ops([*expansion, fused.YieldOp(expansion[-1].results[0])])
-    new = fused.ElementwiseOp(operands=[[x, *view_values(staged)]], result_types=[[result]], regions=[Region(block)])
+    new = fused.ElementwiseOp(operands=[[x, *operands_of(staged)]], result_types=[[result]], regions=[Region(block)])
     Rewriter.insert_op(new, InsertPoint.before(before))
     return new
 
@@ -392,9 +393,7 @@ def _blocked(op: quant.QuantizeOp | quant.DequantizeOp, store: WeightStore, scal
             reshaped = ReshapeOp(operands=[value], result_types=[TensorType(value.type.element_type, params)])
             staged.append(Staged(operand=reshaped.results[0], outside=[reshaped]))
         else:
-            element = element or value.type.element_type
-            constant = ConstantOp.from_array(array.reshape(params).astype(numpy_dtype(element)), element)
-            staged.append(Staged(operand=constant.result, outside=[constant]))
+            staged.append(known_operand(array.reshape(params), element or value.type.element_type, store))
     return staged, view
 
 
