@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from onnx import TensorProto, helper
 from xdsl.dialects.builtin import FunctionType, ModuleOp
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Region
@@ -24,12 +29,12 @@ from xdsl.ir import Block, Region
 from compiler.onnx_import import import_onnx
 from dialects import fused, quant
 from dialects.fused import is_integer_contraction
-from dialects.graph import ConstantOp, MaxPoolOp, WeightOp
+from dialects.graph import MaxPoolOp, ReshapeOp, WeightOp
 from dialects.weights import attach, store_of
 from runtime.reference import run
-from tests.cuda_support import compile_kernels, lower
-from tests.support import apply_pipeline, assert_pass_preserves, lit_function, parse, run_onnxruntime
+from tests.cuda_support import compile_kernels
 from tests.onnx_backend_exclusions import QUANT_NODE_TESTS
+from tests.support import apply_pipeline, assert_pass_preserves, lit_function, make_model, parse, run_onnxruntime
 from tests.test_quant_import import _float_model, assert_quantized_close, qdq_conv_model
 
 LIT = "passes/quant-fold-qdq.mlir"
@@ -149,6 +154,8 @@ def test_symmetric_model_folds_into_integer_contractions(tmp_path):
     assert all(op.outputs[0].type.element_type == quant.CONTRACTED[0] for op in contractions), "each requantizes to i8"
     (pool,) = ops_of(compiled, MaxPoolOp)
     assert str(pool.result.type) == "tensor<1x8x8x8xi8>", "the pool runs on int8 (quant-propagate-scales)"
+    flatten = contractions[2].lhs.owner
+    assert isinstance(flatten, ReshapeOp) and flatten.input is pool.result, "the Q/DQ pairs between cancelled"
     step = _output_step(model)
     for seed in range(3):
         x = np.random.default_rng(10 + seed).standard_normal((1, 3, 16, 16)).astype(np.float32)
@@ -219,11 +226,6 @@ def test_quant_node_test_kernels_compile_with_nvrtc(name):
 def test_the_docs_example_is_what_optc_prints(tmp_path):
     """docs/quantization.md shows `optc --compile-to quant` on lit_tests/import/inputs/models.py's
     qdq_conv_symmetric: its lines are the function body optc prints."""
-    import re
-    import subprocess
-    import sys
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[1]
     (shown,) = re.findall(r"```mlir\n(.*?)```", (root / "docs/quantization.md").read_text(), re.S)
     model = tmp_path / "qdq-conv.onnx"
@@ -237,10 +239,6 @@ def test_the_docs_example_is_what_optc_prints(tmp_path):
 def test_many_per_channel_scales_are_a_weight_not_a_literal():
     """A combined scale of 20 output channels is too long to print inline: it is a weight
     beside the int8 one, and the module still runs as before."""
-    from onnx import TensorProto, helper
-
-    from tests.support import make_model
-
     rng = np.random.default_rng(4)
     nodes = [
         helper.make_node("QuantizeLinear", ["x", "x_scale"], ["x_q"], output_dtype=TensorProto.INT8),

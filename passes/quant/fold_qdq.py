@@ -59,7 +59,6 @@ from passes.graph.constants import constant_op, known_value, module_store
 from passes.graph.dce import GraphDeadCodeElimination
 from passes.quant.expand import (
     Staged,
-    broadcast_shape,
     centered_ops,
     dequantize_ops,
     f32,
