@@ -206,6 +206,15 @@ def zero_point_is_zero(value: SSAValue | None, store: WeightStore) -> bool | Non
     return bool(np.all(array.astype(np.float64) == 0))
 
 
+def available_before(value: SSAValue | None, op: Operation) -> bool:
+    """Whether `value` (None counts) is available where `op` stands: a block argument, or the
+    result of an op before `op` in its block (where a parameter moved to `op` must come from)."""
+    owner = None if value is None else value.owner
+    if not isinstance(owner, Operation):
+        return True
+    return owner.parent_block() is op.parent_block() and owner.is_before_in_block(op)
+
+
 def operands_of(values: Sequence[Staged]) -> list[SSAValue]:
     """The operands the staged parameters need, in order."""
     return [s.operand for s in values if s.operand is not None]
@@ -213,6 +222,7 @@ def operands_of(values: Sequence[Staged]) -> list[SSAValue]:
 
 __all__ = [
     "Staged",
+    "available_before",
     "broadcast_shape",
     "centered_ops",
     "dequantize_ops",

@@ -58,6 +58,7 @@ from dialects.weights import WeightStore
 from passes.graph.constants import constant_op, known_value, module_store
 from passes.graph.dce import GraphDeadCodeElimination
 from passes.quant.expand import (
+    available_before,
     Staged,
     centered_ops,
     dequantize_ops,
@@ -247,15 +248,9 @@ def _sole_quantize(op: Operation) -> quant.QuantizeOp | None:
     (user,) = users
     if not (isinstance(user, quant.QuantizeOp) and user.axis is None and user.block_size is None):
         return None
-    if not all(_defined_before(v, op) for v in (user.scale, user.zero_point)):
+    if not all(available_before(v, op) for v in (user.scale, user.zero_point)):
         return None  # a scale computed after `op` (from its result: DynamicQuantizeLinear)
     return user
-
-
-def _defined_before(value: SSAValue | None, op: Operation) -> bool:
-    """Whether `value` (None counts) is available where `op` stands, in `op`'s block."""
-    owner = None if value is None else value.owner
-    return not isinstance(owner, Operation) or (owner.parent_block() is op.parent_block() and owner.is_before_in_block(op))
 
 
 def _parameters(op: quant.QuantizeOp | quant.DequantizeOp, store: WeightStore, scale_type=None) -> list[Staged]:

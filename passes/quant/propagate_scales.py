@@ -47,6 +47,7 @@ from dialects.quant import DequantizeOp, QuantizeOp
 from dialects.weights import WeightStore
 from passes.graph.constants import known_value, module_store
 from passes.quant.cancel_qdq import same_parameter
+from passes.quant.expand import available_before
 
 logger = logging.getLogger("passes.quant")
 
@@ -69,7 +70,8 @@ def _movable(movement: Operation, quantizer: DequantizeOp | QuantizeOp, store: W
         return False
     scale = known_value(quantizer.scale, store)
     if scale is None or not np.all(scale.astype(np.float64) > 0):
-        logger.debug("quant-propagate-scales: %s stays in float: the scale of %s is not known and positive", movement.name, quantizer.name)
+        why = "the scale of %s is not known and positive"
+        logger.debug("quant-propagate-scales: %s stays in float: " + why, movement.name, quantizer.name)
         return False
     return True
 
@@ -128,12 +130,6 @@ class DequantizeBelowConcat(RewritePattern):
         )
 
 
-def _defined_before(value: SSAValue | None, op: Operation) -> bool:
-    """Whether `value` (None counts) is available where `op` stands."""
-    owner = value.owner if value is not None else None
-    return not isinstance(owner, Operation) or (owner.parent_block() is op.parent_block() and owner.is_before_in_block(op))
-
-
 class QuantizeAboveMovement(RewritePattern):
     def __init__(self, store: WeightStore):
         self.store = store
@@ -145,7 +141,7 @@ class QuantizeAboveMovement(RewritePattern):
             return
         if len(list(movement.results[0].uses)) != 1 or not _movable(movement, op, self.store):
             return
-        if not all(_defined_before(v, movement) for v in (op.scale, op.zero_point)):
+        if not all(available_before(v, movement) for v in (op.scale, op.zero_point)):
             return
         data = movement.operands[0]
         quantized = QuantizeOp.make(data, op.scale, op.zero_point, op.result.type.element_type)
