@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dialects.graph import ConcatOp, MaxPoolOp, ReshapeOp, TransposeOp
+from dialects.graph import ConcatOp, FlattenOp, MaxPoolOp, ReshapeOp, SliceOp, SqueezeOp, TransposeOp, UnsqueezeOp
 from runtime.reference.interpreter import run
 from tests.cuda_support import compile_kernels
 from tests.support import apply_pipeline, assert_pass_preserves, lit_function, parse
 
 LIT = "passes/quant-propagate-scales.mlir"
-MOVEMENT = (ReshapeOp, TransposeOp, MaxPoolOp, ConcatOp)
+MOVEMENT = (ReshapeOp, FlattenOp, TransposeOp, SqueezeOp, UnsqueezeOp, SliceOp, MaxPoolOp, ConcatOp)
 
 
 def moved_types(module) -> list[str]:
@@ -30,6 +30,7 @@ def moved_types(module) -> list[str]:
         ("concat", ["i8", "f32"]),
         ("quantize_above_movement", ["i8"]),
         ("per_axis_stays", ["f32"]),
+        ("view_chain", ["i8", "i8", "i8", "i8"]),
     ],
 )
 def test_lit_cases(case, types):
@@ -63,8 +64,8 @@ def test_only_8_bit_integers_move():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["max_pool_positive_scale", "concat", "quantize_above_movement"])
+@pytest.mark.parametrize("case", ["max_pool_positive_scale", "concat", "quantize_above_movement", "view_chain"])
 def test_int8_movement_kernels_compile_with_nvrtc(case):
-    """The pool, transpose and concat kernels on i8/ui8 emit and compile."""
+    """The pool, transpose, concat and slice kernels on i8/ui8 emit and compile."""
     sources = compile_kernels(lit_function(LIT, case), pipeline="quant-propagate-scales,quant-fold-qdq,lower-to-kernels")
     assert any("_graph_" in name for name in sources), "a movement kernel on integers"

@@ -79,3 +79,20 @@ func.func @per_axis_stays(%q: tensor<2x3xi8>) -> tensor<6xf32> {
   %r = graph.reshape %f : tensor<2x3xf32> -> tensor<6xf32>
   func.return %r : tensor<6xf32>
 }
+
+// A chain of views and a slice: the dequantize moves below each in turn.
+// CHECK-LABEL: func.func @view_chain
+// CHECK:         graph.unsqueeze %q {{.*}} : tensor<5x7xi8> -> tensor<5x1x7xi8>
+// CHECK-NEXT:    graph.squeeze {{.*}} : tensor<5x1x7xi8> -> tensor<5x7xi8>
+// CHECK-NEXT:    graph.slice {{.*}} : tensor<5x7xi8> -> tensor<3x2xi8>
+// CHECK-NEXT:    graph.flatten {{.*}} : tensor<3x2xi8> -> tensor<3x2xi8>
+// CHECK-NEXT:    quant.dequantize
+func.func @view_chain(%q: tensor<5x7xi8>) -> tensor<3x2xf32> {
+  %s = graph.constant dense<0.1> : tensor<f32>
+  %f = quant.dequantize %q scale(%s : tensor<f32>) : tensor<5x7xi8> -> tensor<5x7xf32>
+  %u = graph.unsqueeze %f {axes = array<i64: 1>} : tensor<5x7xf32> -> tensor<5x1x7xf32>
+  %v = graph.squeeze %u {axes = array<i64: 1>} : tensor<5x1x7xf32> -> tensor<5x7xf32>
+  %w = graph.slice %v {starts = array<i64: 4, 1>, steps = array<i64: -2, 3>} : tensor<5x7xf32> -> tensor<3x2xf32>
+  %x = graph.flatten %w {axis = 1 : i64} : tensor<3x2xf32> -> tensor<3x2xf32>
+  func.return %x : tensor<3x2xf32>
+}
