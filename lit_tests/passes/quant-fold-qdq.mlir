@@ -124,6 +124,28 @@ func.func @weight_scale_on_the_reduced_axis(%x: tensor<2x3xi8>) -> tensor<2x2xf3
   func.return %y : tensor<2x2xf32>
 }
 
+// An f16 model (what --precision int8 leaves around the int8 layers): the product is rescaled
+// in f32, then rounded once to the old f16 accumulator, which the epilogue goes on with.
+// CHECK-LABEL: func.func @matmul_f16
+// CHECK:         fused.matmul %x, %w {{.*}} : (tensor<2x8xi8>, tensor<8x4xi8>) -> tensor<2x4xf16>
+// CHECK:           %[[F:.*]] = graph.cast %acc : tensor<2x4xi32> -> tensor<2x4xf32>
+// CHECK-NEXT:      %[[S:.*]] = graph.mul %[[F]], %{{.*}} : (tensor<2x4xf32>, tensor<f32>) -> tensor<2x4xf32>
+// CHECK-NEXT:      %{{.*}} = graph.cast %[[S]] : tensor<2x4xf32> -> tensor<2x4xf16>
+// CHECK-NEXT:      graph.relu
+func.func @matmul_f16(%x: tensor<2x8xi8>) -> tensor<2x4xf16> {
+  %sx = graph.constant dense<0.03> : tensor<f32>
+  %w = graph.constant dense<[[1, 2, 3, 4], [5, 6, 7, 8], [-1, -2, -3, -4], [9, 10, 11, 12], [127, -128, 0, 1], [2, 2, 2, 2], [-7, 7, -7, 7], [3, 1, 4, 1]]> : tensor<8x4xi8>
+  %sw = graph.constant dense<0.02> : tensor<f32>
+  %xf = quant.dequantize %x scale(%sx : tensor<f32>) : tensor<2x8xi8> -> tensor<2x8xf16>
+  %wf = quant.dequantize %w scale(%sw : tensor<f32>) : tensor<8x4xi8> -> tensor<8x4xf16>
+  %y = fused.matmul %xf, %wf {transpose_b = 0 : i64} : (tensor<2x8xf16>, tensor<8x4xf16>) -> tensor<2x4xf16> {
+  ^bb0(%acc: tensor<2x4xf16>):
+    %r = graph.relu %acc : tensor<2x4xf16>
+    fused.yield %r : tensor<2x4xf16>
+  }
+  func.return %y : tensor<2x4xf16>
+}
+
 // An activation zero point that is not zero keeps the matmul float: its dequantizes run as
 // elementwise kernels of their own.
 // CHECK-LABEL: func.func @asymmetric_stays_float
