@@ -69,6 +69,7 @@ FLOAT = {"rtol": 1e-5, "atol": 1e-5}
         ("integer_ops", EXACT, 1),
         ("blocked", EXACT, 0),
         ("asymmetric_integer_ops", EXACT, 0),  # centered in f64: exact, and not an integer contraction
+        ("norm_with_a_quantized_scale", EXACT, 0),
     ],
 )
 def test_lit_cases(case, tolerance, folded):
@@ -253,3 +254,10 @@ def test_many_per_channel_scales_are_a_weight_not_a_literal():
     after = assert_pass_preserves(module, "quant", rtol=1e-5, atol=1e-6)
     (conv,) = integer_contractions(after)
     assert isinstance(conv.extras[0].owner, WeightOp) and str(conv.extras[0].type) == "tensor<1x20x1x1xf32>"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["norm_with_a_quantized_scale", "residual_add", "leftovers", "blocked", "asymmetric_integer_ops"])
+def test_lit_case_kernels_compile_with_nvrtc(case):
+    """The kernels the pass makes (no integer contraction among them) emit and compile."""
+    assert compile_kernels(lit_function(LIT, case), pipeline="quant-fold-qdq,lower-to-kernels")

@@ -195,6 +195,28 @@ func.func @residual_add(%a: tensor<8xi8>, %b: tensor<8xui8>) -> tensor<8xi8> {
   func.return %q : tensor<8xi8>
 }
 
+// A quantized constant parameter (onnxruntime quantizes a BatchNormalization's scale) is
+// folded into its float values, which the kernel reads as before; the activation's
+// dequantize starts the region.
+// CHECK-LABEL: func.func @norm_with_a_quantized_scale
+// CHECK:         %[[G:.*]] = graph.constant dense<[5.000000e-01, 1.000000e+00, 1.500000e+00]> : tensor<3xf32>
+// CHECK:         fused.reduction(%x, %[[G]], %beta, %mean, %var) : (tensor<1x3x2x2xi8>, tensor<3xf32>,
+// CHECK-NOT:     quant.
+func.func @norm_with_a_quantized_scale(%x: tensor<1x3x2x2xi8>, %beta: tensor<3xf32>, %mean: tensor<3xf32>) -> tensor<1x3x2x2xf32> {
+  %var = graph.constant dense<[1.0, 0.5, 2.0]> : tensor<3xf32>
+  %sx = graph.constant dense<0.1> : tensor<f32>
+  %g = graph.constant dense<[10, 20, 30]> : tensor<3xi8>
+  %sg = graph.constant dense<0.05> : tensor<f32>
+  %xf = quant.dequantize %x scale(%sx : tensor<f32>) : tensor<1x3x2x2xi8> -> tensor<1x3x2x2xf32>
+  %gf = quant.dequantize %g scale(%sg : tensor<f32>) : tensor<3xi8> -> tensor<3xf32>
+  %y = fused.reduction(%xf, %gf, %beta, %mean, %var) : (tensor<1x3x2x2xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<1x3x2x2xf32> {
+  ^bb0(%a: tensor<1x3x2x2xf32>, %b: tensor<3xf32>, %c: tensor<3xf32>, %d: tensor<3xf32>, %e: tensor<3xf32>):
+    %n = graph.batch_norm %a, %b, %c, %d, %e {epsilon = 1.000000e-05 : f32} : (tensor<1x3x2x2xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<1x3x2x2xf32>
+    fused.yield %n : tensor<1x3x2x2xf32>
+  }
+  func.return %y : tensor<1x3x2x2xf32>
+}
+
 // Quantize and dequantize on their own, with scales known only at run time and per axis.
 // CHECK-LABEL: func.func @leftovers
 // CHECK:         %[[V:.*]] = graph.reshape %s : tensor<3xf32> -> tensor<1x3xf32>

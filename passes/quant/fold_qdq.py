@@ -19,6 +19,9 @@ b. A fused op whose single result is read only by one per-tensor `quant.quantize
 c. An operand of a `fused.elementwise` / `fused.reduction`, or an extra of a contraction
    (a residual), that a `quant.dequantize` produces is replaced by the dequantize's input,
    the expansion starting the region; the dequantize stays while something else reads it.
+   A dequantized constant (a quantized norm scale or bias) is folded instead: its float
+   values, computed at compile time, are what the region read before (kernels take
+   per-channel parameters as operands, not as values computed in the region).
 d. Every quantize and dequantize left becomes a one-op `fused.elementwise` of its
    expansion (a blocked one on its input viewed as [n / b, b] blocks, by reshapes around
    the kernel), and the integer ops imported from ONNX's MatMulInteger, ConvInteger and
@@ -307,6 +310,11 @@ def absorb_dequantize(op: Operation, store: WeightStore) -> Operation | None:
         dq = _expandable_dequantize(value)
         if dq is None:
             continue
+        constant = dequantized_constant(dq, store)
+        if constant is not None:  # a parameter (a norm's scale): the float values, as before
+            Rewriter.insert_op(constant, InsertPoint.before(op))
+            op.operands[len(_leading(op)) + index] = constant.results[0]
+            return op
         staged = _parameters(dq, store, f32)
         _insert_outside([o for s in staged for o in s.outside], op)
         new_rest = [*rest[:index], dq.input, *rest[index + 1 :], *operands_of(staged)]
@@ -482,15 +490,22 @@ def lower_integer_contraction(op: quant.MatmulOp | quant.ConvOp, store: WeightSt
 # --- before the rules: constant biases ---------------------------------------------------
 
 
-def fold_constant_dequantize(dq: quant.DequantizeOp, store: WeightStore) -> bool:
-    """A dequantize of an i32 constant with known parameters becomes the float constant."""
-    if dq.input.type.element_type != quant.ACCUMULATOR:
-        return False
+def dequantized_constant(dq: quant.DequantizeOp, store: WeightStore) -> Operation | None:
+    """The values of `dq` as a float constant (or weight) computed at compile time, when its
+    input, scale and zero point are all known; None otherwise."""
     args = [known_value(v, store) for v in (dq.input, dq.scale, dq.zero_point) if v is not None]
     if any(a is None for a in args):
-        return False
+        return None
     array = dequantize(dq, *args).astype(numpy_dtype(dq.result.type.element_type))
-    constant = constant_op(array, dq.result.type.element_type, store, "dequantized")
+    return constant_op(array, dq.result.type.element_type, store, "dequantized")
+
+
+def fold_constant_dequantize(dq: quant.DequantizeOp, store: WeightStore) -> bool:
+    """A dequantize of an i32 constant (a bias) with known parameters becomes the float
+    constant: the same bytes, one kernel less."""
+    constant = dequantized_constant(dq, store) if dq.input.type.element_type == quant.ACCUMULATOR else None
+    if constant is None:
+        return False
     Rewriter.insert_op(constant, InsertPoint.before(dq))
     _replace(dq, constant)
     return True
