@@ -261,3 +261,53 @@ def test_many_per_channel_scales_are_a_weight_not_a_literal():
 def test_lit_case_kernels_compile_with_nvrtc(case):
     """The kernels the pass makes (no integer contraction among them) emit and compile."""
     assert compile_kernels(lit_function(LIT, case), pipeline="quant-fold-qdq,lower-to-kernels")
+
+
+def _quantized_example(name: str, symmetric: bool, tmp_path) -> onnx.ModelProto:
+    """examples/NAME.onnx quantized by onnxruntime's quantize_static (QDQ, per channel): int8
+    symmetric activations, or uint8 ones with zero points (its default)."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    from runtime.reference.inputs import random_inputs
+
+    source = Path(__file__).resolve().parents[1] / "examples" / f"{name}.onnx"
+    module = import_onnx(onnx.load(source))
+
+    class RandomInputs(CalibrationDataReader):
+        def __init__(self):
+            self.samples = iter([random_inputs(module, seed) for seed in range(4)])
+
+        def get_next(self):
+            return next(self.samples, None)
+
+    quantized = os.path.join(tmp_path, f"{name}.qdq.onnx")
+    activations = QuantType.QInt8 if symmetric else QuantType.QUInt8
+    quantize_static(str(source), quantized, RandomInputs(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=activations, weight_type=QuantType.QInt8,
+                    extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True})
+    return onnx.load(quantized)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("symmetric", [True, False], ids=["int8-symmetric", "uint8"])
+@pytest.mark.parametrize("name", ["cnn", "transformer"])
+def test_quantized_examples_through_the_quant_level(name, symmetric, tmp_path):
+    """The bundled examples quantized by onnxruntime: at the quant level no quant op is left,
+    symmetric int8 folds into integer contractions, the reference gives what it gave on the
+    imported QDQ graph, and every kernel but the integer contractions emits and compiles."""
+    from runtime.reference.inputs import random_inputs
+
+    model = _quantized_example(name, symmetric, tmp_path)
+    imported = import_onnx(model)
+    compiled = apply_pipeline(import_onnx(model), "quant")
+    assert not ops_of(compiled, QUANT_OPS)
+    if symmetric:  # (uint8 activations fold where their zero point is 0: after a ReLU)
+        assert len(integer_contractions(compiled)) >= 4
+    feeds = random_inputs(imported, seed=7)
+    for output, want in run(imported, feeds).items():
+        np.testing.assert_allclose(run(compiled, feeds)[output], want, rtol=1e-5, atol=1e-5)
+    body = compiled.body.block.first_op.body.block
+    kernels = [op for op in body.ops if isinstance(op, (fused.ElementwiseOp, fused.ReductionOp, fused.AttentionOp, MaxPoolOp))
+               or (isinstance(op, (fused.MatmulOp, fused.ConvOp)) and not is_integer_contraction(op))]
+    for op in kernels:
+        assert compile_kernels(_alone(op, store_of(compiled)), pipeline="lower-to-kernels", archs=("sm_80",))
