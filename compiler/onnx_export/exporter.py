@@ -1,0 +1,170 @@
+"""Graph-level IR → ONNX model.
+
+Walks the module's function in order and calls each op's writer (`registry.WRITERS`);
+weights (`graph.weight`, read from the module's weight store) and constants become
+initializers. The opset is the lowest at or above 17 that every written node needs
+(`opsets.py`); writers whose ONNX form changed between opsets (reductions' axes became
+an input in 18) read it, so when a node asks for more than 17 the function is written
+again at the higher opset. The model is checked with `onnx.checker` and ONNX's full
+(strict) shape inference before it is returned: a model optc writes is one every ONNX
+runtime reads.
+"""
+
+from __future__ import annotations
+
+import os
+
+import onnx
+from onnx import ModelProto, helper
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
+from xdsl.ir import OpResult, SSAValue
+
+from compiler.onnx_export import core, elementwise, indexing, nn, quant, tensor  # noqa: F401  (fill the table)
+from compiler.onnx_export.context import ExportContext, onnx_elem
+from compiler.onnx_export.opsets import MIN_OPSET, lowest_opset
+from compiler.onnx_export.registry import WRITERS
+from dialects.errors import OptcError
+from dialects.graph import ConstantOp, WeightOp
+from dialects.weights import store_of
+
+PROTOBUF_LIMIT = 2**31 - 2**20
+"""Protobuf serialises at most 2 GiB; bigger models keep their initializers beside the file
+(ONNX's external data), with a margin for the graph itself."""
+NAME_ATTR = "onnx.name"
+GRAPH_LEVEL = ("graph.", "quant.")
+
+
+def export(module: ModuleOp, path: str | None = None) -> ModelProto:
+    """Write the module's graph-level function as an ONNX model (and to `path` when given)."""
+    fn = main_function(module)
+    store = store_of(module)
+    opset = MIN_OPSET
+    for _ in range(3):  # the forms of a higher opset never need a still higher one; 3 is a bound
+        ctx = _write(fn, store, opset)
+        needed = max(MIN_OPSET, *ctx.required, *(lowest_opset(n, ctx.elem) for n in ctx.nodes))
+        if needed <= opset:
+            break
+        opset = needed
+    model = _model(fn, ctx, opset)
+    if path is not None:
+        _save(model, path)
+    _check(model, path)
+    return model
+
+
+def main_function(module: ModuleOp) -> func.FuncOp:
+    functions = [op for op in module.ops if isinstance(op, func.FuncOp)]
+    if len(functions) != 1:
+        names = ", ".join(f"@{f.sym_name.data}" for f in functions) or "none"
+        raise OptcError(f"export writes a module of one function (an imported model), this one has {len(functions)}: {names}")
+    return functions[0]
+
+
+# --- names -----------------------------------------------------------------------
+
+
+def _onnx_names(attrs: ArrayAttr | None, count: int, default: str) -> list[str]:
+    """The `onnx.name` of each argument (or result), else `input_N` (`output_N`)."""
+    names = []
+    for i in range(count):
+        entry = attrs.data[i] if attrs is not None else None
+        name = entry.data.get(NAME_ATTR) if isinstance(entry, DictionaryAttr) else None
+        names.append(name.data if isinstance(name, StringAttr) else f"{default}_{i}")
+    return names
+
+
+def _expect_distinct(names: list[str], what: str) -> None:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise OptcError(f"the function's {what} share the ONNX name '{repeated[0]}'; ONNX names each once")
+
+
+def _reserved(returned: list[SSAValue], names: list[str]) -> dict[SSAValue, str]:
+    """Each returned op result takes its output's name where it is defined (the first
+    output it is, when it is several); a returned argument or constant gets an Identity."""
+    reserved: dict[SSAValue, str] = {}
+    for value, name in zip(returned, names):
+        if isinstance(value, OpResult) and not isinstance(value.op, ConstantOp | WeightOp) and value not in reserved:
+            reserved[value] = name
+    return reserved
+
+
+# --- writing ---------------------------------------------------------------------
+
+
+def _write(fn: func.FuncOp, store, opset: int) -> ExportContext:
+    block = fn.body.block
+    ret = block.last_op
+    assert isinstance(ret, func.ReturnOp)
+    inputs = _onnx_names(fn.arg_attrs, len(block.args), "input")
+    outputs = _onnx_names(fn.res_attrs, len(ret.operands), "output")
+    _expect_distinct(inputs, "arguments")
+    _expect_distinct(outputs, "results")
+    ctx = ExportContext(store, opset, _reserved(list(ret.operands), outputs), set(inputs) | set(outputs))
+    for arg, name in zip(block.args, inputs):
+        ctx.bind(arg, name)
+    for op in block.ops:
+        if op is not ret:
+            _write_op(op, ctx)
+    for value, name in zip(ret.operands, outputs):
+        if ctx.input(value) != name:
+            if name in inputs:
+                raise OptcError(f"result '{name}' has the name of an argument it is not; ONNX names each value once")
+            ctx.elem[name] = onnx_elem(value.type.element_type, f"result '{name}'")
+            ctx.node("Identity", [ctx.input(value)], [name])
+    return ctx
+
+
+def _write_op(op, ctx: ExportContext) -> None:
+    write = WRITERS.get(type(op))
+    if write is None:
+        hint = "" if op.name.startswith(GRAPH_LEVEL) else " (export writes graph-level IR: as imported, or after graph-optimize)"
+        raise OptcError(f"cannot export '{op.name}' to ONNX yet{hint}")
+    write(op, ctx)
+
+
+def _value_info(name: str, t) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, onnx_elem(t.element_type, f"value '{name}'"), t.get_shape())
+
+
+def _model(fn: func.FuncOp, ctx: ExportContext, opset: int) -> ModelProto:
+    block = fn.body.block
+    ret = block.last_op
+    graph = helper.make_graph(
+        ctx.nodes,
+        fn.sym_name.data,
+        [_value_info(ctx.input(a), a.type) for a in block.args],
+        [_value_info(n, v.type) for n, v in zip(_onnx_names(fn.res_attrs, len(ret.operands), "output"), ret.operands)],
+        ctx.initializers,
+        value_info=ctx.value_info,
+    )
+    opsets = [helper.make_opsetid("", opset)]
+    return helper.make_model(graph, opset_imports=opsets, producer_name="optc", ir_version=helper.find_min_ir_version_for(opsets))
+
+
+# --- checking and saving ---------------------------------------------------------
+
+
+def _check(model: ModelProto, path: str | None) -> None:
+    """onnx.checker with full shape inference (of the file when the model is too big to
+    check in memory)."""
+    big = model.ByteSize() > PROTOBUF_LIMIT
+    if big and path is None:
+        raise OptcError(f"the model takes {model.ByteSize() / 2**30:.3g} GiB, more than protobuf holds; give a path to save it with external data")
+    try:
+        onnx.checker.check_model(path if big else model, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+        raise OptcError(f"the exported model does not pass onnx.checker (an exporter bug): {e}") from None
+
+
+def _save(model: ModelProto, path: str) -> None:
+    """Write the model; one over protobuf's limit keeps its initializers in `PATH.data`."""
+    try:
+        if model.ByteSize() > PROTOBUF_LIMIT:
+            location = os.path.basename(path) + ".data"
+            onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location=location)
+        else:
+            onnx.save_model(model, path)
+    except OSError as e:
+        raise OptcError(f"cannot write '{path}': {e.strerror or e}") from None

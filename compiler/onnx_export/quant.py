@@ -1,0 +1,117 @@
+"""Writers for the quant dialect: QuantizeLinear / DequantizeLinear (the QDQ form every
+runtime reads), MatMulInteger / ConvInteger for the integer contractions, and requantize
+as the float64 arithmetic the reference does.
+
+- quantize: ONNX divides in x's type, optc in the scale's (`dialects/quant.py`): x is
+  cast to the scale's type first when they differ. Without a zero point ONNX quantizes to
+  uint8, so a quantize to another type gets an explicit zero one (what QDQ exporters write;
+  `output_dtype` would need opset 21).
+- dequantize: written as is when the result has the scale's type; otherwise computed in
+  f32 and cast, as the reference does.
+- requantize: `saturate(round(acc * scale) + zero_point)` in float64 (Cast, Mul, Round,
+  Add, Clip, Cast), bit for bit the reference's: QuantizeLinear would divide by a scale
+  in float32, which rounds differently on some values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from xdsl.dialects.builtin import Float64Type, IntegerType, Signedness, f32
+
+from compiler.onnx_export.context import ExportContext, onnx_elem
+from compiler.onnx_export.registry import writer
+from dialects.dtypes import numpy_dtype
+from dialects.graph.base import int_of, ints
+from dialects.quant import ConvOp, DequantizeOp, MatmulOp, QuantizeOp, RequantizeOp
+
+f64 = Float64Type()
+UINT8 = IntegerType(8, Signedness.UNSIGNED)
+"""What ONNX quantizes to without a zero point."""
+
+
+def _granularity(op) -> dict:
+    return {name: int_of(op.properties[name]) for name in ("axis", "block_size", "saturate") if name in op.properties}
+
+
+def cast(ctx: ExportContext, name: str, to, hint: str) -> str:
+    return ctx.unary("Cast", name, to, hint, to=onnx_elem(to, hint))
+
+
+def _zero_point(op: QuantizeOp, ctx: ExportContext) -> str:
+    """The op's zero point, or zeros of its type where ONNX's default (uint8) is not it."""
+    if op.zero_point is not None:
+        return ctx.input(op.zero_point)
+    element_type = op.result.type.element_type
+    if element_type == UINT8:
+        return ""
+    zeros = np.zeros(op.scale.type.get_shape(), dtype=numpy_dtype(element_type))
+    return ctx.initializer(zeros, element_type, "zero_point")
+
+
+@writer(QuantizeOp)
+def quantize(op: QuantizeOp, ctx: ExportContext):
+    x, scale_type = ctx.input(op.input), op.scale.type.element_type
+    if op.input.type.element_type != scale_type:
+        x = cast(ctx, x, scale_type, "x")
+    inputs = [x, ctx.input(op.scale), _zero_point(op, ctx)]
+    ctx.node("QuantizeLinear", inputs, [ctx.result(op)], **_granularity(op))
+
+
+@writer(DequantizeOp)
+def dequantize(op: DequantizeOp, ctx: ExportContext):
+    scale, scale_type, result_type = ctx.input(op.scale), op.scale.type.element_type, op.result.type.element_type
+    inputs = [ctx.input(op.input), scale, ctx.input(op.zero_point)]
+    if scale_type == result_type:
+        ctx.node("DequantizeLinear", inputs, [ctx.result(op)], **_granularity(op))
+        return
+    if scale_type != f32:
+        inputs[1] = cast(ctx, scale, f32, "scale")
+    real = ctx.result(op) if result_type == f32 else ctx.temp("dequantized", f32)
+    ctx.node("DequantizeLinear", inputs, [real], **_granularity(op))
+    if real != ctx.result(op):
+        ctx.node("Cast", [real], [ctx.result(op)], to=onnx_elem(result_type, op.name))
+
+
+def _along(op: RequantizeOp, ctx: ExportContext, value, hint: str) -> str:
+    """`value` (a scale or zero point) in float64, shaped to broadcast along the op's axis
+    when it is a vector."""
+    name = cast(ctx, ctx.input(value), f64, hint)
+    if value.type.get_num_dims() == 0:
+        return name
+    rank, axis = op.input.type.get_num_dims(), int_of(op.axis)
+    shape = [value.type.get_shape()[0] if i == axis else 1 for i in range(rank)]
+    (shaped,) = ctx.node("Reshape", [name, ctx.ints(shape, "shape")], [ctx.temp(hint, f64)])
+    return shaped
+
+
+@writer(RequantizeOp)
+def requantize(op: RequantizeOp, ctx: ExportContext):
+    target = op.result.type.element_type
+    acc = cast(ctx, ctx.input(op.input), f64, "acc")
+    scaled = ctx.temp("scaled", f64)
+    ctx.node("Mul", [acc, _along(op, ctx, op.scale, "scale")], [scaled])
+    if not isinstance(target, IntegerType):
+        ctx.node("Cast", [scaled], [ctx.result(op)], to=onnx_elem(target, op.name))
+        return
+    rounded = ctx.unary("Round", scaled, f64, "rounded")
+    if op.zero_point is not None:
+        shifted = ctx.temp("shifted", f64)
+        ctx.node("Add", [rounded, _along(op, ctx, op.zero_point, "zero_point")], [shifted])
+        rounded = shifted
+    info = np.iinfo(numpy_dtype(target))
+    bounds = [ctx.scalar(float(info.min), f64, "min"), ctx.scalar(float(info.max), f64, "max")]
+    (clipped,) = ctx.node("Clip", [rounded, *bounds], [ctx.temp("saturated", f64)])
+    ctx.node("Cast", [clipped], [ctx.result(op)], to=onnx_elem(target, op.name))
+
+
+@writer(MatmulOp)
+def matmul(op: MatmulOp, ctx: ExportContext):
+    operands = [ctx.input(v) for v in (op.lhs, op.rhs, op.lhs_zero_point, op.rhs_zero_point)]
+    ctx.node("MatMulInteger", operands, [ctx.result(op)])
+
+
+@writer(ConvOp)
+def conv(op: ConvOp, ctx: ExportContext):
+    operands = [ctx.input(v) for v in (op.input, op.weight, op.input_zero_point, op.weight_zero_point)]
+    geometry = {name: list(ints(op.properties[name])) for name in ("strides", "pads", "dilations")}
+    ctx.node("ConvInteger", operands, [ctx.result(op)], **geometry, group=int_of(op.group))
