@@ -30,7 +30,8 @@ def onnx_elem(element_type: Attribute, where: str) -> int:
 
 def tensor_proto(array: np.ndarray, element_type: Attribute, name: str) -> TensorProto:
     """An initializer holding `array` as `element_type` (bf16 arrays are float32 in optc)."""
-    array = np.ascontiguousarray(array, dtype=numpy_dtype(element_type))
+    shape = np.shape(array)  # ascontiguousarray makes a 0-d array 1-d
+    array = np.ascontiguousarray(array, dtype=numpy_dtype(element_type)).reshape(shape)
     if isinstance(element_type, BFloat16Type):
         array = array.astype(ml_dtypes.bfloat16)
     return numpy_helper.from_array(array, name)
