@@ -101,6 +101,17 @@ class ExportContext:
         self.bind(value, name)
         return name
 
+    def known(self, value: SSAValue) -> np.ndarray | None:
+        """The value's array when it is a constant or a weight, else None."""
+        from dialects.graph import ConstantOp, WeightOp
+
+        owner = value.owner
+        if isinstance(owner, ConstantOp):
+            return owner.to_array()
+        if isinstance(owner, WeightOp):
+            return self.store[owner.sym.data]
+        return None
+
     def temp(self, hint: str, element_type: Attribute) -> str:
         """A name for a value only the ONNX form has (a transpose around a channels-last op)."""
         name = self.fresh(hint)

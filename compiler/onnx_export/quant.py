@@ -110,8 +110,21 @@ def matmul(op: MatmulOp, ctx: ExportContext):
     ctx.node("MatMulInteger", operands, [ctx.result(op)])
 
 
+def _weight_zero_point(op: ConvOp, ctx: ExportContext) -> str:
+    """The weight's zero point; one per output channel that are all equal (the zeros of a
+    symmetric QLinearConv) as one 0-d value: onnxruntime's ConvInteger takes no other
+    vector (ONNX allows it; a varying one is written so and onnxruntime refuses it)."""
+    zero_point = op.weight_zero_point
+    if zero_point is None or zero_point.type.get_num_dims() == 0:
+        return ctx.input(zero_point)
+    known = ctx.known(zero_point)
+    if known is None or not np.all(known == known.flat[0]):
+        return ctx.input(zero_point)
+    return ctx.scalar(known.flat[0], zero_point.type.element_type, "weight_zero_point")
+
+
 @writer(ConvOp)
 def conv(op: ConvOp, ctx: ExportContext):
-    operands = [ctx.input(v) for v in (op.input, op.weight, op.input_zero_point, op.weight_zero_point)]
+    operands = [ctx.input(op.input), ctx.input(op.weight), ctx.input(op.input_zero_point), _weight_zero_point(op, ctx)]
     geometry = {name: list(ints(op.properties[name])) for name in ("strides", "pads", "dilations")}
     ctx.node("ConvInteger", operands, [ctx.result(op)], **geometry, group=int_of(op.group))

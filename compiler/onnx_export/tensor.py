@@ -205,16 +205,18 @@ def constant_of_shape(op: ConstantOfShapeOp, ctx: ExportContext):
 
 
 def _resize_target(op: ResizeOp, ctx: ExportContext) -> tuple[str, str]:
-    """(scales, sizes) inputs: the scales when onnxruntime's floor(size * scale), in float32,
-    gives the result's sizes; else the sizes when the scales are what ONNX derives from
-    them (size_out / size_in); else the op samples at points ONNX cannot place."""
+    """(scales, sizes) inputs: the sizes when the scales are what ONNX derives from them
+    (size_out / size_in, in float32); else the scales, when floor(size * scale) gives the
+    result's sizes both in float32 (onnxruntime) and in float64 (ONNX's shape inference);
+    else the op samples at points ONNX cannot place."""
     ins = np.asarray(op.input.type.get_shape(), dtype=np.float32)
     outs = np.asarray(_shape_of(op), dtype=np.int64)
     scales = np.asarray(op.scales.get_values(), dtype=np.float32)
-    if np.array_equal(np.floor(ins * scales).astype(np.int64), outs):
-        return ctx.initializer(scales, f32, "scales"), ""
-    if np.array_equal(scales, (outs.astype(np.float32) / ins).astype(np.float32)):
+    if np.array_equal(scales, outs.astype(np.float32) / ins):
         return "", ctx.ints(outs.tolist(), "sizes")
+    floors = [np.floor(ins.astype(t) * scales.astype(t)).astype(np.int64) for t in (np.float32, np.float64)]
+    if all(np.array_equal(f, outs) for f in floors):
+        return ctx.initializer(scales, f32, "scales"), ""
     fail(op, f"scales {scales.tolist()} give sizes {outs.tolist()} that ONNX's Resize computes from neither")
 
 
