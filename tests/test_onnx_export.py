@@ -372,3 +372,127 @@ def test_quant_op_exports_to_what_onnxruntime_computes(name):
         np.testing.assert_array_equal(theirs[output], value, err_msg=output)
     if name not in NOT_ROUND_TRIPPING:
         assert_round_trips(module)
+
+
+# --- IR the importer never writes ----------------------------------------------------------
+
+CONV = "strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64"
+POOL = "kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64"
+
+IR = {
+    "channels-last": f"""
+func.func @main(%x: tensor<1x6x6x3xf32>, %w: tensor<4x3x3x3xf32>, %c: tensor<4xf32>, %v: tensor<4xf32>) -> (tensor<1x3x3x4xf32>, tensor<1x1x1x4xf32>) {{
+  %y = graph.conv %x, %w, %c {{{CONV}, layout = "NHWC"}} : (tensor<1x6x6x3xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>) -> tensor<1x6x6x4xf32>
+  %n = graph.batch_norm %y, %c, %c, %c, %v {{epsilon = 1.0e-01 : f32, layout = "NHWC"}} : (tensor<1x6x6x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<1x6x6x4xf32>
+  %i = graph.instance_norm %n, %c, %c {{epsilon = 1.0e-05 : f32, layout = "NHWC"}} : (tensor<1x6x6x4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<1x6x6x4xf32>
+  %p = graph.max_pool %i {{{POOL}, layout = "NHWC"}} : tensor<1x6x6x4xf32> -> tensor<1x3x3x4xf32>
+  %a = graph.average_pool %i {{{POOL}, count_include_pad = 0 : i64, layout = "NHWC"}} : tensor<1x6x6x4xf32> -> tensor<1x3x3x4xf32>
+  %g = graph.global_max_pool %a {{layout = "NHWC"}} : tensor<1x3x3x4xf32> -> tensor<1x1x1x4xf32>
+  func.return %p, %g : tensor<1x3x3x4xf32>, tensor<1x1x1x4xf32>
+}}""",
+    "recognised-activations": """
+func.func @main(%x: tensor<2x8xf32>, %w: tensor<8x4xf32>, %b: tensor<4xf32>) -> tensor<2x4xf32> {
+  %s = graph.silu %x : tensor<2x8xf32>
+  %h = graph.hard_swish %s : tensor<2x8xf32>
+  %g = graph.gelu %h {approximate = "none"} : tensor<2x8xf32>
+  %y = graph.matmul %g, %w, %b : (tensor<2x8xf32>, tensor<8x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+  func.return %y : tensor<2x4xf32>
+}""",
+    "generated-tensors": """
+func.func @main(%x: tensor<2x3xf32>) -> (tensor<1xi64>, tensor<i64>, tensor<4xi64>, tensor<2x3xf32>) {
+  %s = graph.shape %x {start = 1 : i64, end = 2 : i64} : tensor<2x3xf32> -> tensor<1xi64>
+  %n = graph.size %x : tensor<2x3xf32> -> tensor<i64>
+  %a = graph.constant dense<1> : tensor<i64>
+  %l = graph.constant dense<9> : tensor<i64>
+  %d = graph.constant dense<2> : tensor<i64>
+  %r = graph.range %a, %l, %d : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<4xi64>
+  %f = graph.constant_of_shape {value = 1.5 : f32} : tensor<2x3xf32>
+  %y = graph.add %x, %f : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return %s, %n, %r, %y : tensor<1xi64>, tensor<i64>, tensor<4xi64>, tensor<2x3xf32>
+}""",
+    "reduce-nothing": """
+func.func @main(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>) {
+  %m = graph.reduce_max %x {axes = array<i64>, keepdims = 1 : i64} : tensor<2x3xf32> -> tensor<2x3xf32>
+  %l = graph.reduce_l2 %x {axes = array<i64>, keepdims = 0 : i64} : tensor<2x3xf32> -> tensor<2x3xf32>
+  %q = graph.reduce_sum_square %x {axes = array<i64>, keepdims = 1 : i64} : tensor<2x3xf32> -> tensor<2x3xf32>
+  func.return %m, %l, %q : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>
+}""",
+    "calibrated-qdq": """
+func.func @main(%x: tensor<2x8xf16>, %w: tensor<4x8xi8>) -> tensor<2x4xf16> {
+  %s = graph.constant dense<0.05> : tensor<f32>
+  %q = quant.quantize %x scale(%s : tensor<f32>) : tensor<2x8xf16> -> tensor<2x8xi8>
+  %d = quant.dequantize %q scale(%s : tensor<f32>) : tensor<2x8xi8> -> tensor<2x8xf16>
+  %ws = graph.constant dense<[0.01, 0.02, 0.03, 0.04]> : tensor<4xf32>
+  %wd = quant.dequantize %w scale(%ws : tensor<4xf32>) {axis = 0 : i64} : tensor<4x8xi8> -> tensor<4x8xf16>
+  %y = graph.gemm %d, %wd {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = 0 : i64, trans_b = 1 : i64} : (tensor<2x8xf16>, tensor<4x8xf16>) -> tensor<2x4xf16>
+  func.return %y : tensor<2x4xf16>
+}""",
+    "float8-cast-and-quantize": """
+func.func @main(%x: tensor<6xf32>) -> (tensor<6xf8E4M3FN>, tensor<6xf32>) {
+  %c = graph.cast %x {saturate = 0 : i64} : tensor<6xf32> -> tensor<6xf8E4M3FN>
+  %s = graph.constant dense<0.5> : tensor<f32>
+  %q = quant.quantize %x scale(%s : tensor<f32>) {saturate = 1 : i64} : tensor<6xf32> -> tensor<6xf8E5M2>
+  %d = quant.dequantize %q scale(%s : tensor<f32>) : tensor<6xf8E5M2> -> tensor<6xf32>
+  func.return %c, %d : tensor<6xf8E4M3FN>, tensor<6xf32>
+}""",
+}  # fmt: skip
+IR_OPSETS = {"recognised-activations": 20, "float8-cast-and-quantize": 19}
+
+
+def _comparable(array: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """onnxruntime hands float8 results back as their bytes: view them as `like`'s type."""
+    if array.dtype != like.dtype and array.dtype == np.uint8 and like.dtype.itemsize == 1:
+        array = array.view(like.dtype)
+    return array.astype(np.float64)
+
+
+@pytest.mark.parametrize("name", IR)
+def test_ir_exports_to_what_the_reference_computes(name):
+    module = parse(IR[name])
+    inputs = random_inputs(module, 0)
+    if name == "channels-last":
+        inputs["input3"] = np.abs(inputs["input3"]) + 0.1  # a variance
+    if name == "float8-cast-and-quantize":
+        inputs["input0"] = np.array([1.0, 600.0, -1e4, 0.1, np.nan, 3.3], np.float32)
+    exported = export(module)
+    assert exported.opset_import[0].version == IR_OPSETS.get(name, 17)
+    expected, actual = run(module, inputs), run_onnxruntime(exported, inputs)
+    for output, value in expected.items():
+        tolerance = 1e-3 if value.dtype == np.float16 else 1e-5  # one f16 rounding apart
+        np.testing.assert_allclose(_comparable(actual[output], value), value.astype(np.float64), rtol=tolerance, atol=tolerance, err_msg=output)
+
+
+def test_channels_last_ops_are_their_nchw_op_between_transposes():
+    exported = export(parse(IR["channels-last"]))
+    kinds = [n.op_type for n in exported.graph.node]
+    assert kinds.count("Transpose") == 2 * 6 + 1  # one in and one out per op, and the conv's weight
+    conv = next(n for n in exported.graph.node if n.op_type == "Conv")
+    assert {i.name for i in exported.graph.input} >= {conv.input[2]}
+
+
+def test_quantize_to_int8_without_zero_point_writes_zeros():
+    """ONNX quantizes to uint8 without a zero point: the calibration's symmetric int8 gets
+    an explicit zero one, and an f16 input is cast to the scale's f32 first."""
+    exported = export(parse(IR["calibrated-qdq"]))
+    (q,) = [n for n in exported.graph.node if n.op_type == "QuantizeLinear"]
+    zero = next(i for i in exported.graph.initializer if i.name == q.input[2])
+    assert zero.data_type == TensorProto.INT8 and onnx.numpy_helper.to_array(zero).tolist() == 0
+    producer = {o: n for n in exported.graph.node for o in n.output}
+    assert producer[q.input[0]].op_type == "Cast"
+
+
+def test_channels_last_max_pool_indices_are_the_nchw_ones_moved():
+    """An NHWC max pool's indices are its NCHW form's (flat NCHW positions), channels last:
+    checked against onnxruntime's NCHW MaxPool (the reference's NHWC max pool does not
+    return its indices channels last yet)."""
+    module = parse(f"""
+func.func @main(%x: tensor<1x6x6x4xf32>) -> (tensor<1x3x3x4xf32>, tensor<1x3x3x4xi64>) {{
+  %p, %k = graph.max_pool %x {{{POOL}, storage_order = 0 : i64, layout = "NHWC"}} : tensor<1x6x6x4xf32> -> tensor<1x3x3x4xf32>, tensor<1x3x3x4xi64>
+  func.return %p, %k : tensor<1x3x3x4xf32>, tensor<1x3x3x4xi64>
+}}""")
+    x = RNG.standard_normal((1, 4, 6, 6)).astype(np.float32)
+    nchw = node("MaxPool", {"x": ([1, 4, 6, 6], F)}, outputs=("y", "i"), kernel_shape=[2, 2], strides=[2, 2])
+    expected = run_onnxruntime(nchw, {"x": x})
+    actual = run_onnxruntime(export(module), {"input0": x.transpose(0, 2, 3, 1)})
+    np.testing.assert_array_equal(actual["output0"], expected["y"].transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(actual["output1"], expected["i"].transpose(0, 2, 3, 1))

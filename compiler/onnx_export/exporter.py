@@ -17,7 +17,7 @@ import os
 import onnx
 from onnx import ModelProto, helper
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import OpResult, SSAValue
 
 from compiler.onnx_export import core, elementwise, indexing, nn, quant, tensor  # noqa: F401  (fill the table)
@@ -27,11 +27,11 @@ from compiler.onnx_export.registry import WRITERS
 from dialects.errors import OptcError
 from dialects.graph import ConstantOp, WeightOp
 from dialects.weights import store_of
+from runtime.reference.interpreter import io_names
 
 PROTOBUF_LIMIT = 2**31 - 2**20
 """Protobuf serialises at most 2 GiB; bigger models keep their initializers beside the file
 (ONNX's external data), with a margin for the graph itself."""
-NAME_ATTR = "onnx.name"
 GRAPH_LEVEL = ("graph.", "quant.")
 
 
@@ -64,16 +64,6 @@ def main_function(module: ModuleOp) -> func.FuncOp:
 # --- names -----------------------------------------------------------------------
 
 
-def _onnx_names(attrs: ArrayAttr | None, count: int, default: str) -> list[str]:
-    """The `onnx.name` of each argument (or result), else `input_N` (`output_N`)."""
-    names = []
-    for i in range(count):
-        entry = attrs.data[i] if attrs is not None else None
-        name = entry.data.get(NAME_ATTR) if isinstance(entry, DictionaryAttr) else None
-        names.append(name.data if isinstance(name, StringAttr) else f"{default}_{i}")
-    return names
-
-
 def _expect_distinct(names: list[str], what: str) -> None:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -97,8 +87,7 @@ def _write(fn: func.FuncOp, store, opset: int) -> ExportContext:
     block = fn.body.block
     ret = block.last_op
     assert isinstance(ret, func.ReturnOp)
-    inputs = _onnx_names(fn.arg_attrs, len(block.args), "input")
-    outputs = _onnx_names(fn.res_attrs, len(ret.operands), "output")
+    inputs, outputs = io_names(fn), io_names(fn, results=True)
     _expect_distinct(inputs, "arguments")
     _expect_distinct(outputs, "results")
     ctx = ExportContext(store, opset, _reserved(list(ret.operands), outputs), set(inputs) | set(outputs))
@@ -135,7 +124,7 @@ def _model(fn: func.FuncOp, ctx: ExportContext, opset: int) -> ModelProto:
         ctx.nodes,
         fn.sym_name.data,
         [_value_info(ctx.input(a), a.type) for a in block.args],
-        [_value_info(n, v.type) for n, v in zip(_onnx_names(fn.res_attrs, len(ret.operands), "output"), ret.operands)],
+        [_value_info(n, v.type) for n, v in zip(io_names(fn, results=True), ret.operands)],
         ctx.initializers,
         value_info=ctx.value_info,
     )
