@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 
 import numpy as np
 import onnx
@@ -496,3 +497,132 @@ func.func @main(%x: tensor<1x6x6x4xf32>) -> (tensor<1x3x3x4xf32>, tensor<1x3x3x4
     actual = run_onnxruntime(export(module), {"input0": x.transpose(0, 2, 3, 1)})
     np.testing.assert_array_equal(actual["output0"], expected["y"].transpose(0, 2, 3, 1))
     np.testing.assert_array_equal(actual["output1"], expected["i"].transpose(0, 2, 3, 1))
+
+
+# --- coverage and refusals -----------------------------------------------------------
+
+
+def test_every_graph_and_quant_op_has_a_writer():
+    missing = [op.name for op in (*OPS, *Quant.operations) if op not in WRITERS]
+    assert not missing
+
+
+def _relu() -> str:
+    return """
+func.func @main(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %y = graph.relu %x : tensor<3xf32>
+  func.return %y : tensor<3xf32>
+}"""
+
+
+def test_an_op_without_writer_is_refused_by_name(monkeypatch):
+    from dialects.graph import ReluOp
+
+    monkeypatch.delitem(WRITERS, ReluOp)
+    with pytest.raises(OptcError, match=r"^cannot export 'graph.relu' to ONNX yet$"):
+        export(parse(_relu()))
+
+
+def test_fused_ir_is_refused_with_what_export_reads():
+    module = apply_pipeline(import_onnx(_example("cnn.onnx")), "fused")
+    with pytest.raises(OptcError, match=r"^cannot export 'fused\.\w+' to ONNX yet \(export writes graph-level IR: as imported, or after graph-optimize\)$"):
+        export(module)
+
+
+REFUSED_IR = {
+    "two functions": (_relu() + _relu().replace("@main", "@other"),
+                      "export writes a module of one function (an imported model), this one has 2: @main, @other"),
+    "results sharing a name": ("""
+func.func @main(%x: tensor<3xf32>) -> (tensor<3xf32> {onnx.name = "y"}, tensor<3xf32> {onnx.name = "y"}) {
+  %y = graph.relu %x : tensor<3xf32>
+  func.return %y, %x : tensor<3xf32>, tensor<3xf32>
+}""", "the function's results share the ONNX name 'y'; ONNX names each once"),
+    "a result named after another argument": ("""
+func.func @main(%x: tensor<3xf32> {onnx.name = "x"}, %z: tensor<3xf32> {onnx.name = "z"}) -> (tensor<3xf32> {onnx.name = "x"}) {
+  func.return %z : tensor<3xf32>
+}""", "result 'x' has the name of an argument it is not; ONNX names each value once"),
+    "resize sizes ONNX cannot derive": ("""
+func.func @main(%x: tensor<1x1x3x4xf32>) -> tensor<1x1x7x4xf32> {
+  %y = graph.resize %x {scales = array<f32: 1.0, 1.0, 2.0, 1.0>, mode = "nearest", coordinate_transformation_mode = "asymmetric", nearest_mode = "floor", cubic_coeff_a = -7.5e-01 : f32, exclude_outside = 0 : i64, antialias = 0 : i64, extrapolation_value = 0.0 : f32} : tensor<1x1x3x4xf32> -> tensor<1x1x7x4xf32>
+  func.return %y : tensor<1x1x7x4xf32>
+}""", "cannot export 'graph.resize' to ONNX: scales [1.0, 1.0, 2.0, 1.0] give sizes [1, 1, 7, 4] that ONNX's Resize computes from neither"),
+    "an element type ONNX lacks": ("""
+func.func @main(%x: tensor<3xi3>) -> tensor<3xi3> {
+  %y = graph.identity %x : tensor<3xi3>
+  func.return %y : tensor<3xi3>
+}""", "value 'input0': element type i3 has no ONNX equivalent"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", REFUSED_IR)
+def test_refused_with_the_cause(case):
+    text, message = REFUSED_IR[case]
+    with pytest.raises(OptcError, match=f"^{re.escape(message)}$"):
+        export(parse(text))
+
+
+def test_a_missing_weight_is_named():
+    module = parse("""
+func.func @main(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %w = graph.weight "w" : tensor<3xf32>
+  %y = graph.add %x, %w : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  func.return %y : tensor<3xf32>
+}""")
+    attach(module, WeightStore())
+    with pytest.raises(OptcError, match=r"^weight 'w' is not in this module's weight store"):
+        export(module)
+
+
+def test_a_returned_argument_and_a_returned_weight_get_identities():
+    module = parse("""
+func.func @main(%x: tensor<3xf32> {onnx.name = "x"}) -> (tensor<3xf32> {onnx.name = "a"}, tensor<3xf32> {onnx.name = "b"}, tensor<3xf32> {onnx.name = "c"}) {
+  %w = graph.weight "w" : tensor<3xf32>
+  %y = graph.relu %x : tensor<3xf32>
+  func.return %x, %w, %y : tensor<3xf32>, tensor<3xf32>, tensor<3xf32>
+}""")
+    weights_ = np.arange(3, dtype=np.float32)
+    attach(module, WeightStore(None, {"w": weights_}))
+    exported = export(module)
+    x = np.array([-1.0, 0.5, 2.0], np.float32)
+    outputs = run_onnxruntime(exported, {"x": x})
+    np.testing.assert_array_equal(outputs["a"], x)
+    np.testing.assert_array_equal(outputs["b"], weights_)
+    np.testing.assert_array_equal(outputs["c"], np.maximum(x, 0))
+
+
+# --- the command ---------------------------------------------------------------------
+
+
+def test_command_writes_an_optimized_model(tmp_path, capsys):
+    out = str(tmp_path / "cnn.opt.onnx")
+    assert export_main([os.path.join(EXAMPLES, "cnn.onnx"), "-o", out, "--pipeline", "graph-optimize"]) == 0
+    assert "wrote" in capsys.readouterr().err
+    model = onnx.load(out)
+    assert "BatchNormalization" not in {n.op_type for n in model.graph.node}
+    source = _example("cnn.onnx")
+    inputs = random_inputs(import_onnx(source), 0)
+    expected, actual = run_onnxruntime(source, inputs), run_onnxruntime(model, inputs)
+    np.testing.assert_allclose(actual["logits"], expected["logits"], rtol=1e-4, atol=1e-5)
+
+
+def test_command_reads_saved_ir_with_its_weights(tmp_path):
+    from compiler.optc import main as optc_main
+
+    ir = str(tmp_path / "cnn.mlir")
+    assert optc_main([os.path.join(EXAMPLES, "cnn.onnx"), "-p", "graph-optimize", "-o", ir]) == 0
+    out = str(tmp_path / "cnn.onnx")
+    assert export_main([ir, "-o", out]) == 0
+    assert len(onnx.load(out).graph.initializer) > 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--pipeline", "fused"], "error: cannot export 'fused."),
+        (["--pipeline", "no-such-pass"], "error: unknown pass or pipeline 'no-such-pass'"),
+        (["--shape", "x=1"], "error: --shape names unknown input(s) x"),
+    ],
+)
+def test_command_errors(argv, message, tmp_path, capsys):
+    assert export_main([os.path.join(EXAMPLES, "cnn.onnx"), "-o", str(tmp_path / "out.onnx"), *argv]) == 1
+    assert message in capsys.readouterr().err
