@@ -626,3 +626,17 @@ def test_command_reads_saved_ir_with_its_weights(tmp_path):
 def test_command_errors(argv, message, tmp_path, capsys):
     assert export_main([os.path.join(EXAMPLES, "cnn.onnx"), "-o", str(tmp_path / "out.onnx"), *argv]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_a_weight_keeps_its_name_when_it_looks_like_a_value_name():
+    module = parse("""
+func.func @main(%x: tensor<3xf32> {onnx.name = "x"}) -> (tensor<3xf32> {onnx.name = "y"}) {
+  %r = graph.relu %x : tensor<3xf32>
+  %w = graph.weight "relu_0" : tensor<3xf32>
+  %y = graph.add %r, %w : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  func.return %y : tensor<3xf32>
+}""")
+    attach(module, WeightStore(None, {"relu_0": np.arange(3, dtype=np.float32)}))
+    exported = export(module)
+    assert [i.name for i in exported.graph.initializer] == ["relu_0"]
+    assert exported.graph.node[0].output[0] == "relu_1"

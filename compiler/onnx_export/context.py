@@ -41,7 +41,7 @@ class ExportContext:
     """What the writers of one function share. `opset` is the default-domain opset the
     model is being written for: writers whose ONNX form changed between opsets read it."""
 
-    def __init__(self, store, opset: int, reserved: dict[SSAValue, str], taken: set[str]):
+    def __init__(self, store, opset: int, reserved: dict[SSAValue, str], taken: set[str], weights: set[str]):
         self.store = store
         self.opset = opset
         self.names: dict[SSAValue, str] = {}
@@ -53,7 +53,9 @@ class ExportContext:
         self.required: dict[int, str] = {}
         """Opsets writers asked for beyond what the schemas show, and why."""
         self._reserved = reserved
-        self._taken = set(taken)
+        self._weight_names = {sym: sym for sym in weights if sym not in taken}
+        """Weights keep their names, claimed before any value is named (`conv_0` may be one)."""
+        self._taken = set(taken) | set(self._weight_names)
         self._counters: dict[str, int] = {}
         self._weights: dict[str, str] = {}
 
@@ -68,13 +70,6 @@ class ExportContext:
             if name not in self._taken:
                 self._taken.add(name)
                 return name
-
-    def claim(self, name: str) -> str:
-        """`name` itself when free (a weight's own name), else a fresh one from it."""
-        if name in self._taken:
-            return self.fresh(name)
-        self._taken.add(name)
-        return name
 
     def bind(self, value: SSAValue, name: str) -> None:
         self.names[value] = name
@@ -128,7 +123,8 @@ class ExportContext:
         """The initializer of weight `sym`, under its own name, written once however many
         ops name it."""
         if sym not in self._weights:
-            self._weights[sym] = self._add(self.store[sym], element_type, self.claim(sym))
+            name = self._weight_names.get(sym) or self.fresh(sym)
+            self._weights[sym] = self._add(self.store[sym], element_type, name)
         return self._weights[sym]
 
     def ints(self, values: Sequence[int], hint: str, scalar: bool = False) -> str:

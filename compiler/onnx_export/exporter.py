@@ -90,7 +90,8 @@ def _write(fn: func.FuncOp, store, opset: int) -> ExportContext:
     inputs, outputs = io_names(fn), io_names(fn, results=True)
     _expect_distinct(inputs, "arguments")
     _expect_distinct(outputs, "results")
-    ctx = ExportContext(store, opset, _reserved(list(ret.operands), outputs), set(inputs) | set(outputs))
+    weights = {op.sym.data for op in block.ops if isinstance(op, WeightOp)}
+    ctx = ExportContext(store, opset, _reserved(list(ret.operands), outputs), set(inputs) | set(outputs), weights)
     for arg, name in zip(block.args, inputs):
         ctx.bind(arg, name)
     for op in block.ops:
