@@ -640,3 +640,27 @@ func.func @main(%x: tensor<3xf32> {onnx.name = "x"}) -> (tensor<3xf32> {onnx.nam
     exported = export(module)
     assert [i.name for i in exported.graph.initializer] == ["relu_0"]
     assert exported.graph.node[0].output[0] == "relu_1"
+
+
+def test_a_model_over_protobufs_limit_keeps_its_weights_beside_it(monkeypatch, tmp_path):
+    """Checked from the file it is saved to; without a path it cannot be written."""
+    from compiler.onnx_export import exporter
+
+    monkeypatch.setattr(exporter, "PROTOBUF_LIMIT", 1000)
+    module = import_onnx(_example("cnn.onnx"))
+    with pytest.raises(OptcError, match=r"^the model takes .* GiB, more than protobuf holds; give a path to save it with external data$"):
+        export(module)
+    path = str(tmp_path / "cnn.onnx")
+    export(module, path)
+    assert os.path.exists(path + ".data")
+    inputs = random_inputs(module, 0)
+    expected = run_onnxruntime(_example("cnn.onnx"), inputs)
+    import onnxruntime as ort
+
+    actual = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, inputs)
+    np.testing.assert_allclose(actual[0], expected["logits"], rtol=1e-5, atol=1e-6)
+
+
+def test_cannot_write_to_a_missing_folder(tmp_path):
+    with pytest.raises(OptcError, match=r"^cannot write '.*/missing/cnn.onnx': "):
+        export(import_onnx(_example("cnn.onnx")), str(tmp_path / "missing" / "cnn.onnx"))

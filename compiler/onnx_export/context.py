@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import ml_dtypes
 import numpy as np
 from onnx import NodeProto, TensorProto, helper, numpy_helper
-from xdsl.dialects.builtin import BFloat16Type, TensorType, i64
+from xdsl.dialects.builtin import BFloat16Type, i64
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from dialects.dtypes import mlir_to_onnx_elem, numpy_dtype
@@ -164,7 +164,3 @@ class ExportContext:
 
 def fail(op: Operation, message: str):
     raise OptcError(f"cannot export '{op.name}' to ONNX: {message}")
-
-
-def result_type(op: Operation, index: int = 0) -> TensorType:
-    return op.results[index].type

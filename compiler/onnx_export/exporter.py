@@ -38,7 +38,14 @@ GRAPH_LEVEL = ("graph.", "quant.")
 def export(module: ModuleOp, path: str | None = None) -> ModelProto:
     """Write the module's graph-level function as an ONNX model (and to `path` when given)."""
     fn = main_function(module)
-    store = store_of(module)
+    ctx, opset = _write_at_needed_opset(fn, store_of(module))
+    model = _model(fn, ctx, opset)
+    _check_and_save(model, path)
+    return model
+
+
+def _write_at_needed_opset(fn: func.FuncOp, store) -> tuple[ExportContext, int]:
+    """Write at opset 17, then again at what the nodes need when that is higher."""
     opset = MIN_OPSET
     for _ in range(3):  # the forms of a higher opset never need a still higher one; 3 is a bound
         ctx = _write(fn, store, opset)
@@ -46,11 +53,7 @@ def export(module: ModuleOp, path: str | None = None) -> ModelProto:
         if needed <= opset:
             break
         opset = needed
-    model = _model(fn, ctx, opset)
-    if path is not None:
-        _save(model, path)
-    _check(model, path)
-    return model
+    return ctx, opset
 
 
 def main_function(module: ModuleOp) -> func.FuncOp:
@@ -136,20 +139,29 @@ def _model(fn: func.FuncOp, ctx: ExportContext, opset: int) -> ModelProto:
 # --- checking and saving ---------------------------------------------------------
 
 
-def _check(model: ModelProto, path: str | None) -> None:
-    """onnx.checker with full shape inference (of the file when the model is too big to
-    check in memory)."""
-    big = model.ByteSize() > PROTOBUF_LIMIT
-    if big and path is None:
+def _check_and_save(model: ModelProto, path: str | None) -> None:
+    """Check, then save; a model over protobuf's limit is saved first (its initializers
+    beside it, ONNX's external data) and checked from its file."""
+    if model.ByteSize() <= PROTOBUF_LIMIT:
+        _check(model)
+        if path is not None:
+            _save(model, path)
+        return
+    if path is None:
         raise OptcError(f"the model takes {model.ByteSize() / 2**30:.3g} GiB, more than protobuf holds; give a path to save it with external data")
+    _save(model, path)
+    _check(path)
+
+
+def _check(model: ModelProto | str) -> None:
+    """onnx.checker with full (strict) shape inference, of the model or of its file."""
     try:
-        onnx.checker.check_model(path if big else model, full_check=True)
+        onnx.checker.check_model(model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         raise OptcError(f"the exported model does not pass onnx.checker (an exporter bug): {e}") from None
 
 
 def _save(model: ModelProto, path: str) -> None:
-    """Write the model; one over protobuf's limit keeps its initializers in `PATH.data`."""
     try:
         if model.ByteSize() > PROTOBUF_LIMIT:
             location = os.path.basename(path) + ".data"
