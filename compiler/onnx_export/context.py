@@ -50,9 +50,13 @@ class ExportContext:
         self.nodes: list[NodeProto] = []
         self.initializers: list[TensorProto] = []
         self.value_info = []
+        self.temps: set[str] = set()
+        self.channels_first: dict[SSAValue, str] = {}
+        """The channels-first form of channels-last values, where it has a name (`layout.py`)."""
         self.required: dict[int, str] = {}
         """Opsets writers asked for beyond what the schemas show, and why."""
-        self._reserved = reserved
+        self.reserved = reserved
+        """Returned values, by the output name they are written under."""
         self._weight_names = {sym: sym for sym in weights if sym not in taken}
         """Weights keep their names, claimed before any value is named (`conv_0` may be one)."""
         self._taken = set(taken) | set(self._weight_names)
@@ -89,7 +93,7 @@ class ExportContext:
         value = op.results[index]
         if value in self.names:
             return self.names[value]
-        name = self._reserved.get(value)
+        name = self.reserved.get(value)
         if name is None:
             name = self.fresh(op.name.split(".", 1)[1])
             self.value_info.append(helper.make_tensor_value_info(name, onnx_elem(value.type.element_type, op.name), value.type.get_shape()))
@@ -111,7 +115,20 @@ class ExportContext:
         """A name for a value only the ONNX form has (a transpose around a channels-last op)."""
         name = self.fresh(hint)
         self.elem[name] = onnx_elem(element_type, hint)
+        self.temps.add(name)
         return name
+
+    def rename(self, temp: str, name: str) -> None:
+        """Give a temporary the name of the value it turned out to be (a function result)."""
+        for node in self.nodes:
+            for names in (node.input, node.output):
+                names[:] = [name if n == temp else n for n in names]
+            if node.name == temp:
+                node.name = name
+        self.names = {v: name if n == temp else n for v, n in self.names.items()}
+        self.channels_first = {v: name if n == temp else n for v, n in self.channels_first.items()}
+        self.elem[name] = self.elem[temp]
+        self.temps.discard(temp)
 
     # --- initializers --------------------------------------------------------
 

@@ -5,6 +5,7 @@ names that ONNX spells out (SiLU: Sigmoid and Mul; ONNX's Swish needs opset 24).
 from __future__ import annotations
 
 from compiler.onnx_export.context import ExportContext, onnx_elem
+from compiler.onnx_export.layout import write_elementwise
 from compiler.onnx_export.registry import writer
 from compiler.onnx_import.elementwise import ACTIVATIONS, BINARY, UNARY, VARIADIC
 from dialects.graph import CastOp, ClipOp, GeluOp, IsInfOp, ModOp, SiluOp, WhereOp
@@ -18,14 +19,14 @@ ACTIVATION_NODES = {op: (onnx_type, tuple(defaults)) for onnx_type, (op, default
 
 def _unary(onnx_type: str):
     def write(op, ctx: ExportContext):
-        ctx.node(onnx_type, [ctx.input(op.input)], [ctx.result(op)])
+        write_elementwise(op, ctx, onnx_type, [op.input])
 
     return write
 
 
 def _binary(onnx_type: str):
     def write(op, ctx: ExportContext):
-        ctx.node(onnx_type, [ctx.input(op.lhs), ctx.input(op.rhs)], [ctx.result(op)])
+        write_elementwise(op, ctx, onnx_type, [op.lhs, op.rhs])
 
     return write
 
@@ -33,7 +34,7 @@ def _binary(onnx_type: str):
 def _activation(onnx_type: str, attributes: tuple[str, ...]):
     def write(op, ctx: ExportContext):
         values = {name: float_of(op.properties[name]) for name in attributes}
-        ctx.node(onnx_type, [ctx.input(op.input)], [ctx.result(op)], **values)
+        write_elementwise(op, ctx, onnx_type, [op.input], **values)
 
     return write
 
@@ -98,5 +99,4 @@ def clip(op: ClipOp, ctx: ExportContext):
 def cast(op: CastOp, ctx: ExportContext):
     """`saturate` (float8 targets, opset 19) and `round_mode` (E8M0, opset 24) as given."""
     modes = {"saturate": int_of(op.saturate) if op.saturate is not None else None, "round_mode": str_of(op.round_mode) or None}
-    to = onnx_elem(op.result.type.element_type, op.name)
-    ctx.node("Cast", [ctx.input(op.input)], [ctx.result(op)], to=to, **modes)
+    write_elementwise(op, ctx, "Cast", [op.input], to=onnx_elem(op.result.type.element_type, op.name), **modes)

@@ -106,7 +106,21 @@ def _write(fn: func.FuncOp, store, opset: int) -> ExportContext:
                 raise OptcError(f"result '{name}' has the name of an argument it is not; ONNX names each value once")
             ctx.elem[name] = onnx_elem(value.type.element_type, f"result '{name}'")
             ctx.node("Identity", [ctx.input(value)], [name])
+    _prune(ctx, outputs)
     return ctx
+
+
+def _prune(ctx: ExportContext, outputs: list[str]) -> None:
+    """Drop the nodes nothing reads (the channels-last form of a value only NHWC ops read:
+    `layout.py`; dead code) and the initializers no node reads."""
+    needed, kept = set(outputs), []
+    for node in reversed(ctx.nodes):
+        if any(o in needed for o in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    ctx.nodes = kept[::-1]
+    ctx.initializers = [i for i in ctx.initializers if i.name in needed]
+    ctx.value_info = [v for v in ctx.value_info if v.name in needed]
 
 
 def _write_op(op, ctx: ExportContext) -> None:

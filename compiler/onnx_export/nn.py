@@ -2,9 +2,10 @@
 matrix products.
 
 Channels-last ops (`layout = "NHWC"`, from graph-to-nhwc) are written as their NCHW ONNX
-op between Transposes: the input (and a conv's OHWI weight) moved channels first, every
-result moved back. That is exactly what the NHWC form means (`dialects/graph/layout.py`),
-and onnxruntime's transpose optimizer removes the pairs; ONNX has no channels-last conv.
+op: the input (and a conv's OHWI weight) read channels first, every result computed so
+and moved back. That is exactly what the NHWC form means (`dialects/graph/layout.py`);
+ONNX has no channels-last conv. `layout.py` keeps the Transposes this takes to where the
+IR's layouts really meet.
 """
 
 from __future__ import annotations
@@ -27,23 +28,25 @@ from dialects.graph import (
     SoftmaxOp,
 )
 from dialects.graph.base import float_of, int_of, ints
-from dialects.graph.layout import channels_first_perm, channels_last_perm, is_channels_last
+from compiler.onnx_export.layout import channels_first
+from dialects.graph.layout import channels_last_perm, is_channels_last
 
 
 def spatial_node(op, ctx: ExportContext, onnx_type: str, operands, channels_last: tuple[int, ...] = (0,), **attributes) -> None:
     """Write `op` as one `onnx_type` node. In the NHWC form, the operands at `channels_last`
-    are transposed channels first before it and each result channels last after it."""
+    are read channels first and each result is computed so, then moved channels last
+    (a Transpose that is dropped if only other NHWC ops read the result: `layout.py`)."""
     names = [ctx.input(v) for v in operands]
     results = [ctx.result(op, i) for i in range(len(op.results))]
     if not is_channels_last(op):
         ctx.node(onnx_type, names, results, **attributes)
         return
     for i in channels_last:
-        t = operands[i].type
-        names[i] = ctx.unary("Transpose", names[i], t.element_type, "to_nchw", perm=list(channels_first_perm(t.get_num_dims())))
-    firsts = [ctx.temp(f"{name}_nchw", r.type.element_type) for name, r in zip(results, op.results)]
+        names[i] = channels_first(ctx, operands[i])
+    firsts = [ctx.temp(f"{name}.nchw", r.type.element_type) for name, r in zip(results, op.results)]
     ctx.node(onnx_type, names, firsts, **attributes)
     for first, name, r in zip(firsts, results, op.results):
+        ctx.channels_first[r] = first
         ctx.node("Transpose", [first], [name], perm=list(channels_last_perm(r.type.get_num_dims())))
 
 

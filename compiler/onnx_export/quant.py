@@ -19,6 +19,7 @@ import numpy as np
 from xdsl.dialects.builtin import Float64Type, IntegerType, Signedness, f32
 
 from compiler.onnx_export.context import ExportContext, onnx_elem
+from compiler.onnx_export.layout import channels_first_operands, moved_back, mover
 from compiler.onnx_export.registry import writer
 from dialects.dtypes import numpy_dtype
 from dialects.graph.base import int_of, ints
@@ -48,28 +49,64 @@ def _zero_point(op: QuantizeOp, ctx: ExportContext) -> str:
     return ctx.initializer(zeros, element_type, "zero_point")
 
 
-@writer(QuantizeOp)
-def quantize(op: QuantizeOp, ctx: ExportContext):
-    x, scale_type = ctx.input(op.input), op.scale.type.element_type
+def write_quantize(op: QuantizeOp, ctx: ExportContext, x: str, out: str) -> None:
+    """`op` as QuantizeLinear of `x` (its input, or that input channels first) into `out`."""
+    scale_type = op.scale.type.element_type
     if op.input.type.element_type != scale_type:
         x = cast(ctx, x, scale_type, "x")
     inputs = [x, ctx.input(op.scale), _zero_point(op, ctx)]
-    ctx.node("QuantizeLinear", inputs, [ctx.result(op)], **_granularity(op))
+    ctx.node("QuantizeLinear", inputs, [out], **_granularity(op))
+
+
+@writer(QuantizeOp)
+def quantize(op: QuantizeOp, ctx: ExportContext):
+    firsts = channels_first_operands(ctx, [op.input], op.result) if op.axis is None else None
+    if firsts is None:
+        write_quantize(op, ctx, ctx.input(op.input), ctx.result(op))
+        return
+    first = ctx.temp("quantize.nchw", op.result.type.element_type)
+    write_quantize(op, ctx, firsts[0], first)
+    moved_back(ctx, op, first)
+
+
+def write_dequantize(op: DequantizeOp, ctx: ExportContext, x: str, out: str) -> None:
+    """`op` as DequantizeLinear of `x` (its input, or that input transposed) into `out`."""
+    scale, scale_type, result_type = ctx.input(op.scale), op.scale.type.element_type, op.result.type.element_type
+    inputs = [x, scale, ctx.input(op.zero_point)]
+    if scale_type == result_type:
+        ctx.node("DequantizeLinear", inputs, [out], **_granularity(op))
+        return
+    if scale_type != f32:
+        inputs[1] = cast(ctx, scale, f32, "scale")
+    real = out if result_type == f32 else ctx.temp("dequantized", f32)
+    ctx.node("DequantizeLinear", inputs, [real], **_granularity(op))
+    if real != out:
+        ctx.node("Cast", [real], [out], to=onnx_elem(result_type, op.name))
 
 
 @writer(DequantizeOp)
 def dequantize(op: DequantizeOp, ctx: ExportContext):
-    scale, scale_type, result_type = ctx.input(op.scale), op.scale.type.element_type, op.result.type.element_type
-    inputs = [ctx.input(op.input), scale, ctx.input(op.zero_point)]
-    if scale_type == result_type:
-        ctx.node("DequantizeLinear", inputs, [ctx.result(op)], **_granularity(op))
+    firsts = channels_first_operands(ctx, [op.input], op.result) if op.axis is None else None
+    if firsts is None:
+        write_dequantize(op, ctx, ctx.input(op.input), ctx.result(op))
         return
-    if scale_type != f32:
-        inputs[1] = cast(ctx, scale, f32, "scale")
-    real = ctx.result(op) if result_type == f32 else ctx.temp("dequantized", f32)
-    ctx.node("DequantizeLinear", inputs, [real], **_granularity(op))
-    if real != ctx.result(op):
-        ctx.node("Cast", [real], [ctx.result(op)], to=onnx_elem(result_type, op.name))
+    first = ctx.temp("dequantize.nchw", op.result.type.element_type)
+    write_dequantize(op, ctx, firsts[0], first)
+    moved_back(ctx, op, first)
+
+
+@mover(DequantizeOp)
+def dequantized_channels_first(ctx: ExportContext, op: DequantizeOp, perm: list[int]) -> str | None:
+    """A dequantized constant, per tensor or per output channel (axis 0 stays 0), moved
+    channels first by transposing the constant itself, so that DequantizeLinear feeds the
+    Conv directly: the QDQ form runtimes fuse into an integer convolution."""
+    quantized = ctx.known(op.input)
+    if quantized is None or op.block_size is not None or (op.axis is not None and op.axis.value.data != 0):
+        return None
+    moved = ctx.initializer(np.transpose(quantized, perm), op.input.type.element_type, f"{ctx.input(op.input)}.nchw")
+    out = ctx.temp(f"{ctx.input(op.result)}.nchw", op.result.type.element_type)
+    write_dequantize(op, ctx, moved, out)
+    return out
 
 
 def _along(op: RequantizeOp, ctx: ExportContext, value, hint: str) -> str:

@@ -40,6 +40,7 @@ from dialects.graph import (
     UnsqueezeOp,
 )
 from dialects.graph.base import float_of, int_of, ints, str_of
+from dialects.graph.layout import channels_first_perm, channels_last_perm
 
 REDUCTION_NODES = {op: (onnx_type, axes_input_from) for onnx_type, (op, axes_input_from) in _REDUCTIONS.items()}
 """Graph reduction → (ONNX op, the first opset that takes its axes as an input)."""
@@ -74,7 +75,22 @@ def squeeze(op, ctx: ExportContext):
 
 @writer(TransposeOp)
 def transpose(op: TransposeOp, ctx: ExportContext):
-    ctx.node("Transpose", [ctx.input(op.input)], [ctx.result(op)], perm=list(ints(op.perm)))
+    """A move channels last records its input as the result's channels-first form; a move
+    channels first of a value whose channels-first form is known is that form (`layout.py`)."""
+    perm, rank = list(ints(op.perm)), op.input.type.get_num_dims()
+    known = ctx.channels_first.get(op.input) if rank > 2 and perm == list(channels_first_perm(rank)) else None
+    if known is not None and op.result in ctx.reserved:
+        if known in ctx.temps:  # computed for this result: name it so
+            ctx.rename(known, ctx.reserved[op.result])
+            ctx.bind(op.result, ctx.reserved[op.result])
+        else:
+            ctx.node("Identity", [known], [ctx.result(op)])
+    elif known is not None:
+        ctx.names[op.result] = known
+    else:
+        if rank > 2 and perm == list(channels_last_perm(rank)):
+            ctx.channels_first[op.result] = ctx.input(op.input)
+        ctx.node("Transpose", [ctx.input(op.input)], [ctx.result(op)], perm=perm)
 
 
 @writer(ExpandOp)
