@@ -125,6 +125,16 @@ def test_imported_model_round_trips(name):
     assert_round_trips(import_onnx(source) if isinstance(source, onnx.ModelProto) else source)
 
 
+@pytest.mark.parametrize("name", ["transformer.onnx", "bert_attention", "bert_block", "transformer_block"])
+def test_optimized_transformers_round_trip_through_graph_optimize(name):
+    """What graph-optimize recognised, exported and imported again, it recognises again.
+    (The CNNs come back the same but for the names of their channels-last weights.)"""
+    source = ZOO_LIKE[name]()
+    optimized = apply_pipeline(import_onnx(source) if isinstance(source, onnx.ModelProto) else source, "graph-optimize")
+    again = apply_pipeline(import_onnx(export(optimized)), "graph-optimize")
+    assert canonical(again) == canonical(optimized)
+
+
 def test_graph_optimize_names_export_as_onnx_ops():
     """What graph-optimize recognises is written as ONNX's op for it: Gelu (opset 20,
     which raises the model's opset), LayerNormalization; channels-last convolutions as
@@ -702,3 +712,18 @@ func.func @main(%x: tensor<1x2x6x6xf32> {{onnx.name = "x"}}) -> (tensor<1x4x6x6x
     assert [n.op_type for n in exported.graph.node] == ["QuantizeLinear", "DequantizeLinear", "DequantizeLinear", "Conv"]
     x = RNG.standard_normal((1, 2, 6, 6)).astype(np.float32)
     np.testing.assert_allclose(run_onnxruntime(exported, {"x": x})["y"], run(module, {"x": x})["y"], rtol=1e-5, atol=1e-6)
+
+
+def test_bf16_and_bool_constants_keep_their_types():
+    exported = export(parse("""
+func.func @main(%x: tensor<4xbf16>, %z: tensor<4xbf16>) -> tensor<4xbf16> {
+  %c = graph.constant dense<[1.0, 2.0, 3.0, 4.5]> : tensor<4xbf16>
+  %m = graph.constant dense<[true, false, false, true]> : tensor<4xi1>
+  %a = graph.add %x, %c : (tensor<4xbf16>, tensor<4xbf16>) -> tensor<4xbf16>
+  %y = graph.where %m, %a, %z : (tensor<4xi1>, tensor<4xbf16>, tensor<4xbf16>) -> tensor<4xbf16>
+  func.return %y : tensor<4xbf16>
+}"""))
+    constants = {i.data_type: onnx.numpy_helper.to_array(i) for i in exported.graph.initializer}
+    assert constants[TensorProto.BFLOAT16].astype(np.float32).tolist() == [1.0, 2.0, 3.0, 4.5]
+    assert constants[TensorProto.BOOL].tolist() == [True, False, False, True]
+    assert exported.graph.input[0].type.tensor_type.elem_type == TensorProto.BFLOAT16
