@@ -12,12 +12,13 @@ from collections.abc import Sequence
 
 import ml_dtypes
 import numpy as np
-from onnx import NodeProto, TensorProto, helper, numpy_helper
+from onnx import NodeProto, TensorProto, ValueInfoProto, helper, numpy_helper
 from xdsl.dialects.builtin import BFloat16Type, i64
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from dialects.dtypes import mlir_to_onnx_elem, numpy_dtype
 from dialects.errors import OptcError
+from dialects.graph import ConstantOp, WeightOp
 
 
 def onnx_elem(element_type: Attribute, where: str) -> int:
@@ -49,7 +50,7 @@ class ExportContext:
         """The ONNX element type of every name, for the opset each node needs."""
         self.nodes: list[NodeProto] = []
         self.initializers: list[TensorProto] = []
-        self.value_info = []
+        self.value_info: list[ValueInfoProto] = []
         self.temps: set[str] = set()
         self.channels_first: dict[SSAValue, str] = {}
         """The channels-first form of channels-last values, where it has a name (`layout.py`)."""
@@ -102,8 +103,6 @@ class ExportContext:
 
     def known(self, value: SSAValue) -> np.ndarray | None:
         """The value's array when it is a constant or a weight, else None."""
-        from dialects.graph import ConstantOp, WeightOp
-
         owner = value.owner
         if isinstance(owner, ConstantOp):
             return owner.to_array()
