@@ -727,3 +727,29 @@ func.func @main(%x: tensor<4xbf16>, %z: tensor<4xbf16>) -> tensor<4xbf16> {
     assert constants[TensorProto.BFLOAT16].astype(np.float32).tolist() == [1.0, 2.0, 3.0, 4.5]
     assert constants[TensorProto.BOOL].tolist() == [True, False, False, True]
     assert exported.graph.input[0].type.tensor_type.elem_type == TensorProto.BFLOAT16
+
+
+def _mobilenet_like() -> onnx.ModelProto:
+    """Conv, ReLU6 (Clip), depthwise Conv, SiLU (Sigmoid, Mul), a residual Add, pooling."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Clip", ["c1", "lo", "hi"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2"], ["c2"], pads=[1, 1, 1, 1], group=8),
+        helper.make_node("Sigmoid", ["c2"], ["s2"]),
+        helper.make_node("Mul", ["c2", "s2"], ["a2"]),
+        helper.make_node("Add", ["a2", "r1"], ["sum"]),
+        helper.make_node("GlobalAveragePool", ["sum"], ["y"]),
+    ]
+    inits = {"w1": weights(8, 3, 3, 3), "b1": weights(8), "lo": np.float32(0), "hi": np.float32(6), "w2": weights(8, 1, 3, 3)}
+    return make_model(nodes, {"x": ([1, 3, 8, 8], F)}, ["y"], inits)
+
+
+def test_a_channels_last_region_exports_without_transposes():
+    """graph-optimize runs the whole network channels last; its ReLU6, SiLU and residual
+    add between the convolutions are computed channels first in the export, so only the
+    Transpose where the region ends (after the residual add) is left."""
+    module, exported = assert_exports_to_same_outputs(_mobilenet_like(), "graph-optimize", rtol=1e-4, atol=1e-5)
+    assert any(op.name == "graph.conv" and "layout" in op.properties for op in module.walk())
+    kinds = [n.op_type for n in exported.graph.node]
+    assert kinds.count("Transpose") == 1 and kinds.index("Transpose") > kinds.index("Add")
+    assert {"Clip", "Sigmoid", "Mul", "Add"} <= set(kinds)

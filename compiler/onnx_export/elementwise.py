@@ -5,7 +5,7 @@ names that ONNX spells out (SiLU: Sigmoid and Mul; ONNX's Swish needs opset 24).
 from __future__ import annotations
 
 from compiler.onnx_export.context import ExportContext, onnx_elem
-from compiler.onnx_export.layout import write_elementwise
+from compiler.onnx_export.layout import in_operands_layout, write_elementwise
 from compiler.onnx_export.registry import writer
 from compiler.onnx_import.elementwise import ACTIVATIONS, BINARY, UNARY, VARIADIC
 from dialects.graph import CastOp, ClipOp, GeluOp, IsInfOp, ModOp, SiluOp, WhereOp
@@ -54,26 +54,27 @@ def gelu(op: GeluOp, ctx: ExportContext):
 
 @writer(SiluOp)
 def silu(op: SiluOp, ctx: ExportContext):
-    x = ctx.input(op.input)
-    sigmoid = ctx.unary("Sigmoid", x, op.input.type.element_type, "sigmoid")
-    ctx.node("Mul", [x, sigmoid], [ctx.result(op)])
+    def write(inputs: list[str], out: str) -> None:
+        sigmoid = ctx.unary("Sigmoid", inputs[0], op.input.type.element_type, "sigmoid")
+        ctx.node("Mul", [inputs[0], sigmoid], [out])
+
+    in_operands_layout(op, ctx, [op.input], write)
 
 
 @writer(ModOp)
 def mod(op: ModOp, ctx: ExportContext):
-    ctx.node("Mod", [ctx.input(op.lhs), ctx.input(op.rhs)], [ctx.result(op)], fmod=int_of(op.fmod))
+    write_elementwise(op, ctx, "Mod", [op.lhs, op.rhs], fmod=int_of(op.fmod))
 
 
 @writer(IsInfOp)
 def is_inf(op: IsInfOp, ctx: ExportContext):
     flags = {flag: int_of(op.properties[flag]) for flag in ("detect_negative", "detect_positive")}
-    ctx.node("IsInf", [ctx.input(op.input)], [ctx.result(op)], **flags)
+    write_elementwise(op, ctx, "IsInf", [op.input], **flags)
 
 
 @writer(WhereOp)
 def where(op: WhereOp, ctx: ExportContext):
-    operands = [ctx.input(v) for v in (op.condition, op.on_true, op.on_false)]
-    ctx.node("Where", operands, [ctx.result(op)])
+    write_elementwise(op, ctx, "Where", [op.condition, op.on_true, op.on_false])
 
 
 def _bound(op: ClipOp, ctx: ExportContext, name: str, operand) -> str:
@@ -91,8 +92,10 @@ def _bound(op: ClipOp, ctx: ExportContext, name: str, operand) -> str:
 
 @writer(ClipOp)
 def clip(op: ClipOp, ctx: ExportContext):
+    """In its input's layout (`layout.py`): the bounds are single values (ReLU6 in an NHWC
+    region stays channels first)."""
     bounds = [_bound(op, ctx, "min", op.min_value), _bound(op, ctx, "max", op.max_value)]
-    ctx.node("Clip", [ctx.input(op.input), *bounds], [ctx.result(op)])
+    in_operands_layout(op, ctx, [op.input], lambda inputs, out: ctx.node("Clip", [*inputs, *bounds], [out]))
 
 
 @writer(CastOp)

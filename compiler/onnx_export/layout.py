@@ -87,12 +87,18 @@ def moved_back(ctx: ExportContext, op, first: str) -> None:
     ctx.node("Transpose", [first], [ctx.result(op)], perm=perm)
 
 
-def write_elementwise(op, ctx: ExportContext, onnx_type: str, operands, **attributes) -> None:
-    """One node, computed channels first when its operands allow (`channels_first_operands`)."""
+def in_operands_layout(op, ctx: ExportContext, operands, write: Callable[[list[str], str], None]) -> None:
+    """`write(inputs, out)` an elementwise op: channels first when its operands allow
+    (`channels_first_operands`), its result then moved back (`moved_back`); else as is."""
     firsts = channels_first_operands(ctx, operands, op.results[0])
     if firsts is None:
-        ctx.node(onnx_type, [ctx.input(v) for v in operands], [ctx.result(op)], **attributes)
+        write([ctx.input(v) for v in operands], ctx.result(op))
         return
     first = ctx.temp(f"{op.name.split('.', 1)[1]}.nchw", op.results[0].type.element_type)
-    ctx.node(onnx_type, firsts, [first], **attributes)
+    write(firsts, first)
     moved_back(ctx, op, first)
+
+
+def write_elementwise(op, ctx: ExportContext, onnx_type: str, operands, **attributes) -> None:
+    """One `onnx_type` node, in its operands' layout (`in_operands_layout`)."""
+    in_operands_layout(op, ctx, operands, lambda inputs, out: ctx.node(onnx_type, inputs, [out], **attributes))

@@ -19,7 +19,7 @@ import numpy as np
 from xdsl.dialects.builtin import Float64Type, IntegerType, Signedness, f32
 
 from compiler.onnx_export.context import ExportContext, onnx_elem
-from compiler.onnx_export.layout import channels_first_operands, moved_back, mover
+from compiler.onnx_export.layout import in_operands_layout, mover
 from compiler.onnx_export.registry import writer
 from dialects.dtypes import numpy_dtype
 from dialects.graph.base import int_of, ints
@@ -60,13 +60,11 @@ def write_quantize(op: QuantizeOp, ctx: ExportContext, x: str, out: str) -> None
 
 @writer(QuantizeOp)
 def quantize(op: QuantizeOp, ctx: ExportContext):
-    firsts = channels_first_operands(ctx, [op.input], op.result) if op.axis is None else None
-    if firsts is None:
+    """Per tensor, in its input's layout (`layout.py`); per axis or blocked, as written."""
+    if op.axis is None:
+        in_operands_layout(op, ctx, [op.input], lambda inputs, out: write_quantize(op, ctx, inputs[0], out))
+    else:
         write_quantize(op, ctx, ctx.input(op.input), ctx.result(op))
-        return
-    first = ctx.temp("quantize.nchw", op.result.type.element_type)
-    write_quantize(op, ctx, firsts[0], first)
-    moved_back(ctx, op, first)
 
 
 def write_dequantize(op: DequantizeOp, ctx: ExportContext, x: str, out: str) -> None:
@@ -86,13 +84,11 @@ def write_dequantize(op: DequantizeOp, ctx: ExportContext, x: str, out: str) -> 
 
 @writer(DequantizeOp)
 def dequantize(op: DequantizeOp, ctx: ExportContext):
-    firsts = channels_first_operands(ctx, [op.input], op.result) if op.axis is None else None
-    if firsts is None:
+    """Per tensor, in its input's layout (`layout.py`); per axis or blocked, as written."""
+    if op.axis is None:
+        in_operands_layout(op, ctx, [op.input], lambda inputs, out: write_dequantize(op, ctx, inputs[0], out))
+    else:
         write_dequantize(op, ctx, ctx.input(op.input), ctx.result(op))
-        return
-    first = ctx.temp("dequantize.nchw", op.result.type.element_type)
-    write_dequantize(op, ctx, firsts[0], first)
-    moved_back(ctx, op, first)
 
 
 @mover(DequantizeOp)
