@@ -497,23 +497,6 @@ def test_quantize_to_int8_without_zero_point_writes_zeros():
     assert producer[q.input[0]].op_type == "Cast"
 
 
-def test_channels_last_max_pool_indices_are_the_nchw_ones_moved():
-    """An NHWC max pool's indices are its NCHW form's (flat NCHW positions), channels last:
-    checked against onnxruntime's NCHW MaxPool (the reference's NHWC max pool does not
-    return its indices channels last yet)."""
-    module = parse(f"""
-func.func @main(%x: tensor<1x6x6x4xf32>) -> (tensor<1x3x3x4xf32>, tensor<1x3x3x4xi64>) {{
-  %p, %k = graph.max_pool %x {{{POOL}, storage_order = 0 : i64, layout = "NHWC"}} : tensor<1x6x6x4xf32> -> tensor<1x3x3x4xf32>, tensor<1x3x3x4xi64>
-  func.return %p, %k : tensor<1x3x3x4xf32>, tensor<1x3x3x4xi64>
-}}""")
-    x = RNG.standard_normal((1, 4, 6, 6)).astype(np.float32)
-    nchw = node("MaxPool", {"x": ([1, 4, 6, 6], F)}, outputs=("y", "i"), kernel_shape=[2, 2], strides=[2, 2])
-    expected = run_onnxruntime(nchw, {"x": x})
-    actual = run_onnxruntime(export(module), {"input0": x.transpose(0, 2, 3, 1)})
-    np.testing.assert_array_equal(actual["output0"], expected["y"].transpose(0, 2, 3, 1))
-    np.testing.assert_array_equal(actual["output1"], expected["i"].transpose(0, 2, 3, 1))
-
-
 # --- coverage and refusals -----------------------------------------------------------
 
 
