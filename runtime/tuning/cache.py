@@ -130,13 +130,20 @@ class DeviceKey:
 
 def library_versions() -> tuple[tuple[str, str], ...]:
     """(name, version) of the vendor libraries that load in this process: cuBLASLt where
-    nvmath-python is installed and finds it; none elsewhere."""
-    from runtime.library.cublaslt import NAME, LibraryUnavailable, library_version
+    nvmath-python is installed and finds it, cuDNN and cudnn-frontend where the frontend
+    is installed and finds cuDNN 9; none elsewhere."""
+    from runtime.library import LibraryUnavailable, cublaslt, cudnn
 
+    versions = []
     try:
-        return ((NAME, library_version()),)
+        versions.append((cublaslt.NAME, cublaslt.library_version()))
     except LibraryUnavailable:
-        return ()
+        pass
+    try:
+        versions += [(cudnn.NAME, cudnn.library_version()), (cudnn.FRONTEND, cudnn.frontend_version())]
+    except LibraryUnavailable:
+        pass
+    return tuple(sorted(versions))
 
 
 Entries = dict[DeviceKey, dict[str, dict[str, Timing]]]

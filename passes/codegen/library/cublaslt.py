@@ -42,6 +42,7 @@ from passes.codegen.common.types import ctype_of, kernel_signature, pointer_para
 from passes.codegen.generator import Generator, refused_tactic, unknown_tactic
 from passes.codegen.matmul.problem import Problem, epilogue_lambda, invalid, problem_of
 from passes.codegen.target import Target
+from runtime.library import cublaslt as runtime_lt
 from runtime.library.cublaslt import NAME as LIBRARY
 from runtime.library.cublaslt import LibraryUnavailable, LtMatmul, library_version
 
@@ -184,6 +185,27 @@ def product_bytes(kernel: FuncOp) -> int:
 def library_offset(kernel: FuncOp) -> int:
     """Where cuBLASLt's workspace starts in the kernel's: after the product, aligned."""
     return -(-product_bytes(kernel) // ALIGNMENT) * ALIGNMENT
+
+
+def library_call(kernel: FuncOp, launch: LaunchAttr):
+    """The cuBLASLt call of a kernel whose tactic is `cublaslt`, its `algo = i` resolved to
+    the i-th algorithm of cuBLASLt's heuristic list on this GPU (the tuner's list: the
+    same process asks once, `runtime.library.cublaslt.heuristic`)."""
+    from runtime.engine.plan import LibraryCall
+
+    name = f"@{kernel.sym_name.data}"
+    call = lt_call(kernel)
+    a, b, d = operands(kernel)
+    algo = launch.tile_params["algo"]
+    try:
+        offered = runtime_lt.heuristic(call, ALGORITHMS, WORKSPACE_CAP)
+        version = runtime_lt.library_version()
+    except OptcError as exc:
+        raise OptcError(f"{name} runs tactic cublaslt, whose algorithm cuBLASLt chooses on the GPU the engine is for: {exc}") from None
+    if algo >= len(offered):
+        raise OptcError(f"{name}: cuBLASLt offers {len(offered)} algorithm(s) for this matmul on this GPU, the tactic names algo {algo}")
+    chosen = offered[algo]
+    return LibraryCall(LIBRARY, version, call, chosen.data.hex(), chosen.workspace, a, b, d)
 
 
 # --- the epilogue kernel ----------------------------------------------------------------------
