@@ -13,7 +13,8 @@
 # Where .wheels/ holds them (`bash .ci/gpu-wheels.sh` fetches them), the packages of
 # .ci/gpu-packages.sh are installed first at the versions requirements.lock pins (what the
 # device image lacks, and what must match CPU CI's), with the `cuda-libs` extra from
-# .wheels/extra/ (nvmath-python, so cuBLASLt tactics are tuned and tested), without
+# .wheels/extra/ (nvmath-python and nvidia-cudnn-frontend, so cuBLASLt and cuDNN tactics
+# are tuned and tested), without
 # touching other packages; a pinned wheel missing from .wheels/ stops the run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
