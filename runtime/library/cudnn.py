@@ -347,7 +347,9 @@ def _sdpa_graph(graph, cudnn, call: Sdpa):
     if call.bias:
         reads.append(_tensor(graph, cudnn, "bias", call.bias_tensor(), call.dtype))
         options["bias"] = reads[-1]
-    if call.causal:  # bottom-right aligned; the same diagonal as top-left when s_q == s_k
+    if call.causal and call.s_q == call.s_k:  # both alignments agree: cuDNN's plain causal mask, which every engine takes
+        options["use_causal_mask"] = True
+    elif call.causal:  # bottom-right aligned, as optc's: query i sees keys up to i + s_k - s_q
         options["diagonal_alignment"] = cudnn.diagonal_alignment.BOTTOM_RIGHT
         options["diagonal_band_right_bound"] = 0
     o, _ = graph.sdpa(q=q, k=k, v=v, name="sdpa", **options)
