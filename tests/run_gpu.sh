@@ -40,7 +40,9 @@ for stage in "$@"; do
             "${pytest[@]}" -s -m "zoo and gpu" tests/test_zoo_gpu.py >"$OUT/gpu-zoo.log" 2>&1 ;;
         bench)
             for script in copy_bandwidth pointwise_bandwidth reduction_bandwidth matmul_throughput conv_throughput attention_throughput; do
-                [ -f "benchmarks/$script.py" ] && python3 "benchmarks/$script.py" >"$OUT/$script.log" 2>&1
+                flags=()
+                case "$script" in conv_throughput | attention_throughput) flags=(--cudnn) ;; esac  # the cudnn tactic beside optc's and torch
+                [ -f "benchmarks/$script.py" ] && python3 "benchmarks/$script.py" "${flags[@]}" >"$OUT/$script.log" 2>&1
             done ;;
         matmuls)
             [ -f benchmarks/zoo/manifest.json ] || python3 benchmarks/build_zoo.py --exporters torchscript >"$OUT/build-zoo.log" 2>&1
