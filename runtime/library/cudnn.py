@@ -458,12 +458,24 @@ class CudnnPlan:
 Plan = CudnnPlan
 
 
-@functools.cache
 def heuristic(call: ConvFprop | Sdpa, count: int, max_workspace: int) -> tuple[Choice, ...]:
     """cuDNN's plans for `call` on this GPU (at most `count` that build, each needing at most
     `max_workspace` bytes), asked once per process: the tuner and the engine build that
-    follows it resolve a tactic's `plan = i` to the same name."""
-    plan = CudnnPlan(call)
+    follows it resolve a tactic's `plan = i` to the same name. A graph cuDNN has no engine
+    for raises its LibraryError each time it is asked, without building the graph again
+    (every candidate of such a kernel asks)."""
+    answer = _heuristic(call, count, max_workspace)
+    if isinstance(answer, LibraryError):
+        raise LibraryError(str(answer))
+    return answer
+
+
+@functools.cache
+def _heuristic(call: ConvFprop | Sdpa, count: int, max_workspace: int) -> tuple[Choice, ...] | LibraryError:
+    try:
+        plan = CudnnPlan(call)
+    except LibraryError as exc:
+        return exc
     try:
         return tuple(plan.choices(count, max_workspace))
     finally:
