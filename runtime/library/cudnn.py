@@ -43,6 +43,7 @@ must not happen inside a capture: the engine and the timer run every step once f
 from __future__ import annotations
 
 import functools
+import importlib.util
 import math
 import re
 from dataclasses import dataclass
@@ -248,7 +249,26 @@ def algorithm_of(library_call) -> Choice:
 # --- the GPU side ------------------------------------------------------------------------------
 
 
+def _preload() -> None:
+    """Load cuDNN 9 and the CUDA runtime the frontend opens by soname (libcudnn.so.9,
+    libcudart.so.13 or .12) from wherever cuda-pathfinder (which cuda-bindings brings) finds
+    them: torch's nvidia wheels in any site-packages, or the CUDA install. The frontend then
+    finds them loaded; a library pathfinder does not find is left to the frontend's own
+    search, whose error says which one is missing."""
+    from cuda.pathfinder import DynamicLibNotFoundError, load_nvidia_dynamic_lib
+
+    for name in ("cudart", "cudnn"):
+        try:
+            load_nvidia_dynamic_lib(name)
+        except (DynamicLibNotFoundError, OSError):
+            continue
+
+
+@functools.cache
 def _module():
+    if importlib.util.find_spec("cudnn") is None:
+        raise LibraryUnavailable("cuDNN tactics need nvidia-cudnn-frontend and cuDNN 9 (pip install 'optc[cuda-libs]'; torch brings cuDNN): No module named 'cudnn'")
+    _preload()
     try:
         import cudnn
     except Exception as exc:  # ImportError, or OSError where the frontend's dlopen finds no libcudnn
@@ -292,7 +312,10 @@ class _Handle:
             from runtime.cuda import current_context
 
             current_context()
-            cls.value = _module().create_handle()
+            try:
+                cls.value = _module().create_handle()
+            except Exception as exc:  # no CUDA runtime for the frontend, no device
+                raise LibraryError(f"cuDNN cannot make a handle on this GPU: {exc}") from None
         return cls.value
 
 
