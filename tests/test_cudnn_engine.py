@@ -26,7 +26,7 @@ from runtime.engine import read_engine, write_engine
 from runtime.engine.engine import EngineError, library_plans
 from runtime.engine.file import EngineImage, check_image
 from runtime.engine.plan import KernelSpec, LaunchSpec, PlanError, Slot, device_dtype
-from runtime.engine.steps import KernelStep, LibraryStep, build_steps
+from runtime.engine.steps import LibraryStep, build_steps
 from runtime.library import LibraryError, LibraryUnavailable
 from runtime.library import cudnn as lib
 from runtime.tuning.cache import DeviceKey, TimingCache, library_versions

@@ -38,7 +38,7 @@ from xdsl.ir import BlockArgument, SSAValue
 
 from dialects import fused, graph
 from dialects.errors import OptcError
-from dialects.graph.base import int_of, ints
+from dialects.graph.base import ints
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.types import kernel_signature, pointer_params
 from passes.codegen.generator import Generator
