@@ -40,7 +40,9 @@ from dialects import fused, graph
 from dialects.errors import OptcError
 from dialects.graph.base import ints
 from dialects.kernel import FuncOp, LaunchAttr
+from passes.codegen.attention.problem import problem_of
 from passes.codegen.common.types import kernel_signature, pointer_params
+from passes.codegen.conv.geometry import ConvGeometry, Epilogue, geometry
 from passes.codegen.generator import Generator
 from passes.codegen.library import base
 from passes.codegen.target import Target
@@ -101,10 +103,8 @@ def _arg_index(kernel: FuncOp, value: SSAValue, what: str) -> int:
     return value.index
 
 
-def _conv_geometry(kernel: FuncOp):
+def _conv_geometry(kernel: FuncOp) -> ConvGeometry:
     """The conv's geometry, refused by name where cuDNN's tactic does not take it."""
-    from passes.codegen.conv.geometry import geometry
-
     op = kernel.computation
     geo = geometry(kernel)
     if not geo.channels_last:
@@ -207,8 +207,6 @@ def _conv_call(kernel: FuncOp) -> ConvFprop:
 
 
 def _sdpa_call(kernel: FuncOp) -> Sdpa:
-    from passes.codegen.attention.problem import problem_of
-
     op = kernel.computation
     p = problem_of(kernel)
     dtype = _dtype(kernel, op.q.type.element_type, "attention", ("float16", "bfloat16"))
@@ -316,8 +314,6 @@ def library_call(kernel: FuncOp, launch: LaunchAttr):
 def emit_epilogue(kernel: FuncOp) -> str:
     """The epilogue kernel of a conv cuDNN computes alone: every conv element (channels-last,
     in the element type) through the fused region, with optc's conv epilogue printer."""
-    from passes.codegen.conv.geometry import Epilogue, geometry
-
     geo = geometry(kernel)
     shape = geo.out_shape
     total = math.prod(shape)
