@@ -355,3 +355,25 @@ def test_the_timing_cache_key_names_cudnn_and_its_frontend(monkeypatch):
 
     monkeypatch.setattr(lib, "library_version", missing)
     assert "cudnn" not in dict(library_versions())
+
+
+def test_the_timer_runs_a_cudnn_call_on_one_sets_pointers(cudnn, monkeypatch):
+    """The tuner's timer (`_LibraryRun`) builds the plan before timing (its check) and passes
+    the set's operands in the call's order, D, and the library's part of the workspace."""
+    from runtime.tuning.timer import _LibraryRun
+
+    monkeypatch.setattr(lib, "Plan", FakeCudnnPlan)
+    image = model_image()
+    for name in (DIRECT, EPILOGUE, ATTENTION):
+        spec = kernel(image, name)
+        run = _LibraryRun(spec.library)
+        assert run.plan.checked == [lib.Choice(spec.library.algorithm, spec.library.workspace)]
+        pointers = [0x1000 * (i + 1) for i in range(len(spec.params))]  # one set: the parameters, the workspace last
+        stream: list = []
+        run.launch(pointers, spec.params[-1].nbytes, stream)
+        call = spec.library
+        d = pointers[call.d] if call.d is not None else pointers[-1]
+        offset = call.workspace_offset
+        assert stream == [("cudnn", call.algorithm, (*(pointers[i] for i in call.reads()), d), pointers[-1] + offset, spec.params[-1].nbytes - offset)]
+        run.close()
+        assert run.plan.closed
