@@ -466,10 +466,11 @@ class CudnnPlan:
             raise LibraryError(f"cuDNN plan '{choice.name}' needs {needed} bytes of workspace, got {workspace_bytes}")
         if len(pointers) != len(self.reads) + 1:
             raise LibraryError(f"cuDNN {self.call.op} takes {len(self.reads) + 1} pointers, got {len(pointers)}")
-        pack = {tensor: pointer for tensor, pointer in zip([*self.reads, self.output], pointers)}
+        # plain ints: the frontend takes anything else for a framework's tensor (and imports torch)
+        pack = {tensor: int(pointer) for tensor, pointer in zip([*self.reads, self.output], pointers)}
         try:
             self._cudnn.set_stream(self.handle, 0 if stream is None else int(stream.handle))
-            self.graph.execute_plan_at_index(pack, workspace, index, handle=self.handle)
+            self.graph.execute_plan_at_index(pack, int(workspace), index, handle=self.handle)
         except Exception as exc:
             raise LibraryError(f"cuDNN execution failed for {self.call} (plan '{choice.name}'): {exc}") from None
 
