@@ -33,11 +33,14 @@ whose plan this cuDNN does not offer is refused in words.
 
 CUDA graphs. `run` executes the plan on the given stream (`cudnnSetStream`, then the
 frontend's `execute_plan_at_index`). The engine captures its whole launch sequence by
-stream capture, as PyTorch captures its cuDNN convolutions and SDPA; the frontend's
-`populate_cuda_graph` (a cuDNN-made child graph) serves only engines with the native
-CUDA-graph behaviour note and would need the engine to assemble its graph by hand. A
-plan's first execution may set its kernels up (cuDNN's runtime-compiled engines), which
-must not happen inside a capture: the engine and the timer run every step once first.
+stream capture, as PyTorch captures its cuDNN convolutions and SDPA: for these graphs the
+frontend's execute is cuDNN's backend execute alone (1.14.1 adds host-to-device copies
+and memsets into the workspace only for ALiBi slopes and backward graphs, which optc never
+builds). The frontend's `populate_cuda_graph` (a cuDNN-made child graph) serves only
+engines with the native CUDA-graph behaviour note and would need the engine to assemble
+its graph by hand. A plan's first execution may set its kernels up (cuDNN's
+runtime-compiled engines), which must not happen inside a capture: the engine and the
+timer run every step once first.
 """
 
 from __future__ import annotations
