@@ -23,11 +23,12 @@ this process as its driver describes it (`target.measured`) when the engine is f
 else the named arch's table (`target.TARGETS`). Each kernel's tactic is recorded in the
 plan (`KernelSpec.tactic`, `.tile`).
 
-A library tactic (`cublaslt`, chosen only by the tuner, so only where the engine's GPU is
-here) is resolved here to its library's call on this GPU (`library_call`: `algo = i` →
-the i-th algorithm's bytes of cuBLASLt's heuristic list, and cuBLASLt's version), which
-the plan records (`KernelSpec.library`); its epilogue kernel is compiled like any other,
-and a kernel whose call writes its result has no image.
+A library tactic (`cublaslt`, `cudnn`; chosen only by the tuner, so only where the
+engine's GPU is here) is resolved here to its library's call on this GPU (`library_call`:
+`algo = i` → the i-th algorithm's bytes of cuBLASLt's heuristic list, `plan = i` → the
+name of the i-th plan of cuDNN's; and the library's version), which the plan records
+(`KernelSpec.library`); its epilogue kernel is compiled like any other, and a kernel
+whose call writes its result has no image.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ from dialects.kernel import FuncOp, LaunchAttr, LaunchOp
 from dialects.weights import check_weights, store_of
 from passes.codegen.common.types import device_itemsize
 from passes.codegen.cuda import kernel_source, launch_of
-from passes.codegen.library import cublaslt as lt_tactic
 from passes.codegen.library import is_library
 from passes.codegen.registry import workspace_bytes
 from passes.codegen.target import Target, measured, named
@@ -370,24 +370,12 @@ def shared_entry(name: str, source: str) -> tuple[str, str]:
 
 
 def library_call(kernel: FuncOp, launch: LaunchAttr) -> LibraryCall:
-    """The cuBLASLt call of a kernel whose tactic is `cublaslt`, its `algo = i` resolved to
-    the i-th algorithm of cuBLASLt's heuristic list on this GPU (the tuner's list: the
-    same process asks once, `runtime.library.cublaslt.heuristic`)."""
-    from runtime.library import cublaslt
+    """The library call of a kernel whose tactic is a library's (`cublaslt`, `cudnn`), its
+    algorithm resolved on this GPU from the library's heuristic list (the tuner's list: the
+    same process asks once), with the library's version (`passes.codegen.library`)."""
+    from passes.codegen.library import library_call as resolve
 
-    name = f"@{kernel.sym_name.data}"
-    call = lt_tactic.lt_call(kernel)
-    a, b, d = lt_tactic.operands(kernel)
-    algo = launch.tile_params["algo"]
-    try:
-        offered = cublaslt.heuristic(call, lt_tactic.ALGORITHMS, lt_tactic.WORKSPACE_CAP)
-        version = cublaslt.library_version()
-    except OptcError as exc:
-        raise OptcError(f"{name} runs tactic cublaslt, whose algorithm cuBLASLt chooses on the GPU the engine is for: {exc}") from None
-    if algo >= len(offered):
-        raise OptcError(f"{name}: cuBLASLt offers {len(offered)} algorithm(s) for this matmul on this GPU, the tactic names algo {algo}")
-    chosen = offered[algo]
-    return LibraryCall(lt_tactic.LIBRARY, version, call, chosen.data.hex(), chosen.workspace, a, b, d)
+    return resolve(kernel, launch)
 
 
 def _scratch(kernels: Mapping[str, FuncOp], chosen: Mapping[str, LaunchAttr], workspace: Mapping[str, int], start: int) -> dict[str, int]:
