@@ -64,7 +64,7 @@ from dialects.errors import OptcError
 from dialects.fused import MatmulOp
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.generator import Generator, refused_tactic, unknown_tactic
-from passes.codegen.matmul.mma import MMA_KEYS, emit_mma, mma_problem, mma_registers, mma_shared, mma_threads
+from passes.codegen.matmul.mma import MMA_KEYS, emit_mma, int8_why_not, mma_problem, mma_registers, mma_shared, mma_threads
 from passes.codegen.matmul.problem import Problem, problem_of, tile_of
 from passes.codegen.matmul.simt import SIMT_KEYS, emit_simt, simt_problem, simt_registers, simt_shared, simt_threads
 from passes.codegen.matmul.split_k import SPLIT_K_KEYS, emit_split_k, split_k_problem, split_k_workspace
@@ -95,6 +95,10 @@ MMA_CONFIGS = [  # (block_m, block_n, block_k, warps_m, warps_n, stages), relati
 ]
 MMA_SKINNY = (16, 64, 32, 1, 4, 4)
 """For M <= 16 (GEMV-like): 16 rows (the m16 of one mma), wide in N."""
+MMA_INT8_CONFIGS = [((bm, bn, 2 * bk, wm, wn, stages), rate) for (bm, bn, bk, wm, wn, stages), rate in MMA_CONFIGS]
+"""The 8-bit tiles: MMA_CONFIGS with block_k in bytes, twice as deep (64 bytes: two k32
+mmas per slice pair, the same ring bytes as the 16-bit tile)."""
+MMA_INT8_SKINNY = (16, 64, 64, 1, 4, 4)
 
 SPLITS = (2, 3, 4, 6, 8, 12, 16)
 """The split counts `candidates` offers a product with fewer output tiles than SMs."""
@@ -115,18 +119,29 @@ KEYS = {"simt": SIMT_KEYS, "mma": MMA_KEYS, "mma_split_k": SPLIT_K_KEYS}
 TABLES = {
     "simt": [*SIMT_CONFIGS, SIMT_SKINNY],
     "mma": [*(config for config, _ in MMA_CONFIGS), MMA_SKINNY],
+    "mma_int8": [*(config for config, _ in MMA_INT8_CONFIGS), MMA_INT8_SKINNY],
 }
-"""Every tile `candidates` offers, by tactic (split-K's: SPLITS × SPLIT_K_TILES)."""
+"""Every tile `candidates` offers, by table (`_table`; split-K's: SPLITS × SPLIT_K_TILES)."""
 
 
 # --- the tactics -------------------------------------------------------------------------
 
 
+def _int8_tensor_cores(problem: Problem) -> bool:
+    return problem.integer_contraction and int8_why_not(problem) is None
+
+
 def _tactic(problem: Problem) -> str:
     """configure's tactic for a product's element type: tensor cores for f16/bf16 (whose
     accumulator the kernel rounds to 16 bits before the epilogue, as the reference does;
-    `mma_split_k` is their candidate too), SIMT for everything else."""
-    return "mma" if problem.tensor_cores else "simt"
+    `mma_split_k` is their candidate too) and for the 8-bit integer contractions the
+    tensor-core kernel takes (`mma.int8_why_not`), SIMT for everything else."""
+    return "mma" if problem.tensor_cores or _int8_tensor_cores(problem) else "simt"
+
+
+def _table(problem: Problem, tactic: str) -> str:
+    """The TABLES entry of a tactic for this product (8-bit products have their own mma tiles)."""
+    return "mma_int8" if tactic == "mma" and problem.integer_contraction else tactic
 
 
 def _tiles(problem: Problem, bm: int, bn: int) -> int:
@@ -152,6 +167,8 @@ TENSOR_CORE_TACTICS = ("mma", "mma_split_k")
 def _tactic_problem(problem: Problem, tactic: str) -> str | None:
     if tactic not in KEYS:
         return unknown_tactic("matmul", tactic, KEYS)
+    if problem.integer_contraction:
+        return _integer_tactic_problem(problem, tactic)
     if (tactic in TENSOR_CORE_TACTICS) != problem.tensor_cores:
         why = (
             f"tensor cores take f16 and bf16 operands, these are {problem.element}"
@@ -159,6 +176,15 @@ def _tactic_problem(problem: Problem, tactic: str) -> str | None:
             else f"{problem.element} operands take the tensor-core kernel (tactic 'mma'), which rounds the accumulator as the reference does"
         )
         return refused_tactic(tactic, why)
+    return None
+
+
+def _integer_tactic_problem(problem: Problem, tactic: str) -> str | None:
+    """8-bit integer products run `simt` always (exact) and `mma` where it applies."""
+    if tactic == "mma_split_k":
+        return refused_tactic(tactic, "split-K sums fp32 partials of f16/bf16 products; 8-bit products take 'mma' or 'simt'")
+    if tactic == "mma" and not _int8_tensor_cores(problem):
+        return refused_tactic(tactic, f"{int8_why_not(problem)}; tactic 'simt' takes it")
     return None
 
 
@@ -230,9 +256,10 @@ def _pick_mma(problem: Problem, target: Target) -> tuple:
     (a last partial wave costs a whole one) times one tile's work at the tile's rate
     (bigger tiles reuse each loaded element more). Ties go to the earlier (larger) tile.
     Only tiles whose shared memory the target grants are considered."""
+    configs, skinny = (MMA_INT8_CONFIGS, MMA_INT8_SKINNY) if problem.integer_contraction else (MMA_CONFIGS, MMA_SKINNY)
     if problem.m <= 16:
-        return MMA_SKINNY
-    fitting = [entry for entry in MMA_CONFIGS if _target_problem(problem, _launch(problem, "mma", entry[0]), target) is None]
+        return skinny
+    fitting = [entry for entry in configs if _target_problem(problem, _launch(problem, "mma", entry[0]), target) is None]
     if not fitting:
         raise OptcError(f"cuda codegen of {problem.kernel}: no tensor-core matmul tile fits {target.name} ({target.arch})")
 
@@ -278,10 +305,13 @@ def _split_k_candidates(problem: Problem, target: Target) -> list[LaunchAttr]:
 
 def candidates(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
     """Split-K first where the output has fewer tiles than SMs (what a `fast` tuning tries
-    after configure's tactic), then every tile of the table of the tactic this product takes."""
+    after configure's tactic), then every tile of the table of the tactic this product takes
+    (an 8-bit product on tensor cores: its mma tiles, then the SIMT ones, exact as well)."""
     problem = problem_of(kernel)
     tactic = _tactic(problem)
-    return [*_split_k_candidates(problem, target), *(_launch(problem, tactic, config) for config in TABLES[tactic])]
+    tactics = [tactic, "simt"] if problem.integer_contraction and tactic == "mma" else [tactic]
+    tiles = [_launch(problem, t, config) for t in tactics for config in TABLES[_table(problem, t)]]
+    return [*_split_k_candidates(problem, target), *tiles]
 
 
 def check(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str | None:
