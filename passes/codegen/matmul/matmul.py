@@ -10,14 +10,19 @@ loops share that frame:
 
 - `simt` (f32, f64, integers): shared-memory tiles of A and B (two stages, the next tile
   staged through registers while the current one is multiplied), each thread a
-  `thread_m` x `thread_n` register tile; exact fp32 (no TF32), integers wrap as numpy's do.
+  `thread_m` x `thread_n` register tile; exact fp32 (no TF32), integers wrap as numpy's do
+  (an integer contraction's 8-bit operands, i8 x ui8 mixes too, wrap in 32 bits as its
+  i32 accumulator does).
 - `mma` (f16, bf16): tensor cores, `mma.sync.m16n8k16` with fp32 accumulation, tiles
   copied with `cp.async` (16-byte chunks, zero-filled at the edges) into a `stages`-deep
   ring of XOR-swizzled tiles in dynamic shared memory, read with `ldmatrix` into
   double-buffered fragments (`common/mma.py`); the output tile is staged through shared
   memory and stored 8 columns at a time with 16-byte stores where `matmul/vector.py`
   proves it safe (`matmul/mma.py`); an operand whose contiguous extent is not a
-  multiple of 8 elements is copied element by element instead.
+  multiple of 8 elements is copied element by element instead. Integer contractions
+  (i8/ui8 into i32) run the same kernel on byte pairs with `mma.sync.m16n8k32` s8/u8 and
+  s32 accumulators where A is read [M, K], B [N, K] and K % 16 == 0 (`mma.int8_why_not`),
+  their epilogue straight from the fragments; the rest take `simt`.
 - `mma_split_k` (f16, bf16): split-K on `mma`'s main loop, for outputs with fewer tiles
   than the GPU has SMs (`matmul/split_k.py`): `splits` blocks share each output tile, each
   multiplying one range of K into an fp32 partial tile in the workspace; the last to
@@ -36,9 +41,10 @@ tactics: tables, choice, check and dispatch). Tactics (`#kernel.launch` tactic a
 - `simt` (f32, f64, integers): block_m, block_n, block_k, thread_m, thread_n; block =
   (block_m/thread_m)·(block_n/thread_n) threads (32..1024), static shared memory of
   2·block_k·(block_m + block_n + 8) elements, within the target's `shared_per_block`;
-- `mma` (f16, bf16): block_m, block_n, block_k, warps_m, warps_n, stages; block =
-  32·warps_m·warps_n threads; block_m a multiple of 16·warps_m, block_n of 16·warps_n,
-  block_k of 16, stages 2..4; `shared` = max(ring 2·stages·block_k·(block_m + block_n),
+- `mma` (f16, bf16; 8-bit integer contractions): block_m, block_n, block_k, warps_m,
+  warps_n, stages; block = 32·warps_m·warps_n threads; block_m a multiple of 16·warps_m,
+  block_n of 16·warps_n, block_k of 16 (8-bit: of 32, counted in bytes, the ring then
+  stages·block_k·(block_m + block_n) bytes), stages 2..4; `shared` = max(ring 2·stages·block_k·(block_m + block_n),
   staged output 2·block_m·(block_n + 8)) bytes, within the target's opt-in limit
   (configure's large tiles need 64–72 KiB: the runtime raises the kernel's dynamic shared
   limit past 48 KiB).
@@ -48,7 +54,8 @@ tactics: tables, choice, check and dispatch). Tactics (`#kernel.launch` tactic a
   fp32 partials. `check` also refuses splits with less than 2·block_k of K each and a
   workspace past MAX_WORKSPACE (64 MiB).
 Candidates: every tile of the family's table (SIMT_CONFIGS and SIMT_SKINNY, or MMA_CONFIGS
-and MMA_SKINNY); for f16/bf16 products whose output has fewer tiles (at configure's tile)
+and MMA_SKINNY; an 8-bit product on tensor cores: MMA_INT8_CONFIGS and MMA_INT8_SKINNY, then
+the SIMT tiles, exact as well); for f16/bf16 products whose output has fewer tiles (at configure's tile)
 than the target has SMs, first the split-K tiles (SPLIT_K_TILES × SPLITS), the cheapest
 estimate first, so a `fast` tuning times them. Tile choice (configure, tensor cores: never
 split-K): the candidate with the least waves·tile-area/rate
