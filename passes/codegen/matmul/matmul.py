@@ -43,21 +43,21 @@ tactics: tables, choice, check and dispatch). Tactics (`#kernel.launch` tactic a
   2·block_k·(block_m + block_n + 8) elements, within the target's `shared_per_block`;
 - `mma` (f16, bf16; 8-bit integer contractions): block_m, block_n, block_k, warps_m,
   warps_n, stages; block = 32·warps_m·warps_n threads; block_m a multiple of 16·warps_m,
-  block_n of 16·warps_n, block_k of 16 (8-bit: of 32, counted in bytes, the ring then
-  stages·block_k·(block_m + block_n) bytes), stages 2..4; `shared` = max(ring 2·stages·block_k·(block_m + block_n),
-  staged output 2·block_m·(block_n + 8)) bytes, within the target's opt-in limit
-  (configure's large tiles need 64–72 KiB: the runtime raises the kernel's dynamic shared
-  limit past 48 KiB).
+  block_n of 16·warps_n, block_k of 16 (8-bit: of 32, in bytes), stages 2..4; `shared` =
+  max(ring 2·stages·block_k·(block_m + block_n), staged output 2·block_m·(block_n + 8))
+  bytes (8-bit: the ring of stages·block_k·(block_m + block_n) bytes alone), within the
+  target's opt-in limit (configure's large tiles need 64–72 KiB: the runtime raises the
+  kernel's dynamic shared limit past 48 KiB).
 - `mma_split_k` (f16, bf16): `mma`'s tile parameters and `splits` (2..32, at most one per
   block_k tile of K); grid = output tiles × splits; a workspace (`split_k_workspace`) of a
   counter per output tile (rounded up to 256 bytes) and splits × tiles × block_m·block_n
   fp32 partials. `check` also refuses splits with less than 2·block_k of K each and a
   workspace past MAX_WORKSPACE (64 MiB).
 Candidates: every tile of the family's table (SIMT_CONFIGS and SIMT_SKINNY, or MMA_CONFIGS
-and MMA_SKINNY; an 8-bit product on tensor cores: MMA_INT8_CONFIGS and MMA_INT8_SKINNY, then
-the SIMT tiles, exact as well); for f16/bf16 products whose output has fewer tiles (at configure's tile)
-than the target has SMs, first the split-K tiles (SPLIT_K_TILES × SPLITS), the cheapest
-estimate first, so a `fast` tuning times them. Tile choice (configure, tensor cores: never
+and MMA_SKINNY; an 8-bit product on tensor cores: MMA_INT8_CONFIGS and MMA_INT8_SKINNY,
+then the SIMT tiles, exact as well); for f16/bf16 products whose output has fewer tiles
+(at configure's tile) than the target has SMs, first the split-K tiles (SPLIT_K_TILES ×
+SPLITS), the cheapest estimate first, so a `fast` tuning times them. Tile choice (configure, tensor cores: never
 split-K): the candidate with the least waves·tile-area/rate
 over the target's SMs (`_pick_mma`): 128x256 / 256x128 (8 warps of 64x64) for large
 problems, 128x128 (4 warps of 64x64) where the large tile would leave a last wave nearly
@@ -103,8 +103,8 @@ MMA_CONFIGS = [  # (block_m, block_n, block_k, warps_m, warps_n, stages), relati
 MMA_SKINNY = (16, 64, 32, 1, 4, 4)
 """For M <= 16 (GEMV-like): 16 rows (the m16 of one mma), wide in N."""
 MMA_INT8_CONFIGS = [((bm, bn, 2 * bk, wm, wn, stages), rate) for (bm, bn, bk, wm, wn, stages), rate in MMA_CONFIGS]
-"""The 8-bit tiles: MMA_CONFIGS with block_k in bytes, twice as deep (64 bytes: two k32
-mmas per slice pair, the same ring bytes as the 16-bit tile)."""
+"""The 8-bit tiles: MMA_CONFIGS with block_k counted in bytes and twice as deep (64 bytes:
+two k32 mma steps per tile, the ring bytes of the 16-bit tile)."""
 MMA_INT8_SKINNY = (16, 64, 64, 1, 4, 4)
 
 SPLITS = (2, 3, 4, 6, 8, 12, 16)
