@@ -300,17 +300,22 @@ def _emulated_cases() -> list:
     cases = []
     for name in sorted(CASES):
         for tactic in ("mma", "simt") if name.startswith("mma") else ("simt",):
-            for tile in INT8_TILES[tactic] if name != "mma_i8_large" or tactic == "simt" else [None]:
+            for tile in INT8_TILES[tactic] if name != "mma_i8_large" or tactic == "simt" else [None, (128, 256, 64, 2, 4, 3)]:
                 cases.append(pytest.param(name, tactic, tile, id=f"{name}-{tactic}-{tile}"))
     return cases
 
 
 CONV_TILES = {
-    "mma": [None, conv_mma.Tile(32, 32, 32, 1, 2, 2, element_bytes=1), conv_mma.Tile(64, 64, 64, 2, 2, 3, element_bytes=1)],
+    "mma": [
+        None,
+        conv_mma.Tile(32, 32, 32, 1, 2, 2, element_bytes=1),
+        conv_mma.Tile(64, 64, 64, 2, 2, 3, element_bytes=1),
+        conv_mma.Tile(128, 128, 64, 2, 4, 3, element_bytes=1),
+    ],
     "gemm": [None, conv_gemm.Tile(32, 32, 16, 2, 2)],
 }
 """Conv tiles on the emulator (None: configure's): one k32 slice per tile in a 2-stage
-ring, a larger tile with two slices; the SIMT GEMM's smallest tile."""
+ring, larger tiles with two slices (the largest: 8 warps); the SIMT GEMM's smallest tile."""
 
 
 def run_emulated_conv(ir: str, feeds: dict, tactic: str, tile) -> list[np.ndarray]:
@@ -388,4 +393,35 @@ def test_gpu_conv_matches_reference_bit_exact(gpu, monkeypatch, name, tactic):
         pytest.skip("the tensor-core conv does not take this conv")
     monkeypatch.setattr(conv, "_tactics", lambda kernel, geo: (tactic,))
     ir = CONV_CASES[name]
+    assert_gpu_matches_reference(ir, rtol=0, atol=0, inputs=int8_feeds(ir))
+
+
+INT8_LARGE_TILES = [(128, 256, 64, 2, 4, 3), (256, 128, 64, 4, 2, 3), (128, 128, 64, 2, 2, 4), (64, 64, 64, 2, 2, 4)]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("tile", INT8_LARGE_TILES, ids=str)
+@pytest.mark.parametrize(
+    "ir",
+    [int8_matmul(300, 520, 320), int8_matmul(512, 768, 768, a="ui8", epilogue="relu_requant"), int8_matmul(64, 384, 3072, batch=(2,))],
+    ids=["edges_i8", "bert_attn_out_u8_relu", "bert_ffn_down_batched"],
+)
+def test_gpu_large_int8_tiles_bit_exact(gpu, monkeypatch, ir, tile):
+    """The large tensor-core tiles (dynamic shared memory past 48 KiB) at BERT-like shapes
+    and shapes off every tile size."""
+    monkeypatch.setattr(matmul, "_pick_mma", lambda problem, target: tile)
+    assert_gpu_matches_reference(ir, rtol=0, atol=0, inputs=int8_feeds(ir))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    "ir",
+    [
+        int8_conv(2, 64, (14, 14), 128, (3, 3), pads=P1),
+        int8_conv(2, 256, (7, 7), 64, (1, 1), a="ui8", epilogue="relu_requant"),
+        int8_conv(1, 128, (15, 15), 96, (3, 3), strides=(2, 2), pads=P1),
+    ],
+    ids=["rn50_3x3_64_128_b2", "rn50_1x1_256_64_u8_relu", "3x3_s2_odd"],
+)
+def test_gpu_resnet_like_int8_convs_bit_exact(gpu, ir):
     assert_gpu_matches_reference(ir, rtol=0, atol=0, inputs=int8_feeds(ir))
