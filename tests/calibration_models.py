@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 
@@ -49,3 +50,46 @@ def residual_cnn(seed: int = 0, batch: int = 1) -> onnx.ModelProto:
         inits,
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def qdq_relu() -> onnx.ModelProto:
+    """x -> QuantizeLinear -> DequantizeLinear -> Relu: a model quantized already."""
+    inits = [numpy_helper.from_array(np.array(0.05, np.float32), "s"), numpy_helper.from_array(np.array(0, np.int8), "z")]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+        helper.make_node("DequantizeLinear", ["q", "s", "z"], ["d"]),
+        helper.make_node("Relu", ["d"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "qdq_relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def calibration_samples(count: int = 6, seed: int = 1) -> np.ndarray:
+    """`count` inputs of `residual_cnn` (batch 1), stacked on the sample axis."""
+    return np.random.default_rng(seed).standard_normal((count, 1, 3, 8, 8)).astype(np.float32)
+
+
+@pytest.fixture
+def cnn_module():
+    from compiler.onnx_import import import_onnx
+
+    return import_onnx(residual_cnn())
+
+
+@pytest.fixture
+def qdq_module():
+    from compiler.onnx_import import import_onnx
+
+    return import_onnx(qdq_relu())
+
+
+@pytest.fixture
+def cnn_data(tmp_path) -> str:
+    path = str(tmp_path / "calibration.npz")
+    np.savez(path, x=calibration_samples())
+    return path

@@ -25,9 +25,10 @@ ENTROPY_BINS = 2048
 LEVELS = 128
 """Quantized magnitudes of int8 (0..127 and the sign): the fewest bins a candidate has."""
 QMAX = 127
-SMOOTHING = 1e-4
-"""Mass moved onto empty bins before KL (as MXNet/TVM's calibrators do), so a P bin that Q
-leaves empty costs a finite divergence."""
+EMPTY = 1e-12
+"""Q's probability where P has mass and Q none (the clipped outliers land in a bin Q leaves
+empty): without it every candidate that clips a lone outlier would diverge infinitely and
+only the full range could win."""
 DEFAULT_PERCENTILE = 99.99
 
 
@@ -43,16 +44,6 @@ def percentile(histogram: Histogram, percentile: float = DEFAULT_PERCENTILE) -> 
     return min((index + 1) * histogram.width, histogram.amax)
 
 
-def _smooth(p: np.ndarray) -> np.ndarray | None:
-    """`p` (normalised) with `SMOOTHING` on its zero bins, taken evenly from the others."""
-    zeros = p == 0
-    nonzero = p.size - int(zeros.sum())
-    if nonzero == 0:
-        return None
-    taken = SMOOTHING * zeros.sum() / nonzero
-    return p + np.where(zeros, SMOOTHING, -taken)
-
-
 def _divergence(bins: np.ndarray, i: int) -> float:
     """KL(P || Q) for the candidate that keeps the first `i` bins (module docstring)."""
     kept = bins[:i]
@@ -63,9 +54,11 @@ def _divergence(bins: np.ndarray, i: int) -> float:
     level_sum = np.bincount(level, weights=kept, minlength=LEVELS)
     level_bins = np.bincount(level, weights=nonzero, minlength=LEVELS)
     q = np.where(nonzero, level_sum[level] / np.maximum(level_bins[level], 1), 0.0)
-    p, q = _smooth(p / p.sum()), _smooth(q / max(q.sum(), 1e-300))
-    if p is None or q is None:
+    if q.sum() == 0:
         return np.inf
+    held = p > 0
+    p, q = p[held] / p.sum(), q[held] / q.sum()
+    q = np.where(q == 0, EMPTY, q)  # the outliers' bin, empty in Q: costly, not infinite
     return float(np.sum(p * np.log(p / q)))
 
 
