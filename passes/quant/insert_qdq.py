@@ -330,17 +330,24 @@ class _Insertion:
     block: Block
     store: WeightStore
     rewriter: Rewriter = field(default_factory=Rewriter)
+    entry: Operation | None = None
+    """The last op inserted for a function argument: the next one goes after it, so the
+    pairs of the arguments stand at the entry in argument order."""
 
     def after_definition(self, value: SSAValue) -> InsertPoint:
         if isinstance(value, BlockArgument):
-            return InsertPoint.at_start(self.block)
+            return InsertPoint.after(self.entry) if self.entry else InsertPoint.at_start(self.block)
         return InsertPoint.after(value.owner)
 
     def activation(self, value: SSAValue, amax: float, readers: list[tuple[Operation, int]]) -> None:
         scale = ConstantOp.from_array(np.array(activation_scale(amax), np.float32), Float32Type())
         q = QuantizeOp.make(value, scale.result, None, i8)
         dq = DequantizeOp.make(q.result, scale.result, None, value.type.element_type)
+        for op in (scale, q, dq):
+            op.results[0].name_hint = None
         self.rewriter.insert_op([scale, q, dq], self.after_definition(value))
+        if isinstance(value, BlockArgument):
+            self.entry = dq
         for op, operand in readers:
             op.operands[operand] = dq.result
 
