@@ -266,3 +266,33 @@ def test_listeners_see_every_op_and_its_results(cnn_module):
     assert names.count("graph.conv") == 3 and names[-1] == "func.return"
     assert ("graph.conv", [(1, 16, 8, 8)]) in seen
     assert set(outputs) == {"y", "z"}
+
+
+def _divergence_one_by_one(bins: np.ndarray, i: int) -> float:
+    """KL(P || Q) of candidate i written out bin by bin, as TensorRT's slides describe it."""
+    from compiler.calibration.methods import EMPTY, LEVELS
+
+    kept = bins[:i]
+    p = kept.copy()
+    p[-1] += bins[i:].sum()
+    q = np.zeros(i)
+    for j in range(LEVELS):
+        members = [b for b in range(i) if (b * LEVELS) // i == j]
+        held = [b for b in members if kept[b] != 0]
+        for b in held:
+            q[b] = kept[members].sum() / len(held)
+    if q.sum() == 0:
+        return np.inf
+    p, q = p / p.sum(), q / q.sum()
+    return float(sum(p[b] * np.log(p[b] / (q[b] if q[b] else EMPTY)) for b in range(i) if p[b] > 0))
+
+
+def test_the_divergences_are_the_one_by_one_formula():
+    from compiler.calibration.methods import LEVELS, divergences
+
+    rng = np.random.default_rng(4)
+    bins = np.floor(rng.exponential(50, 300) * (rng.random(300) < 0.7))  # zeros among the counts
+    bins[-1] = 3  # outliers past most candidates
+    kl = divergences(bins)
+    for i in (LEVELS, 129, 200, 255, 256, 299, 300):
+        assert kl[i - LEVELS] == pytest.approx(_divergence_one_by_one(bins, i), rel=1e-9, abs=1e-12), i

@@ -44,22 +44,35 @@ def percentile(histogram: Histogram, percentile: float = DEFAULT_PERCENTILE) -> 
     return min((index + 1) * histogram.width, histogram.amax)
 
 
-def _divergence(bins: np.ndarray, i: int) -> float:
-    """KL(P || Q) for the candidate that keeps the first `i` bins (module docstring)."""
-    kept = bins[:i]
-    p = kept.copy()
-    p[-1] += bins[i:].sum()
-    level = np.minimum((np.arange(i) * LEVELS) // i, LEVELS - 1)
-    nonzero = kept != 0
-    level_sum = np.bincount(level, weights=kept, minlength=LEVELS)
-    level_bins = np.bincount(level, weights=nonzero, minlength=LEVELS)
-    q = np.where(nonzero, level_sum[level] / np.maximum(level_bins[level], 1), 0.0)
-    if q.sum() == 0:
-        return np.inf
-    held = p > 0
-    p, q = p[held] / p.sum(), q[held] / q.sum()
-    q = np.where(q == 0, EMPTY, q)  # the outliers' bin, empty in Q: costly, not infinite
-    return float(np.sum(p * np.log(p / q)))
+def divergences(bins: np.ndarray) -> np.ndarray:
+    """KL(P || Q) for every candidate i in [LEVELS, len(bins)] at once (module docstring).
+
+    With C, Z the cumulative counts and nonzero bins, F the cumulative k·log k, T the total,
+    S = C[i] and level j of candidate i holding bins [ceil(j·i/128), ceil((j+1)·i/128)):
+    KL = (Σ p log p - Σ p log q) / T + log S - log T, where Σ p log p is F[i-1] plus the
+    last bin's (its count and the outliers), and Σ p log q sums each level's count times the
+    log of its average over its nonzero bins, plus the outliers times the log of the last
+    bin's q (EMPTY·S when Q leaves that bin empty)."""
+    n = len(bins)
+    candidates = np.arange(LEVELS, n + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(bins > 0, bins * np.log(bins), 0.0)
+    C, Z, F = (np.concatenate([[0.0], np.cumsum(v)]) for v in (bins, bins > 0, plogp))
+    total = C[-1]
+    edges = -(-np.outer(candidates, np.arange(LEVELS + 1)) // LEVELS)  # ceil(j·i/128)
+    level_sum = np.diff(C[edges], axis=1)
+    level_bins = np.diff(Z[edges], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level_log = np.where(level_sum > 0, np.log(level_sum / np.maximum(level_bins, 1)), 0.0)
+        kept = C[candidates]
+        outliers = total - kept
+        last = bins[candidates - 1]
+        p_last = last + outliers
+        sum_plogp = F[candidates - 1] + np.where(p_last > 0, p_last * np.log(np.where(p_last > 0, p_last, 1)), 0.0)
+        q_last_log = np.where(last > 0, level_log[:, -1], np.log(EMPTY * np.maximum(kept, 1)))
+        sum_plogq = np.sum(level_sum * level_log, axis=1) + np.where(outliers > 0, outliers * q_last_log, 0.0)
+        kl = (sum_plogp - sum_plogq) / total + np.log(kept) - np.log(total)
+    return np.where(kept > 0, kl, np.inf)
 
 
 def entropy(histogram: Histogram, percentile: float = DEFAULT_PERCENTILE) -> float:
@@ -68,10 +81,9 @@ def entropy(histogram: Histogram, percentile: float = DEFAULT_PERCENTILE) -> flo
         return histogram.amax  # too few bins to clip anything: keep the range
     bins = coarse.counts.astype(np.float64)
     bins[0] = bins[1]
-    candidates = range(LEVELS, len(bins) + 1)
-    divergences = np.array([_divergence(bins, i) for i in candidates])
-    best = len(divergences) - 1 - int(np.argmin(divergences[::-1]))
-    return min(candidates[best] * coarse.width, histogram.amax)
+    kl = divergences(bins)
+    best = len(kl) - 1 - int(np.argmin(kl[::-1]))
+    return min((LEVELS + best) * coarse.width, histogram.amax)
 
 
 def mse(histogram: Histogram, percentile: float = DEFAULT_PERCENTILE) -> float:

@@ -40,7 +40,7 @@ class Histogram:
     """Values seen (all zero) before the first nonzero set a width."""
 
     def add(self, values: np.ndarray) -> None:
-        magnitude = np.abs(np.asarray(values, np.float64)).ravel()
+        magnitude = np.abs(np.asarray(values, np.float32)).ravel()  # no copy for f32 values
         top = float(magnitude.max()) if magnitude.size else 0.0
         if not np.isfinite(top):  # NaN or inf: reported once the sample has run
             self.amax = top
@@ -54,7 +54,8 @@ class Histogram:
             self.counts = np.zeros(BINS, np.int64)
             self.counts[0] = self.zeros
         self._cover(top)
-        index = np.minimum((magnitude / self.width).astype(np.int64), len(self.counts) - 1)
+        index = np.multiply(magnitude, np.float32(1.0 / self.width)).astype(np.int32)
+        np.minimum(index, len(self.counts) - 1, out=index)
         self.counts += np.bincount(index, minlength=len(self.counts))
 
     def _cover(self, top: float) -> None:
