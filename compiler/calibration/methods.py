@@ -93,12 +93,19 @@ def mse(histogram: Histogram, percentile: float = DEFAULT_PERCENTILE) -> float:
     counts = coarse.counts.astype(np.float64)
     centres = (np.arange(len(counts)) + 0.5) * coarse.width
     amaxes = np.arange(LEVELS, len(counts) + 1) * coarse.width
-    errors = np.empty(len(amaxes))
-    for at, amax in enumerate(amaxes):
-        step = amax / QMAX
-        quantized = np.clip(np.rint(centres / step), -QMAX, QMAX) * step
-        errors[at] = np.dot(counts, (quantized - centres) ** 2)
+    errors = np.concatenate([_squared_errors(counts, centres, amaxes[at : at + MSE_CHUNK]) for at in range(0, len(amaxes), MSE_CHUNK)])
     return min(float(amaxes[int(np.argmin(errors))]), histogram.amax)
+
+
+MSE_CHUNK = 256
+"""Candidates evaluated together (a chunk x bins matrix of float64: 4 MiB)."""
+
+
+def _squared_errors(counts: np.ndarray, centres: np.ndarray, amaxes: np.ndarray) -> np.ndarray:
+    """Σ counts · (quantized centre - centre)² for each amax: symmetric int8, step amax/127."""
+    steps = (amaxes / QMAX)[:, None]
+    quantized = np.clip(np.rint(centres[None, :] / steps), -QMAX, QMAX) * steps
+    return ((quantized - centres[None, :]) ** 2) @ counts
 
 
 METHODS: dict[str, Callable[[Histogram, float], float]] = {
