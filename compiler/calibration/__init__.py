@@ -3,7 +3,8 @@
     data.py        --calibration-data: the samples, checked
     statistics.py  run the graph-level IR on them (reference interpreter), histogram each value
     methods.py     histogram -> amax: minmax, percentile, entropy, mse
-    cache.py       --calibration-cache: the amax per value, JSON
+    fallback.py    --int8-fallback auto: each layer's int8 error; those over budget stay float
+    cache.py       --calibration-cache: the amax per value (and the fallbacks), JSON
 
 `int8_pipeline` is what the drivers (`optc`, `optc-run`, `compiler.build`) call: it
 calibrates when data is given (writing the cache) and returns the pipeline at int8,
@@ -37,12 +38,22 @@ class CalibrationOptions:
     method: str = DEFAULT_METHOD
     percentile: float = DEFAULT_PERCENTILE
     cache: str | None = None
+    fallback: str = "none"
+    """`--int8-fallback`: none, or auto (layers over the error budget stay float)."""
 
     def check(self, precision: str) -> None:
         """Flags that cannot work, said before anything is imported or run."""
-        given = [flag for flag, value in (("--calibration-data", self.data), ("--calibration-cache", self.cache)) if value]
+        from compiler.calibration.fallback import MODES
+
+        auto = self.fallback == "auto"
+        given = [f for f, v in (("--calibration-data", self.data), ("--calibration-cache", self.cache), ("--int8-fallback auto", auto)) if v]
         if given and precision != "int8":
             raise OptcError(f"{given[0]} goes with --precision int8 (got --precision {precision})")
+        if self.fallback not in MODES:
+            raise OptcError(f"unknown --int8-fallback '{self.fallback}' (choose from {', '.join(MODES)})")
+        if auto and not self.data:
+            raise OptcError("--int8-fallback auto measures each layer's error on --calibration-data: give it "
+                            "(a cache keeps the fallbacks it was made with)")
         if self.method not in METHODS:
             raise OptcError(f"unknown calibration method '{self.method}' (choose from {', '.join(METHODS)})")
         if not 0 < self.percentile <= 100:
@@ -95,7 +106,7 @@ def calibrate(module: ModuleOp, prefix: str, options: CalibrationOptions, cache_
     from compiler.pipelines import build
     from dialects.registry import context
     from dialects.weights import clone_with_weights, store_of
-    from passes.quant.insert_qdq import describe, fingerprint, main_function, quantized_values
+    from passes.quant.insert_qdq import describe, fingerprint, main_function, placement, quantized_values, value_keys
     from runtime.reference.inputs import input_types
 
     samples = load_samples(options.data, input_types(module))
@@ -103,12 +114,17 @@ def calibrate(module: ModuleOp, prefix: str, options: CalibrationOptions, cache_
     ctx = context()
     for compiler_pass in build(prefix):
         compiler_pass.apply(ctx, optimized)
-    fn = main_function(optimized)
-    histograms = observe(optimized, list(quantized_values(fn, store_of(optimized))), samples)
+    fn, store = main_function(optimized), store_of(optimized)
+    histograms = observe(optimized, list(quantized_values(fn, store)), samples)
     method = METHODS[options.method]
     amax = {key: float(method(histogram, options.percentile)) for key, histogram in histograms.items()}
+    fallback = {}
+    if options.fallback == "auto":
+        from compiler.calibration.fallback import layer_errors, over_budget
+
+        fallback = over_budget(layer_errors(optimized, placement(fn, store), value_keys(fn), amax, samples))
     write_cache(
         cache_path, method=options.method, percentile=options.percentile, samples=len(samples),
-        model=describe(fn), fingerprint=fingerprint(fn), amax=amax,
+        model=describe(fn), fingerprint=fingerprint(fn), amax=amax, fallback=fallback,
     )
     return amax

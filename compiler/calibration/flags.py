@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from compiler.calibration import DEFAULT_METHOD, CalibrationOptions
+from compiler.calibration.fallback import BUDGET, MODES
 from compiler.calibration.methods import DEFAULT_PERCENTILE, METHODS
 
 
@@ -34,10 +35,19 @@ def add_calibration_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the scales as JSON: written when --calibration-data is given, else read (no data needed)",
     )
+    add(
+        "--int8-fallback",
+        choices=MODES,
+        default="none",
+        help="auto: measure each layer's int8 error on the calibration data (its output against fp32) and keep "
+        f"those over {BUDGET:g} relative error float, each named on stderr (default none)",
+    )
 
 
 def calibration_options(args: argparse.Namespace, precision: str) -> CalibrationOptions:
     """The flags as options, checked against `precision`."""
-    options = CalibrationOptions(args.calibration_data, args.calibration_method, args.calibration_percentile, args.calibration_cache)
+    options = CalibrationOptions(
+        args.calibration_data, args.calibration_method, args.calibration_percentile, args.calibration_cache, args.int8_fallback
+    )
     options.check(precision)
     return options

@@ -31,6 +31,9 @@ deterministic; the cache also holds the function's `fingerprint` (a digest of it
 IR: ops, types, weight names, not weight bytes), so a cache made for another model or
 another pipeline is an error, not a silent mismatch.
 
+With `--int8-fallback auto` the cache also lists layers (by their result's key) whose int8
+error was over budget (`compiler/calibration/fallback.py`): they stay float.
+
 A model that already holds quant ops (a QDQ model) is quantized already: the pass refuses a
 cache for it, and without one leaves it as it is.
 """
@@ -42,7 +45,7 @@ import io
 import json
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -220,10 +223,13 @@ def _on_attention_path(op: Operation, c: _Contraction) -> bool:
     return _reaches_softmax(op.results[0]) or any(_from_softmax(v) for v in operands)
 
 
-def _place_contraction(op: Operation, store: WeightStore, placement: Placement) -> bool:
+def _place_contraction(op: Operation, store: WeightStore, placement: Placement, float_layer: bool) -> bool:
     """Quantize `op`'s inputs if the rules allow; whether it was quantized."""
     c = _contraction(op)
     if c is None or not all(_is_f32(v) for v in (*op.operands, op.results[0])):
+        return False
+    if float_layer:
+        logger.debug("quant-insert-qdq: %s stays float (the cache's int8 fallback)", op.name)
         return False
     x, w = op.operands[c.lhs], op.operands[c.rhs]
     if known_value(x, store) is not None or _too_small(c):
@@ -251,12 +257,14 @@ def _place_residual(op: AddOp, quantized: set[Operation], placement: Placement) 
             placement.add_activation(op, 1)
 
 
-def placement(fn: func.FuncOp, store: WeightStore) -> Placement:
-    """What `quant-insert-qdq` quantizes in `fn` (the module docstring's rules)."""
+def placement(fn: func.FuncOp, store: WeightStore, float_layers: Collection[str] = ()) -> Placement:
+    """What `quant-insert-qdq` quantizes in `fn` (the module docstring's rules); contractions
+    whose result's key is in `float_layers` (the int8 fallback) stay float."""
     result = Placement()
     quantized: set[Operation] = set()
+    keys = value_keys(fn) if float_layers else {}
     for op in fn.body.block.ops:
-        if _place_contraction(op, store, result):
+        if _place_contraction(op, store, result, bool(op.results) and keys.get(op.results[0]) in float_layers):
             quantized.add(op)
         elif isinstance(op, AddOp):
             _place_residual(op, quantized, result)
@@ -289,11 +297,13 @@ def read_cache(path: str) -> dict:
     amax = cache.get("amax")
     if not isinstance(amax, dict) or not all(isinstance(v, int | float) for v in amax.values()):
         raise _cache_error(path, "has no 'amax' table of numbers")
+    if not isinstance(cache.get("fallback", {}), dict):
+        raise _cache_error(path, "has a 'fallback' that is not a table of layer -> reason")
     return cache
 
 
-def cached_amax(path: str, fn: func.FuncOp) -> dict[str, float]:
-    """The cache's amax per value key, after checking it was made for `fn`'s model."""
+def checked_cache(path: str, fn: func.FuncOp) -> dict:
+    """The cache, after checking it was made for `fn`'s model."""
     cache = read_cache(path)
     if cache.get("fingerprint") != fingerprint(fn):
         raise _cache_error(
@@ -301,7 +311,7 @@ def cached_amax(path: str, fn: func.FuncOp) -> dict[str, float]:
             f"was made for another model ({cache.get('model', '?')}, fingerprint {cache.get('fingerprint')}) "
             f"than this one ({describe(fn)}, fingerprint {fingerprint(fn)}): recompute it with --calibration-data",
         )
-    return {k: float(v) for k, v in cache["amax"].items()}
+    return cache
 
 
 # --- the rewrite ----------------------------------------------------------------------
@@ -374,10 +384,12 @@ def _amax_of(amax: dict[str, float], key: str, path: str) -> float:
     return value
 
 
-def insert_qdq(fn: func.FuncOp, store: WeightStore, amax: dict[str, float], path: str) -> Placement:
-    """Quantize `fn` in place with the cache's amax; returns what was quantized."""
+def insert_qdq(fn: func.FuncOp, store: WeightStore, cache: dict, path: str) -> Placement:
+    """Quantize `fn` in place with the cache's amax, leaving its fallback layers float;
+    returns what was quantized."""
     keys = value_keys(fn)
-    where = placement(fn, store)
+    amax = {k: float(v) for k, v in cache["amax"].items()}
+    where = placement(fn, store, frozenset(cache.get("fallback", {})))
     inserting = _Insertion(fn.body.block, store)
     for value, readers in where.activations.items():
         inserting.activation(value, _amax_of(amax, keys[value], path), readers)
@@ -415,4 +427,4 @@ class QuantInsertQdq(ModulePass):
         if not self.cache:
             raise PassFailedException("quant-insert-qdq needs a calibration cache (cache=FILE, from --calibration-data)")
         fn = main_function(op)
-        insert_qdq(fn, store_of(op), cached_amax(self.cache, fn), self.cache)
+        insert_qdq(fn, store_of(op), checked_cache(self.cache, fn), self.cache)
