@@ -28,6 +28,11 @@ from dialects.errors import OptcError
 
 DEFAULT_METHOD = "entropy"
 """TensorRT's default calibrator (IInt8EntropyCalibrator2)."""
+FALLBACK_MODES = ("none", "auto")
+"""`--int8-fallback`: none, or auto (`fallback.py`)."""
+FALLBACK_BUDGET = 0.05
+"""The largest relative L2 error of a layer's output that int8 may cost (5%); a layer
+quantized well loses ~0.5-2%."""
 
 
 @dataclass(frozen=True)
@@ -43,14 +48,12 @@ class CalibrationOptions:
 
     def check(self, precision: str) -> None:
         """Flags that cannot work, said before anything is imported or run."""
-        from compiler.calibration.fallback import MODES
-
         auto = self.fallback == "auto"
         given = [f for f, v in (("--calibration-data", self.data), ("--calibration-cache", self.cache), ("--int8-fallback auto", auto)) if v]
         if given and precision != "int8":
             raise OptcError(f"{given[0]} goes with --precision int8 (got --precision {precision})")
-        if self.fallback not in MODES:
-            raise OptcError(f"unknown --int8-fallback '{self.fallback}' (choose from {', '.join(MODES)})")
+        if self.fallback not in FALLBACK_MODES:
+            raise OptcError(f"unknown --int8-fallback '{self.fallback}' (choose from {', '.join(FALLBACK_MODES)})")
         if auto and not self.data:
             raise OptcError("--int8-fallback auto measures each layer's error on --calibration-data: give it "
                             "(a cache keeps the fallbacks it was made with)")

@@ -22,6 +22,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.interpreter import Interpreter
 from xdsl.ir import Operation
 
+from compiler.calibration import FALLBACK_BUDGET
 from compiler.calibration.data import Sample
 from compiler.progress import Progress
 from passes.quant.insert_qdq import LEVELS, Placement, activation_scale, quantize_weight
@@ -30,10 +31,7 @@ from runtime.reference.registry import REFERENCE
 
 logger = logging.getLogger("compiler.calibration")
 
-BUDGET = 0.05
-"""The largest relative L2 error of a layer's output that int8 may cost (5%); a layer
-quantized well loses ~0.5-2%."""
-MODES = ("none", "auto")
+BUDGET = FALLBACK_BUDGET
 
 
 def fake_quantize(x: np.ndarray, scale: np.ndarray) -> np.ndarray:

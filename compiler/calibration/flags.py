@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from compiler.calibration import DEFAULT_METHOD, CalibrationOptions
-from compiler.calibration.fallback import BUDGET, MODES
+from compiler.calibration import DEFAULT_METHOD, FALLBACK_BUDGET, FALLBACK_MODES, CalibrationOptions
 from compiler.calibration.methods import DEFAULT_PERCENTILE, METHODS
 
 
@@ -37,10 +36,10 @@ def add_calibration_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--int8-fallback",
-        choices=MODES,
+        choices=FALLBACK_MODES,
         default="none",
         help="auto: measure each layer's int8 error on the calibration data (its output against fp32) and keep "
-        f"those over {BUDGET:g} relative error float, each named on stderr (default none)",
+        f"those over {FALLBACK_BUDGET:g} relative error float, each named on stderr (default none)",
     )
 
 

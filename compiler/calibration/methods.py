@@ -16,10 +16,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from compiler.calibration.statistics import Histogram
+if TYPE_CHECKING:  # optc's flags import this module: keep the interpreter out of its start
+    from compiler.calibration.statistics import Histogram
 
 ENTROPY_BINS = 2048
 LEVELS = 128
