@@ -65,3 +65,10 @@ def test_optc_run_compares_int8_with_the_reference(files, capsys):
     out = capsys.readouterr().out
     assert "quant-insert-qdq{cache=" in out and "graph-convert-precision{precision=fp16}" in out
     assert "PASS: every output matches the reference interpreter" in out
+
+
+@pytest.mark.parametrize("flag", [["--calibration-method", "mse"], ["--calibration-percentile", "99"], ["--int8-fallback", "none"]])
+def test_a_calibration_flag_without_int8_is_an_error(files, capsys, flag):
+    model, _, _ = files
+    assert optc_run_main([model, *flag]) == 1
+    assert f"{flag[0]} goes with --precision int8 (got --precision fp32)" in capsys.readouterr().err

@@ -28,8 +28,10 @@ Values are named in the cache by `value_keys`: a function argument by its ONNX n
 (`input:NAME`), an op result by the op's position in the function and the result's index
 (`17:graph.relu:0`). Positions are stable because the graph-level pipeline is
 deterministic; the cache also holds the function's `fingerprint` (a digest of its printed
-IR: ops, types, weight names, not weight bytes), so a cache made for another model or
-another pipeline is an error, not a silent mismatch.
+IR: ops, types, weight names), so a cache made for another model or another pipeline is an
+error, not a silent mismatch. Weight bytes are not hashed, but the weights passes make
+(BatchNorm folded, channels-last copies) are named with a digest of theirs, so a retrained
+CNN gets another fingerprint: its activations' ranges moved with its weights.
 
 With `--int8-fallback auto` the cache also lists layers (by their result's key) whose int8
 error was over budget (`compiler/calibration/fallback.py`): they stay float.
