@@ -72,3 +72,14 @@ def test_a_calibration_flag_without_int8_is_an_error(files, capsys, flag):
     model, _, _ = files
     assert optc_run_main([model, *flag]) == 1
     assert f"{flag[0]} goes with --precision int8 (got --precision fp32)" in capsys.readouterr().err
+
+
+def test_check_each_pass_holds_quant_insert_qdq_to_int8s_tolerance(files, capsys):
+    model, data, _ = files
+    args = [model, "--precision", "int8", "--calibration-data", data, "--compile-to", "fused", "--check-each-pass"]
+    assert optc_main(args) == 0
+    err = capsys.readouterr().err
+    assert "check: quant-insert-qdq: max abs err" in err and "(ok)" in err
+    # the same pipeline held to fp32's tolerance fails at the pass that quantizes
+    assert optc_main([*args, "--check-tolerance", "1e-3"]) == 1
+    assert "pass 'quant-insert-qdq' changed output" in capsys.readouterr().err
