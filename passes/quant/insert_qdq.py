@@ -81,6 +81,7 @@ from dialects.graph.layout import is_channels_last
 from dialects.quant import DequantizeOp, QuantizeOp
 from dialects.weights import WeightStore, store_of
 from passes.graph.constants import constant_op, known_value
+from runtime.reference.interpreter import io_names
 
 logger = logging.getLogger("passes.quant")
 
@@ -108,17 +109,11 @@ def main_function(module: builtin.ModuleOp) -> func.FuncOp:
     raise PassFailedException("quant-insert-qdq needs a module with a @main function")
 
 
-def _arg_name(fn: func.FuncOp, index: int) -> str:
-    attrs = fn.arg_attrs.data[index].data if fn.arg_attrs is not None else {}
-    name = attrs.get("onnx.name")
-    return name.data if isinstance(name, builtin.StringAttr) else f"input{index}"
-
-
 def value_keys(fn: func.FuncOp) -> dict[SSAValue, str]:
     """Every value of `fn`'s body by its cache key: `input:NAME` for an argument,
     `POSITION:OP:RESULT` for an op's result."""
     block = fn.body.block
-    keys: dict[SSAValue, str] = {arg: f"input:{_arg_name(fn, i)}" for i, arg in enumerate(block.args)}
+    keys: dict[SSAValue, str] = {arg: f"input:{name}" for name, arg in zip(io_names(fn), block.args)}
     for position, op in enumerate(block.ops):
         for index, result in enumerate(op.results):
             keys[result] = f"{position}:{op.name}:{index}"
@@ -135,7 +130,7 @@ def fingerprint(fn: func.FuncOp) -> str:
 def describe(fn: func.FuncOp) -> str:
     """A few words that tell models apart in an error: op count and inputs."""
     block = fn.body.block
-    inputs = ", ".join(f"{_arg_name(fn, i)} {arg.type}" for i, arg in enumerate(block.args))
+    inputs = ", ".join(f"{name} {arg.type}" for name, arg in zip(io_names(fn), block.args))
     return f"{len(block.ops)} ops, inputs {inputs}"
 
 
