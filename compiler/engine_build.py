@@ -89,18 +89,41 @@ def build(
     tune: str | None = None,
     tune_time_limit: float | None = None,
     timing_cache: str | os.PathLike | None = None,
+    calibration_data: str | os.PathLike | None = None,
+    calibration_method: str | None = None,
+    calibration_percentile: float | None = None,
+    calibration_cache: str | os.PathLike | None = None,
+    int8_fallback: str | None = None,
 ):
     """An engine for an ONNX model (a path or a ModelProto), loaded on the GPU (or, with
     `load=False`, the EngineImage, which needs no GPU when `arch` is given). `tune`,
-    `tune_time_limit` and `timing_cache`: see the module's docstring."""
+    `tune_time_limit` and `timing_cache`: see the module's docstring. `precision="int8"`
+    calibrates on `calibration_data` (or reads `calibration_cache`): the `--calibration-*`
+    flags and `int8_fallback` (`--int8-fallback`), docs/calibration.md."""
     from compiler.onnx_import import import_onnx
 
     check_tuning(tune, tune_time_limit, timing_cache)  # before the import and the pipeline
+    calibration = _calibration_options(calibration_data, calibration_method, calibration_percentile, calibration_cache, int8_fallback)
+    calibration.check(precision)
     module = import_onnx(os.fspath(model) if not isinstance(model, onnx.ModelProto) else model, shapes)
+    if precision == "int8":
+        from compiler.calibration import int8_pipeline
+
+        pipeline = int8_pipeline(module, "kernel", calibration)
+    else:
+        pipeline = kernel_pipeline(precision)
     return build_module(
-        module, pipeline=kernel_pipeline(precision), arch=arch, load=load,
+        module, pipeline=pipeline, arch=arch, load=load,
         tune=tune, tune_time_limit=tune_time_limit, timing_cache=timing_cache,
     )
+
+
+def _calibration_options(data, method, percentile, cache, fallback):
+    """`build`'s calibration arguments as options (None: the flag's default)."""
+    from compiler.calibration import CalibrationOptions
+
+    given = {"data": data, "method": method, "percentile": percentile, "cache": cache, "fallback": fallback}
+    return CalibrationOptions(**{k: os.fspath(v) if k in ("data", "cache") else v for k, v in given.items() if v is not None})
 
 
 def build_module(

@@ -28,6 +28,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "configure-kernels": _lazy("passes.lowering.configure_kernels", "ConfigureKernels"),
     "plan-memory": _lazy("passes.memory.plan_memory", "PlanMemory"),
     "quant-cancel-qdq": _lazy("passes.quant.cancel_qdq", "QuantCancelQdq"),
+    "quant-insert-qdq": _lazy("passes.quant.insert_qdq", "QuantInsertQdq"),
     "graph-fold-batch-norm": _lazy("passes.graph.fold_batch_norm", "GraphFoldBatchNorm"),
     "graph-fold-conv-affine": _lazy("passes.graph.fold_conv_affine", "GraphFoldConvAffine"),
     "graph-matmul-bias": _lazy("passes.graph.matmul_bias", "GraphMatMulBias"),
