@@ -1,6 +1,7 @@
 # Sourced by .ci/gpu-wheels.sh and tests/run_gpu.sh: the packages the GPU machine gets from
 # .wheels/, pinned as requirements.lock pins them (its image brings torch and the rest), and
-# from .wheels/extra/ the `cuda-libs` extra (nvmath-python: cuBLASLt tactics) as pyproject.toml pins it.
+# from .wheels/extra/ the `cuda-libs` extra (nvmath-python: cuBLASLt tactics; nvidia-cudnn-frontend:
+# cuDNN tactics) as pyproject.toml pins it.
 GPU_PACKAGES="xdsl filecheck lit immutabledict ordered-set onnxruntime onnx ml-dtypes tqdm"
 
 gpu_pins() {  # name==version for each of GPU_PACKAGES, from the lock

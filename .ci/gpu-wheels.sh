@@ -3,7 +3,8 @@
 # at the versions requirements.lock pins, for its Python (3.12, x86-64): what its image
 # lacks (xdsl, filecheck, lit and their dependencies) and what must match CPU CI's
 # (onnxruntime, onnx, ml_dtypes); and into .wheels/extra/ the `cuda-libs` extra at
-# pyproject.toml's pins (nvmath-python and what it imports: cuBLASLt tactics). Run it here,
+# pyproject.toml's pins (nvmath-python and what it imports: cuBLASLt tactics;
+# nvidia-cudnn-frontend: cuDNN tactics, with torch's cuDNN 9). Run it here,
 # then carry .wheels to the GPU machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."

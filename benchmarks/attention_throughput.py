@@ -6,10 +6,15 @@ CUDA emitter (passes/codegen/attention/attention.py), is compiled with NVRTC for
 on random data, checked against torch's result, and timed with CUDA events (median of
 repeats). `torch.nn.functional.scaled_dot_product_attention` on the same tensors is the
 bar (flash or memory-efficient backends for f16, whatever torch picks for f32). TFLOP/s
-counts the two products, 4·b·h·s_q·s_k·d (halved for causal). Run on a GPU machine from the
+counts the two products, 4·b·h·s_q·s_k·d (halved for causal). With `--cudnn`, the cudnn
+tactic (cuDNN's flash attention through cudnn-frontend, as the tuner offers it:
+benchmarks/library_tactic.py) runs each case it takes too, its fastest plan timed inside a
+CUDA graph, checked against torch and reported beside optc's kernel and torch; a case it
+does not take (BERT's f32 padding mask, f32) says why. Run on a GPU machine from the
 repository root (torch is imported only here, and only when run):
 
     PYTHONPATH=. python3 benchmarks/attention_throughput.py --json out/attention.json
+    PYTHONPATH=. python3 benchmarks/attention_throughput.py --cudnn
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class Case:
 
 CASES = [
     Case("bert-base", "f16", 8, 12, 128, 64, mask=True),
+    Case("bert-base-nomask", "f16", 8, 12, 128, 64),
     Case("bert-base", "f32", 8, 12, 128, 64, mask=True),
     Case("s1024", "f16", 8, 12, 1024, 64),
     Case("s1024", "f32", 8, 12, 1024, 64),
@@ -108,15 +114,30 @@ def run_case(case: Case, device: Device, stream: Stream, args) -> dict:
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{case.name} {case.dtype}")
     ms = statistics.median(time_ms(ours, stream, args.iters, args.repeats))
     rival_ms = torch_ms(theirs, args.iters, args.repeats)
+    tactic = {}
+    if args.cudnn:
+        from library_tactic import cudnn_tactic
+
+        out.fill_bytes(0xFF, stream)
+        tactic = cudnn_tactic(kernel, buffers, out, stream, args.iters, args.repeats)
+        if "ms" in tactic:
+            np.testing.assert_allclose(out.to_numpy().astype(np.float32), want, rtol=tol, atol=tol, err_msg=f"{case.name} {case.dtype} (cudnn tactic)")
+            tactic["tflops"] = case.flops / tactic["ms"] / 1e9
     result = {
         "case": case.name, "dtype": case.dtype, "shape": list(shape), "causal": case.causal, "mask": case.mask,
         "tile": launch.tile_params, "ms": ms, "tflops": case.flops / ms / 1e9,
         "torch_ms": rival_ms, "torch_tflops": case.flops / rival_ms / 1e9, "of_torch": rival_ms / ms,
+        **{f"tactic_{key}": value for key, value in tactic.items()},
     }  # fmt: skip
     print(
         f"{case.name:>14} {case.dtype} {shape}: optc {ms:.4f} ms {result['tflops']:.1f} TFLOP/s | "
         f"torch {rival_ms:.4f} ms {result['torch_tflops']:.1f} TFLOP/s | {result['of_torch']:.2f} x torch  {launch.tile_params}"
     )
+    if args.cudnn:
+        if "ms" in tactic:
+            print(f"{'':>15}cudnn tactic {tactic['ms']:.4f} ms {tactic['tflops']:.1f} TFLOP/s | {rival_ms / tactic['ms']:.2f} x torch  plan {tactic['plan']} (best of {tactic['plans']})")
+        else:
+            print(f"{'':>15}cudnn tactic: not offered ({tactic['why']})")
     return result
 
 
@@ -125,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--only", help="run cases whose name contains this")
+    parser.add_argument("--cudnn", action="store_true", help="also time the cudnn tactic (cudnn-frontend's SDPA) on each case it takes")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 

@@ -11,10 +11,14 @@ repeats). TFLOP/s counts 2·N·OH·OW·C_out·C_in·KH·KW / group. torch runs w
 f32, so both sides do full fp32 FMAs. For f16 both sides use tensor cores with fp32
 accumulation: optc's `conv/mma.py` (mma.sync m16n8k16) for every group-1 conv (16-byte
 cp.async channel chunks where C_in % 8 == 0, element loads otherwise, e.g. the RGB stem);
-grouped convs stay on SIMT (column `kernel` says which ran). Run on a
-GPU machine from the repository root:
+grouped convs stay on SIMT (column `kernel` says which ran). With `--cudnn`, the cudnn
+tactic (cuDNN through cudnn-frontend, as the tuner offers it: benchmarks/library_tactic.py)
+runs each conv too, its fastest plan timed inside a CUDA graph, checked against torch
+and reported beside optc's kernel and torch (`tactic_ms`, `plan`). Run on a GPU machine
+from the repository root:
 
     PYTHONPATH=. python3 benchmarks/conv_throughput.py --json out/conv.json
+    PYTHONPATH=. python3 benchmarks/conv_throughput.py --cudnn --dtype f16
 """
 
 from __future__ import annotations
@@ -122,6 +126,15 @@ def run_case(name: str, shape, batch: int, dtype: str, device: Device, stream: S
 
     rival_ms = torch_ms(theirs, args.iters, args.repeats)
     flops = geometry(kernel).flops()
+    tactic = {}
+    if args.cudnn:
+        from library_tactic import cudnn_tactic
+
+        y.fill_bytes(0xFF, stream)
+        tactic = cudnn_tactic(kernel, [x, w], y, stream, args.iters, args.repeats)
+        if "ms" in tactic:
+            np.testing.assert_allclose(y.to_numpy().astype(np.float32), want, rtol=tol, atol=tol, err_msg=f"{name} (cudnn tactic)")
+            tactic["tflops"] = flops / (tactic["ms"] * 1e-3) / 1e12
     return {
         "case": name,
         "batch": batch,
@@ -134,7 +147,18 @@ def run_case(name: str, shape, batch: int, dtype: str, device: Device, stream: S
         "cudnn_ms": rival_ms,
         "optc_tflops": flops / (ms * 1e-3) / 1e12,
         "cudnn_tflops": flops / (rival_ms * 1e-3) / 1e12,
+        **{f"tactic_{key}": value for key, value in tactic.items()},
     }
+
+
+def tactic_line(result: dict, torch_ms: float) -> str:
+    """The cudnn tactic's row: its time and plan beside torch's, or why it did not run."""
+    if "tactic_ms" not in result:
+        return f"cudnn tactic: not offered ({result.get('tactic_why', '?')})"
+    return (
+        f"cudnn tactic {result['tactic_ms']:8.4f} ms {result['tactic_tflops']:6.2f} TFLOP/s | "
+        f"{torch_ms / result['tactic_ms']:.2f}x torch  plan {result['tactic_plan']} (best of {result['tactic_plans']})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="*", help="substrings of case names (default: all)")
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--cudnn", action="store_true", help="also time the cudnn tactic (cudnn-frontend) on each conv")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -170,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['optc_tflops'] / r['cudnn_tflops']:.2f}x  {r['kernel']} {r['tile']} regs {r['registers']} spill {r['spill_bytes']}",
                     flush=True,
                 )
+                if args.cudnn:
+                    print(f"{'':>30}{tactic_line(r, r['cudnn_ms'])}", flush=True)
     if args.json:
         write_json(args.json, {"device": device.name, "results": results})
     return 0

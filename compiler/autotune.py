@@ -26,12 +26,12 @@ cache choose the same tactics.
 `time_limit` (seconds, counted from the start) stops the timing of new candidates when it
 is spent; a signature with nothing timed keeps the heuristic's launch.
 
-Library tactics (cuBLASLt, passes/codegen/library) are candidates like any other where
-their library loads, listed after the family's own; `fast` also tries each library's first
-(its own heuristic's pick). A candidate is then the library call and its epilogue kernel,
-timed together on the same buffers; its `algo = i` is resolved to cuBLASLt's list on this
-GPU, and one past the end of that list is dropped with a note. Where the library does not
-load, the report says so once (`TuneReport.notes`).
+Library tactics (cuBLASLt, cuDNN: passes/codegen/library) are candidates like any other
+where their library loads, listed after the family's own; `fast` also tries each library's
+first (its own heuristic's pick). A candidate is then the library call and its epilogue
+kernel, timed together on the same buffers; its rank (`algo = i`, `plan = i`) is resolved
+to the library's list on this GPU, and one past the end of that list is dropped with a
+note. Where a library does not load, the report says so once (`TuneReport.notes`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ cross it. Integer and bool outputs must match exactly. Float outputs follow nump
 tolerances for the precision the IR computes in: the loosest float type of any value
 before or after the pass (f16 → fp16, bf16 → bf16, else fp32). So the passes before a
 `graph-convert-precision` are held to fp32's tolerance, and the conversion, which changes
-the answer by design, and every pass after it to the new precision's. `--check-tolerance R`
+the answer by design, and every pass after it to the new precision's; `quant-insert-qdq`
+(calibrated int8, `PASS_PRECISION`) and the passes after it alike, to int8's. `--check-tolerance R`
 sets rtol = atol = R for every pass instead.
 
 The report, on stderr, is one line per pass, `check: PASS: max abs err E, max rel err R
@@ -38,6 +39,9 @@ from runtime.reference.interpreter import entry, io_names
 
 _PRECISION_OF_TYPE = {Float16Type: "fp16", BFloat16Type: "bf16"}
 """Float element types narrower than f32, by the precision whose tolerance they need."""
+PASS_PRECISION = {"quant-insert-qdq": "int8"}
+"""Passes that round the answer by design to a precision no type names (int8's steps
+between f32 quantize/dequantize), and that precision."""
 
 
 def precision_of(module: ModuleOp) -> str:
@@ -92,7 +96,7 @@ class PassChecker:
         """Judge the pass that just ran; returns its report line or raises OptcError."""
         name = compiler_pass.name
         outputs = self._run(module, f"the IR after pass '{name}'")
-        precision = _loosest(self.precision, precision_of(module))
+        precision = _loosest(self.precision, precision_of(module), PASS_PRECISION.get(name, "fp32"))
         step = self._diffs(outputs, self.previous, precision)
         self._fail_on(step, f"pass '{name}' changed output '{{}}' by")
         since_start = self._diffs(outputs, self.started, precision)

@@ -23,11 +23,12 @@ this process as its driver describes it (`target.measured`) when the engine is f
 else the named arch's table (`target.TARGETS`). Each kernel's tactic is recorded in the
 plan (`KernelSpec.tactic`, `.tile`).
 
-A library tactic (`cublaslt`, chosen only by the tuner, so only where the engine's GPU is
-here) is resolved here to its library's call on this GPU (`library_call`: `algo = i` →
-the i-th algorithm's bytes of cuBLASLt's heuristic list, and cuBLASLt's version), which
-the plan records (`KernelSpec.library`); its epilogue kernel is compiled like any other,
-and a kernel whose call writes its result has no image.
+A library tactic (`cublaslt`, `cudnn`; chosen only by the tuner, so only where the
+engine's GPU is here) is resolved here to its library's call on this GPU (`library_call`:
+`algo = i` → the i-th algorithm's bytes of cuBLASLt's heuristic list, `plan = i` → the
+name of the i-th plan of cuDNN's; and the library's version), which the plan records
+(`KernelSpec.library`); its epilogue kernel is compiled like any other, and a kernel
+whose call writes its result has no image.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ from dialects.kernel import FuncOp, LaunchAttr, LaunchOp
 from dialects.weights import check_weights, store_of
 from passes.codegen.common.types import device_itemsize
 from passes.codegen.cuda import kernel_source, launch_of
-from passes.codegen.library import cublaslt as lt_tactic
 from passes.codegen.library import is_library
 from passes.codegen.registry import workspace_bytes
 from passes.codegen.target import Target, measured, named
@@ -89,18 +89,41 @@ def build(
     tune: str | None = None,
     tune_time_limit: float | None = None,
     timing_cache: str | os.PathLike | None = None,
+    calibration_data: str | os.PathLike | None = None,
+    calibration_method: str | None = None,
+    calibration_percentile: float | None = None,
+    calibration_cache: str | os.PathLike | None = None,
+    int8_fallback: str | None = None,
 ):
     """An engine for an ONNX model (a path or a ModelProto), loaded on the GPU (or, with
     `load=False`, the EngineImage, which needs no GPU when `arch` is given). `tune`,
-    `tune_time_limit` and `timing_cache`: see the module's docstring."""
+    `tune_time_limit` and `timing_cache`: see the module's docstring. `precision="int8"`
+    calibrates on `calibration_data` (or reads `calibration_cache`): the `--calibration-*`
+    flags and `int8_fallback` (`--int8-fallback`), docs/calibration.md."""
     from compiler.onnx_import import import_onnx
 
     check_tuning(tune, tune_time_limit, timing_cache)  # before the import and the pipeline
+    calibration = _calibration_options(calibration_data, calibration_method, calibration_percentile, calibration_cache, int8_fallback)
+    calibration.check(precision)
     module = import_onnx(os.fspath(model) if not isinstance(model, onnx.ModelProto) else model, shapes)
+    if precision == "int8":
+        from compiler.calibration import int8_pipeline
+
+        pipeline = int8_pipeline(module, "kernel", calibration)
+    else:
+        pipeline = kernel_pipeline(precision)
     return build_module(
-        module, pipeline=kernel_pipeline(precision), arch=arch, load=load,
+        module, pipeline=pipeline, arch=arch, load=load,
         tune=tune, tune_time_limit=tune_time_limit, timing_cache=timing_cache,
     )
+
+
+def _calibration_options(data, method, percentile, cache, fallback):
+    """`build`'s calibration arguments as options (None: the flag's default)."""
+    from compiler.calibration import CalibrationOptions
+
+    given = {"data": data, "method": method, "percentile": percentile, "cache": cache, "fallback": fallback}
+    return CalibrationOptions(**{k: os.fspath(v) if k in ("data", "cache") else v for k, v in given.items() if v is not None})
 
 
 def build_module(
@@ -370,24 +393,12 @@ def shared_entry(name: str, source: str) -> tuple[str, str]:
 
 
 def library_call(kernel: FuncOp, launch: LaunchAttr) -> LibraryCall:
-    """The cuBLASLt call of a kernel whose tactic is `cublaslt`, its `algo = i` resolved to
-    the i-th algorithm of cuBLASLt's heuristic list on this GPU (the tuner's list: the
-    same process asks once, `runtime.library.cublaslt.heuristic`)."""
-    from runtime.library import cublaslt
+    """The library call of a kernel whose tactic is a library's (`cublaslt`, `cudnn`), its
+    algorithm resolved on this GPU from the library's heuristic list (the tuner's list: the
+    same process asks once), with the library's version (`passes.codegen.library`)."""
+    from passes.codegen.library import library_call as resolve
 
-    name = f"@{kernel.sym_name.data}"
-    call = lt_tactic.lt_call(kernel)
-    a, b, d = lt_tactic.operands(kernel)
-    algo = launch.tile_params["algo"]
-    try:
-        offered = cublaslt.heuristic(call, lt_tactic.ALGORITHMS, lt_tactic.WORKSPACE_CAP)
-        version = cublaslt.library_version()
-    except OptcError as exc:
-        raise OptcError(f"{name} runs tactic cublaslt, whose algorithm cuBLASLt chooses on the GPU the engine is for: {exc}") from None
-    if algo >= len(offered):
-        raise OptcError(f"{name}: cuBLASLt offers {len(offered)} algorithm(s) for this matmul on this GPU, the tactic names algo {algo}")
-    chosen = offered[algo]
-    return LibraryCall(lt_tactic.LIBRARY, version, call, chosen.data.hex(), chosen.workspace, a, b, d)
+    return resolve(kernel, launch)
 
 
 def _scratch(kernels: Mapping[str, FuncOp], chosen: Mapping[str, LaunchAttr], workspace: Mapping[str, int], start: int) -> dict[str, int]:

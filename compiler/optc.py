@@ -20,6 +20,7 @@ from xdsl.universe import Universe
 from xdsl.utils.exceptions import DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
+from compiler.calibration.flags import add_calibration_arguments, calibration_options
 from compiler.errors import DEBUG_FLAG, DEBUG_HELP, handle
 from compiler.pipelines import LEVEL_ORDER, LEVELS, PIPELINES, PLANNED_LEVELS, PRECISIONS, build, with_precision
 from dialects.errors import OptcError, blame, pass_failed
@@ -114,8 +115,10 @@ class OptcMain(xDSLOptMain):
             choices=PRECISIONS,
             help="compute in this precision: fp16/bf16 runs graph-convert-precision{precision=...} right after "
             "the pipeline's graph-level passes (f32 weights and tensors become f16/bf16, inputs and outputs keep "
-            "their types through casts); fp32 (the default) changes nothing",
+            "their types through casts); int8 calibrates, inserts Q/DQ (quant-insert-qdq) and converts the rest "
+            "to fp16 (docs/calibration.md); fp32 (the default) changes nothing",
         )
+        add_calibration_arguments(arg_parser)
         arg_parser.add_argument(
             "--arch",
             metavar="ARCH",
@@ -168,12 +171,21 @@ class OptcMain(xDSLOptMain):
                 raise OptcError("give either -p or --compile-to, not both")
             spec = _level_pipeline(self.args.compile_to)
         self._target = _target(self.args.arch)
-        passes = build(with_precision(spec or "", self.args.precision or "fp32"), self._target)
+        precision = self.args.precision or "fp32"
+        self._calibration = calibration_options(self.args, precision)
+        self._spec = spec or ""
+        # int8's pipeline names the calibration cache, which needs the model: built in apply_passes
+        passes = build(with_precision(self._spec, precision), self._target) if precision != "int8" else ()
         self.pipeline = PassPipeline(passes, self._after_pass)
         self._checker = _checker(self.args)
         self._running: ModulePass | None = None  # the pass xDSL is applying, for errors that escape it
 
     def apply_passes(self, prog: ModuleOp) -> None:
+        if self.args.precision == "int8":
+            from compiler.calibration import int8_pipeline
+
+            spec = int8_pipeline(prog, self._spec, self._calibration)
+            self.pipeline = PassPipeline(build(spec, self._target), self._after_pass)
         with blame(lambda: self._running and pass_failed(self._running.name)):
             super().apply_passes(prog)
 

@@ -54,6 +54,7 @@ from xdsl.parser import Parser
 
 from compiler.accuracy import TOLERANCES, Diff, compare
 from compiler.autotune import MODES, format_tune_report, summary_line
+from compiler.calibration.flags import add_calibration_arguments, calibration_options
 from compiler.errors import DEBUG_FLAG, DEBUG_HELP, handle
 from compiler.pipelines import PRECISIONS, build, with_precision
 from dialects.dtypes import describe_array
@@ -94,8 +95,10 @@ def _parser() -> argparse.ArgumentParser:
         "--precision",
         choices=PRECISIONS,
         default="fp32",
-        help="compute precision: fp16/bf16 convert the model's float32 work (I/O keeps its types; default fp32)",
+        help="compute precision: fp16/bf16 convert the model's float32 work (I/O keeps its types; default fp32); "
+        "int8 calibrates (--calibration-data) and quantizes the contractions, the rest in fp16 (docs/calibration.md)",
     )
+    add_calibration_arguments(p)
     add("--save-engine", metavar="FILE", help="with --device cuda: save the engine to FILE (runs later without compiling)")
     add(
         "--tune",
@@ -290,6 +293,7 @@ def _check_args(args: argparse.Namespace) -> None:
         raise OptcError("--save-engine needs --device cuda")
     if args.precision != "fp32" and args.pipeline != "default":
         raise OptcError("--precision picks the pipeline: give either --precision or -p, not both")
+    calibration_options(args, args.precision)
     _check_tuning_args(args)
     _check_report_args(args)
     if not os.path.exists(args.model):
@@ -328,9 +332,14 @@ def _check_report_args(args: argparse.Namespace) -> None:
                 raise OptcError(f"{flag} draws with matplotlib, which is not installed (pip install matplotlib)") from None
 
 
-def _pipeline(args: argparse.Namespace) -> str:
+def _pipeline(args: argparse.Namespace, module: ModuleOp | None) -> str:
+    """The pipeline to run; at int8, after calibrating `module` (None: an engine, built already)."""
     spec = args.pipeline if args.device == "cpu" else ",".join(p for p in (args.pipeline, "lower-to-kernels") if p)
-    return with_precision(spec, args.precision)
+    if args.precision == "int8" and module is not None:
+        from compiler.calibration import int8_pipeline
+
+        return int8_pipeline(module, spec, calibration_options(args, args.precision))
+    return with_precision(spec, args.precision) if args.precision != "int8" else spec
 
 
 def _load_model(args, shapes, given) -> ModuleOp:
@@ -379,7 +388,7 @@ def _run_and_report(args, shapes, given, report: list[str], data: dict) -> tuple
     imported = None if args.model.endswith(".engine") else _load_model(args, shapes, given)
     reference = clone_with_weights(imported) if args.compare == "reference" else None
     loaded = time.perf_counter()
-    spec = _pipeline(args)
+    spec = _pipeline(args, imported)
     target = None
     if imported is not None and args.device == "cuda":
         from compiler.engine_build import device_target

@@ -86,25 +86,34 @@ def expand(spec: str) -> Iterator[ArgSpec]:
             yield item
 
 
-PRECISIONS = ("fp32", "fp16", "bf16")
-"""What `--precision` takes (`graph-convert-precision`'s values)."""
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+"""What `--precision` takes: `graph-convert-precision`'s values, and int8 (calibrated Q/DQ
+around the contractions, the rest in fp16: `compiler/calibration`)."""
+
+INT8_FLOAT = "fp16"
+"""The precision of what int8 leaves float (TensorRT builds int8 engines with fp16 enabled)."""
 
 
-def with_precision(spec: str, precision: str) -> str:
+def with_precision(spec: str, precision: str, calibration_cache: str | None = None) -> str:
     """`spec` with `graph-convert-precision{precision=...}` right after its graph-level passes
     (those named `graph-*`, which come first in every pipeline): the graph is optimised in
     f32, then converted, then fused and lowered in the new precision; appended when every
     pass is graph-level. Named pipelines are opened only as far as the insertion point needs
     (`kernel` at fp16 is `graph-optimize,graph-convert-precision{precision=fp16},fuse,
-    lower-to-kernels`). fp32 leaves `spec` as it is."""
+    lower-to-kernels`). fp32 leaves `spec` as it is. int8 puts
+    `quant-insert-qdq{cache=FILE}` (the calibration cache; none for a QDQ model) before the
+    conversion to fp16."""
     if precision not in PRECISIONS:
         raise OptcError(f"unknown precision '{precision}' (choose from {', '.join(PRECISIONS)})")
     if precision == "fp32":
         return spec
-    if any(item.name == "graph-convert-precision" for item in expand(spec)):
-        raise OptcError("give either --precision or graph-convert-precision in the pipeline, not both")
+    if any(item.name in ("graph-convert-precision", "quant-insert-qdq") for item in expand(spec)):
+        raise OptcError("give either --precision or graph-convert-precision / quant-insert-qdq in the pipeline, not both")
     graph_level, rest = _graph_prefix(_items(spec))
-    return ",".join([*graph_level, f"graph-convert-precision{{precision={precision}}}", *rest])
+    steps = [f"graph-convert-precision{{precision={INT8_FLOAT if precision == 'int8' else precision}}}"]
+    if precision == "int8":
+        steps.insert(0, str(ArgSpec("quant-insert-qdq", {"cache": [calibration_cache]} if calibration_cache else {})))
+    return ",".join([*graph_level, *steps, *rest])
 
 
 def _items(spec: str) -> list[ArgSpec]:

@@ -30,6 +30,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "quant-cancel-qdq": _lazy("passes.quant.cancel_qdq", "QuantCancelQdq"),
     "quant-fold-qdq": _lazy("passes.quant.fold_qdq", "QuantFoldQdq"),
     "quant-propagate-scales": _lazy("passes.quant.propagate_scales", "QuantPropagateScales"),
+    "quant-insert-qdq": _lazy("passes.quant.insert_qdq", "QuantInsertQdq"),
     "graph-fold-batch-norm": _lazy("passes.graph.fold_batch_norm", "GraphFoldBatchNorm"),
     "graph-fold-conv-affine": _lazy("passes.graph.fold_conv_affine", "GraphFoldConvAffine"),
     "graph-matmul-bias": _lazy("passes.graph.matmul_bias", "GraphMatMulBias"),

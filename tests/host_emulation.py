@@ -7,7 +7,8 @@ Two emulators, both over a small prelude that stands in for CUDA's built-ins:
   meet (a plane reduction gets one thread per row);
 - fibers (`FIBERS`, `fiber_source`, `run_on_fibers`): every thread of a block is a fiber that yields at
   barriers and warp-wide instructions, which models `__syncthreads`, `ldmatrix` and
-  `mma.sync` fragment layouts (from the PTX ISA) and `__syncthreads_or`; `cp.async` is
+  `mma.sync` fragment layouts (from the PTX ISA: m16n8k16 f16/bf16, and m16n8k32 s8/u8 with
+  wrapping s32 accumulators, `optc_mma_s8s8` and its u8 variants) and `__syncthreads_or`; `cp.async` is
   synchronous there, and so are `atomicAdd` and `__threadfence` (one fiber runs at a time
   and yields only at barriers and warp-wide instructions, so a plain add is atomic and
   memory needs no fence): split-K's counters run exactly.
@@ -50,6 +51,10 @@ static inline void __syncthreads() {}
 static inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 static inline float __uint_as_float(unsigned i) { float f; std::memcpy(&f, &i, 4); return f; }
 static inline double __longlong_as_double(long long i) { double d; std::memcpy(&d, &i, 8); return d; }
+// one rounding per op: g++ on x86-64 (SSE, no -mfma) contracts nothing either
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fsub_rn(float a, float b) { return a - b; }
+static inline float __fmul_rn(float a, float b) { return a * b; }
 struct alignas(2) optc_half { unsigned short bits; };
 struct alignas(2) optc_bf16 { unsigned short bits; };
 static inline float optc_widen(optc_half h) { _Float16 f; std::memcpy(&f, &h.bits, 2); return (float)f; }
@@ -243,6 +248,46 @@ static void optc_mma(float* d, const unsigned* a, const unsigned* b, bool bf16) 
 }
 static inline void optc_mma_f16(float* d, const unsigned* a, const unsigned* b) { optc_mma(d, a, b, false); }
 static inline void optc_mma_bf16(float* d, const unsigned* a, const unsigned* b) { optc_mma(d, a, b, true); }
+#define OPTC_MMA_INT8_HELPERS
+// mma.sync m16n8k32 row.col, 8-bit integers (s8 or u8 each), s32 accumulate, wrapping;
+// byte j of a register is element j of its four (g = lane / 4, t = lane % 4): A regs
+// a[g][4t..4t+3], a[g+8][4t..], a[g][4t+16..], a[g+8][4t+16..]; B regs b[4t..4t+3][g],
+// b[4t+16..][g]; C as m16n8k16's.
+static inline int optc_byte(unsigned reg, int j, bool is_signed) {
+    const unsigned byte = (reg >> (8 * j)) & 0xFF;
+    return is_signed ? (int)(signed char)byte : (int)byte;
+}
+static void optc_mma_s32(int* d, const unsigned* a, const unsigned* b, bool a_signed, bool b_signed) {
+    const int me = optc_cur, warp = me & ~31, lane = me & 31;
+    for (int i = 0; i < 4; ++i) optc_fibers[me].a[i] = a[i];
+    for (int i = 0; i < 2; ++i) optc_fibers[me].b[i] = b[i];
+    optc_yield();
+    int A[16][32], B[32][8];
+    for (int l = 0; l < 32; ++l) {
+        const optc_fiber& f = optc_fibers[warp + l];
+        const int g = l >> 2, t = l & 3;
+        for (int j = 0; j < 4; ++j) {
+            A[g][4 * t + j] = optc_byte(f.a[0], j, a_signed);
+            A[g + 8][4 * t + j] = optc_byte(f.a[1], j, a_signed);
+            A[g][4 * t + 16 + j] = optc_byte(f.a[2], j, a_signed);
+            A[g + 8][4 * t + 16 + j] = optc_byte(f.a[3], j, a_signed);
+            B[4 * t + j][g] = optc_byte(f.b[0], j, b_signed);
+            B[4 * t + 16 + j][g] = optc_byte(f.b[1], j, b_signed);
+        }
+    }
+    const int g = lane >> 2, t = lane & 3;
+    for (int q = 0; q < 4; ++q) {
+        const int row = g + (q >> 1) * 8, col = 2 * t + (q & 1);
+        unsigned s = (unsigned)d[q];  // unsigned: wraps as the hardware's s32 does
+        for (int k = 0; k < 32; ++k) s += (unsigned)(A[row][k] * B[k][col]);
+        d[q] = (int)s;
+    }
+    optc_yield();
+}
+static inline void optc_mma_s8s8(int* d, const unsigned* a, const unsigned* b) { optc_mma_s32(d, a, b, true, true); }
+static inline void optc_mma_s8u8(int* d, const unsigned* a, const unsigned* b) { optc_mma_s32(d, a, b, true, false); }
+static inline void optc_mma_u8s8(int* d, const unsigned* a, const unsigned* b) { optc_mma_s32(d, a, b, false, true); }
+static inline void optc_mma_u8u8(int* d, const unsigned* a, const unsigned* b) { optc_mma_s32(d, a, b, false, false); }
 """
 
 

@@ -13,7 +13,8 @@
 # Where .wheels/ holds them (`bash .ci/gpu-wheels.sh` fetches them), the packages of
 # .ci/gpu-packages.sh are installed first at the versions requirements.lock pins (what the
 # device image lacks, and what must match CPU CI's), with the `cuda-libs` extra from
-# .wheels/extra/ (nvmath-python, so cuBLASLt tactics are tuned and tested), without
+# .wheels/extra/ (nvmath-python and nvidia-cudnn-frontend, so cuBLASLt and cuDNN tactics
+# are tuned and tested), without
 # touching other packages; a pinned wheel missing from .wheels/ stops the run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +40,9 @@ for stage in "$@"; do
             "${pytest[@]}" -s -m "zoo and gpu" tests/test_zoo_gpu.py >"$OUT/gpu-zoo.log" 2>&1 ;;
         bench)
             for script in copy_bandwidth pointwise_bandwidth reduction_bandwidth matmul_throughput conv_throughput attention_throughput; do
-                [ -f "benchmarks/$script.py" ] && python3 "benchmarks/$script.py" >"$OUT/$script.log" 2>&1
+                flags=()
+                case "$script" in conv_throughput | attention_throughput) flags=(--cudnn) ;; esac  # the cudnn tactic beside optc's and torch
+                [ -f "benchmarks/$script.py" ] && python3 "benchmarks/$script.py" "${flags[@]}" >"$OUT/$script.log" 2>&1
             done ;;
         matmuls)
             [ -f benchmarks/zoo/manifest.json ] || python3 benchmarks/build_zoo.py --exporters torchscript >"$OUT/build-zoo.log" 2>&1

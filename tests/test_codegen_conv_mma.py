@@ -131,7 +131,7 @@ def test_configure_by_shape():
     assert choose_tile(_geo(32, 56, 144, 24, 1, 1), SM_90) == Tile(128, 32, 32, 4, 1, 3)
     launch = conv.configure(_kernel(CASES[0]))
     assert set(launch.tile_params) == set(mma.TILE_KEYS)
-    tile = mma.tile_of(launch)
+    tile = mma.tile_of(launch, geometry(_kernel(CASES[0])))
     assert launch.shared_bytes == tile.shared_bytes and launch.block_dims == (tile.threads, 1, 1)
 
 

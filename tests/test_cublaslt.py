@@ -86,8 +86,16 @@ def test_available_says_why_here():
     assert why is not None and ("nvmath" in why or "cuBLASLt" in why), why
 
 
+INTEGER_MATMUL = """
+func.func @main(%a: tensor<4x40xi8>, %b: tensor<40x6xi8>) -> tensor<4x6xi32> {
+  %y = fused.matmul %a, %b {transpose_b = 0 : i64} : (tensor<4x40xi8>, tensor<40x6xi8>) -> tensor<4x6xi32> {
+  ^bb0(%acc: tensor<4x6xi32>):
+    fused.yield %acc : tensor<4x6xi32>
+  }
+  func.return %y : tensor<4x6xi32>
+}"""
 REFUSED = {
-    "int8": (fused_matmul("i8", [4, 40], [40, 6]), r"cuBLASLt takes f16, bf16 or f32 operands, got i8"),
+    "int8": (INTEGER_MATMUL, r"cuBLASLt takes f16, bf16 or f32 operands, got i8"),
     "f64": (fused_matmul("f64", [4, 40], [40, 6]), r"cuBLASLt takes f16, bf16 or f32 operands, got f64"),
     "partial_broadcast": (
         fused_matmul("f16", [3, 1, 9, 64], [4, 33, 64], transpose_b=True),

@@ -18,7 +18,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOCS = ["docs/adding-a-pass.md", "docs/quantization.md", "README.md"]
+DOCS = ["docs/adding-a-pass.md", "docs/onnx-export.md", "docs/calibration.md", "docs/quantization.md", "README.md"]
 RUNNERS = {
     "sh": lambda body: ["bash", "-c", "set -euo pipefail\n" + body],
     "python": lambda body: [sys.executable, "-c", body],

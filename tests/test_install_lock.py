@@ -76,13 +76,13 @@ def test_the_readme_commands_install_through_the_lock(script):
 
 
 def test_the_cuda_libs_extra_is_pinned_and_the_gpu_machine_gets_it():
-    """nvmath-python and what it imports, at exact versions (the bindings' ABI and the
-    algorithms engines store follow them); not in the lock, which covers --extra test;
-    .ci/gpu-packages.sh hands exactly these to the GPU machine."""
+    """nvmath-python and what it imports, and cudnn-frontend, at exact versions (the
+    bindings' ABI and the algorithms and plans engines store follow them); not in the lock,
+    which covers --extra test; .ci/gpu-packages.sh hands exactly these to the GPU machine."""
     import subprocess
 
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["cuda-libs"]
-    assert {_name(r) for r in extra} == {"nvmath-python", "cuda-core", "cuda-pathfinder"}
+    assert {_name(r) for r in extra} == {"nvmath-python", "cuda-core", "cuda-pathfinder", "nvidia-cudnn-frontend"}
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+==[0-9][0-9.]*", r) for r in extra), extra
     printed = subprocess.run(["bash", "-c", ". .ci/gpu-packages.sh && cuda_lib_pins"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert printed.stdout.split() == extra

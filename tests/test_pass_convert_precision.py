@@ -80,7 +80,7 @@ def element_types(module: ModuleOp) -> set[str]:
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
-@pytest.mark.parametrize("case", ["mlp", "running_sum", "casts_and_statistics"])
+@pytest.mark.parametrize("case", ["mlp", "running_sum", "casts_and_statistics", "qdq"])
 def test_lit_cases_keep_their_meaning(case, precision):
     before, after = convert(lit_function(LIT, case), f"graph-convert-precision{{precision={precision}}}")
     assert_close_in_precision(before, after, precision)
@@ -301,3 +301,36 @@ def test_optc_precision_flag_errors(capsys):
     assert "either --precision or graph-convert-precision" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         optc_main([path, "--precision", "fp8"])
+
+
+# --- quant ops (QDQ models, --precision int8) ------------------------------------------------
+
+
+def test_quant_ops_convert_their_float_side_and_keep_f32_scales():
+    _, after = convert(lit_function(LIT, "qdq"), "graph-convert-precision")
+    for op in main_of(after).body.block.ops:
+        if op.name == "quant.quantize":
+            assert str(op.input.type.element_type) == "f16" and str(op.result.type.element_type) == "i8"
+        if op.name == "quant.dequantize":
+            assert str(op.result.type.element_type) == "f16" and str(op.input.type.element_type) == "i8"
+        if op.name.startswith("quant."):
+            assert str(op.scale.type.element_type) == "f32"
+
+
+def test_optc_compiles_a_qdq_onnx_model_at_fp16(tmp_path, capsys):
+    from tests.calibration_models import qdq_relu
+
+    path = tmp_path / "model.qdq.onnx"
+    import onnx
+
+    onnx.save(qdq_relu(), path)
+    assert optc_main([str(path), "--precision", "fp16", "--compile-to", "graph"]) == 0
+    text = capsys.readouterr().out
+    assert "tensor<1x3x8x8xf16> -> tensor<1x3x8x8xi8>" in text and "tensor<1x3x8x8xi8> -> tensor<1x3x8x8xf16>" in text
+    # an input rounded to f16 first may land on the other side of a rounding boundary: at
+    # most one quantization step (the scale, 0.05) apart, plus f16's rounding of the result
+    before, after = convert(import_onnx(str(path)), "graph-optimize,graph-convert-precision")
+    for seed in range(3):
+        inputs = random_inputs(before, seed)
+        want, got = run(before, inputs)["y"], run(after, inputs)["y"]
+        assert np.all(np.abs(got - want) <= 0.05 + np.abs(want) * 2.0**-10 + 1e-6)

@@ -43,7 +43,7 @@ from dialects.graph.base import (
     ints,
     normalize_axis,
 )
-from dialects.graph.layout import layout_aware
+from dialects.graph.layout import is_channels_last, layout_aware
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad_begin: int, pad_end: int, dilation: int) -> int:
@@ -274,6 +274,8 @@ class MaxPoolOp(_PoolBase):
             fail(self, "expects storage_order exactly when it has the indices result")
         if self.storage_order is not None and int_of(self.storage_order) not in (0, 1):
             fail(self, f"expects storage_order 0 (row major) or 1 (column major), got {int_of(self.storage_order)}")
+        if self.indices is not None and is_channels_last(self):
+            fail(self, "has no channels-last form with the indices result (its indices are channels-first positions)")
         _verify_present_results(self)
 
 

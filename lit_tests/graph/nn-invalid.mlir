@@ -147,6 +147,14 @@ func.func @main(%x: tensor<1x3x4x4xf32>) -> tensor<1x3x2x2xi64> {
 
 // -----
 
+func.func @main(%x: tensor<1x4x4x3xf32>) -> tensor<1x2x2x3xi64> {
+  // CHECK: 'graph.max_pool' op has no channels-last form with the indices result (its indices are channels-first positions)
+  %y, %i = graph.max_pool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64, storage_order = 0 : i64, layout = "NHWC"} : tensor<1x4x4x3xf32> -> tensor<1x2x2x3xf32>, tensor<1x2x2x3xi64>
+  func.return %i : tensor<1x2x2x3xi64>
+}
+
+// -----
+
 func.func @main(%x: tensor<1x3x5x5xi32>) -> tensor<1x3x4x4xi32> {
   // CHECK: 'graph.average_pool' op expects a floating-point input, got tensor<1x3x5x5xi32>
   %y = graph.average_pool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, ceil_mode = 0 : i64, count_include_pad = 0 : i64} : tensor<1x3x5x5xi32> -> tensor<1x3x4x4xi32>

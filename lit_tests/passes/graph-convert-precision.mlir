@@ -84,3 +84,31 @@ func.func @casts_and_statistics(%x: tensor<2x8xf32>, %h: tensor<2x8xf16>, %n: te
   %c = graph.clip %y {min = -3.4028234663852886e+38 : f32, max = 6.0 : f32} : tensor<2x8xf32>
   func.return %c, %mean : tensor<2x8xf32>, tensor<2x1xf32>
 }
+
+// Quant ops convert on their float side: a quantize reads f16, a dequantize produces f16;
+// scales stay f32 constants (the verifiers and the reference take them beside f16 values,
+// and the integer epilogue's s_x * s_w stays exact); the i8 weight is untouched.
+// CHECK-LABEL: func.func @qdq
+// CHECK-NEXT:    %[[X:.*]] = graph.cast %x : tensor<2x16xf32> -> tensor<2x16xf16>
+// CHECK-NEXT:    %[[S:.*]] = graph.constant dense<2.500000e-02> : tensor<f32>
+// CHECK-NEXT:    %[[Q:.*]] = quant.quantize %[[X]] scale(%[[S]] : tensor<f32>) : tensor<2x16xf16> -> tensor<2x16xi8>
+// CHECK-NEXT:    %[[D:.*]] = quant.dequantize %[[Q]] scale(%[[S]] : tensor<f32>) : tensor<2x16xi8> -> tensor<2x16xf16>
+// CHECK-NEXT:    %[[WS:.*]] = graph.constant dense<{{.*}}> : tensor<16xf32>
+// CHECK-NEXT:    %[[W:.*]] = graph.constant dense<3> : tensor<16x16xi8>
+// CHECK-NEXT:    %[[WD:.*]] = quant.dequantize %[[W]] scale(%[[WS]] : tensor<16xf32>) {axis = 1 : i64} : tensor<16x16xi8> -> tensor<16x16xf16>
+// CHECK-NEXT:    %[[M:.*]] = graph.matmul %[[D]], %[[WD]] : (tensor<2x16xf16>, tensor<16x16xf16>) -> tensor<2x16xf16>
+// CHECK-NEXT:    %[[Y:.*]] = graph.cast %[[M]] : tensor<2x16xf16> -> tensor<2x16xf32>
+// CHECK-NEXT:    func.return %[[Y]] : tensor<2x16xf32>
+// BF16-LABEL: func.func @qdq
+// BF16:         quant.quantize %{{.*}} scale(%{{.*}} : tensor<f32>) : tensor<2x16xbf16> -> tensor<2x16xi8>
+// BF16:         quant.dequantize %{{.*}} : tensor<2x16xi8> -> tensor<2x16xbf16>
+func.func @qdq(%x: tensor<2x16xf32>) -> tensor<2x16xf32> {
+  %s = graph.constant dense<0.025> : tensor<f32>
+  %q = quant.quantize %x scale(%s : tensor<f32>) : tensor<2x16xf32> -> tensor<2x16xi8>
+  %d = quant.dequantize %q scale(%s : tensor<f32>) : tensor<2x16xi8> -> tensor<2x16xf32>
+  %ws = graph.constant dense<0.01> : tensor<16xf32>
+  %wfull = graph.constant dense<3> : tensor<16x16xi8>
+  %wd = quant.dequantize %wfull scale(%ws : tensor<16xf32>) {axis = 1 : i64} : tensor<16x16xi8> -> tensor<16x16xf32>
+  %m = graph.matmul %d, %wd : (tensor<2x16xf32>, tensor<16x16xf32>) -> tensor<2x16xf32>
+  func.return %m : tensor<2x16xf32>
+}

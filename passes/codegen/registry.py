@@ -1,6 +1,6 @@
 """Which generator makes the CUDA of each kernel: the op a kernel.func computes, by class,
 one line per family. A kernel whose op is not here cannot run on the GPU, and says so.
-Library tactics (`library/`: cuBLASLt) are declared per op class beside them; a launch
+Library tactics (`library/`: cuBLASLt, cuDNN) are declared per op class beside them; a launch
 naming one goes to its library. `tactics` lists what an autotuner may time for a kernel
 on a target."""
 

@@ -20,6 +20,13 @@ later passes generate never guess a precision. What the pass does, with `precisi
   `graph.constant_of_shape`'s value) are converted with it. A `graph.cast` to f32 becomes
   a cast to f16, and a cast that then converts nothing disappears.
 - Integer and boolean tensors, and f64 and f16 ones the model already had, are untouched.
+- Quant ops (a QDQ model, or what `quant-insert-qdq` inserted) convert on their float
+  side only: a `quant.quantize` reads its input in the low type, a `quant.dequantize` (and
+  a `quant.requantize` to f32) produces it. Scales stay f32 constants: the verifiers and the
+  reference take a scale of any float type beside an f16 input or result (the quotient and
+  the product are formed in f32, then rounded once), and an f32 scale keeps the integer
+  epilogue's combined scale `s_x * s_w` exact, which f16 would round (ONNX ties the scale's
+  type to the float type; an exporter writing the IR back out casts it there).
 
 Normalisations, softmax, reductions and the matrix ops take f16 operands and produce f16
 results: their kernels (and the reference interpreter) accumulate in f32 and round once,
@@ -49,6 +56,7 @@ from xdsl.utils.exceptions import PassFailedException, VerifyException
 from dialects.dtypes import round_to_bf16
 from dialects.graph import CastOp, ClipOp, ConstantOfShapeOp, ConstantOp, CumSumOp, RangeOp, WeightOp
 from dialects.graph.base import GraphOp
+from dialects.quant import DequantizeOp, QuantizeOp, RequantizeOp
 from dialects.weights import WeightStore, store_of
 
 PRECISIONS: dict[str, Attribute | None] = {"fp32": None, "fp16": Float16Type(), "bf16": BFloat16Type()}
@@ -187,6 +195,9 @@ class _Conversion:
 
     def convert(self, op: Operation) -> None:
         """Rebuild `op` on low-precision operands, or keep it if it does not accept them."""
+        if op.dialect_name() == "quant":
+            self.convert_quant(op)
+            return
         if not isinstance(op, GraphOp):
             raise PassFailedException(
                 f"graph-convert-precision runs on graph-level IR (before fusion), but the function holds '{op.name}'"
@@ -215,6 +226,25 @@ class _Conversion:
                 self.converted.add(result)
         if isinstance(new, CastOp):
             self.rebuilt_casts.append(new)
+        self.rewriter.replace_op(op, new)
+
+    def convert_quant(self, op: Operation) -> None:
+        """A quantize's input and a dequantize's (or float requantize's) result move to the
+        low type; scales, zero points and integer contractions stay as they are."""
+        operands, result_types = list(op.operands), [r.type for r in op.results]
+        if isinstance(op, QuantizeOp) and _is_f32(op.input):
+            operands[0] = self.to_low(op.input)
+        if isinstance(op, DequantizeOp | RequantizeOp):
+            result_types = [_with_element(op.result.type, self.low)]
+        if operands == list(op.operands) and result_types == [r.type for r in op.results]:
+            return
+        new = type(op).create(
+            operands=operands, result_types=result_types, properties=dict(op.properties), attributes=dict(op.attributes)
+        )
+        for old, result in zip(op.results, new.results):
+            result.name_hint = old.name_hint
+            if _is_f32(old) and not _is_f32(result):
+                self.converted.add(result)
         self.rewriter.replace_op(op, new)
 
     def _result_types(self, op: Operation, operands: list[SSAValue], props) -> list[Attribute]:

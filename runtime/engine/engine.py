@@ -2,10 +2,10 @@
 as one CUDA graph.
 
 The sequence is a list of steps (`steps.py`): optc's kernels, and library kernels (a
-cuBLASLt call, then its epilogue kernel). At load, every library kernel gets its
+cuBLASLt or cuDNN call, then its epilogue kernel). At load, every library kernel gets its
 library's plan, and its algorithm is checked against the library here
-(`library_plans`): an engine built with another cuBLASLt that this one cannot run is an
-EngineError that says so, before anything runs.
+(`library_plans`): an engine built with another cuBLASLt or cuDNN that this one cannot
+run is an EngineError that says so, before anything runs.
 
     engine = Engine(read_engine("model.engine"))
     outputs = engine.run({"input": array})          # numpy in, numpy out
@@ -142,8 +142,8 @@ class Engine:
         write_engine(self.image, path)
 
     def close(self) -> None:
-        for lt_plan, _ in self.libraries.values():
-            lt_plan.close()
+        for lib_plan, _ in self.libraries.values():
+            lib_plan.close()
         for buffer in self.regions.values():
             buffer.close()
 
@@ -172,49 +172,68 @@ def _check(spec: TensorSpec, shape, dtype) -> None:
 
 
 def library_plans(plan: EnginePlan, make_plan=None, version=None) -> dict[str, tuple[object, object]]:
-    """Each library kernel's (plan, algorithm) on this machine's cuBLASLt: the plan of its
-    call (`make_plan`, default `LtPlan`) and its algorithm checked there (`check`), which
-    must fit the workspace the engine gives it. EngineError when the library is missing or
-    cannot run the algorithm (an engine built with another cuBLASLt: rebuild it here).
-    `version` (default: cuBLASLt's) names the library in those errors."""
-    from runtime.library import cublaslt
-
-    make_plan = make_plan or cublaslt.LtPlan
-    version = version or cublaslt.library_version
+    """Each library kernel's (plan, algorithm) on this machine's library (`runtime.library`:
+    cuBLASLt, cuDNN): the plan of its call (`make_plan`, default the library's plan class)
+    and its algorithm checked there (`check`), which must fit the workspace the engine
+    gives it. EngineError when the library is missing or cannot run the algorithm (an
+    engine built with another version: rebuild it here). `version` (default: the
+    library's) names the library in those errors."""
     plans: dict[str, tuple[object, object]] = {}
     try:
         for spec in plan.kernels:
             if spec.library is not None:
                 plans[spec.name] = _library_plan(spec, make_plan, version)
     except BaseException:
-        for lt_plan, _ in plans.values():
-            lt_plan.close()
+        for lib_plan, _ in plans.values():
+            lib_plan.close()
         raise
     return plans
 
 
+def _built_with(call) -> str:
+    """The versions an engine's library call was built with ("cuDNN 9.10.2 (cudnn-frontend 1.14.1)")."""
+    from runtime.library import library
+
+    title = library(call.library).TITLE
+    return f"{title} {call.version}" + (f" (frontend {call.frontend})" if call.frontend else "")
+
+
+def _here(module, call, version: str) -> str:
+    """The library's version here, with its frontend's where the engine recorded one."""
+    if not call.frontend:
+        return version
+    try:
+        return f"{version} (frontend {module.frontend_version()})"
+    except OptcError:
+        return version
+
+
 def _library_plan(spec, make_plan, version) -> tuple[object, object]:
-    from runtime.library import cublaslt
+    from runtime.library import LibraryError, LibraryUnavailable, library
 
     call, what = spec.library, f"kernel '{spec.name}' (tactic {spec.tactic})"
+    module = library(call.library)
+    title = module.TITLE
     try:
-        here = version()
-    except cublaslt.LibraryUnavailable as exc:
-        raise EngineError(f"{what} runs cuBLASLt, which is not available here: {exc}") from None
-    lt_plan = make_plan(call.call)
-    algorithm = cublaslt.Algorithm(bytes.fromhex(call.algorithm), call.workspace)
+        here = (version or module.library_version)()
+    except LibraryUnavailable as exc:
+        raise EngineError(f"{what} runs {title}, which is not available here: {exc}") from None
+    lib_plan = None
     try:
-        needed = lt_plan.check(algorithm)
-    except cublaslt.LibraryError as exc:
-        lt_plan.close()
+        lib_plan = (make_plan or module.Plan)(call.call)
+        algorithm = module.algorithm_of(call)
+        needed = lib_plan.check(algorithm)
+    except LibraryError as exc:
+        if lib_plan is not None:
+            lib_plan.close()
         if here != call.version:
-            raise EngineError(f"{what}: built with cuBLASLt {call.version}, this GPU has {here}: rebuild the engine here ({exc})") from None
-        raise EngineError(f"{what}: cuBLASLt {here} cannot run the engine's algorithm: rebuild the engine here ({exc})") from None
+            raise EngineError(f"{what}: built with {_built_with(call)}, this GPU has {_here(module, call, here)}: rebuild the engine here ({exc})") from None
+        raise EngineError(f"{what}: {title} {here} cannot run the engine's algorithm: rebuild the engine here ({exc})") from None
     room = spec.params[-1].nbytes - call.workspace_offset
     if needed > room:
-        lt_plan.close()
+        lib_plan.close()
         raise EngineError(
-            f"{what}: cuBLASLt {here} needs {needed} bytes of workspace for the engine's algorithm, which was given {room} "
-            f"(built with cuBLASLt {call.version}): rebuild the engine here"
+            f"{what}: {title} {here} needs {needed} bytes of workspace for the engine's algorithm, which was given {room} "
+            f"(built with {_built_with(call)}): rebuild the engine here"
         )
-    return lt_plan, algorithm
+    return lib_plan, algorithm

@@ -18,6 +18,9 @@ Version 2 moved the checksum out of the header so that it covers the header too 
 1 trusted the header). Version 3 records each kernel's tactic and tile (`KernelSpec.tactic`,
 `.tile`). Version 4 records library kernels (`KernelSpec.library`: the cuBLASLt call, its
 algorithm's bytes and the library's version; `image` -1 where the call writes the result).
+cuDNN's calls (a conv or attention graph, the plan's name, cuDNN's and the frontend's
+versions, the operands past the first two in `extra`) came within version 4: their fields
+are optional for cuBLASLt's, and a reader without them refuses the library by name.
 """
 
 from __future__ import annotations

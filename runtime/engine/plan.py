@@ -11,10 +11,12 @@ Element types are named by their device representation ("float32", "float16",
 "bfloat16", "int64", "bool", ...): bfloat16 is 2 bytes on the device, whatever numpy
 does on the host.
 
-A library kernel (`KernelSpec.library`, a tactic such as `cublaslt`) is a vendor-library
-call followed by its epilogue kernel (the kernel's image, which reads the product at the
-start of the kernel's workspace); where the call writes the kernel's result itself
-(`LibraryCall.d`), there is no epilogue kernel and the kernel has no image (-1).
+A library kernel (`KernelSpec.library`, a tactic such as `cublaslt` or `cudnn`) is a
+vendor-library call followed by its epilogue kernel (the kernel's image, which reads the
+product at the start of the kernel's workspace); where the call writes the kernel's result
+itself (`LibraryCall.d`), there is no epilogue kernel and the kernel has no image (-1).
+What a call reads and writes is its library's to say (`runtime.library`: `reads()`,
+`writes()`), so the checks below hold for every library.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import ml_dtypes
 import numpy as np
 
 from dialects.errors import OptcError
 from dialects.kernel import TACTIC_NAME
-from runtime.library import cublaslt
-from runtime.library.cublaslt import ALGO_BYTES, DTYPES, LtMatmul
+from runtime.library import cublaslt, cudnn
+from runtime.library import library as library_module
+from runtime.library.cublaslt import DTYPES, LtMatmul
+from runtime.library.cudnn import ConvFprop, Sdpa
 
 REGIONS = ("inputs", "weights", "arena")
 
@@ -50,12 +54,11 @@ ARCH = re.compile(r"sm_(\d+)[af]?")
 C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_TILE_VALUE = 2**31 - 1
 """A tile parameter's range: 0 .. INT_MAX (sizes, counts and flags)."""
-LIBRARIES = (cublaslt.NAME,)
+LIBRARIES = (cublaslt.NAME, cudnn.NAME)
 """The vendor libraries a library kernel may call."""
 LIBRARY_ALIGNMENT = 256
 """Where a library's own workspace starts after the product, in the kernel's workspace."""
 VERSION = re.compile(r"\d+(\.\d+)*")
-ALGORITHM_HEX = re.compile(f"[0-9a-f]{{{2 * ALGO_BYTES}}}")
 
 
 class PlanError(OptcError):
@@ -124,13 +127,14 @@ class LibraryCall:
     kernel's pointer parameters (indices into `KernelSpec.params`)."""
 
     library: str
-    """"cublasLt"."""
+    """"cublasLt" or "cudnn" (`LIBRARIES`)."""
     version: str
     """The library's version the algorithm was chosen with ("12.9.1"): another version may
     not run it, so the engine checks it at load."""
-    call: LtMatmul
+    call: LtMatmul | ConvFprop | Sdpa
     algorithm: str
-    """The algorithm's opaque bytes (cublasLtMatmulAlgo_t), in hex."""
+    """The algorithm: cuBLASLt's opaque bytes (cublasLtMatmulAlgo_t) in hex, or the name of
+    cuDNN's execution plan (`runtime.library.<library>.ALGORITHM`)."""
     workspace: int
     """Bytes of workspace the algorithm needs, after the product (at a multiple of
     LIBRARY_ALIGNMENT) in the kernel's workspace."""
@@ -139,12 +143,22 @@ class LibraryCall:
     d: int | None = None
     """The parameter the call writes (the kernel's result); None: it writes the product at
     the start of the kernel's workspace, and the epilogue kernel reads it there."""
+    extra: tuple[int, ...] = ()
+    """The parameters of the operands the call reads after the first two (cuDNN's conv bias
+    and residual, its attention's v and bias): `a`, `b`, then these, in `call.reads()`'s order."""
+    frontend: str = ""
+    """The version of the library's frontend that built the call's graph (cudnn-frontend's
+    "1.14.1"; "" for a library called directly)."""
+
+    def reads(self) -> tuple[int, ...]:
+        """The parameters the call reads, in its order."""
+        return (self.a, self.b, *self.extra)
 
     @property
     def product_bytes(self) -> int:
         """Bytes of the product in the kernel's workspace (0 when the call writes `d`)."""
-        call = self.call
-        return 0 if self.d is not None else call.batch * call.m * call.n * device_dtype(call.d_dtype).itemsize
+        dtype, elements = self.call.writes()
+        return 0 if self.d is not None else elements * device_dtype(dtype).itemsize
 
     @property
     def workspace_offset(self) -> int:
@@ -185,7 +199,7 @@ class KernelSpec:
     """Its pointer parameters in order (arguments, then results): what each launch's slots
     must hold, so that no pointer the runtime passes runs past its region."""
     library: LibraryCall | None = None
-    """The vendor-library call it makes first, for a library tactic (`cublaslt`)."""
+    """The vendor-library call it makes first, for a library tactic (`cublaslt`, `cudnn`)."""
 
     @property
     def function(self) -> str:
@@ -328,44 +342,47 @@ def _check_image(kernel: KernelSpec, where: str) -> None:
 
 
 def _check_library(kernel: KernelSpec, where: str) -> None:
-    """A library call of a known library and version, with 64 bytes of algorithm, that reads
-    A and B and writes D within the kernel's parameters of its element types, and whose
-    product and library workspace fit the kernel's workspace."""
+    """A library call of a known library and version, with an algorithm of its library's
+    form, that reads its operands and writes D within the kernel's parameters of their
+    element types, and whose product and library workspace fit the kernel's workspace."""
     lib, call, at = kernel.library, kernel.library.call, f"{where}.library"
     if lib.library not in LIBRARIES:
         raise PlanError(f"{at}.library '{_show(lib.library)}' is not one of {', '.join(LIBRARIES)}")
+    module = library_module(lib.library)
     if not VERSION.fullmatch(lib.version):
         raise PlanError(f"{at}.version '{_show(lib.version)}' is not a version such as 12.9.1")
-    if not ALGORITHM_HEX.fullmatch(lib.algorithm):
-        raise PlanError(f"{at}.algorithm is not {ALGO_BYTES} bytes in lower-case hex ({2 * ALGO_BYTES} digits): '{_show(lib.algorithm)}'")
-    if call.epilogue != "none":
+    if lib.frontend and not VERSION.fullmatch(lib.frontend):
+        raise PlanError(f"{at}.frontend '{_show(lib.frontend)}' is not a version such as 1.14.1")
+    if not module.ALGORITHM.fullmatch(lib.algorithm):
+        raise PlanError(f"{at}.algorithm is not {module.ALGORITHM_FORM}: '{_show(lib.algorithm)}'")
+    if not isinstance(call, module.call_type(asdict(call))):
+        raise PlanError(f"{at}.call is a {type(call).__name__}, not a {lib.library} call")
+    if isinstance(call, LtMatmul) and call.epilogue != "none":
         raise PlanError(f"{at}.call has epilogue '{call.epilogue}'; a library kernel's epilogue is its epilogue kernel's")
     params = kernel.params
     if not params or not params[-1].workspace:
         raise PlanError(f"{at}: a library kernel's last parameter is its workspace, '{kernel.name}' has none")
     tensors = len(params) - 1
-    matrices = {"a": (lib.a, call.dtype, _extent(call.m * call.k, call.a_batch_stride, call.batch))}
-    matrices["b"] = (lib.b, call.dtype, _extent(call.k * call.n, call.b_batch_stride, call.batch))
+    roles = call.reads()
+    if len(lib.reads()) != len(roles):
+        raise PlanError(f"{at} names {len(lib.reads())} operand(s), the call reads {len(roles)} ({', '.join(r for r, _, _ in roles)})")
+    fields_ = ["a", "b", *(f"extra[{i}]" for i in range(len(lib.extra)))]
+    matrices = [(name, role.upper(), index, dtype, elements) for name, index, (role, dtype, elements) in zip(fields_, lib.reads(), roles)]
     if lib.d is not None:
-        matrices["d"] = (lib.d, call.d_dtype, call.batch * call.m * call.n)
-        if lib.d in (lib.a, lib.b):
+        matrices.append(("d", "D", lib.d, *call.writes()))
+        if lib.d in lib.reads():
             raise PlanError(f"{at}.d is parameter {lib.d}, which the call also reads")
-    for role, (index, dtype, elements) in matrices.items():
+    for name, role, index, dtype, elements in matrices:
         if type(index) is not int or not 0 <= index < tensors:
-            raise PlanError(f"{at}.{role} is {_show(index)}, not one of the kernel's {tensors} tensor parameters")
+            raise PlanError(f"{at}.{name} is {_show(index)}, not one of the kernel's {tensors} tensor parameters")
         param = params[index]
         if param.dtype != dtype:
-            raise PlanError(f"{at}.{role} is parameter {index} of {param.dtype}, the call's {role.upper()} is {dtype}")
+            raise PlanError(f"{at}.{name} is parameter {index} of {param.dtype}, the call's {role} is {dtype}")
         if math.prod(param.shape) < elements:
-            raise PlanError(f"{at}.{role} is parameter {index} of {math.prod(param.shape)} elements, the call's {role.upper()} spans {elements}")
+            raise PlanError(f"{at}.{name} is parameter {index} of {math.prod(param.shape)} elements, the call's {role} spans {elements}")
     needed = lib.workspace_offset + lib.workspace
     if params[-1].nbytes < needed:
         raise PlanError(f"{at} needs {needed} bytes of workspace (product {lib.product_bytes}, library {lib.workspace}), the kernel's has {params[-1].nbytes}")
-
-
-def _extent(matrix: int, stride: int, batch: int) -> int:
-    """Elements a batched operand spans: `batch` matrices `stride` apart (0: one, broadcast)."""
-    return (batch - 1) * stride + matrix
 
 
 # --- reading a plan's JSON: each reader names the field it found wrong -----------------------
@@ -400,6 +417,18 @@ def _int(value: object, where: str, low: int = 0, high: int = MAX_REGION_BYTES) 
         raise PlanError(f"{where} must be an integer, got {_kind(value)}")
     if not low <= value <= high:
         raise PlanError(f"{where} is {_show(value)}, outside {low}..{high}")
+    return value
+
+
+def _float(value: object, where: str) -> float:
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise PlanError(f"{where} must be a finite number, got {_kind(value)}")
+    return float(value)
+
+
+def _bool(value: object, where: str) -> bool:
+    if type(value) is not bool:
+        raise PlanError(f"{where} must be a boolean, got {_kind(value)}")
     return value
 
 
@@ -502,16 +531,47 @@ _CALL_FIELDS = {  # LtMatmul's fields and their JSON types
 
 def _library(data: object, where: str) -> LibraryCall:
     d = _get(data, "d", where)
+    library = _str(_get(data, "library", where), f"{where}.library")
+    if library not in LIBRARIES:
+        raise PlanError(f"{where}.library '{_show(library)}' is not one of {', '.join(LIBRARIES)}")
+    extra = _list(_get(data, "extra", where, []), f"{where}.extra")
     return LibraryCall(
-        library=_str(_get(data, "library", where), f"{where}.library"),
+        library=library,
         version=_str(_get(data, "version", where), f"{where}.version"),
-        call=_call(_get(data, "call", where), f"{where}.call"),
+        call=_call(_get(data, "call", where), f"{where}.call") if library == cublaslt.NAME else _cudnn_call(_get(data, "call", where), f"{where}.call"),
         algorithm=_str(_get(data, "algorithm", where), f"{where}.algorithm"),
         workspace=_int(_get(data, "workspace", where), f"{where}.workspace"),
         a=_int(_get(data, "a", where), f"{where}.a"),
         b=_int(_get(data, "b", where), f"{where}.b"),
         d=None if d is None else _int(d, f"{where}.d"),
+        extra=tuple(_int(v, f"{where}.extra[{i}]") for i, v in enumerate(extra)),
+        frontend=_str(_get(data, "frontend", where, ""), f"{where}.frontend"),
     )
+
+
+_FIELD_READERS: dict[str, Callable[[object, str], object]] = {
+    "int": lambda v, at: _int(v, at),
+    "float": lambda v, at: _float(v, at),
+    "bool": lambda v, at: _bool(v, at),
+    "str": lambda v, at: _str(v, at),
+    "tuple[int, ...]": lambda v, at: tuple(_int(x, f"{at}[{i}]") for i, x in enumerate(_list(v, at))),
+    "tuple[str, ...]": lambda v, at: tuple(_str(x, f"{at}[{i}]") for i, x in enumerate(_list(v, at))),
+}
+"""A call field's declared type → its reader (cuDNN's calls are read by their fields)."""
+
+
+def _cudnn_call(data: object, where: str) -> ConvFprop | Sdpa:
+    """A cuDNN call (by its `op`): every field of its class, each of its declared type."""
+    op = _str(_get(data, "op", where), f"{where}.op")
+    try:
+        kind = cudnn.call_type({"op": op})
+    except OptcError as exc:
+        raise PlanError(f"{where}: {exc}") from None
+    values = {f.name: _FIELD_READERS[f.type](_get(data, f.name, where), f"{where}.{f.name}") for f in fields(kind)}
+    try:
+        return kind(**values)
+    except OptcError as exc:
+        raise PlanError(f"{where}: {exc}") from None
 
 
 def _call(data: object, where: str) -> LtMatmul:

@@ -3,10 +3,10 @@ engine's stream (and so captured in its CUDA graph):
 
 - `KernelStep`: one of optc's kernels, its pointers packed once;
 - `LibraryStep`: a library kernel (`KernelSpec.library`): the library's call (cuBLASLt's
-  matmul: A and B from the launch's argument slots, D the result's slot or the product at
-  the start of the kernel's workspace, the library's workspace after the product), then
-  its epilogue kernel (the kernel's own parameters and the product) unless the call wrote
-  the result itself.
+  matmul, cuDNN's graph: the operands it reads from the launch's argument slots, D the
+  result's slot or the product at the start of the kernel's workspace, the library's
+  workspace after the product), then its epilogue kernel (the kernel's own parameters and
+  the product) unless the call wrote the result itself.
 
 `build_steps` makes them from the plan, the regions' addresses, the loaded functions and
 the library plans, all handed in: the sequence is built and checked without a GPU in the
@@ -43,18 +43,18 @@ class LibraryStep:
 
     spec: KernelSpec
     plan: object
-    """The library's plan of the call (`runtime.library.cublaslt.LtPlan`)."""
+    """The library's plan of the call (`runtime.library.cublaslt.LtPlan`, `cudnn.CudnnPlan`)."""
     algorithm: object
-    """Its `Algorithm`."""
-    a: int
-    b: int
+    """Its algorithm (`cublaslt.Algorithm`, `cudnn.Choice`)."""
+    reads: tuple[int, ...]
+    """The addresses of the operands the call reads, in its order."""
     d: int
     workspace: int
     workspace_bytes: int
     epilogue: KernelStep | None
 
     def launch(self, stream) -> None:
-        self.plan.run(self.algorithm, self.a, self.b, self.d, workspace=self.workspace, workspace_bytes=self.workspace_bytes, stream=stream)
+        self.plan.run(self.algorithm, *self.reads, self.d, workspace=self.workspace, workspace_bytes=self.workspace_bytes, stream=stream)
         if self.epilogue is not None:
             self.epilogue.launch(stream)
 
@@ -85,13 +85,12 @@ def build_steps(
             steps.append(own)
             continue
         call = spec.library
-        lt_plan, algorithm = libraries[spec.name]
+        lib_plan, algorithm = libraries[spec.name]
         scratch = pointers[-1]  # the kernel's workspace: the product, then the library's
         steps.append(
             LibraryStep(
-                spec, lt_plan, algorithm,
-                a=pointers[call.a],
-                b=pointers[call.b],
+                spec, lib_plan, algorithm,
+                reads=tuple(pointers[i] for i in call.reads()),
                 d=pointers[call.d] if call.d is not None else scratch,
                 workspace=scratch + call.workspace_offset,
                 workspace_bytes=spec.params[-1].nbytes - call.workspace_offset,

@@ -26,14 +26,17 @@ Everything above `LtPlan` is plain data, testable without a GPU.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from dialects.errors import OptcError
+from runtime.library import LibraryError, LibraryUnavailable
 
 NAME = "cublasLt"
 """The library's name in engine plans (`LibraryCall.library`) and timing-cache keys."""
+TITLE = "cuBLASLt"
 
 EPILOGUES = ("none", "relu", "gelu", "bias", "relu_bias", "gelu_bias")
 """What cuBLASLt may apply to the product before it stores it (its GELU is the tanh
@@ -43,14 +46,9 @@ DTYPES = ("float16", "bfloat16", "float32")
 
 ALGO_BYTES = 64
 """sizeof(cublasLtMatmulAlgo_t): uint64_t data[8]."""
-
-
-class LibraryUnavailable(OptcError):
-    """nvmath-python (and the cuBLASLt it loads) is not installed here."""
-
-
-class LibraryError(OptcError):
-    """A cuBLASLt call that failed, or an algorithm this cuBLASLt cannot run."""
+ALGORITHM = re.compile(f"[0-9a-f]{{{2 * ALGO_BYTES}}}")
+"""An algorithm in a plan: its bytes in lower-case hex."""
+ALGORITHM_FORM = f"{ALGO_BYTES} bytes in lower-case hex ({2 * ALGO_BYTES} digits)"
 
 
 @dataclass(frozen=True)
@@ -85,6 +83,17 @@ class LtMatmul:
     @property
     def has_bias(self) -> bool:
         return self.epilogue.endswith("bias")
+
+    def reads(self) -> list[tuple[str, str, int]]:
+        """(role, element type, elements spanned) of A and B, in the order `run` takes them."""
+        return [
+            ("a", self.dtype, (self.batch - 1) * self.a_batch_stride + self.m * self.k),
+            ("b", self.dtype, (self.batch - 1) * self.b_batch_stride + self.k * self.n),
+        ]
+
+    def writes(self) -> tuple[str, int]:
+        """The element type and elements of D."""
+        return self.d_dtype, self.batch * self.m * self.n
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,16 @@ class Algorithm:
     def __post_init__(self):
         if len(self.data) != ALGO_BYTES:
             raise OptcError(f"a cuBLASLt algorithm is {ALGO_BYTES} bytes, got {len(self.data)}")
+
+
+def algorithm_of(library_call) -> Algorithm:
+    """The Algorithm a plan's LibraryCall records."""
+    return Algorithm(bytes.fromhex(library_call.algorithm), library_call.workspace)
+
+
+def call_type(data: dict) -> type:
+    """The class of the call a plan's JSON describes: always a matmul."""
+    return LtMatmul
 
 
 # --- the GPU side ------------------------------------------------------------------------------
@@ -297,6 +316,9 @@ def _algorithm(record: np.void, index: int) -> Algorithm:
     """An Algorithm from one heuristic result record: its `algo` field (cublasLtMatmulAlgo_t,
     uint64_t data[8]) and its `workspace_size`."""
     return Algorithm(record["algo"].tobytes(), int(record["workspace_size"]), index)
+
+
+Plan = LtPlan
 
 
 @functools.cache

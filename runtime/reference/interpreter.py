@@ -7,7 +7,7 @@ which reads the module's weight store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -80,11 +80,18 @@ def io_names(fn: func.FuncOp, results: bool = False) -> list[str]:
     return names
 
 
-def run(module: ModuleOp, inputs: Mapping[str, np.ndarray], store: WeightStore | None = None) -> dict[str, np.ndarray]:
+def run(
+    module: ModuleOp,
+    inputs: Mapping[str, np.ndarray],
+    store: WeightStore | None = None,
+    listeners: Sequence[Interpreter.Listener] = (),
+) -> dict[str, np.ndarray]:
     """Run `@main` on named numpy inputs; returns the outputs by name.
 
     Inputs are checked against the function's argument types, so a wrong shape or dtype
-    is reported by name instead of surfacing as a numpy error deep inside an op."""
+    is reported by name instead of surfacing as a numpy error deep inside an op.
+    `listeners` see every op interpreted, with its operand and result arrays
+    (`did_interpret_op(op, results)`): how calibration observes intermediate values."""
     fn = entry(module)
     names = io_names(fn)
     missing = [n for n in names if n not in inputs]
@@ -95,7 +102,7 @@ def run(module: ModuleOp, inputs: Mapping[str, np.ndarray], store: WeightStore |
         raise OptcError(f"unknown input(s): {', '.join(unknown)} (the model takes {', '.join(names)})")
     args = [_checked_input(name, inputs[name], t) for name, t in zip(names, fn.function_type.inputs.data)]
     running = _RunningOps()
-    interpreter = Interpreter(module, listeners=(running,))
+    interpreter = Interpreter(module, listeners=(running, *listeners))
     interpreter.register_implementations(FuncReference())
     interpreter.register_implementations(GraphReference(store if store is not None else store_of(module)))
     interpreter.register_implementations(FusedReference())

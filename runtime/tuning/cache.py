@@ -10,7 +10,8 @@ and two builds from one cache choose the same tactics.
 The key says what a timing depends on, in three levels:
 - the device (`DeviceKey`): the GPU's name, its compute capability, the CUDA version its
   driver supports, NVRTC's version and the versions of the libraries tactics call
-  (`{"cublasLt": "12.9.1"}` where nvmath-python loads cuBLASLt); a timing taken under any
+  (`{"cublasLt": "12.9.1"}` where nvmath-python loads cuBLASLt, `"cudnn": "9.10.2"` and
+  `"cudnn-frontend": "1.14.1"` where the frontend loads cuDNN); a timing taken under any
   other key is never used;
 - the kernel signature: a digest the autotuner computes (the kernel's IR without its name
   and launch, the architecture, the generators' code);
@@ -93,7 +94,8 @@ class DeviceKey:
     nvrtc: str
     """NVRTC's version, "13.0"."""
     libraries: tuple[tuple[str, str], ...] = field(default=())
-    """(name, version) of every library a tactic may call here (cuBLASLt), sorted: a
+    """(name, version) of every library a tactic may call here (cuBLASLt, cuDNN and its
+    frontend), sorted: a
     library tactic's timing, or failure, is a fact about that version."""
 
     @classmethod
@@ -130,13 +132,20 @@ class DeviceKey:
 
 def library_versions() -> tuple[tuple[str, str], ...]:
     """(name, version) of the vendor libraries that load in this process: cuBLASLt where
-    nvmath-python is installed and finds it; none elsewhere."""
-    from runtime.library.cublaslt import NAME, LibraryUnavailable, library_version
+    nvmath-python is installed and finds it, cuDNN and cudnn-frontend where the frontend
+    is installed and finds cuDNN 9; none elsewhere."""
+    from runtime.library import LibraryUnavailable, cublaslt, cudnn
 
+    versions = []
     try:
-        return ((NAME, library_version()),)
+        versions.append((cublaslt.NAME, cublaslt.library_version()))
     except LibraryUnavailable:
-        return ()
+        pass
+    try:
+        versions += [(cudnn.NAME, cudnn.library_version()), (cudnn.FRONTEND, cudnn.frontend_version())]
+    except LibraryUnavailable:
+        pass
+    return tuple(sorted(versions))
 
 
 Entries = dict[DeviceKey, dict[str, dict[str, Timing]]]

@@ -24,9 +24,10 @@ host's launch rate, which a kernel of a few microseconds would otherwise measure
 `WARMUP_REPLAYS`, CUDA events time `REPEATS` replays; the result is the median replay's
 time divided by its launches.
 
-A library tactic (`KernelRun.library`: cuBLASLt) is timed as the engine runs it: each
-launch is the library's call on the set's own A and B (D: the set's result, or the product
-at the workspace's start), then the epilogue kernel, if it has one (`cubin` empty: none).
+A library tactic (`KernelRun.library`: cuBLASLt, cuDNN) is timed as the engine runs it:
+each launch is the library's call on the set's own operands (D: the set's result, or the
+product at the workspace's start), then the epilogue kernel, if it has one (`cubin`
+empty: none). The call's plan is built before anything is timed or captured.
 
 A launch that fails (too much shared memory, too many registers for the block) raises the
 driver's CudaError and leaves the context usable. A kernel that faults (an illegal address)
@@ -279,21 +280,28 @@ class _Bench:
 
 
 class _LibraryRun:
-    """A library tactic's call in the timer: its plan on this GPU, run on one set's pointers
-    (the last of them the workspace: the product, then the library's own)."""
+    """A library tactic's call in the timer: its plan on this GPU (its algorithm checked
+    there, which builds it), run on one set's pointers (the last of them the workspace:
+    the product, then the library's own)."""
 
     def __init__(self, call: LibraryCall):
-        from runtime.library.cublaslt import Algorithm, LtPlan
+        from runtime.library import library
 
+        module = library(call.library)
         self.call = call
-        self.plan = LtPlan(call.call)
-        self.algorithm = Algorithm(bytes.fromhex(call.algorithm), call.workspace)
+        self.plan = module.Plan(call.call)
+        self.algorithm = module.algorithm_of(call)
+        try:
+            self.plan.check(self.algorithm)
+        except BaseException:
+            self.plan.close()
+            raise
 
     def launch(self, pointers: list[int], workspace_bytes: int, stream) -> None:
         call, scratch = self.call, pointers[-1]
         d = pointers[call.d] if call.d is not None else scratch
         self.plan.run(
-            self.algorithm, pointers[call.a], pointers[call.b], d,
+            self.algorithm, *(pointers[i] for i in call.reads()), d,
             workspace=scratch + call.workspace_offset, workspace_bytes=workspace_bytes - call.workspace_offset, stream=stream,
         )
 

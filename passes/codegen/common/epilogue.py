@@ -153,7 +153,9 @@ class EpiloguePrinter:
     `block`: the region (first argument the accumulator, then one per extra); `params`: each
     extra's block argument → the kernel parameter it is read from (`"in3"`); `acc`: the C
     expression of the accumulator element in the region's compute type; `acc_place`: its
-    place in the accumulator's tensor; `fail`: builds the OptcError (naming the kernel)."""
+    place in the accumulator's tensor; `fail`: builds the OptcError (naming the kernel);
+    `uncontracted`: f32 add/sub/mul round one by one as the reference's ops do (no fma), for
+    the bit-exact epilogues of integer contractions (`scalar_code`)."""
 
     block: Block
     params: dict[SSAValue, str]
@@ -161,6 +163,7 @@ class EpiloguePrinter:
     acc_place: Place
     fail: Callable[[str], OptcError]
     prefix: str = "e"
+    uncontracted: bool = False
     lines: list[str] = field(default_factory=list)
     names: dict[SSAValue, str] = field(default_factory=dict)
     places: dict[SSAValue, Place] = field(default_factory=dict)
@@ -327,6 +330,6 @@ class EpiloguePrinter:
         """`op` (elementwise or constant) printed by scalar_code at `idx`; its result's name
         is added to `names`."""
         try:
-            self.lines += scalar_code([op], names, lambda shape: flat_of(shape, _broadcast(shape, idx)), self.fresh())
+            self.lines += scalar_code([op], names, lambda shape: flat_of(shape, _broadcast(shape, idx)), self.fresh(), self.uncontracted)
         except OptcError as exc:
             raise self.fail(str(exc)) from None

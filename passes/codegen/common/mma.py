@@ -68,6 +68,32 @@ __device__ __forceinline__ void optc_mma_bf16(float* d, const unsigned* a, const
 #endif
 """
 
+INT8_TYPES = {"signed char": "s8", "unsigned char": "u8"}
+"""The PTX type of each 8-bit integer element (C storage type) that mma.sync multiplies."""
+
+
+def _int8_mma(a: str, b: str) -> str:
+    return f"""__device__ __forceinline__ void optc_mma_{a}{b}(int* d, const unsigned* a, const unsigned* b) {{
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.{a}.{b}.s32 {{%0, %1, %2, %3}}, {{%4, %5, %6, %7}}, {{%8, %9}}, {{%0, %1, %2, %3}};\\n"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}}
+"""
+
+
+INT8_HELPERS = (
+    "#ifndef OPTC_MMA_INT8_HELPERS\n#define OPTC_MMA_INT8_HELPERS\n"
+    "// d += a * b on one m16n8k32 tile of 8-bit integers, s32 accumulate (wrapping, no .satfinite).\n"
+    + "".join(_int8_mma(a, b) for a in ("s8", "u8") for b in ("s8", "u8"))
+    + "#endif\n"
+)
+"""The m16n8k32 integer products (`int8_mma_function`), beside HELPERS in 8-bit kernels
+only (so the 16-bit kernels' text stays what it was). Their fragments are the m16n8k16
+b16 ones on byte pairs: A regs hold a[g][4t..4t+3], a[g+8][4t..], a[g][4t+16..],
+a[g+8][4t+16..]; B regs b[4t..4t+3][g], b[4t+16..][g]; C as m16n8k16's, in s32. So a
+[rows][K] byte tile read as [rows][K/2] 16-bit pairs gives them through the same `ldmatrix`
+(without .trans, which 8-bit elements do not have)."""
+
 
 @dataclass(frozen=True)
 class TileCopy:
@@ -174,6 +200,14 @@ def mma_function(element: str) -> str:
     if element not in ("f16", "bf16"):
         raise ValueError(f"mma.sync m16n8k16 takes f16 or bf16 operands, not {element}")
     return f"optc_mma_{element}"
+
+
+def int8_mma_function(a_storage: str, b_storage: str) -> str:
+    """The helper of INT8_HELPERS computing one m16n8k32 product of A and B elements of
+    these C storage types (signed char, unsigned char)."""
+    if a_storage not in INT8_TYPES or b_storage not in INT8_TYPES:
+        raise ValueError(f"mma.sync m16n8k32 takes 8-bit integers, not {a_storage} x {b_storage}")
+    return f"optc_mma_{INT8_TYPES[a_storage]}{INT8_TYPES[b_storage]}"
 
 
 # --- XOR-swizzled tiles (no padding) ---------------------------------------------------------

@@ -277,6 +277,13 @@ def _cast(op, a, t):
     return f"(({target.compute}){x})" if target.compute != source else x
 
 
+UNCONTRACTED = {graph.AddOp: "__fadd_rn", graph.SubOp: "__fsub_rn", graph.MulOp: "__fmul_rn"}
+"""f32 add, sub and mul as the intrinsics that round each result on its own (the compiler
+never fuses them into an fma, as it may `a * b + c`): for epilogues that must round as the
+reference's separate ops do, bit for bit (an integer contraction's requantization, where
+one fused rounding can move a value across a rounding tie of the quantize)."""
+
+
 TEMPLATES: dict[type[Operation], Emit] = {
     graph.IdentityOp: _expr("{0}"),
     graph.AddOp: _expr("({0} + {1})"),

@@ -14,7 +14,7 @@ from dialects import graph
 from dialects.dtypes import is_storage_only
 from dialects.errors import OptcError
 from passes.codegen.common.low_precision import element_ctype
-from passes.codegen.common.pointwise_templates import TEMPLATES
+from passes.codegen.common.pointwise_templates import TEMPLATES, UNCONTRACTED
 from passes.codegen.common.types import literal, strides
 
 
@@ -38,12 +38,15 @@ def broadcast_index(shape: Sequence[int], out_shape: Sequence[int]) -> str:
     return " + ".join(terms) if terms else "0"
 
 
-def op_expression(op: Operation, operands: Sequence[str]) -> str:
-    """The C expression of `op`'s result from its operands' C expressions (compute types)."""
+def op_expression(op: Operation, operands: Sequence[str], uncontracted: bool = False) -> str:
+    """The C expression of `op`'s result from its operands' C expressions (compute types);
+    with `uncontracted`, f32 add/sub/mul round on their own (`UNCONTRACTED`)."""
     emit = TEMPLATES.get(type(op))
     if emit is None:
         raise OptcError(f"'{op.name}' has no CUDA template")
     types = [c_type(v.type.element_type, f"'{op.name}'") for v in op.operands]
+    if uncontracted and type(op) in UNCONTRACTED and set(types) == {"float"}:
+        return f"{UNCONTRACTED[type(op)]}({operands[0]}, {operands[1]})"
     return emit(op, list(operands), types)
 
 
@@ -52,6 +55,7 @@ def scalar_code(
     names: dict[SSAValue, str],
     index_of: Callable[[Sequence[int]], str],
     prefix: str = "v",
+    uncontracted: bool = False,
 ) -> list[str]:
     """C statements computing `ops` (elementwise graph ops and constants, in order) on scalars.
 
@@ -59,14 +63,14 @@ def scalar_code(
     type; each result is added to it (`v0`, `v1`, ... with the given `prefix`). A non-splat
     constant is read at `index_of(its shape)`, the flat index of the element at hand. This is
     what other generators call to print an epilogue region. Raises OptcError for an op with
-    no template."""
+    no template. `uncontracted`: f32 add/sub/mul round on their own (`op_expression`)."""
     lines: list[str] = []
     for counter, op in enumerate(ops):
         ctype = c_type(op.results[0].type.element_type, f"'{op.name}'")
         if isinstance(op, graph.ConstantOp):
             expr = constant_expression(op, ctype, lambda: index_of(op.result.type.get_shape()), lines, f"{prefix}c{counter}")
         else:
-            expr = op_expression(op, [names[v] for v in op.operands])
+            expr = op_expression(op, [names[v] for v in op.operands], uncontracted)
         lines.append(f"{ctype} {prefix}{counter} = {expr};")
         names[op.results[0]] = f"{prefix}{counter}"
     return lines

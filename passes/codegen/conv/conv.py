@@ -6,7 +6,7 @@ Which kernel a convolution gets, by tactic (`#kernel.launch` tactic):
   (`direct.emit_depthwise`);
 - `transpose` (conv_transpose): a direct gather kernel (`direct.emit_transpose`);
 - `mma` (f16/bf16, NHWC, group 1, C_in % 8 == 0): implicit GEMM on tensor cores
-  (`mma.py`, fp32 accumulation);
+  (`mma.py`, fp32 accumulation); 8-bit integers with C_in % 16 == 0 (s32 accumulation);
 - `gemm` (every other conv, 1-D/2-D/3-D, NCHW or NHWC, any group): implicit GEMM on a
   tiled SIMT kernel with fp32 accumulation (`gemm.py`); the only kernel that reads its
   input in the other layout than it writes (fused.conv's `input_layout`: the RGB stem
@@ -18,7 +18,10 @@ an autotuner may time against it; configure picks `mma` where it applies. Candid
 tile tables of `gemm.py` and `mma.py`, the direct kernels' block sizes.
 
 f16 and bf16 accumulate in float (on tensor cores where `mma.py` applies); f64 in
-double. Integer convolutions are refused by name.
+double. An integer contraction (`fused.conv` of i8/ui8 into i32) takes `mma` (NHWC, group 1,
+C_in % 16 == 0: m16n8k32 on byte pairs) or `gemm` (everything else, depthwise included,
+summing in wrapping unsigned int); its epilogue rounds each f32 op on its own, as the
+reference does (bit-exact requantization). Other integer convolutions are refused by name.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ def _tactics(kernel: FuncOp, geo: ConvGeometry) -> tuple[str, ...]:
         if geo.channels_last:
             raise kernel_error(kernel, "channels-last conv_transpose is not supported")
         return ("transpose",)
+    if geo.integer:  # the implicit GEMMs take any group; the direct kernels sum floats only
+        return ("mma", "gemm") if mma.applies(geo) else ("gemm",)
     if direct.is_depthwise(geo):
         if geo.input_layout != geo.layout:
             why = f"the depthwise kernel reads its input in its own layout {geo.layout}, got input_layout {geo.input_layout}"
@@ -69,7 +74,7 @@ EMITTERS = {"mma": mma.emit, "gemm": gemm.emit, "depthwise": direct.emit_depthwi
 LAUNCH_PROBLEMS = {"mma": mma.launch_problem, "gemm": gemm.launch_problem, "depthwise": direct.launch_problem, "transpose": direct.launch_problem}
 """What each tactic's kernel refuses in a launch (emit's rules, whatever the target)."""
 TARGET_PROBLEMS = {
-    "mma": lambda launch, geo, target: mma.fits(mma.tile_of(launch), geo, target),
+    "mma": lambda launch, geo, target: mma.fits(mma.tile_of(launch, geo), geo, target),
     "gemm": lambda launch, geo, target: gemm.fits(gemm.tile_of(launch), geo, target),
 }
 """What a target's limits refuse in a launch its kernel takes (the direct kernels fit any)."""

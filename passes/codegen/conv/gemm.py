@@ -22,6 +22,8 @@ through K `block_k` at a time: the block loads the A and B tiles into shared mem
 accumulates a `thread_m` × `thread_n` micro-tile, rows strided by block_m/thread_m and
 columns by block_n/thread_n (so a warp's shared reads are broadcasts or consecutive).
 Accumulation is float (double for f64), with no TF32; the epilogue runs per element.
+An integer contraction (i8/ui8 operands, i32 accumulator) sums the widened operands in
+unsigned int (wrapping as the reference's i32 does) and hands the epilogue the int.
 
 Tactic `gemm`; tile parameters (`#kernel.launch` tile): block_m, block_n, block_k,
 thread_m, thread_n. Valid when thread_m divides block_m, thread_n divides block_n, the
@@ -105,6 +107,9 @@ def shared_bytes(tile: Tile, geo: ConvGeometry) -> int:
 
 def _acc_size(geo: ConvGeometry) -> int:
     return 8 if geo.acc == "double" else 4
+
+
+ZEROS = {"double": "0.0", "float": "0.0f", "unsigned int": "0u"}
 
 
 def registers(tile: Tile, geo: ConvGeometry) -> int:
@@ -204,11 +209,11 @@ def emit(kernel: FuncOp, launch: LaunchAttr, geo: ConvGeometry, epilogue: Epilog
 
 
 def _body(geo: ConvGeometry, t: Tile, epilogue: Epilogue) -> str:
-    acc, ct = geo.acc, geo.ctype
+    acc, ct = geo.sum_type, geo.ctype
     spatial = len(geo.kernel)
     a_rows, a_ks = _load_split(t.threads, t.block_m, t.block_k, geo.input_channels_last)
     b_rows, b_ks = _load_split(t.threads, t.block_n, t.block_k, True)
-    zero = "0.0" if acc == "double" else "0.0f"
+    zero = ZEROS[acc]
     x, w = f"in{geo.input_arg}", f"in{geo.weight_arg}"
     if geo.input_channels_last:
         image_stride, group_base = geo.in_pixels * geo.cin, f"g * {geo.cin_g}"
@@ -241,7 +246,7 @@ def _body(geo: ConvGeometry, t: Tile, epilogue: Epilogue) -> str:
         add(f"        a_pos[i][{d}] = po{d} * {geo.strides[d]} - {geo.pads[d]};")
     add("    }")
     add(f"    const int b_k = tid % {b_ks}, b_r = tid / {b_ks};")
-    add(f"    const {ct.storage}* __restrict__ wg = {w} + (long long)g * N * K;")
+    add(f"    const {geo.weight.storage}* __restrict__ wg = {w} + (long long)g * N * K;")
     add(f"    const int tx = tid % {t.threads_n}, ty = tid / {t.threads_n};")
     add(f"    {acc} c[{t.thread_m}][{t.thread_n}];")
     add("    #pragma unroll")
@@ -278,7 +283,7 @@ def _body(geo: ConvGeometry, t: Tile, epilogue: Epilogue) -> str:
     add(f"            for (int i = 0; i < {t.block_n // b_rows}; ++i) {{")
     add(f"                const int nn = b_r + i * {b_rows};")
     add("                const int n = n0 + nn;")
-    wload = ct.load("wg[(long long)n * K + k]")
+    wload = geo.weight.load("wg[(long long)n * K + k]")
     add(f"                Bs[kk][nn] = (n < N && k < K) ? ({acc}){wload} : {zero};")
     add("            }")
     add("        }")
@@ -293,8 +298,11 @@ def _body(geo: ConvGeometry, t: Tile, epilogue: Epilogue) -> str:
     add("            #pragma unroll")
     add(f"            for (int i = 0; i < {t.thread_m}; ++i)")
     add("                #pragma unroll")
-    fma = "fma" if acc == "double" else "fmaf"
-    add(f"                for (int j = 0; j < {t.thread_n}; ++j) c[i][j] = {fma}(a[i], b[j], c[i][j]);")
+    if geo.integer:
+        add(f"                for (int j = 0; j < {t.thread_n}; ++j) c[i][j] += a[i] * b[j];")
+    else:
+        fma = "fma" if acc == "double" else "fmaf"
+        add(f"                for (int j = 0; j < {t.thread_n}; ++j) c[i][j] = {fma}(a[i], b[j], c[i][j]);")
     add("        }")
     add("        __syncthreads();")
     add("    }")
@@ -311,7 +319,7 @@ def _body(geo: ConvGeometry, t: Tile, epilogue: Epilogue) -> str:
         f"    const int n = n0 + tx + j * {t.threads_n};",
         "    if (n >= N) continue;",
         "    const int ch = g * N + n;",
-        f"    const {acc} acc = c[i][j];",
+        f"    const {geo.acc} acc = {'(int)' if geo.integer else ''}c[i][j];",
         *(f"    {line}" for line in epilogue.lines(geo, indices, f"({flat})")),
         "}",
     ]

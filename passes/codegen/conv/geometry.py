@@ -47,9 +47,11 @@ class ConvGeometry:
     strides: tuple[int, ...]
     pads: tuple[int, ...]  # begins only: the ends are implied by out_size
     dilations: tuple[int, ...]
-    ctype: CType  # the element type of input, weight and result
+    ctype: CType  # the element type of input, weight and result (of the input alone for an integer contraction)
     input_arg: int  # kernel parameter index of the input (`in{input_arg}`)
     weight_arg: int
+    weight_ctype: CType | None = None  # the weight's element type where it differs (ui8 x i8)
+    integer: bool = False  # 8-bit integers summed into an i32 accumulator (`fused.is_integer_contraction`)
 
     @property
     def channels_last(self) -> bool:
@@ -97,9 +99,20 @@ class ConvGeometry:
         return [self.batch, self.cout, *self.out_size]
 
     @property
+    def weight(self) -> CType:
+        return self.weight_ctype or self.ctype
+
+    @property
     def acc(self) -> str:
-        """The accumulator's C type: float for f32/f16/bf16, double for f64."""
-        return self.ctype.compute
+        """The accumulator's C type: float for f32/f16/bf16, double for f64, int for an
+        integer contraction."""
+        return "int" if self.integer else self.ctype.compute
+
+    @property
+    def sum_type(self) -> str:
+        """What a SIMT kernel sums in: the accumulator's type, except that integers sum
+        unsigned (wrapping as the reference's i32 does, where a signed overflow is undefined)."""
+        return "unsigned int" if self.integer else self.acc
 
     def flops(self) -> int:
         return 2 * self.gemm_m * self.cout * self.gemm_k
@@ -131,8 +144,10 @@ def geometry(kernel: FuncOp) -> ConvGeometry:
     name = f"@{kernel.sym_name.data}"
     x, w = op.input.type, op.weight.type
     ctype = ctype_of(x.element_type, name)
-    if not ctype.is_float:
-        raise kernel_error(kernel, f"element type {x.element_type} is not supported (f64, f32, f16 and bf16 are)")
+    integer = isinstance(op, fused.ConvOp) and fused.is_integer_contraction(op)
+    if not ctype.is_float and not integer:
+        why = f"element type {x.element_type} is not supported (f64, f32, f16 and bf16 are; i8/ui8 as a fused.conv into i32)"
+        raise kernel_error(kernel, why)
     layout = "NHWC" if is_channels_last(op) else "NCHW"
     input_layout = "NHWC" if input_is_channels_last(op) else "NCHW"
     spatial = x.get_num_dims() - 2
@@ -160,6 +175,8 @@ def geometry(kernel: FuncOp) -> ConvGeometry:
         ctype=ctype,
         input_arg=args.index(op.input),
         weight_arg=args.index(op.weight),
+        weight_ctype=ctype_of(w.element_type, name) if integer else None,
+        integer=integer,
     )
 
 
@@ -202,7 +219,8 @@ class Epilogue:
             acc = geo.ctype.load(geo.ctype.store("acc")) if geo.ctype.narrow else "acc"
             params = {inner: f"in{args.index(outer)}" for inner, outer in zip(block.args[1:], op.extras)}
             printer = EpiloguePrinter(
-                block, params, acc, Place(tuple(out_shape), flat=flat, idx=idx), lambda why: kernel_error(self.kernel, f"epilogue: {why}"), "v"
+                block, params, acc, Place(tuple(out_shape), flat=flat, idx=idx), lambda why: kernel_error(self.kernel, f"epilogue: {why}"), "v",
+                uncontracted=geo.integer,
             )
             outputs = list(op.outputs)
             body = printer.print(lambda r: self._returns(outputs[r]))

@@ -33,7 +33,7 @@ shared memory (`fits`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dialects.errors import OptcError
 from dialects.kernel import FuncOp, LaunchAttr
@@ -54,6 +54,8 @@ class Tile:
     warps_m: int
     warps_n: int
     stages: int
+    element_bytes: int = 2
+    """1 for 8-bit integers: block_k counts bytes, the tiles hold byte pairs."""
 
     @property
     def threads(self) -> int:
@@ -61,8 +63,13 @@ class Tile:
 
     @property
     def row(self) -> int:
-        """Elements from one shared tile row to the next (both tiles are k-fast)."""
-        return self.block_k + mma.PAD
+        """16-bit elements from one shared tile row to the next (both tiles are k-fast)."""
+        return self.block_k * self.element_bytes // 2 + mma.PAD
+
+    @property
+    def chunk(self) -> int:
+        """Elements of one 16-byte copy."""
+        return 16 // self.element_bytes
 
     @property
     def a_stage(self) -> int:
@@ -101,10 +108,18 @@ CANDIDATES = (
 """Tiles `configure` picks from, largest first, and the tactic's candidates (all valid; only
 the first needs more than 48 KiB of shared memory: 60 KiB). The 32-wide ones serve narrow
 C_out (MobileNetV2's projections to 24 or 32 channels) without empty columns."""
+INT8_CANDIDATES = tuple(replace(t, block_k=2 * t.block_k, element_bytes=1) for t in CANDIDATES)
+"""The 8-bit tiles: CANDIDATES with block_k in bytes, twice as deep (the same shared memory)."""
+
+
+def _table(geo: ConvGeometry) -> tuple[Tile, ...]:
+    return INT8_CANDIDATES if geo.integer else CANDIDATES
 
 
 def why_not(geo: ConvGeometry) -> str | None:
     """Why the tensor-core kernel does not apply to `geo` (None when it does)."""
+    if geo.integer:
+        return _int8_why_not(geo)
     if geo.ctype.storage not in ELEMENTS:
         return f"element type {geo.ctype.storage} (tensor cores take f16 and bf16)"
     if not geo.channels_last:
@@ -115,6 +130,18 @@ def why_not(geo: ConvGeometry) -> str | None:
         return f"group {geo.group} (grouped and depthwise convs keep their kernels)"
     if geo.cin % 8:
         return f"C_in = {geo.cin} is not a multiple of 8 (16-byte channel loads)"
+    return None
+
+
+def _int8_why_not(geo: ConvGeometry) -> str | None:
+    """Why the 8-bit tensor-core conv does not apply (None when it does): the 16-bit
+    kernel's rules on byte pairs, a 16-byte chunk being 16 channels."""
+    if not geo.channels_last or not geo.input_channels_last:
+        return "8-bit layout NCHW (16-byte channel loads need NHWC)"
+    if geo.group != 1:
+        return f"group {geo.group} (grouped and depthwise 8-bit convs take the SIMT implicit GEMM)"
+    if geo.cin % 16:
+        return f"C_in = {geo.cin} is not a multiple of 16 (16-byte loads of 8-bit channels)"
     return None
 
 
@@ -140,8 +167,9 @@ def check_tile(tile: Tile, geo: ConvGeometry) -> str | None:
         return f"block_m {tile.block_m} must be a multiple of 16·warps_m = {16 * tile.warps_m}"
     if tile.block_n % (16 * tile.warps_n):
         return f"block_n {tile.block_n} must be a multiple of 16·warps_n = {16 * tile.warps_n}"
-    if tile.block_k % 16:
-        return f"block_k {tile.block_k} must be a multiple of 16"
+    step = 32 if tile.element_bytes == 1 else 16
+    if tile.block_k % step:
+        return f"block_k {tile.block_k} must be a multiple of {step}{' (bytes: the k32 of one 8-bit mma)' if step == 32 else ''}"
     if not 2 <= tile.stages <= 4:
         return f"stages {tile.stages} (2..4 allowed)"
     if not 32 <= tile.threads <= 1024:
@@ -164,7 +192,7 @@ def choose_tile(geo: ConvGeometry, target: Target) -> Tile:
     """The largest tile that gives every SM a block without leaving half its columns empty;
     when none does (small M·N: ResNet-50's last stages at batch 1), the one giving the most
     blocks, larger on ties. Only tiles the target has room for are considered."""
-    fitting = [t for t in CANDIDATES if (t.block_n <= 32 or geo.cout > t.block_n // 2) and fits(t, geo, target) is None]
+    fitting = [t for t in _table(geo) if (t.block_n <= 32 or geo.cout > t.block_n // 2) and fits(t, geo, target) is None]
     if not fitting:
         raise OptcError(f"no tensor-core conv tile fits {target.name} ({target.arch})")
     for tile in fitting:
@@ -178,12 +206,12 @@ def configure(geo: ConvGeometry, target: Target) -> LaunchAttr:
 
 
 def candidates(geo: ConvGeometry) -> list[LaunchAttr]:
-    return [tile.launch(geo) for tile in CANDIDATES]
+    return [tile.launch(geo) for tile in _table(geo)]
 
 
-def tile_of(launch: LaunchAttr) -> Tile:
-    """The tile a launch names (`launch_problem` says first whether it names one)."""
-    return Tile(*(launch.tile_params[k] for k in TILE_KEYS))
+def tile_of(launch: LaunchAttr, geo: ConvGeometry) -> Tile:
+    """The tile a launch names for `geo` (`launch_problem` says first whether it names one)."""
+    return Tile(*(launch.tile_params[k] for k in TILE_KEYS), element_bytes=1 if geo.integer else 2)
 
 
 def launch_problem(launch: LaunchAttr, geo: ConvGeometry) -> str | None:
@@ -191,7 +219,7 @@ def launch_problem(launch: LaunchAttr, geo: ConvGeometry) -> str | None:
     why = why_not(geo)
     if why is not None:
         return f"the tensor-core conv does not apply: {why}"
-    return tile_launch_problem(launch, geo, TILE_KEYS, tile_of, check_tile, Tile.launch, "tensor-core conv")
+    return tile_launch_problem(launch, geo, TILE_KEYS, lambda la: tile_of(la, geo), check_tile, Tile.launch, "tensor-core conv")
 
 
 # --- the kernel ---------------------------------------------------------------------------
@@ -201,10 +229,11 @@ def emit(kernel: FuncOp, launch: LaunchAttr, geo: ConvGeometry, epilogue: Epilog
     why = launch_problem(launch, geo)
     if why is not None:
         raise kernel_error(kernel, why)
-    tile = tile_of(launch)
+    tile = tile_of(launch, geo)
     body = _body(geo, tile, epilogue)
     signature = kernel_signature(kernel.sym_name.data, pointer_params(kernel), tile.threads)
-    return "\n".join([mma.HELPERS, signature, "{", *(f"    {line}" for line in body), "}", ""])
+    helpers = mma.HELPERS + mma.INT8_HELPERS if geo.integer else mma.HELPERS
+    return "\n".join([helpers, signature, "{", *(f"    {line}" for line in body), "}", ""])
 
 
 def _index_type(geo: ConvGeometry) -> str:
@@ -216,7 +245,7 @@ def _a_rows(geo: ConvGeometry, t: Tile, it: str) -> list[str]:
     """Per A chunk slot j of this thread (fixed across K steps): the image's base offset
     `a_base[j]`, the window's first input position `a_pos[j][d]` and whether the row is a
     real output pixel `a_ok[j]`."""
-    per_row = t.block_k // 8
+    per_row = t.block_k // t.chunk
     total = t.block_m * per_row
     trips = -(-total // t.threads)
     spatial = len(geo.kernel)
@@ -240,8 +269,8 @@ def _a_rows(geo: ConvGeometry, t: Tile, it: str) -> list[str]:
 
 def _a_copy(geo: ConvGeometry, t: Tile, x: str) -> list[str]:
     """The A tile's 16-byte copies for K offset `k0` into `As`: chunk (r, cc) is channels
-    c..c+7 of the input pixel row r reads at tap k / C_in."""
-    per_row = t.block_k // 8
+    c..c+7 (8-bit: c..c+15) of the input pixel row r reads at tap k / C_in."""
+    per_row = t.block_k // t.chunk
     total = t.block_m * per_row
     trips = -(-total // t.threads)
     spatial = len(geo.kernel)
@@ -257,13 +286,13 @@ def _a_copy(geo: ConvGeometry, t: Tile, x: str) -> list[str]:
         f"for (int j = 0; j < {trips}; ++j) {{",
         *([guard] if guard else []),
         f"    const int e = threadIdx.x + j * {t.threads};",
-        f"    const int r = e / {per_row}, cc = (e % {per_row}) * 8;",
+        f"    const int r = e / {per_row}, cc = (e % {per_row}) * {t.chunk};",
         "    const int k = k0 + cc;",
         f"    const int tap = k / {geo.cin}, ch = k % {geo.cin};",
         *(f"    {line}" for line in unravel("tap", list(geo.kernel), taps)),
         *(f"    const int x{d} = a_pos[j][{d}] + kt{d} * {geo.dilations[d]};" for d in range(spatial)),
         f"    const bool ok = {' && '.join(conds)};",
-        f"    optc_cp_async16(As + r * {t.row} + cc, ok ? {x} + a_base[j] + ({flat}) * {geo.cin} + ch : {x}, ok ? 16 : 0);",
+        f"    optc_cp_async16(As + r * {t.row} + {'cc' if t.element_bytes == 2 else 'cc / 2'}, ok ? {x} + a_base[j] + ({flat}) * {geo.cin} + ch : {x}, ok ? 16 : 0);",
         "}",
     ]
 
@@ -283,7 +312,7 @@ def _epilogue(geo: ConvGeometry, t: Tile, epilogue: Epilogue, mi_count: int, ni_
         "    for (int q = 0; q < 2; ++q) {",
         "        const int n = n0 + wn + ni * 8 + (lane & 3) * 2 + q;",
         f"        if (n >= {geo.cout}) continue;",
-        "        const float acc = c[mi][ni][h * 2 + q];",
+        f"        const {geo.acc} acc = c[mi][ni][h * 2 + q];",
         *(f"        {line}" for line in epilogue.lines(geo, indices, f"({flat})")),
         "    }",
         "}",
@@ -310,8 +339,12 @@ def _body(geo: ConvGeometry, t: Tile, epilogue: Epilogue) -> list[str]:
     tiles_n = tiles(t, geo)[1]
     kt = -(-geo.gemm_k // bk)
     x, w = f"in{geo.input_arg}", f"in{geo.weight_arg}"
-    b_copy = mma.TileCopy("Bs", w, bn, bk, "n0", geo.cout, "k0", geo.gemm_k, geo.gemm_k, it)
-    assert b_copy.vectorisable  # C_in % 8 == 0 makes K a multiple of 8
+    if t.element_bytes == 2:
+        b_copy = mma.TileCopy("Bs", w, bn, bk, "n0", geo.cout, "k0", geo.gemm_k, geo.gemm_k, it)
+    else:  # byte pairs
+        pairs = geo.gemm_k // 2
+        b_copy = mma.TileCopy("Bs", f"((const unsigned short*){w})", bn, bk // 2, "n0", geo.cout, "k0 / 2", pairs, pairs, it)
+    assert b_copy.vectorisable  # C_in % 8 == 0 (8-bit: % 16) makes K a multiple of 8 (of 16)
 
     def load_stage(stage: str, k0: str) -> list[str]:
         return [
@@ -324,20 +357,24 @@ def _body(geo: ConvGeometry, t: Tile, epilogue: Epilogue) -> list[str]:
             "}",
         ]
 
-    mma_fn = mma.mma_function(ELEMENTS[geo.ctype.storage])
+    if geo.integer:
+        mma_fn, zero = mma.int8_mma_function(geo.ctype.storage, geo.weight.storage), "0"
+    else:
+        mma_fn, zero = mma.mma_function(ELEMENTS[geo.ctype.storage]), "0.0f"
+    slice_end = bk * t.element_bytes // 2  # the k-slices' 16-bit columns
     return [
         "extern __shared__ __align__(16) unsigned short smem[];",
         "const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;",
         f"const int wm = (warp / {t.warps_n}) * {bm // t.warps_m}, wn = (warp % {t.warps_n}) * {bn // t.warps_n};",
         f"const int m0 = (int)(blockIdx.x / {tiles_n}) * {bm}, n0 = (int)(blockIdx.x % {tiles_n}) * {bn};",
         *_a_rows(geo, t, it),
-        f"float c[{mi_count}][{ni_count}][4];",
+        f"{geo.acc} c[{mi_count}][{ni_count}][4];",
         "#pragma unroll",
         f"for (int mi = 0; mi < {mi_count}; ++mi)",
         "    #pragma unroll",
         f"    for (int ni = 0; ni < {ni_count}; ++ni)",
         "        #pragma unroll",
-        "        for (int q = 0; q < 4; ++q) c[mi][ni][q] = 0.0f;",
+        f"        for (int q = 0; q < 4; ++q) c[mi][ni][q] = {zero};",
         "// prologue: the first stages - 1 K tiles in flight",
         "#pragma unroll",
         f"for (int s = 0; s < {stages - 1}; ++s) {{",
@@ -356,7 +393,7 @@ def _body(geo: ConvGeometry, t: Tile, epilogue: Epilogue) -> list[str]:
         f"    const unsigned short* As = smem + (kt % {stages}) * {t.a_stage};",
         f"    const unsigned short* Bs = smem + {stages * t.a_stage} + (kt % {stages}) * {t.b_stage};",
         "    #pragma unroll",
-        f"    for (int kk = 0; kk < {bk}; kk += 16) {{",
+        f"    for (int kk = 0; kk < {slice_end}; kk += 16) {{",
         f"        unsigned a[{mi_count}][4], b[{ni_count}][2];",
         *(f"        {line}" for line in mma.a_fragments("As", True, t.row, mi_count, "wm", "kk")),
         *(f"        {line}" for line in mma.b_fragments("Bs", False, t.row, ni_count, "wn", "kk")),

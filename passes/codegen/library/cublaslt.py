@@ -27,8 +27,6 @@ cuBLASLt (`unavailable`).
 
 from __future__ import annotations
 
-import functools
-import math
 
 from xdsl.dialects.builtin import BFloat16Type, Float16Type, Float32Type
 from xdsl.ir import BlockArgument
@@ -40,8 +38,10 @@ from dialects.graph.base import float_of
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.types import ctype_of, kernel_signature, pointer_params
 from passes.codegen.generator import Generator, refused_tactic, unknown_tactic
+from passes.codegen.library import base
 from passes.codegen.matmul.problem import Problem, epilogue_lambda, invalid, problem_of
 from passes.codegen.target import Target
+from runtime.library import cublaslt as runtime_lt
 from runtime.library.cublaslt import NAME as LIBRARY
 from runtime.library.cublaslt import LibraryUnavailable, LtMatmul, library_version
 
@@ -52,11 +52,10 @@ list (best first by its own estimate)."""
 WORKSPACE_CAP = 4 << 20
 """Bytes of workspace a cuBLASLt algorithm may use (its heuristic's MAX_WORKSPACE_BYTES):
 enough for its split-K and stream-K algorithms, small beside any model's arena."""
-ALIGNMENT = 256
+ALIGNMENT = base.ALIGNMENT
 """Where cuBLASLt's workspace starts after the product (the alignment its algorithms assume)."""
-BLOCK = 256
+BLOCK = base.BLOCK
 """Threads per block of the epilogue kernel (a grid-stride loop over the product)."""
-BLOCKS_PER_SM = 8
 
 _DTYPES = {Float16Type: "float16", BFloat16Type: "bfloat16", Float32Type: "float32"}
 _OPERANDS = {MatmulOp: ("lhs", "rhs"), graph.MatMulOp: ("lhs", "rhs"), graph.GemmOp: ("a", "b")}
@@ -66,13 +65,7 @@ _OPERANDS = {MatmulOp: ("lhs", "rhs"), graph.MatMulOp: ("lhs", "rhs"), graph.Gem
 # --- whether cuBLASLt is here -----------------------------------------------------------------
 
 
-@functools.cache
-def _load() -> str | None:
-    try:
-        library_version()
-    except LibraryUnavailable as exc:
-        return str(exc)
-    return None
+_load = base.availability(lambda: library_version(), LibraryUnavailable)
 
 
 def unavailable() -> str | None:
@@ -183,7 +176,28 @@ def product_bytes(kernel: FuncOp) -> int:
 
 def library_offset(kernel: FuncOp) -> int:
     """Where cuBLASLt's workspace starts in the kernel's: after the product, aligned."""
-    return -(-product_bytes(kernel) // ALIGNMENT) * ALIGNMENT
+    return base.aligned(product_bytes(kernel))
+
+
+def library_call(kernel: FuncOp, launch: LaunchAttr):
+    """The cuBLASLt call of a kernel whose tactic is `cublaslt`, its `algo = i` resolved to
+    the i-th algorithm of cuBLASLt's heuristic list on this GPU (the tuner's list: the
+    same process asks once, `runtime.library.cublaslt.heuristic`)."""
+    from runtime.engine.plan import LibraryCall
+
+    name = f"@{kernel.sym_name.data}"
+    call = lt_call(kernel)
+    a, b, d = operands(kernel)
+    algo = launch.tile_params["algo"]
+    try:
+        offered = runtime_lt.heuristic(call, ALGORITHMS, WORKSPACE_CAP)
+        version = runtime_lt.library_version()
+    except OptcError as exc:
+        raise OptcError(f"{name} runs tactic cublaslt, whose algorithm cuBLASLt chooses on the GPU the engine is for: {exc}") from None
+    if algo >= len(offered):
+        raise OptcError(f"{name}: cuBLASLt offers {len(offered)} algorithm(s) for this matmul on this GPU, the tactic names algo {algo}")
+    chosen = offered[algo]
+    return LibraryCall(LIBRARY, version, call, chosen.data.hex(), chosen.workspace, a, b, d)
 
 
 # --- the epilogue kernel ----------------------------------------------------------------------
@@ -209,11 +223,10 @@ def emit_epilogue(kernel: FuncOp) -> str:
 
 
 def epilogue_blocks(kernel: FuncOp, sm_count: int) -> int:
-    """Blocks of the epilogue kernel: one element per thread, at most BLOCKS_PER_SM waves'
+    """Blocks of the epilogue kernel: one element per thread, at most base.BLOCKS_PER_SM waves'
     worth (the loop strides over the rest)."""
     problem = problem_of(kernel)
-    total = max(1, problem.batch_count) * problem.m * problem.n
-    return max(1, min(math.ceil(total / BLOCK), sm_count * BLOCKS_PER_SM))
+    return base.epilogue_blocks(max(1, problem.batch_count) * problem.m * problem.n, sm_count)
 
 
 # --- the tactic contract ----------------------------------------------------------------------

@@ -10,14 +10,19 @@ loops share that frame:
 
 - `simt` (f32, f64, integers): shared-memory tiles of A and B (two stages, the next tile
   staged through registers while the current one is multiplied), each thread a
-  `thread_m` x `thread_n` register tile; exact fp32 (no TF32), integers wrap as numpy's do.
+  `thread_m` x `thread_n` register tile; exact fp32 (no TF32), integers wrap as numpy's do
+  (an integer contraction's 8-bit operands, i8 x ui8 mixes too, wrap in 32 bits as its
+  i32 accumulator does).
 - `mma` (f16, bf16): tensor cores, `mma.sync.m16n8k16` with fp32 accumulation, tiles
   copied with `cp.async` (16-byte chunks, zero-filled at the edges) into a `stages`-deep
   ring of XOR-swizzled tiles in dynamic shared memory, read with `ldmatrix` into
   double-buffered fragments (`common/mma.py`); the output tile is staged through shared
   memory and stored 8 columns at a time with 16-byte stores where `matmul/vector.py`
   proves it safe (`matmul/mma.py`); an operand whose contiguous extent is not a
-  multiple of 8 elements is copied element by element instead.
+  multiple of 8 elements is copied element by element instead. Integer contractions
+  (i8/ui8 into i32) run the same kernel on byte pairs with `mma.sync.m16n8k32` s8/u8 and
+  s32 accumulators where A is read [M, K], B [N, K] and K % 16 == 0 (`mma.int8_why_not`),
+  their epilogue straight from the fragments; the rest take `simt`.
 - `mma_split_k` (f16, bf16): split-K on `mma`'s main loop, for outputs with fewer tiles
   than the GPU has SMs (`matmul/split_k.py`): `splits` blocks share each output tile, each
   multiplying one range of K into an fp32 partial tile in the workspace; the last to
@@ -36,21 +41,23 @@ tactics: tables, choice, check and dispatch). Tactics (`#kernel.launch` tactic a
 - `simt` (f32, f64, integers): block_m, block_n, block_k, thread_m, thread_n; block =
   (block_m/thread_m)·(block_n/thread_n) threads (32..1024), static shared memory of
   2·block_k·(block_m + block_n + 8) elements, within the target's `shared_per_block`;
-- `mma` (f16, bf16): block_m, block_n, block_k, warps_m, warps_n, stages; block =
-  32·warps_m·warps_n threads; block_m a multiple of 16·warps_m, block_n of 16·warps_n,
-  block_k of 16, stages 2..4; `shared` = max(ring 2·stages·block_k·(block_m + block_n),
-  staged output 2·block_m·(block_n + 8)) bytes, within the target's opt-in limit
-  (configure's large tiles need 64–72 KiB: the runtime raises the kernel's dynamic shared
-  limit past 48 KiB).
+- `mma` (f16, bf16; 8-bit integer contractions): block_m, block_n, block_k, warps_m,
+  warps_n, stages; block = 32·warps_m·warps_n threads; block_m a multiple of 16·warps_m,
+  block_n of 16·warps_n, block_k of 16 (8-bit: of 32, in bytes), stages 2..4; `shared` =
+  max(ring 2·stages·block_k·(block_m + block_n), staged output 2·block_m·(block_n + 8))
+  bytes (8-bit: the ring of stages·block_k·(block_m + block_n) bytes alone), within the
+  target's opt-in limit (configure's large tiles need 64–72 KiB: the runtime raises the
+  kernel's dynamic shared limit past 48 KiB).
 - `mma_split_k` (f16, bf16): `mma`'s tile parameters and `splits` (2..32, at most one per
   block_k tile of K); grid = output tiles × splits; a workspace (`split_k_workspace`) of a
   counter per output tile (rounded up to 256 bytes) and splits × tiles × block_m·block_n
   fp32 partials. `check` also refuses splits with less than 2·block_k of K each and a
   workspace past MAX_WORKSPACE (64 MiB).
 Candidates: every tile of the family's table (SIMT_CONFIGS and SIMT_SKINNY, or MMA_CONFIGS
-and MMA_SKINNY); for f16/bf16 products whose output has fewer tiles (at configure's tile)
-than the target has SMs, first the split-K tiles (SPLIT_K_TILES × SPLITS), the cheapest
-estimate first, so a `fast` tuning times them. Tile choice (configure, tensor cores: never
+and MMA_SKINNY; an 8-bit product on tensor cores: MMA_INT8_CONFIGS and MMA_INT8_SKINNY,
+then the SIMT tiles, exact as well); for f16/bf16 products whose output has fewer tiles
+(at configure's tile) than the target has SMs, first the split-K tiles (SPLIT_K_TILES ×
+SPLITS), the cheapest estimate first, so a `fast` tuning times them. Tile choice (configure, tensor cores: never
 split-K): the candidate with the least waves·tile-area/rate
 over the target's SMs (`_pick_mma`): 128x256 / 256x128 (8 warps of 64x64) for large
 problems, 128x128 (4 warps of 64x64) where the large tile would leave a last wave nearly
@@ -64,7 +71,7 @@ from dialects.errors import OptcError
 from dialects.fused import MatmulOp
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.generator import Generator, refused_tactic, unknown_tactic
-from passes.codegen.matmul.mma import MMA_KEYS, emit_mma, mma_problem, mma_registers, mma_shared, mma_threads
+from passes.codegen.matmul.mma import MMA_KEYS, emit_mma, int8_why_not, mma_problem, mma_registers, mma_shared, mma_threads
 from passes.codegen.matmul.problem import Problem, problem_of, tile_of
 from passes.codegen.matmul.simt import SIMT_KEYS, emit_simt, simt_problem, simt_registers, simt_shared, simt_threads
 from passes.codegen.matmul.split_k import SPLIT_K_KEYS, emit_split_k, split_k_problem, split_k_workspace
@@ -95,6 +102,10 @@ MMA_CONFIGS = [  # (block_m, block_n, block_k, warps_m, warps_n, stages), relati
 ]
 MMA_SKINNY = (16, 64, 32, 1, 4, 4)
 """For M <= 16 (GEMV-like): 16 rows (the m16 of one mma), wide in N."""
+MMA_INT8_CONFIGS = [((bm, bn, 2 * bk, wm, wn, stages), rate) for (bm, bn, bk, wm, wn, stages), rate in MMA_CONFIGS]
+"""The 8-bit tiles: MMA_CONFIGS with block_k counted in bytes and twice as deep (64 bytes:
+two k32 mma steps per tile, the ring bytes of the 16-bit tile)."""
+MMA_INT8_SKINNY = (16, 64, 64, 1, 4, 4)
 
 SPLITS = (2, 3, 4, 6, 8, 12, 16)
 """The split counts `candidates` offers a product with fewer output tiles than SMs."""
@@ -115,18 +126,29 @@ KEYS = {"simt": SIMT_KEYS, "mma": MMA_KEYS, "mma_split_k": SPLIT_K_KEYS}
 TABLES = {
     "simt": [*SIMT_CONFIGS, SIMT_SKINNY],
     "mma": [*(config for config, _ in MMA_CONFIGS), MMA_SKINNY],
+    "mma_int8": [*(config for config, _ in MMA_INT8_CONFIGS), MMA_INT8_SKINNY],
 }
-"""Every tile `candidates` offers, by tactic (split-K's: SPLITS × SPLIT_K_TILES)."""
+"""Every tile `candidates` offers, by table (`_table`; split-K's: SPLITS × SPLIT_K_TILES)."""
 
 
 # --- the tactics -------------------------------------------------------------------------
 
 
+def _int8_tensor_cores(problem: Problem) -> bool:
+    return problem.integer_contraction and int8_why_not(problem) is None
+
+
 def _tactic(problem: Problem) -> str:
     """configure's tactic for a product's element type: tensor cores for f16/bf16 (whose
     accumulator the kernel rounds to 16 bits before the epilogue, as the reference does;
-    `mma_split_k` is their candidate too), SIMT for everything else."""
-    return "mma" if problem.tensor_cores else "simt"
+    `mma_split_k` is their candidate too) and for the 8-bit integer contractions the
+    tensor-core kernel takes (`mma.int8_why_not`), SIMT for everything else."""
+    return "mma" if problem.tensor_cores or _int8_tensor_cores(problem) else "simt"
+
+
+def _table(problem: Problem, tactic: str) -> str:
+    """The TABLES entry of a tactic for this product (8-bit products have their own mma tiles)."""
+    return "mma_int8" if tactic == "mma" and problem.integer_contraction else tactic
 
 
 def _tiles(problem: Problem, bm: int, bn: int) -> int:
@@ -152,6 +174,8 @@ TENSOR_CORE_TACTICS = ("mma", "mma_split_k")
 def _tactic_problem(problem: Problem, tactic: str) -> str | None:
     if tactic not in KEYS:
         return unknown_tactic("matmul", tactic, KEYS)
+    if problem.integer_contraction:
+        return _integer_tactic_problem(problem, tactic)
     if (tactic in TENSOR_CORE_TACTICS) != problem.tensor_cores:
         why = (
             f"tensor cores take f16 and bf16 operands, these are {problem.element}"
@@ -159,6 +183,15 @@ def _tactic_problem(problem: Problem, tactic: str) -> str | None:
             else f"{problem.element} operands take the tensor-core kernel (tactic 'mma'), which rounds the accumulator as the reference does"
         )
         return refused_tactic(tactic, why)
+    return None
+
+
+def _integer_tactic_problem(problem: Problem, tactic: str) -> str | None:
+    """8-bit integer products run `simt` always (exact) and `mma` where it applies."""
+    if tactic == "mma_split_k":
+        return refused_tactic(tactic, "split-K sums fp32 partials of f16/bf16 products; 8-bit products take 'mma' or 'simt'")
+    if tactic == "mma" and not _int8_tensor_cores(problem):
+        return refused_tactic(tactic, f"{int8_why_not(problem)}; tactic 'simt' takes it")
     return None
 
 
@@ -230,9 +263,10 @@ def _pick_mma(problem: Problem, target: Target) -> tuple:
     (a last partial wave costs a whole one) times one tile's work at the tile's rate
     (bigger tiles reuse each loaded element more). Ties go to the earlier (larger) tile.
     Only tiles whose shared memory the target grants are considered."""
+    configs, skinny = (MMA_INT8_CONFIGS, MMA_INT8_SKINNY) if problem.integer_contraction else (MMA_CONFIGS, MMA_SKINNY)
     if problem.m <= 16:
-        return MMA_SKINNY
-    fitting = [entry for entry in MMA_CONFIGS if _target_problem(problem, _launch(problem, "mma", entry[0]), target) is None]
+        return skinny
+    fitting = [entry for entry in configs if _target_problem(problem, _launch(problem, "mma", entry[0]), target) is None]
     if not fitting:
         raise OptcError(f"cuda codegen of {problem.kernel}: no tensor-core matmul tile fits {target.name} ({target.arch})")
 
@@ -278,10 +312,13 @@ def _split_k_candidates(problem: Problem, target: Target) -> list[LaunchAttr]:
 
 def candidates(kernel: FuncOp, target: Target = DEFAULT) -> list[LaunchAttr]:
     """Split-K first where the output has fewer tiles than SMs (what a `fast` tuning tries
-    after configure's tactic), then every tile of the table of the tactic this product takes."""
+    after configure's tactic), then every tile of the table of the tactic this product takes
+    (an 8-bit product on tensor cores: its mma tiles, then the SIMT ones, exact as well)."""
     problem = problem_of(kernel)
     tactic = _tactic(problem)
-    return [*_split_k_candidates(problem, target), *(_launch(problem, tactic, config) for config in TABLES[tactic])]
+    tactics = [tactic, "simt"] if problem.integer_contraction and tactic == "mma" else [tactic]
+    tiles = [_launch(problem, t, config) for t in tactics for config in TABLES[_table(problem, t)]]
+    return [*_split_k_candidates(problem, target), *tiles]
 
 
 def check(kernel: FuncOp, launch: LaunchAttr, target: Target = DEFAULT) -> str | None:

@@ -26,6 +26,17 @@ block_k of 16, stages 2..4; `shared` = max(2·stages·(block_m + block_n)·block
 staged tile 2·block_m·(block_n + 8)) bytes (`mma_shared`), at most the target's opt-in
 limit (`matmul.check`; the runtime raises the kernel's limit past the default 48 KiB).
 
+8-bit integers (an integer contraction: i8/ui8 operands, i32 accumulator) take the same
+kernel on byte pairs (`byte_pairs`): a [rows][K] byte tile is a [rows][K/2] tile of 16-bit
+elements, whose m16n8k16 `ldmatrix` fragments are exactly the m16n8k32 s8/u8 ones (PTX ISA
+fragment tables; `common/mma.INT8_HELPERS`), so copies, swizzle, ring and fragment loads
+are the 16-bit kernel's, with `mma.sync.m16n8k32` (s32 accumulators, wrapping as the
+reference's i32 does) in place of m16n8k16 and the epilogue straight from the fragments.
+`ldmatrix` has no .trans for 8-bit elements, so only A read [M, K] and B read [N, K]
+(transpose_b = 1, a linear layer's weight) take it, with K a multiple of 16 (whole 16-byte
+chunks: `int8_why_not`); block_k counts bytes and is a multiple of 32 (one k32 mma),
+`shared` = stages·block_k·(block_m + block_n) bytes. Other 8-bit products take `simt`.
+
 The kernel is printed in parts that split-K (`matmul/split_k.py`) reuses: `preamble`,
 `main_loop` (over a range of K tiles given as C expressions), `epilogue` and `kernel_text`.
 """
@@ -33,12 +44,13 @@ The kernel is printed in parts that split-K (`matmul/split_k.py`) reuses: `pream
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from xdsl.dialects.builtin import Float16Type
 
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common import mma
-from passes.codegen.common.types import kernel_signature, pointer_params
+from passes.codegen.common.types import CType, kernel_signature, pointer_params
 from passes.codegen.matmul.problem import Problem, block_problem, epilogue_code, epilogue_lambda, head, invalid, tile_of, tile_problem
 from passes.codegen.matmul.vector import vector_lambda
 
@@ -47,8 +59,46 @@ STAGE_PAD = 8
 """Elements of padding per row of the staged output tile (keeps fragment writes conflict-free)."""
 
 
-def ring_bytes(tile: dict[str, int]) -> int:
-    return 2 * tile["stages"] * tile["block_k"] * (tile["block_m"] + tile["block_n"])
+PAIR = CType("unsigned short", "unsigned short", 2)
+"""Two 8-bit elements along K, as the 16-bit kernel moves them."""
+
+
+def int8_why_not(problem: Problem) -> str | None:
+    """Why the tensor-core kernel cannot take this 8-bit integer product (None when it can)."""
+    if not problem.integer_contraction:
+        return f"{problem.element} operands are not an 8-bit integer contraction"
+    if not problem.a_k_fast:
+        return "8-bit A must be read [M, K] (no transpose_a): ldmatrix has no .trans for 8-bit elements"
+    if problem.b_n_fast:
+        return "8-bit B must be read [N, K] (transpose_b = 1): ldmatrix has no .trans for 8-bit elements"
+    if problem.k % 16:
+        return f"K = {problem.k} is not a multiple of 16 (8-bit rows are copied in whole 16-byte chunks)"
+    return None
+
+
+def byte_pairs(problem: Problem) -> Problem:
+    """An 8-bit product that `int8_why_not` accepts, as the 16-bit kernel sees it: K/2
+    elements of two bytes each, the operands' pointers read as 16-bit ones."""
+    halved = lambda strides: tuple(s // 2 for s in strides)  # noqa: E731
+    return replace(
+        problem,
+        k=problem.k // 2,
+        a_batch_strides=halved(problem.a_batch_strides),
+        b_batch_strides=halved(problem.b_batch_strides),
+        a_param=f"((const unsigned short*){problem.a_param})",
+        b_param=f"((const unsigned short*){problem.b_param})",
+        operand=PAIR,
+        b_operand=PAIR,
+    )
+
+
+def pair_tile(tile: dict[str, int]) -> dict[str, int]:
+    """An 8-bit tile (block_k in bytes) in byte pairs."""
+    return {**tile, "block_k": tile["block_k"] // 2}
+
+
+def ring_bytes(tile: dict[str, int], element_bytes: int = 2) -> int:
+    return element_bytes * tile["stages"] * tile["block_k"] * (tile["block_m"] + tile["block_n"])
 
 
 def staging_bytes(tile: dict[str, int]) -> int:
@@ -56,7 +106,10 @@ def staging_bytes(tile: dict[str, int]) -> int:
 
 
 def mma_shared(problem: Problem, tile: dict[str, int]) -> int:
-    """Dynamic shared memory of `tile`: the ring, reused for the staged output tile."""
+    """Dynamic shared memory of `tile`: the ring, reused for the staged output tile (8-bit
+    products: the ring of bytes alone, their epilogue is not staged)."""
+    if problem.integer_contraction:
+        return ring_bytes(tile, 1)
     return max(ring_bytes(tile), staging_bytes(tile))
 
 
@@ -82,8 +135,10 @@ def mma_problem(problem: Problem, launch: LaunchAttr) -> str | None:
         return invalid(f"block_m {bm} must be a multiple of 16·warps_m = {16 * wm}")
     if bn % (16 * wn):
         return invalid(f"block_n {bn} must be a multiple of 16·warps_n = {16 * wn}")
-    if bk % 16:
-        return invalid(f"block_k {bk} must be a multiple of 16")
+    step = 32 if problem.integer_contraction else 16
+    if bk % step:
+        what = " (bytes: the k32 of one 8-bit mma)" if problem.integer_contraction else ""
+        return invalid(f"block_k {bk} must be a multiple of {step}{what}")
     if not 2 <= stages <= 4:
         return invalid(f"stages {stages} (2..4 allowed)")
     why = block_problem(launch, mma_threads(t))
@@ -112,6 +167,8 @@ def _copies(problem: Problem, bm: int, bn: int, bk: int) -> tuple[mma.TileCopy, 
 def emit_mma(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
     """The tensor-core kernel for a launch `mma_problem` accepted."""
     t = tile_of(launch, MMA_KEYS)
+    if problem.integer_contraction:
+        return _emit_int8(kernel, problem, t)
     bk = t["block_k"]
     body = [
         *preamble(kernel, problem, t),
@@ -125,11 +182,30 @@ def emit_mma(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
     return kernel_text(kernel, pointer_params(kernel), t, body)
 
 
-def kernel_text(kernel: FuncOp, params: list[str], t: dict[str, int], body: list[str]) -> str:
+def _emit_int8(kernel: FuncOp, problem: Problem, t: dict[str, int]) -> str:
+    """The 8-bit kernel: the 16-bit main loop on byte pairs with m16n8k32 products into int
+    accumulators, then the epilogue straight from the fragments."""
+    pairs, tp = byte_pairs(problem), pair_tile(t)
+    bk = tp["block_k"]
+    mma_fn = mma.int8_mma_function(problem.operand.storage, problem.b_operand.storage)
+    loop = main_loop(pairs, tp, str(-(-pairs.k // bk)), lambda tiles: f"{tiles} * {bk}", mma_fn, "int")
+    body = [
+        *preamble(kernel, problem, t, "int"),
+        *head(pairs, t["block_m"], t["block_n"]),
+        *(f"    {line}" for line in loop),
+        "    OPTC_CP_ASYNC_WAIT(0);",
+        "    __syncthreads();  // everyone is done with the ring before the next work item's copies",
+        *(f"    {line}" for line in _direct_epilogue(problem, *fragment_counts(t))),
+        "}",
+    ]
+    return kernel_text(kernel, pointer_params(kernel), t, body, mma.HELPERS + mma.INT8_HELPERS)
+
+
+def kernel_text(kernel: FuncOp, params: list[str], t: dict[str, int], body: list[str], helpers: str = mma.HELPERS) -> str:
     """The helpers, then the kernel with `params` and `body`."""
     return "\n".join(
         [
-            mma.HELPERS,
+            helpers,
             kernel_signature(kernel.sym_name.data, params, mma_threads(t)),
             "{",
             *(f"    {line}" for line in body),
@@ -155,21 +231,25 @@ def _staged(code) -> bool:
     return code.acc_ctype.itemsize == 2 and code.acc_ctype.storage in ("optc_half", "optc_bf16")
 
 
-def preamble(kernel: FuncOp, problem: Problem, t: dict[str, int]) -> list[str]:
-    """The kernel's first lines: shared memory, lane and warp, and the epilogue lambda."""
+def preamble(kernel: FuncOp, problem: Problem, t: dict[str, int], acc: str = "float") -> list[str]:
+    """The kernel's first lines: shared memory, lane and warp, and the epilogue lambda
+    (taking accumulators of C type `acc`)."""
     bm, bn, wn = t["block_m"], t["block_n"], t["warps_n"]
     return [
         "extern __shared__ __align__(16) unsigned short smem[];",
         "const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;",
         f"const int wm = (warp / {wn}) * {bm // t['warps_m']}, wn = (warp % {wn}) * {bn // wn};",
-        *(_vector(kernel, problem) or epilogue_lambda(kernel, problem, "float")),  # epilogue8 stores every element
+        *(_vector(kernel, problem) or epilogue_lambda(kernel, problem, acc)),  # epilogue8 stores every element
     ]
 
 
-def main_loop(problem: Problem, t: dict[str, int], k_tiles: str, k0_of: Callable[[str], str]) -> list[str]:
-    """`float acc[mi][ni][4]` (zeroed), then the pipelined main loop over `k_tiles` tiles of
-    block_k (a C expression); tile `kt` starts at `k0_of(kt)` along K. Copies past K are
-    zero-filled. Runs inside the work loop, where A, B, m0 and n0 are set."""
+def main_loop(
+    problem: Problem, t: dict[str, int], k_tiles: str, k0_of: Callable[[str], str], mma_fn: str | None = None, acc: str = "float"
+) -> list[str]:
+    """`acc[mi][ni][4]` of C type `acc` (zeroed), then the pipelined main loop over `k_tiles`
+    tiles of block_k (a C expression); tile `kt` starts at `k0_of(kt)` along K. Copies past
+    K are zero-filled. Runs inside the work loop, where A, B, m0 and n0 are set. `mma_fn`
+    multiplies one k-slice of fragments (the f16/bf16 m16n8k16 one by default)."""
     bm, bn, bk, stages = t["block_m"], t["block_n"], t["block_k"], t["stages"]
     threads = mma_threads(t)
     mi_count, ni_count = fragment_counts(t)
@@ -193,7 +273,7 @@ def main_loop(problem: Problem, t: dict[str, int], k_tiles: str, k0_of: Callable
             *mma.b_fragments_swizzled(b_smem, problem.b_n_fast, b_copy.cols, ni_count, "wn", str(kk), f"b[{buf}]"),
         ]
 
-    mma_fn = mma.mma_function("f16" if isinstance(problem.element, Float16Type) else "bf16")
+    mma_fn = mma_fn or mma.mma_function("f16" if isinstance(problem.element, Float16Type) else "bf16")
 
     def products(buf: int) -> list[str]:
         return [
@@ -234,13 +314,13 @@ def main_loop(problem: Problem, t: dict[str, int], k_tiles: str, k0_of: Callable
             step += fragments(nxt, "As", "Bs", (s + 1) * 16) + products(buf)
         main += step
     return [
-        f"float acc[{mi_count}][{ni_count}][4];",
+        f"{acc} acc[{mi_count}][{ni_count}][4];",
         "#pragma unroll",
         f"for (int mi = 0; mi < {mi_count}; ++mi)",
         "    #pragma unroll",
         f"    for (int ni = 0; ni < {ni_count}; ++ni)",
         "        #pragma unroll",
-        "        for (int q = 0; q < 4; ++q) acc[mi][ni][q] = 0.0f;",
+        f"        for (int q = 0; q < 4; ++q) acc[mi][ni][q] = {'0.0f' if acc == 'float' else '0'};",
         "// prologue: the first stages - 1 tiles in flight",
         "#pragma unroll",
         f"for (int s = 0; s < {stages - 1}; ++s) {{",

@@ -19,7 +19,7 @@ from xdsl.ir import Attribute
 
 from dialects import graph
 from dialects.errors import OptcError
-from dialects.fused import MatmulOp
+from dialects.fused import MatmulOp, is_integer_contraction
 from dialects.graph.base import float_of, int_of
 from dialects.kernel import FuncOp, LaunchAttr
 from passes.codegen.common.epilogue import EpiloguePrinter, Place, flat_of, regrouped, unflat
@@ -47,6 +47,10 @@ class Problem:
     b_param: str
     operand: CType
     element: Attribute
+    b_operand: CType
+    """B's element type (A's, except in an integer contraction of i8 by ui8)."""
+    integer_contraction: bool = False
+    """8-bit integer operands summed into an i32 accumulator (`fused.is_integer_contraction`)."""
 
     @property
     def batch_count(self) -> int:
@@ -119,6 +123,8 @@ def problem_of(kernel: FuncOp) -> Problem:
         b_param=params[rhs],
         operand=operand,
         element=lhs.type.element_type,
+        b_operand=ctype_of(rhs.type.element_type, name),
+        integer_contraction=isinstance(op, MatmulOp) and is_integer_contraction(op),
     )
 
 
@@ -190,6 +196,7 @@ def _fused_epilogue(kernel: FuncOp, problem: Problem) -> tuple[list[str], list[S
         "acc",
         _acc_place(problem, block.args[0].type.get_shape()),
         lambda why: OptcError(f"cuda codegen of {problem.kernel}: {why}"),
+        uncontracted=problem.integer_contraction,
     )
     lines = printer.print(lambda r: [r])
     return lines[: len(printer.lines)], printer.records
@@ -341,7 +348,7 @@ def head(problem: Problem, bm: int, bn: int, splits: int = 1) -> list[str]:
     a_off, b_off = _batch_offsets(problem)
     tiles_m, tiles_n = max(1, -(-problem.m // bm)), max(1, -(-problem.n // bn))
     work = tiles_m * tiles_n * problem.batch_count
-    storage = problem.operand.storage
+    a_storage, b_storage = problem.operand.storage, problem.b_operand.storage
     if splits == 1:
         loop, item = [f"for (long long w = blockIdx.x; w < {work}LL; w += gridDim.x) {{"], "w"
     else:
@@ -355,6 +362,6 @@ def head(problem: Problem, bm: int, bn: int, splits: int = 1) -> list[str]:
         f"    const {problem.index_type} bz = ({problem.index_type})({item} / {tiles_m * tiles_n});",
         f"    const int tile = (int)({item} % {tiles_m * tiles_n});",
         f"    const int m0 = (tile / {tiles_n}) * {bm}, n0 = (tile % {tiles_n}) * {bn};",
-        f"    const {storage}* __restrict__ A = {problem.a_param} + ({a_off});",
-        f"    const {storage}* __restrict__ B = {problem.b_param} + ({b_off});",
+        f"    const {a_storage}* __restrict__ A = {problem.a_param} + ({a_off});",
+        f"    const {b_storage}* __restrict__ B = {problem.b_param} + ({b_off});",
     ]

@@ -75,7 +75,7 @@ def emit_simt(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
     pa, pb = bm + PAD, bn + PAD
     m, n, k, it = problem.m, problem.n, problem.k, problem.index_type
     la, lb = -(-bm * bk // threads), -(-bk * bn // threads)
-    load = problem.operand.load
+    load, b_load = problem.operand.load, problem.b_operand.load
 
     def a_at(e: str) -> tuple[str, str, str]:
         """(row in tile, k in tile, global offset) of A-tile element e, consecutive e
@@ -107,7 +107,7 @@ def emit_simt(kernel: FuncOp, problem: Problem, launch: LaunchAttr) -> str:
             "    #pragma unroll",
             f"    for (int i = 0; i < {lb}; ++i) {{",
             f"        const int e = threadIdx.x + i * {threads}, col = {rb}, kk = {kb};",
-            f"        rb[i] = (e < {bk * bn} && n0 + col < {n} && k0 + kk < {k}) ? ({acc}){load(f'B[{gb}]')} : ({acc})0;",
+            f"        rb[i] = (e < {bk * bn} && n0 + col < {n} && k0 + kk < {k}) ? ({acc}){b_load(f'B[{gb}]')} : ({acc})0;",
             "    }",
             "}",
         ]
