@@ -125,9 +125,11 @@ func.func @weight_scale_on_the_reduced_axis(%x: tensor<2x3xi8>) -> tensor<2x2xf3
 }
 
 // An f16 model (what --precision int8 leaves around the int8 layers): the product is rescaled
-// in f32, then rounded once to the old f16 accumulator, which the epilogue goes on with.
+// in f32, then rounded once to the old f16 accumulator, which the epilogue goes on with. The
+// constant [K, N] weight is stored [N, K] (transpose_b), as the int8 tensor-core kernel reads it.
 // CHECK-LABEL: func.func @matmul_f16
-// CHECK:         fused.matmul %x, %w {{.*}} : (tensor<2x8xi8>, tensor<8x4xi8>) -> tensor<2x4xf16>
+// CHECK:         %[[W:.*]] = graph.weight "weight_nk.{{.*}}" : tensor<4x8xi8>
+// CHECK:         fused.matmul %x, %[[W]] {transpose_b = 1 : i64} : (tensor<2x8xi8>, tensor<4x8xi8>) -> tensor<2x4xf16>
 // CHECK:           %[[F:.*]] = graph.cast %acc : tensor<2x4xi32> -> tensor<2x4xf32>
 // CHECK-NEXT:      %[[S:.*]] = graph.mul %[[F]], %{{.*}} : (tensor<2x4xf32>, tensor<f32>) -> tensor<2x4xf32>
 // CHECK-NEXT:      %{{.*}} = graph.cast %[[S]] : tensor<2x4xf32> -> tensor<2x4xf16>

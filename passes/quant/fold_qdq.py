@@ -12,7 +12,8 @@ a. A `fused.matmul` / `fused.conv` whose two operands are symmetric dequantizes 
    constant weight) becomes an integer contraction of the quantized values: an i32
    accumulator, whose epilogue casts it to f32, multiplies by the combined scale
    `s_x * s_w` (folded at compile time: a literal, or a constant extra per output channel)
-   and runs the old epilogue. Otherwise a debug line (logger `passes.quant`) says why and
+   and runs the old epilogue. A constant [K, N] matmul weight is stored [N, K]
+   (`transpose_b`), as the int8 tensor-core kernel reads it. Otherwise a debug line (logger `passes.quant`) says why and
    the contraction stays float, as TensorRT keeps it.
 b. A fused op whose single result is read only by one per-tensor `quant.quantize` absorbs
    it: the quantize's expansion ends the region, and the op yields the quantized value.
@@ -218,6 +219,19 @@ def _integer_epilogue(op: Operation, scale: Staged) -> Region:
     return Region(block)
 
 
+def _weight_as_n_by_k(op: Operation, weight: SSAValue, props: dict, store: WeightStore) -> SSAValue:
+    """A matmul's constant 2-D weight read as [K, N], transposed at compile time to [N, K]
+    (`transpose_b` set in `props`): the layout the int8 tensor-core kernel loads, K
+    contiguous in byte pairs. Anything else as it is."""
+    array = known_value(weight, store)
+    if not isinstance(op, fused.MatmulOp) or op.transposes()[1] or array is None or array.ndim != 2:
+        return weight
+    transposed = constant_op(np.ascontiguousarray(array.T), weight.type.element_type, store, "weight_nk")
+    Rewriter.insert_op(transposed, InsertPoint.before(op))
+    props["transpose_b"] = builtin.IntegerAttr(1, 64)
+    return transposed.results[0]
+
+
 def fold_contraction(op: Operation, store: WeightStore) -> str | None:
     """Rule a on `op`; why it stays float, or None when folded."""
     w_axis, acc_axis = _output_channel(op)
@@ -231,9 +245,10 @@ def fold_contraction(op: Operation, store: WeightStore) -> str | None:
     _insert_outside(scale.outside, op)
     region = _integer_epilogue(op, scale)
     props = {k: v for k, v in op.properties.items() if k != "operandSegmentSizes"}
+    weight = _weight_as_n_by_k(op, w.value, props, store)
     extras = [*operands_of([scale]), *op.extras]
     result_types = [[r.type for r in op.results]]
-    new = type(op)(operands=[x.value, w.value, extras], result_types=result_types, properties=props, regions=[region])
+    new = type(op)(operands=[x.value, weight, extras], result_types=result_types, properties=props, regions=[region])
     Rewriter.insert_op(new, InsertPoint.before(op))
     _replace(op, new)
     return None
