@@ -62,6 +62,28 @@ func.func @matmul_transpose_b(%x: tensor<2x4xi8>) -> tensor<2x3xf32> {
   func.return %y : tensor<2x3xf32>
 }
 
+// A QKV projection whose epilogue splits the heads: the combined scale broadcasts on the
+// accumulator's last axis ([1, 1, N], the product's rank), not the result's.
+// CHECK-LABEL: func.func @matmul_head_split
+// CHECK:         %[[S:.*]] = graph.constant dense<{{.*}}> : tensor<1x1x4xf32>
+// CHECK:         fused.matmul %x, %{{.*}} extras(%[[S]] : tensor<1x1x4xf32>) {transpose_b = 1 : i64}
+// CHECK-SAME:      -> tensor<1x2x3x2xf32>
+// CHECK-NEXT:    ^bb0(%acc: tensor<1x3x4xi32>, %{{.*}}: tensor<1x1x4xf32>):
+func.func @matmul_head_split(%x: tensor<1x3x4xi8>) -> tensor<1x2x3x2xf32> {
+  %sx = graph.constant dense<0.5> : tensor<f32>
+  %w = graph.constant dense<[[1, 2, 3, 4], [-5, 6, -7, 8], [127, -128, 0, 1], [3, 3, -3, 3]]> : tensor<4x4xi8>
+  %sw = graph.constant dense<[0.25, 0.125, 0.0625, 0.5]> : tensor<4xf32>
+  %xf = quant.dequantize %x scale(%sx : tensor<f32>) : tensor<1x3x4xi8> -> tensor<1x3x4xf32>
+  %wf = quant.dequantize %w scale(%sw : tensor<4xf32>) {axis = 1 : i64} : tensor<4x4xi8> -> tensor<4x4xf32>
+  %y = fused.matmul %xf, %wf {transpose_b = 0 : i64} : (tensor<1x3x4xf32>, tensor<4x4xf32>) -> tensor<1x2x3x2xf32> {
+  ^bb0(%acc: tensor<1x3x4xf32>):
+    %r = graph.reshape %acc : tensor<1x3x4xf32> -> tensor<1x3x2x2xf32>
+    %t = graph.transpose %r {perm = array<i64: 0, 2, 1, 3>} : tensor<1x3x2x2xf32> -> tensor<1x2x3x2xf32>
+    fused.yield %t : tensor<1x2x3x2xf32>
+  }
+  func.return %y : tensor<1x2x3x2xf32>
+}
+
 // Both operands activations (attention's q·kᵀ), per tensor: the scale is one literal.
 // CHECK-LABEL: func.func @activations_per_tensor
 // CHECK:         fused.matmul %q, %k {transpose_b = 1 : i64} : (tensor<2x4x8xi8>, tensor<2x4x8xi8>) -> tensor<2x4x4xf32>

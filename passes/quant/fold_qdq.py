@@ -57,7 +57,7 @@ from dialects.errors import OptcError
 from dialects.fused import INTEGER_ACCUMULATOR, INTEGER_OPERANDS
 from dialects.graph import CastOp, ConstantOp, ReshapeOp, WeightOp
 from dialects.graph.base import int_of
-from dialects.graph.layout import channel_axis
+from dialects.graph.layout import is_channels_last
 from dialects.weights import WeightStore
 from passes.graph.constants import constant_op, known_value, module_store
 from passes.graph.dce import GraphDeadCodeElimination
@@ -184,10 +184,16 @@ def _output_channel(op: Operation) -> tuple[int, int]:
     """(the weight's output-channel axis, the accumulator's): conv weight axis 0 (OIHW and
     the channels-last OHWI alike), matmul rhs's N axis as read under transpose_b."""
     if isinstance(op, fused.ConvOp):
-        return 0, channel_axis(op)
+        return 0, _accumulator(op).get_num_dims() - 1 if is_channels_last(op) else 1
     rank = op.rhs.type.get_num_dims()
     _, transpose_b = op.transposes()
-    return rank - 2 if transpose_b else rank - 1, op.outputs[0].type.get_num_dims() - 1
+    return rank - 2 if transpose_b else rank - 1, _accumulator(op).get_num_dims() - 1
+
+
+def _accumulator(op: Operation) -> TensorType:
+    """The product's type, as the epilogue receives it (not the results', which views in the
+    epilogue may reshape: a head split)."""
+    return op.epilogue.block.args[0].type
 
 
 def _combined_scale(x: Dequantized, w: Dequantized, acc_rank: int, acc_channel: int, store: WeightStore) -> Staged:
@@ -240,7 +246,7 @@ def fold_contraction(op: Operation, store: WeightStore) -> str | None:
     for what, got in (("activation", x), ("weight", w)):
         if isinstance(got, str):
             return f"the {what} operand {got}"
-    acc_rank = op.outputs[0].type.get_num_dims()
+    acc_rank = _accumulator(op).get_num_dims()
     scale = _combined_scale(x, w, acc_rank, acc_axis, store)
     _insert_outside(scale.outside, op)
     region = _integer_epilogue(op, scale)
