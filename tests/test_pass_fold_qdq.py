@@ -295,3 +295,27 @@ def test_quantized_examples_through_the_quant_level(name, symmetric, tmp_path):
     for output, want in run(imported, feeds).items():
         np.testing.assert_allclose(run(compiled, feeds)[output], want, rtol=1e-5, atol=1e-5)
     assert compile_kernels(compiled, pipeline="lower-to-kernels", archs=("sm_80",))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cnn", "transformer"])
+def test_precision_int8_reaches_integer_kernels(name, tmp_path):
+    """`optc --precision int8` (calibration, quant-insert-qdq, fp16 elsewhere) then the quant
+    level: no quant op is left, integer contractions are, and the CUDA compiles with NVRTC."""
+    from runtime.reference.inputs import random_inputs
+    from tests.cuda_support import ARCHS, compile_clean
+
+    model = Path(__file__).resolve().parents[1] / "examples" / f"{name}.onnx"
+    samples = [random_inputs(import_onnx(onnx.load(model)), seed) for seed in range(4)]
+    data = tmp_path / "calibration.npz"
+    np.savez(data, **{k: np.stack([s[k] for s in samples]) for k in samples[0]})
+
+    def optc(*args: str) -> str:
+        argv = [sys.executable, "-m", "compiler.optc", str(model), "--precision", "int8", "--calibration-data", str(data), *args]
+        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+    quant_level = optc("--compile-to", "quant")
+    assert "quant." not in quant_level and re.search(r"\^bb0\(%acc\w*: tensor<[0-9x]+xi32>", quant_level)
+    source = optc("-p", "kernel", "-t", "cuda")
+    for arch in ARCHS:
+        compile_clean(source, f"{name}-int8.cu", arch)
