@@ -28,7 +28,6 @@ func.func @conv_per_channel(%x: tensor<1x3x5x5xi8>) -> tensor<1x4x5x5xi8> {
   %w = graph.constant dense<[[[[1]], [[-2]], [[3]]], [[[4]], [[5]], [[-6]]], [[[-7]], [[8]], [[9]]], [[[10]], [[-11]], [[127]]]]> : tensor<4x3x1x1xi8>
   %sw = graph.constant dense<[0.01, 0.02, 0.03, 0.04]> : tensor<4xf32>
   %b = graph.constant dense<[[[[0.5]], [[-0.25]], [[0.125]], [[1.0]]]]> : tensor<1x4x1x1xf32>
-  %sy = graph.constant dense<0.1> : tensor<f32>
   %xf = quant.dequantize %x scale(%sx : tensor<f32>) : tensor<1x3x5x5xi8> -> tensor<1x3x5x5xf32>
   %wf = quant.dequantize %w scale(%sw : tensor<4xf32>) {axis = 0 : i64} : tensor<4x3x1x1xi8> -> tensor<4x3x1x1xf32>
   %c = fused.conv %xf, %wf extras(%b : tensor<1x4x1x1xf32>) {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x3x5x5xf32>, tensor<4x3x1x1xf32>) -> tensor<1x4x5x5xf32> {
@@ -37,6 +36,7 @@ func.func @conv_per_channel(%x: tensor<1x3x5x5xi8>) -> tensor<1x4x5x5xi8> {
     %r = graph.relu %a : tensor<1x4x5x5xf32>
     fused.yield %r : tensor<1x4x5x5xf32>
   }
+  %sy = graph.constant dense<0.1> : tensor<f32>  // after the conv, as quant-insert-qdq places it
   %y = quant.quantize %c scale(%sy : tensor<f32>) : tensor<1x4x5x5xf32> -> tensor<1x4x5x5xi8>
   func.return %y : tensor<1x4x5x5xi8>
 }

@@ -59,12 +59,13 @@ func.func @concat(%a: tensor<2x3xi8>, %b: tensor<2x5xi8>) -> (tensor<2x8xf32>, t
 // A quantize moves above the movement that computes its input, when it is its only reader.
 // CHECK-LABEL: func.func @quantize_above_movement
 // CHECK:         %[[R:.*]] = graph.relu %x
-// CHECK-NEXT:    %[[Q:.*]] = quant.quantize %[[R]] scale(%s : tensor<f32>) : tensor<4x6xf32> -> tensor<4x6xi8>
+// CHECK-NEXT:    %[[S:.*]] = graph.constant dense<5.000000e-02> : tensor<f32>
+// CHECK-NEXT:    %[[Q:.*]] = quant.quantize %[[R]] scale(%[[S]] : tensor<f32>) : tensor<4x6xf32> -> tensor<4x6xi8>
 // CHECK-NEXT:    %{{.*}} = graph.transpose %[[Q]] {perm = array<i64: 1, 0>} : tensor<4x6xi8> -> tensor<6x4xi8>
 func.func @quantize_above_movement(%x: tensor<4x6xf32>) -> tensor<6x4xi8> {
-  %s = graph.constant dense<0.05> : tensor<f32>
   %r = graph.relu %x : tensor<4x6xf32>
   %t = graph.transpose %r {perm = array<i64: 1, 0>} : tensor<4x6xf32> -> tensor<6x4xf32>
+  %s = graph.constant dense<0.05> : tensor<f32>  // after the transpose: copied above it
   %q = quant.quantize %t scale(%s : tensor<f32>) : tensor<6x4xf32> -> tensor<6x4xi8>
   func.return %q : tensor<6x4xi8>
 }

@@ -263,7 +263,7 @@ def fold_contraction(op: Operation, store: WeightStore) -> str | None:
 # --- rule b: a quantize joins the op that computes its input -----------------------------
 
 
-def _sole_quantize(op: Operation) -> quant.QuantizeOp | None:
+def _sole_quantize(op: Operation, store: WeightStore) -> quant.QuantizeOp | None:
     if len(op.results) != 1:
         return None
     users = {use.operation for use in op.results[0].uses}
@@ -272,7 +272,8 @@ def _sole_quantize(op: Operation) -> quant.QuantizeOp | None:
     (user,) = users
     if not (isinstance(user, quant.QuantizeOp) and user.axis is None and user.block_size is None):
         return None
-    if not all(available_before(v, op) for v in (user.scale, user.zero_point)):
+    run_time = [v for v in (user.scale, user.zero_point) if v is not None and known_value(v, store) is None]
+    if not all(available_before(v, op) for v in run_time):
         return None  # a scale computed after `op` (from its result: DynamicQuantizeLinear)
     return user
 
@@ -295,7 +296,7 @@ def _saturate(q: quant.QuantizeOp) -> bool:
 
 def absorb_quantize(op: Operation, store: WeightStore) -> bool:
     """Rule b on `op`: whether it absorbed the quantize reading its result."""
-    q = _sole_quantize(op)
+    q = _sole_quantize(op, store)
     if q is None:
         return False
     staged = _parameters(q, store)

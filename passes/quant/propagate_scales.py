@@ -42,7 +42,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint
 
 from dialects.fused import INTEGER_OPERANDS
-from dialects.graph import ConcatOp, FlattenOp, MaxPoolOp, ReshapeOp, SliceOp, SqueezeOp, TransposeOp, UnsqueezeOp
+from dialects.graph import ConcatOp, ConstantOp, FlattenOp, MaxPoolOp, ReshapeOp, SliceOp, SqueezeOp, TransposeOp, UnsqueezeOp, WeightOp
 from dialects.quant import DequantizeOp, QuantizeOp
 from dialects.weights import WeightStore
 from passes.graph.constants import known_value, module_store
@@ -130,6 +130,18 @@ class DequantizeBelowConcat(RewritePattern):
         )
 
 
+def _available(value: SSAValue | None, op: Operation, rewriter: PatternRewriter) -> SSAValue | None:
+    """`value` where `op` stands: itself when defined before it, a copy of a constant or weight
+    defined after it (calibration puts a quantize's scale right before the quantize), else None."""
+    if value is None or available_before(value, op):
+        return value
+    if not isinstance(value.owner, (ConstantOp, WeightOp)):
+        return None
+    copy = value.owner.clone()
+    rewriter.insert(copy, InsertPoint.before(op))
+    return copy.results[0]
+
+
 class QuantizeAboveMovement(RewritePattern):
     def __init__(self, store: WeightStore):
         self.store = store
@@ -141,14 +153,19 @@ class QuantizeAboveMovement(RewritePattern):
             return
         if len(list(movement.results[0].uses)) != 1 or not _movable(movement, op, self.store):
             return
-        if not all(available_before(v, movement) for v in (op.scale, op.zero_point)):
+        scale, zero_point = (_available(v, movement, rewriter) for v in (op.scale, op.zero_point))
+        if scale is None or (op.zero_point is not None and zero_point is None):
             return
         data = movement.operands[0]
-        quantized = QuantizeOp.make(data, op.scale, op.zero_point, op.result.type.element_type)
+        quantized = QuantizeOp.make(data, scale, zero_point, op.result.type.element_type)
         rewriter.insert(quantized, InsertPoint.before(movement))
         moved = _moved(movement, quantized.result, op.result.type.element_type)
+        originals = [v.owner for v, copy in ((op.scale, scale), (op.zero_point, zero_point)) if v is not copy]
         rewriter.replace(op, [moved], moved.results)
         rewriter.erase(movement)
+        for constant in originals:  # copied above the movement, now unread
+            if not constant.results[0].uses:
+                rewriter.erase(constant)
 
 
 @dataclass(frozen=True)
