@@ -13,47 +13,25 @@ import pytest
 from compiler.onnx_import import import_onnx
 from compiler.quantize import main
 from dialects import quant
-from onnx import TensorProto, helper
-
-from tests.support import make_model, run_onnxruntime
+from tests.calibration_models import residual_cnn
+from tests.support import run_onnxruntime
 
 
 def _ops_of(module, cls) -> list:
     return [op for op in module.walk() if isinstance(op, cls)]
 
 
-def _residual_cnn() -> onnx.ModelProto:
-    """A stem (C_in 3: float by policy), a residual block of 16 channels and a classifier of
-    16 classes: wide enough (C_in, K, N >= 16) for the placement rules to quantize."""
-    rng = np.random.default_rng(1)
-    inits = {
-        "w1": (rng.standard_normal((16, 3, 3, 3)) * 0.3).astype(np.float32), "b1": (rng.standard_normal(16) * 0.1).astype(np.float32),
-        "w2": (rng.standard_normal((16, 16, 3, 3)) * 0.1).astype(np.float32), "b2": (rng.standard_normal(16) * 0.1).astype(np.float32),
-        "w3": (rng.standard_normal((16, 16 * 8 * 8)) * 0.03).astype(np.float32), "b3": np.zeros(16, np.float32),
-    }  # fmt: skip
-    nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c1"], ["r1"]),
-        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1]),
-        helper.make_node("Add", ["c2", "r1"], ["s"]),
-        helper.make_node("MaxPool", ["s"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Flatten", ["p"], ["f"]),
-        helper.make_node("Gemm", ["f", "w3", "b3"], ["y"], transB=1),
-    ]
-    return make_model(nodes, {"x": ([1, 3, 16, 16], TensorProto.FLOAT)}, ["y"], inits, opset=17)
-
-
 @pytest.fixture
 def float_model(tmp_path) -> str:
     path = os.path.join(tmp_path, "model.onnx")
-    onnx.save(_residual_cnn(), path)
+    onnx.save(residual_cnn(), path)  # wide enough (C_in, K, N >= 16) for the placement rules to quantize
     return path
 
 
 def _samples(tmp_path, count: int = 16) -> str:
     path = os.path.join(tmp_path, "samples.npz")
     rng = np.random.default_rng(3)
-    np.savez(path, x=rng.standard_normal((count, 3, 16, 16)).astype(np.float32))
+    np.savez(path, x=rng.standard_normal((count, 3, 8, 8)).astype(np.float32))
     return path
 
 
@@ -65,7 +43,7 @@ def test_writes_a_qdq_model_onnxruntime_runs_close_to_the_float_one(tmp_path, fl
     onnx.checker.check_model(qdq, full_check=True)
     kinds = [node.op_type for node in qdq.graph.node]
     assert "QuantizeLinear" in kinds and "DequantizeLinear" in kinds
-    x = np.random.default_rng(4).standard_normal((1, 3, 16, 16)).astype(np.float32)
+    x = np.random.default_rng(4).standard_normal((1, 3, 8, 8)).astype(np.float32)
     ours, theirs = run_onnxruntime(qdq, {"x": x})["y"], run_onnxruntime(onnx.load(float_model), {"x": x})["y"]
     assert np.abs(ours - theirs).max() <= 0.1 * np.abs(theirs).max()  # int8's error, not a different model
     back = import_onnx(out)  # interop both ways: optc reads what it wrote as a QDQ model
