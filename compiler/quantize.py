@@ -16,12 +16,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from compiler.calibration import split_at_insertion
 from compiler.calibration.flags import add_calibration_arguments, calibration_options
 from compiler.errors import DEBUG_FLAG, DEBUG_HELP, handle
 from dialects.errors import OptcError
 
 COMMAND = "optc-quantize"
-INSERTION = "quant-insert-qdq"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,13 +37,8 @@ def _parser() -> argparse.ArgumentParser:
 def qdq_pipeline(pipeline: str) -> str:
     """`--precision int8`'s pipeline up to and including the Q/DQ insertion: what a QDQ
     model holds (the fp16 conversion after it is the engine's choice, not the model's)."""
-    from compiler.pipelines import expand
-
-    items = [str(item) for item in expand(pipeline)]
-    last = next((i for i, item in enumerate(items) if item.startswith(INSERTION)), None)
-    if last is None:
-        raise OptcError(f"the int8 pipeline '{pipeline}' inserts no quantize/dequantize ({INSERTION})")
-    return ",".join(items[: last + 1])
+    before, insertion, _ = split_at_insertion(pipeline)
+    return f"{before},{insertion}" if before else insertion
 
 
 def run(args: argparse.Namespace) -> None:

@@ -83,15 +83,24 @@ def int8_pipeline(module: ModuleOp, spec: str, options: CalibrationOptions) -> s
     cache = options.cache or _temporary_cache()
     pipeline = with_precision(spec, "int8", cache)
     if options.data:
-        calibrate(module, _before_insertion(pipeline), options, cache)
+        calibrate(module, split_at_insertion(pipeline)[0], options, cache)
     return pipeline
 
 
-def _before_insertion(pipeline: str) -> str:
+INSERTION = "quant-insert-qdq"
+
+
+def split_at_insertion(pipeline: str) -> tuple[str, str, str]:
+    """An int8 pipeline as (the passes before `quant-insert-qdq`, that pass, the passes
+    after it): calibration runs the first to see the IR the insertion sees; `optc-quantize`
+    stops after the second."""
     from compiler.pipelines import expand
 
     items = [str(item) for item in expand(pipeline)]
-    return ",".join(items[: next(i for i, item in enumerate(items) if item.startswith("quant-insert-qdq"))])
+    at = next((i for i, item in enumerate(items) if item.startswith(INSERTION)), None)
+    if at is None:
+        raise OptcError(f"the int8 pipeline '{pipeline}' inserts no quantize/dequantize ({INSERTION})")
+    return ",".join(items[:at]), items[at], ",".join(items[at + 1 :])
 
 
 def _temporary_cache() -> str:
